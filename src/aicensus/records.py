@@ -1,0 +1,207 @@
+"""Typed records that flow between the pipeline stages.
+
+Stages never share objects other than these: targets → engine (Exchange) →
+fingerprint (ServiceMatch, Evidence) → enumerate (ModelRecord) → attribute
+(Attribution) → assess → store → report (ServiceObservation).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+PRODUCT_SLUGS: tuple[str, ...] = (
+    "ollama", "llama.cpp", "llama-cpp-python", "vllm", "sglang", "tgi", "lm-studio",
+    "localai", "litellm", "open-webui", "text-generation-webui", "koboldcpp", "xinference",
+    "gpustack", "tabbyapi", "llamafile", "jan", "aphrodite", "triton", "nim", "ray",
+    "anythingllm", "comfyui", "sd-webui", "gradio", "qdrant", "chroma", "weaviate", "milvus",
+    "mcp", "openai-compatible",
+)  # fmt: skip
+
+
+class AuthState(enum.StrEnum):
+    OPEN = "open"
+    AUTH_REQUIRED = "auth_required"
+    PARTIAL = "partial"
+    UNKNOWN = "unknown"
+
+
+class ScanStatus(enum.StrEnum):
+    """Closed vocabulary for what happened at one (ip, port)."""
+
+    IDENTIFIED = "identified"  # an AI product was recognised
+    UNIDENTIFIED = "unidentified"  # something answered HTTP, but no signature matched
+    NOT_HTTP = "not-http"  # the port accepted a connection but did not speak HTTP
+    CONNECTION_REFUSED = "connection-refused"
+    CONNECTION_TIMEOUT = "connection-timeout"
+    IO_TIMEOUT = "io-timeout"
+    EXCLUDED = "excluded"
+    ERROR = "error"
+
+
+class Target(msgspec.Struct, frozen=True, order=True):
+    ip: str
+    port: int
+    hostname: str | None = None
+
+
+class ProbeRequest(msgspec.Struct, frozen=True):
+    """One request the engine may send. Read-only rules are enforced by the engine."""
+
+    method: str
+    path: str
+    json_body: dict[str, object] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def key(self) -> tuple[str, str, str]:
+        body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""
+        return (self.method, self.path, body)
+
+
+class Exchange(msgspec.Struct, kw_only=True):
+    """A request and what came back (or the error that stopped it)."""
+
+    method: str
+    path: str
+    status: int | None = None
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    body: bytes = b""
+    truncated: bool = False
+    elapsed_ms: float = 0.0
+    error: str | None = None
+    request_body: str | None = None
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lname:
+                return value
+        return None
+
+    def json(self) -> object | None:
+        """The body as JSON, or None if it is not valid JSON (never raises)."""
+        if not self.body:
+            return None
+        try:
+            return msgspec.json.decode(self.body)
+        except (msgspec.DecodeError, RecursionError, ValueError):
+            return None
+
+    def log_entry(self) -> RequestLogEntry:
+        return RequestLogEntry(
+            method=self.method,
+            path=self.path,
+            status=self.status,
+            bytes=len(self.body),
+            ms=round(self.elapsed_ms, 2),
+            error=self.error,
+        )
+
+
+class RequestLogEntry(msgspec.Struct, kw_only=True):
+    method: str
+    path: str
+    status: int | None
+    bytes: int
+    ms: float
+    error: str | None = None
+
+
+class Evidence(msgspec.Struct, kw_only=True):
+    """Why a conclusion was drawn: which probe, which marker."""
+
+    kind: str  # "match", "auth", "version", "models", ...
+    probe: str  # "GET /api/version"
+    marker: str  # human-readable description of what was seen
+    weight: float = 0.0
+
+
+class TLSInfo(msgspec.Struct, kw_only=True):
+    subject: str | None = None
+    issuer: str | None = None
+    sans: list[str] = msgspec.field(default_factory=list)
+    not_before: str | None = None
+    not_after: str | None = None
+    expired: bool | None = None
+    self_signed: bool | None = None
+
+
+class TextDigest(msgspec.Struct, kw_only=True):
+    """A long server-provided text kept as a hash, its length and a short prefix."""
+
+    sha256: str
+    length: int
+    head: str
+
+
+class Attribution(msgspec.Struct, kw_only=True):
+    developer: str | None = None
+    country: str | None = None
+    licence: str | None = None
+    family: str | None = None
+    base: BaseModelRef | None = None
+    guardrails_removed: bool = False
+    confidence: float = 0.0
+    status: str = "unknown"  # "attributed" | "ambiguous" | "unknown"
+    candidates: list[str] = msgspec.field(default_factory=list)
+    evidence: list[str] = msgspec.field(default_factory=list)
+
+
+class BaseModelRef(msgspec.Struct, kw_only=True):
+    developer: str | None = None
+    country: str | None = None
+    family: str | None = None
+
+
+class ModelRecord(msgspec.Struct, kw_only=True):
+    name: str
+    digest: str | None = None
+    size_bytes: int | None = None
+    format: str | None = None
+    family: str | None = None
+    families: list[str] = msgspec.field(default_factory=list)
+    parameter_size: str | None = None
+    parameter_count: int | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    running: bool = False
+    vram_bytes: int | None = None
+    capabilities: list[str] = msgspec.field(default_factory=list)
+    chat_template: TextDigest | None = None
+    system_prompt: TextDigest | None = None
+    licence_name: str | None = None
+    architecture: str | None = None
+    remote: bool = False
+    # Filled by the attribute stage.
+    developer: str | None = None
+    country: str | None = None
+    licence: str | None = None
+    base: BaseModelRef | None = None
+    guardrails_removed: bool = False
+    attribution_confidence: float = 0.0
+
+
+class ServiceObservation(msgspec.Struct, kw_only=True):
+    """One service seen at one moment: the unit of the output contract."""
+
+    ip: str
+    port: int
+    scheme: str | None
+    status: ScanStatus
+    product: str | None = None
+    version: str | None = None
+    confidence: float = 0.0
+    auth: AuthState = AuthState.UNKNOWN
+    observed_at: str = ""
+    hostname: str | None = None
+    tls: TLSInfo | None = None
+    models: list[ModelRecord] = msgspec.field(default_factory=list)
+    evidence: list[Evidence] = msgspec.field(default_factory=list)
+    auth_evidence: list[Evidence] = msgspec.field(default_factory=list)
+    request_log: list[RequestLogEntry] = msgspec.field(default_factory=list)
+    error: str | None = None
+    source: str = "scan"  # "scan" or the ingest format it came from
