@@ -1,0 +1,3 @@
+from aicensus.cli.app import main
+
+main()

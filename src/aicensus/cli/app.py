@@ -1,0 +1,47 @@
+"""The `aicensus` command line: every command is a thin layer over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aicensus import __version__
+from aicensus.errors import AicensusError
+
+
+class AicensusGroup(click.Group):
+    """Turns library errors into one-line messages and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AicensusError as exc:
+            click.echo(f"aicensus: error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("aicensus: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=AicensusGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aicensus")
+def cli() -> None:
+    """Find exposed AI model servers, identify their software and models, and attribute them."""
+
+
+def _register() -> None:
+    from aicensus.cli import lab, models, scan
+
+    cli.add_command(scan.scan_command)
+    cli.add_command(scan.ingest_group)
+    cli.add_command(models.models_group)
+    cli.add_command(lab.lab_group)
+
+
+def main() -> None:
+    _register()
+    cli(prog_name="aicensus")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""`aicensus scan` and `aicensus ingest`: parse arguments, call the library, render."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO
+
+import click
+
+from aicensus import api
+from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
+from aicensus.records import ScanStatus, ServiceObservation
+from aicensus.report import render
+
+
+class Progress:
+    """A one-line progress bar on a terminal's stderr; silent when stderr is piped."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.done = 0
+        self.found = 0
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def update(self, obs: ServiceObservation) -> None:
+        self.done += 1
+        self.found += obs.status == ScanStatus.IDENTIFIED
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 0.2 or self.done == self.total):
+            self._last = now
+            rate = self.done / max(now - self.started, 1e-6)
+            pct = 100 * self.done / self.total if self.total else 100
+            self.stream.write(
+                f"\r{self.done}/{self.total} ({pct:.0f}%)  {self.found} found  {rate:.0f}/s "
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+class Emitter:
+    """Streams jsonl as results come; buffers for json and table."""
+
+    def __init__(self, fmt: str, show_all: bool, explain: bool, with_log: bool) -> None:
+        self.fmt = fmt
+        self.show_all = show_all
+        self.explain = explain
+        self.with_log = with_log
+        self.kept: list[ServiceObservation] = []
+
+    def __call__(self, obs: ServiceObservation) -> None:
+        if not self.show_all and obs.status != ScanStatus.IDENTIFIED:
+            return
+        if self.fmt == "jsonl":
+            render.write_jsonl(sys.stdout, obs, with_log=self.with_log)
+            sys.stdout.flush()
+        else:
+            self.kept.append(obs)
+
+    def finish(self) -> None:
+        self.kept.sort(key=lambda o: (o.ip, o.port))
+        if self.fmt == "json":
+            render.write_json(sys.stdout, self.kept, with_log=self.with_log)
+        elif self.fmt == "table":
+            if self.kept:
+                render.write_table(sys.stdout, self.kept, explain=self.explain)
+            else:
+                click.echo("No AI services found.")
+
+
+def output_options(func: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(
+        [
+            click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
+                         show_default=True, help="Output format."),
+            click.option("--all", "show_all", is_flag=True,
+                         help="Also print targets where no AI service was identified."),
+            click.option("--explain", is_flag=True, help="Table: show the evidence for each result."),
+            click.option("--evidence", "with_log", is_flag=True,
+                         help="JSON: include each service's request log."),
+            click.option("--db", default="aicensus.duckdb", show_default=True,
+                         help="DuckDB file to store results in."),
+            click.option("--no-db", is_flag=True, help="Do not store results."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.command("scan")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-p", "--ports", default="ai", show_default=True,
+              help="Ports: list, ranges and presets, e.g. 'ai', '11434,8000-8010'.")
+@click.option("-x", "--exclude", "excludes", multiple=True,
+              help="Never touch these (same syntax as targets); always wins.")
+@click.option("--rate", type=float, default=0.0, help="New connections per second (0 = unlimited).")
+@click.option("--concurrency", type=click.IntRange(1, 100_000), default=256, show_default=True)
+@click.option("--connect-timeout", type=float, default=3.0, show_default=True)
+@click.option("--read-timeout", type=float, default=5.0, show_default=True)
+@click.option("--timeout", "total_timeout", type=float, default=10.0, show_default=True,
+              help="Seconds for one request.")
+@click.option("--max-body", type=click.IntRange(1024), default=1024 * 1024, show_default=True,
+              help="Bytes kept of a response body, after decompression.")
+@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
+@click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
+@click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
+@output_options
+def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...], rate: float,
+                 concurrency: int, connect_timeout: float, read_timeout: float,
+                 total_timeout: float, max_body: int, user_agent: str, seed: int,
+                 shard: str | None, fmt: str, show_all: bool, explain: bool, with_log: bool,
+                 db: str, no_db: bool) -> None:
+    """Find AI services on TARGETS and identify their software, models and auth state.
+
+    TARGETS are addresses, CIDR blocks, ranges (a-b), hostnames, @FILE (one per line;
+    masscan -oL/-oJ and ZMap CSV are recognised) or - for standard input.
+
+    Example: aicensus scan 127.0.0.1 --ports ai --format jsonl
+    """
+    stdin_lines = sys.stdin if "-" in targets else None
+    plan = api.plan_targets(targets, ports=ports, excludes=excludes, seed=seed, shard=shard,
+                            stdin_lines=stdin_lines)
+    config = EngineConfig(
+        connect_timeout=connect_timeout, read_timeout=read_timeout, total_timeout=total_timeout,
+        max_body_bytes=max_body, rate=rate, concurrency=concurrency, user_agent=user_agent,
+    )
+    emitter = Emitter(fmt, show_all, explain, with_log)
+    progress = Progress(plan.count)
+
+    def on_observation(obs: ServiceObservation) -> None:
+        progress.update(obs)
+        emitter(obs)
+
+    args = {"targets": list(targets), "ports": ports, "excludes": list(excludes), "seed": seed,
+            "shard": shard}
+    summary = api.scan(plan, config=config, db=None if no_db else db,
+                       on_observation=on_observation, args=args)
+    progress.close()
+    emitter.finish()
+    _print_summary(summary)
+
+
+def _print_summary(summary: api.ScanSummary) -> None:
+    products = ", ".join(f"{k}={v}" for k, v in sorted(summary.by_product.items())) or "none"
+    click.echo(
+        f"aicensus: {summary.targets} targets, {summary.identified} AI services ({products}), "
+        f"{summary.requests} requests in {summary.seconds:.1f}s"
+        + (f"; stored as scan {summary.scan_id}" if summary.scan_id is not None else ""),
+        err=True,
+    )
+    for bad in summary.bad_records[:20]:
+        click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
+    if len(summary.bad_records) > 20:
+        click.echo(f"aicensus: … and {len(summary.bad_records) - 20} more bad lines", err=True)
+
+
+@click.group("ingest")
+def ingest_group() -> None:
+    """Bring recorded scan data into the store and fingerprint it offline."""
+
+
+@ingest_group.command("responses")
+@click.argument("file", type=click.Path(dir_okay=False))
+@output_options
+def ingest_responses(file: str, fmt: str, show_all: bool, explain: bool, with_log: bool,
+                     db: str, no_db: bool) -> None:
+    """Fingerprint recorded HTTP responses (JSON Lines: ip, port, scheme, path, status,
+    headers, body) with the same signatures and extractors as a live scan."""
+    emitter = Emitter(fmt, show_all, explain, with_log)
+    summary = api.ingest_responses(file, db=None if no_db else db, on_observation=emitter)
+    emitter.finish()
+    _print_summary(summary)

@@ -1,0 +1,293 @@
+"""The only module that wires the stages: engine → fingerprint → enumerate → attribute.
+
+One (ip, port) becomes one ServiceObservation, whatever happens there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+
+from aicensus.attribute import attribute_model
+from aicensus.engine.client import HttpClient
+from aicensus.engine.config import EngineConfig
+from aicensus.enumerate import get_dialect
+from aicensus.errors import ReadOnlyViolation
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, choose, evaluate, extract_version
+from aicensus.fingerprint.schema import Signature
+from aicensus.records import (
+    Exchange,
+    ModelRecord,
+    ProbeRequest,
+    ScanStatus,
+    ServiceObservation,
+    Target,
+    TLSInfo,
+)
+
+TLS_FIRST_PORTS = frozenset({443, 6443, 8443, 9443})
+ROOT = ProbeRequest(method="GET", path="/")
+RequestKey = tuple[str, str, str]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
+    probe = sig.probes[probe_id]
+    return ProbeRequest(method=probe.method, path=probe.path, json_body=probe.json)
+
+
+def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
+    """The signature's view of what was sent: probe id → exchange."""
+    view: dict[str, Exchange] = {}
+    for pid in sig.probes:
+        ex = cache.get(probe_request(sig, pid).key())
+        if ex is not None:
+            view[pid] = ex
+    return view
+
+
+def identify(
+    sigs: Sequence[Signature], cache: Mapping[RequestKey, Exchange]
+) -> tuple[MatchResult | None, list[MatchResult]]:
+    results = [evaluate(sig, exchanges_for(sig, cache)) for sig in sigs]
+    return choose(results), results
+
+
+def describe(
+    obs: ServiceObservation, best: MatchResult | None, cache: Mapping[RequestKey, Exchange]
+) -> None:
+    """Fill product, version, auth and models from what was seen (pure)."""
+    if best is None:
+        return
+    sig = best.signature
+    view = exchanges_for(sig, cache)
+    obs.status = ScanStatus.IDENTIFIED
+    obs.product = sig.id
+    obs.confidence = best.score
+    obs.evidence = list(best.evidence)
+    obs.version, version_ev = extract_version(sig, view)
+    if version_ev is not None:
+        obs.evidence.append(version_ev)
+    obs.auth, obs.auth_evidence = auth_state(sig, view)
+
+
+def enumerate_models(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> list[ModelRecord]:
+    if sig.models is None:
+        return []
+    return get_dialect(sig.models.dialect).parse(exchanges_for(sig, cache))
+
+
+def attribute_all(models: Iterable[ModelRecord]) -> None:
+    for model in models:
+        att = attribute_model(model)
+        model.developer = att.developer
+        model.country = att.country
+        model.licence = att.licence
+        model.base = att.base
+        model.guardrails_removed = att.guardrails_removed
+        model.attribution_confidence = att.confidence
+
+
+class HostGate:
+    """At most N requests in flight per address, across all its ports."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    def acquire(self, ip: str) -> asyncio.Semaphore:
+        sem, users = self._gates.get(ip, (asyncio.Semaphore(self.per_host), 0))
+        self._gates[ip] = (sem, users + 1)
+        return sem
+
+    def release(self, ip: str) -> None:
+        sem, users = self._gates[ip]
+        if users <= 1:
+            del self._gates[ip]
+        else:
+            self._gates[ip] = (sem, users - 1)
+
+
+class TargetScan:
+    """Everything learned at one (ip, port); survives a timeout with what it has."""
+
+    def __init__(self, client: HttpClient, sem: asyncio.Semaphore, target: Target,
+                 sigs: Sequence[Signature], config: EngineConfig) -> None:
+        self.client = client
+        self.sem = sem
+        self.target = target
+        self.sigs = sigs
+        self.config = config
+        self.cache: dict[RequestKey, Exchange] = {}
+        self.order: list[Exchange] = []
+        self.tls: TLSInfo | None = None
+        self.obs = ServiceObservation(
+            ip=target.ip, port=target.port, scheme=None, status=ScanStatus.ERROR,
+            observed_at=now_iso(), hostname=target.hostname,
+        )
+
+    async def send(self, probe: ProbeRequest) -> Exchange:
+        key = probe.key()
+        if key in self.cache:
+            return self.cache[key]
+        scheme = self.obs.scheme or "http"
+        async with self.sem:
+            ex, tls = await self.client.fetch(
+                self.target.ip, self.target.port, scheme, probe, self.target.hostname
+            )
+        self.cache[key] = ex
+        self.order.append(ex)
+        self.tls = self.tls or tls
+        return ex
+
+    async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
+        unique = {p.key(): p for p in probes if p.key() not in self.cache}
+        await asyncio.gather(*(self.send(p) for p in unique.values()))
+
+    async def run(self) -> None:
+        if not await self._connect():
+            return
+        port_sigs = [s for s in self.sigs if self.target.port in s.ports]
+        await self.send_all(probe_request(s, pid) for s in port_sigs for pid in s.probes)
+        best, _ = identify(self.sigs, self.cache)
+        if best is None or best.signature.generic:
+            await self.send_all(probe_request(s, pid) for s in self.sigs for pid in s.probes)
+            best, _ = identify(self.sigs, self.cache)
+        elif best is not None:
+            # Matched early on one probe: complete its probes for version, auth and confidence.
+            await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
+            best, _ = identify(self.sigs, self.cache)
+        self.obs.status = ScanStatus.UNIDENTIFIED
+        describe(self.obs, best, self.cache)
+        if best is not None:
+            await self._enumerate(best.signature)
+
+    async def _connect(self) -> bool:
+        """Find the scheme with one GET /; False when nothing HTTP answers."""
+        schemes = ["https", "http"] if self.target.port in TLS_FIRST_PORTS else ["http", "https"]
+        for scheme in schemes:
+            self.obs.scheme = scheme
+            ex = await self.send(ROOT)
+            if ex.status is not None and not _speaks_tls_only(ex):
+                return True
+            if ex.error in ("connection-refused", "connection-timeout", "timeout"):
+                self.obs.status = _failure_status(ex.error)
+                self.obs.error = ex.error
+                return False
+            self.cache.pop(ROOT.key(), None)  # try the other scheme afresh
+        self.obs.status = ScanStatus.NOT_HTTP
+        self.obs.error = self.order[-1].error if self.order else None
+        self.obs.scheme = None
+        return False
+
+    async def _enumerate(self, sig: Signature) -> None:
+        if sig.models is None:
+            return
+        await self.send_all(probe_request(sig, pid) for pid in sig.models.probes)
+        dialect = get_dialect(sig.models.dialect)
+        models = dialect.parse(exchanges_for(sig, self.cache))
+        followups = dialect.followups(models)[: self.config.max_model_details]
+        results = await asyncio.gather(*(self._followup(p) for _, p in followups))
+        for (model, _), ex in zip(followups, results, strict=True):
+            if ex is not None:
+                dialect.apply_followup(model, ex)
+        attribute_all(models)
+        self.obs.models = models
+
+    async def _followup(self, probe: ProbeRequest) -> Exchange | None:
+        try:
+            return await self.send(probe)
+        except ReadOnlyViolation:
+            return None
+
+    def finish(self) -> ServiceObservation:
+        self.obs.tls = self.tls
+        self.obs.request_log = [ex.log_entry() for ex in self.order]
+        return self.obs
+
+
+def _speaks_tls_only(ex: Exchange) -> bool:
+    # nginx and others answer plain HTTP on a TLS port with this 400.
+    return ex.status == 400 and "plain HTTP request was sent to HTTPS port" in ex.text()
+
+
+def _failure_status(error: str) -> ScanStatus:
+    return {
+        "connection-refused": ScanStatus.CONNECTION_REFUSED,
+        "connection-timeout": ScanStatus.CONNECTION_TIMEOUT,
+        "timeout": ScanStatus.IO_TIMEOUT,
+    }.get(error, ScanStatus.ERROR)
+
+
+async def scan_target(
+    client: HttpClient, gate: HostGate, target: Target, sigs: Sequence[Signature],
+    config: EngineConfig,
+) -> ServiceObservation:
+    scan = TargetScan(client, gate.acquire(target.ip), target, sigs, config)
+    try:
+        await asyncio.wait_for(scan.run(), timeout=config.target_timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        scan.obs.error = "target timeout"
+        if scan.obs.status == ScanStatus.ERROR:
+            scan.obs.status = ScanStatus.IO_TIMEOUT
+    except Exception as exc:  # noqa: BLE001 - one bad host costs one record, never the scan
+        scan.obs.status = ScanStatus.ERROR
+        scan.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
+    finally:
+        gate.release(target.ip)
+    return scan.finish()
+
+
+ResultSink = Callable[[ServiceObservation], Awaitable[None] | None]
+
+
+async def run_scan(
+    targets: Iterator[Target],
+    sigs: Sequence[Signature],
+    config: EngineConfig,
+    on_result: ResultSink,
+    *,
+    connect_hook: Callable[[str, int], None] | None = None,
+) -> None:
+    """Scan targets with a fixed pool of workers, so memory does not grow with their number."""
+    gate = HostGate(config.per_host_inflight)
+    async with HttpClient(config, connect_hook=connect_hook) as client:
+
+        async def worker() -> None:
+            for target in targets:  # a shared iterator: each target goes to one worker
+                obs = await scan_target(client, gate, target, sigs, config)
+                pending = on_result(obs)
+                if pending is not None:
+                    await pending
+
+        await asyncio.gather(*(worker() for _ in range(max(1, config.concurrency))))
+
+
+def observe_recorded(
+    target: Target,
+    scheme: str | None,
+    exchanges: Sequence[Exchange],
+    sigs: Sequence[Signature],
+    observed_at: str | None = None,
+    source: str = "responses",
+) -> ServiceObservation:
+    """Run the same fingerprints and extractors over responses recorded elsewhere."""
+    cache: dict[RequestKey, Exchange] = {}
+    for ex in exchanges:
+        body = ex.request_body or ""
+        cache.setdefault((ex.method, ex.path, body), ex)
+    obs = ServiceObservation(
+        ip=target.ip, port=target.port, scheme=scheme, status=ScanStatus.UNIDENTIFIED,
+        observed_at=observed_at or now_iso(), hostname=target.hostname, source=source,
+    )
+    best, _ = identify(sigs, cache)
+    describe(obs, best, cache)
+    if best is not None:
+        obs.models = enumerate_models(best.signature, cache)
+        attribute_all(obs.models)
+    obs.request_log = [ex.log_entry() for ex in exchanges]
+    return obs

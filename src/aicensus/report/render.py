@@ -1,0 +1,74 @@
+"""Render observations as table, json or jsonl: the output contract of `scan` and `ingest`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import IO
+
+import msgspec
+
+from aicensus.records import ServiceObservation
+from aicensus.report.text import terminal_safe
+
+FORMATS = ("table", "json", "jsonl")
+_encoder = msgspec.json.Encoder()
+
+
+def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str, object]:
+    """One service as the documented JSON object (docs/output.md)."""
+    doc = msgspec.to_builtins(obs)
+    if not with_log:
+        doc.pop("request_log", None)
+    return doc
+
+
+def write_jsonl(out: IO[str], obs: ServiceObservation, *, with_log: bool = False) -> None:
+    out.write(_encoder.encode(to_contract(obs, with_log=with_log)).decode() + "\n")
+
+
+def write_json(out: IO[str], observations: Iterable[ServiceObservation], *, with_log: bool = False) -> None:
+    docs = [to_contract(o, with_log=with_log) for o in observations]
+    out.write(msgspec.json.format(_encoder.encode(docs), indent=2).decode() + "\n")
+
+
+def _models_cell(obs: ServiceObservation, limit: int = 3) -> str:
+    names = [terminal_safe(m.name, 40) for m in obs.models[:limit]]
+    more = len(obs.models) - limit
+    return ", ".join(names) + (f" (+{more})" if more > 0 else "")
+
+
+def write_table(
+    out: IO[str], observations: Iterable[ServiceObservation], *, explain: bool = False
+) -> int:
+    rows = [
+        (
+            f"{o.scheme or '-'}://{o.ip}:{o.port}" if ":" not in o.ip
+            else f"{o.scheme or '-'}://[{o.ip}]:{o.port}",
+            o.product or "-",
+            terminal_safe(o.version or "-", 30),
+            str(o.auth),
+            f"{o.confidence:.2f}",
+            str(len(o.models)),
+            _models_cell(o),
+            o,
+        )
+        for o in observations
+    ]
+    header = ("SERVICE", "PRODUCT", "VERSION", "AUTH", "CONF", "#", "MODELS")
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    for row in rows:
+        cells = row[:7]
+        out.write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+        if explain:
+            _explain(out, row[7])
+    return len(rows)
+
+
+def _explain(out: IO[str], obs: ServiceObservation) -> None:
+    for ev in obs.evidence + obs.auth_evidence:
+        out.write(f"    {ev.kind:8} {terminal_safe(ev.probe, 60):32} {terminal_safe(ev.marker, 120)}\n")
+    for m in obs.models:
+        who = f"{m.developer or 'unknown'} ({m.country or '??'})"
+        caps = ",".join(m.capabilities)
+        out.write(f"    model    {terminal_safe(m.name, 60):32} {who} {terminal_safe(caps, 60)}\n")
