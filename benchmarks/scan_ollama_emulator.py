@@ -1,0 +1,95 @@
+"""Benchmark: fully enumerate the Ollama emulator on 4,096 distinct loopback hosts.
+
+Starts one emulator process answering on every address of 127.1.0.0/20 (port 11434),
+scans them with the real engine (identification, /api/tags, /api/ps and /api/show for
+every model), and prints hosts per second, requests per second and peak RSS.
+This measures and prints; it asserts nothing.
+
+    python benchmarks/scan_ollama_emulator.py [--cidr 127.1.0.0/20] [--concurrency 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aicensus import api
+from aicensus.engine.config import EngineConfig
+from aicensus.records import ScanStatus, ServiceObservation
+
+
+def start_emulator(cidr: str, port: int, ready: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "aicensus.lab.emulators.ollama", "--cidr", cidr,
+           "--port", str(port), "--ready-file", str(ready)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"emulator exited: {err.strip()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("emulator did not become ready in 120 s")
+        time.sleep(0.2)
+    return proc
+
+
+def child_peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cidr", default="127.1.0.0/20")
+    parser.add_argument("--port", type=int, default=11434)
+    parser.add_argument("--concurrency", type=int, default=512)
+    args = parser.parse_args()
+    net = ipaddress.ip_network(args.cidr)
+    if not net.is_loopback:
+        raise SystemExit("benchmarks only scan loopback addresses")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_emulator(args.cidr, args.port, Path(tmp) / "ready")
+        try:
+            plan = api.plan_targets([args.cidr], ports=str(args.port))
+            results: list[ServiceObservation] = []
+            config = EngineConfig(concurrency=args.concurrency)
+            started = time.perf_counter()
+            summary = api.scan(plan, config=config, db=Path(tmp) / "bench.duckdb",
+                               on_observation=results.append)
+            elapsed = time.perf_counter() - started
+            emulator_rss = child_peak_rss_mib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    enumerated = [r for r in results if r.status == ScanStatus.IDENTIFIED and r.models]
+    shows = sum(1 for r in results for e in r.request_log if e.path == "/api/show")
+    models = sum(len(r.models) for r in results)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"hosts scanned:            {summary.targets}")
+    print(f"fully enumerated hosts:   {len(enumerated)} ({models} models, {shows} /api/show)")
+    print(f"statuses:                 {summary.by_status}")
+    print(f"elapsed:                  {elapsed:.2f} s (including the DuckDB write)")
+    print(f"hosts per second:         {summary.targets / elapsed:.0f}")
+    print(f"requests per second:      {summary.requests / elapsed:.0f} ({summary.requests} requests)")
+    print(f"scanner peak RSS:         {peak_mib:.0f} MiB")
+    print(f"emulator peak RSS:        {emulator_rss:.0f} MiB")
+    print(f"cpu count:                {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

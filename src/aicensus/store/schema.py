@@ -1,0 +1,71 @@
+"""Schema creation and the version check that future migrations hang off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+
+import duckdb
+
+from aicensus.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+# Future migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order.
+_MIGRATIONS: dict[int, str] = {}
+
+
+def _sql(name: str) -> str:
+    return resources.files("aicensus.store").joinpath(name).read_text(encoding="utf-8")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The store's schema version, or None when it has no aicensus schema yet."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return None
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return None if row is None else row[0]
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, version: int) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Create the schema on a new store, migrate an old one; refuse one from a newer aicensus."""
+    version = stored_version(con)
+    if version is None:
+        _run(con, _sql("schema.sql"), SCHEMA_VERSION)
+        return
+    check_version(version, where)
+    while version < SCHEMA_VERSION:
+        _run(con, _sql(_MIGRATIONS[version]), version + 1)
+        version += 1
+
+
+def check_version(version: int | None, where: str) -> None:
+    """Raise StoreError unless this aicensus can read (or migrate) a store of this version."""
+    if version is None:
+        raise StoreError(f"{where} is not an aicensus store (it has no schema_version table)")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where} has schema version {version}, newer than this aicensus supports "
+            f"({SCHEMA_VERSION}); upgrade aicensus"
+        )
+    if version < SCHEMA_VERSION and version not in _MIGRATIONS:
+        raise StoreError(f"{where} has schema version {version}, which cannot be migrated")
