@@ -35,6 +35,7 @@ def _register() -> None:
 
     cli.add_command(scan.scan_command)
     cli.add_command(scan.ingest_group)
+    cli.add_command(scan.signatures_group)
     cli.add_command(models.models_group)
     cli.add_command(lab.lab_group)
 

@@ -110,11 +110,13 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
 @click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
+@click.option("--signatures", "signature_dir", default=None,
+              help="Use the signature files in this directory instead of the built-in ones.")
 @output_options
 def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...], rate: float,
                  concurrency: int, connect_timeout: float, read_timeout: float,
                  total_timeout: float, max_body: int, user_agent: str, seed: int,
-                 shard: str | None, fmt: str, show_all: bool, explain: bool, with_log: bool,
+                 shard: str | None, signature_dir: str | None, fmt: str, show_all: bool, explain: bool, with_log: bool,
                  db: str, no_db: bool) -> None:
     """Find AI services on TARGETS and identify their software, models and auth state.
 
@@ -123,6 +125,7 @@ def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...]
 
     Example: aicensus scan 127.0.0.1 --ports ai --format jsonl
     """
+    sigs = api.signatures(signature_dir)
     stdin_lines = sys.stdin if "-" in targets else None
     plan = api.plan_targets(targets, ports=ports, excludes=excludes, seed=seed, shard=shard,
                             stdin_lines=stdin_lines)
@@ -139,7 +142,7 @@ def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...]
 
     args = {"targets": list(targets), "ports": ports, "excludes": list(excludes), "seed": seed,
             "shard": shard}
-    summary = api.scan(plan, config=config, db=None if no_db else db,
+    summary = api.scan(plan, config=config, db=None if no_db else db, sigs=sigs,
                        on_observation=on_observation, args=args)
     progress.close()
     emitter.finish()
@@ -176,3 +179,24 @@ def ingest_responses(file: str, fmt: str, show_all: bool, explain: bool, with_lo
     summary = api.ingest_responses(file, db=None if no_db else db, on_observation=emitter)
     emitter.finish()
     _print_summary(summary)
+
+
+@click.group("signatures")
+def signatures_group() -> None:
+    """Inspect and validate fingerprint signature files."""
+
+
+@signatures_group.command("validate")
+@click.argument("directory", required=False)
+def signatures_validate(directory: str | None) -> None:
+    """Validate signature files (the built-in ones, or those in DIRECTORY)."""
+    sigs = api.signatures(directory)
+    click.echo(f"{len(sigs)} signatures valid: {', '.join(s.id for s in sigs)}")
+
+
+@signatures_group.command("list")
+def signatures_list() -> None:
+    """List the built-in products with their default ports."""
+    for sig in api.signatures():
+        ports = ",".join(map(str, sig.ports)) or "-"
+        click.echo(f"{sig.id:20} {ports:16} {sig.name}")
