@@ -136,12 +136,11 @@ class TargetScan:
             return self.cache[key]
         scheme = self.obs.scheme or "http"
         async with self.sem:
-            ex, tls = await self.client.fetch(
+            ex = await self.client.fetch(
                 self.target.ip, self.target.port, scheme, probe, self.target.hostname
             )
         self.cache[key] = ex
         self.order.append(ex)
-        self.tls = self.tls or tls
         return ex
 
     async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
@@ -173,6 +172,10 @@ class TargetScan:
             self.obs.scheme = scheme
             ex = await self.send(ROOT)
             if ex.status is not None and not _speaks_tls_only(ex):
+                if scheme == "https":
+                    self.tls = await self.client.certificate(
+                        self.target.ip, self.target.port, self.target.hostname
+                    )
                 return True
             if ex.error in ("connection-refused", "connection-timeout", "timeout"):
                 self.obs.status = _failure_status(ex.error)

@@ -68,7 +68,7 @@ class HttpClient:
 
     async def fetch(
         self, ip: str, port: int, scheme: str, probe: ProbeRequest, host: str | None = None
-    ) -> tuple[Exchange, TLSInfo | None]:
+    ) -> Exchange:
         """Send one probe; never raises for network or protocol trouble (it is in the Exchange)."""
         readonly.check(probe)
         if self._connect_hook is not None:
@@ -77,9 +77,8 @@ class HttpClient:
         exchange = Exchange(method=probe.method, path=probe.path)
         if probe.json_body is not None:
             exchange.request_body = _json_text(probe.json_body)
-        tls: TLSInfo | None = None
         try:
-            tls = await asyncio.wait_for(
+            await asyncio.wait_for(
                 self._fetch_following(ip, port, scheme, probe, host, exchange),
                 timeout=self.config.total_timeout,
             )
@@ -94,7 +93,7 @@ class HttpClient:
         except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError, UnicodeError) as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"[:200]
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
-        return exchange, tls
+        return exchange
 
     async def _fetch_following(
         self,
@@ -104,14 +103,13 @@ class HttpClient:
         probe: ProbeRequest,
         host: str | None,
         exchange: Exchange,
-    ) -> TLSInfo | None:
+    ) -> None:
         assert self._session is not None, "use HttpClient as an async context manager"
         authority = _authority(ip, port)
         path = probe.path
         headers = dict(probe.headers)
         if host:
             headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
-        tls: TLSInfo | None = None
         for _hop in range(self.config.max_redirects + 1):
             url = f"{scheme}://{authority}{path}"
             async with self._session.request(
@@ -126,8 +124,6 @@ class HttpClient:
                     sock_read=self.config.read_timeout,
                 ),
             ) as resp:
-                if scheme == "https" and tls is None:
-                    tls = _peer_tls(resp)
                 exchange.status = resp.status
                 exchange.headers = _flatten_headers(resp)
                 exchange.body, exchange.truncated = await _read_capped(
@@ -139,7 +135,25 @@ class HttpClient:
                 break
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
-        return tls
+
+    async def certificate(self, ip: str, port: int, server_name: str | None = None) -> TLSInfo | None:
+        """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
+        await self._bucket.acquire()
+        if self._connect_hook is not None:
+            self._connect_hook(ip, port)
+        try:
+            _reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(ip, port, ssl=self._ssl, server_hostname=server_name or ""),
+                timeout=self.config.connect_timeout,
+            )
+        except (OSError, TimeoutError, asyncio.TimeoutError, ssl.SSLError):
+            return None
+        try:
+            ssl_object = writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            return tls_info_from_der(der) if der else None
+        finally:
+            writer.close()
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
@@ -162,16 +176,6 @@ def _flatten_headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     for key, value in resp.headers.items():
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return headers
-
-
-def _peer_tls(resp: aiohttp.ClientResponse) -> TLSInfo | None:
-    conn = resp.connection
-    transport = conn.transport if conn is not None else None
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if ssl_object is None:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    return tls_info_from_der(der) if der else None
 
 
 def _same_host_redirect(location: str | None, authority: str, scheme: str, status: int) -> str | None:

@@ -5,15 +5,21 @@ public port and the real server behind it on a private one. Responses pass throu
 untouched (headers, bodies, timing), so fingerprints see the real server; the relay only
 reads the client's request heads to record method, path and body.
 
-    python -m aicensus.lab.relay --listen 127.0.0.1:8080 --upstream 127.0.0.1:18080 --log FILE
+    python -m aicensus.lab.relay --host 127.0.0.1 --port 8080 --upstream-port 18080 \\
+        --log FILE [-- SERVER ARGV...]
+
+With a server command after `--`, the relay starts it as its child, and stops it on exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
+import signal
+import subprocess
 import sys
 import time
 from typing import IO
@@ -85,8 +91,9 @@ class RequestRecorder:
         self.log.flush()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                recorder: RequestRecorder | None) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, recorder: RequestRecorder | None
+) -> None:
     try:
         while data := await reader.read(65536):
             if recorder is not None:
@@ -115,25 +122,50 @@ async def serve(listen: tuple[str, int], upstream: tuple[str, int], log: IO[str]
         await server.serve_forever()
 
 
-def _address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
+def _loopback(host: str) -> str:
     if not ipaddress.ip_address(host.strip("[]")).is_loopback:
         raise SystemExit(f"relay: {host} is not a loopback address; the lab binds loopback only")
-    return host.strip("[]"), int(port)
+    return host.strip("[]")
+
+
+def _run(
+    listen: tuple[str, int], upstream: tuple[str, int], log_path: str, command: list[str]
+) -> None:
+    child = subprocess.Popen(command) if command else None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            asyncio.run(serve(listen, upstream, log))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if child is not None:
+            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(10)
+            if child.poll() is None:
+                child.kill()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--listen", required=True, help="loopback host:port to accept on")
-    parser.add_argument("--upstream", required=True, help="loopback host:port of the real server")
+    argv = sys.argv[1:] if argv is None else argv
+    command: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, command = argv[:split], argv[split + 1 :]
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to accept on")
+    parser.add_argument("--port", type=int, required=True, help="port to accept on")
+    parser.add_argument(
+        "--upstream-port",
+        type=int,
+        required=True,
+        help="port of the real server on the same loopback address",
+    )
     parser.add_argument("--log", required=True, help="JSON Lines request log to append to")
     args = parser.parse_args(argv)
-    listen, upstream = _address(args.listen), _address(args.upstream)
-    with open(args.log, "a", encoding="utf-8") as log:
-        try:
-            asyncio.run(serve(listen, upstream, log))
-        except KeyboardInterrupt:
-            sys.exit(0)
+    host = _loopback(args.host)
+    _run((host, args.port), (host, args.upstream_port), args.log, command)
 
 
 if __name__ == "__main__":

