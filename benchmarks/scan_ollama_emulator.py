@@ -26,8 +26,17 @@ from aicensus.records import ScanStatus, ServiceObservation
 
 
 def start_emulator(cidr: str, port: int, ready: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "aicensus.lab.emulators.ollama", "--cidr", cidr,
-           "--port", str(port), "--ready-file", str(ready)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aicensus.lab.emulators.ollama",
+        "--cidr",
+        cidr,
+        "--port",
+        str(port),
+        "--ready-file",
+        str(ready),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not ready.exists():
@@ -68,8 +77,9 @@ def main() -> None:
             results: list[ServiceObservation] = []
             config = EngineConfig(concurrency=args.concurrency)
             started = time.perf_counter()
-            summary = api.scan(plan, config=config, db=Path(tmp) / "bench.duckdb",
-                               on_observation=results.append)
+            summary = api.scan(
+                plan, config=config, db=Path(tmp) / "bench.duckdb", on_observation=results.append
+            )
             elapsed = time.perf_counter() - started
             emulator_rss = child_peak_rss_mib(proc.pid)
         finally:
@@ -85,7 +95,9 @@ def main() -> None:
     print(f"statuses:                 {summary.by_status}")
     print(f"elapsed:                  {elapsed:.2f} s (including the DuckDB write)")
     print(f"hosts per second:         {summary.targets / elapsed:.0f}")
-    print(f"requests per second:      {summary.requests / elapsed:.0f} ({summary.requests} requests)")
+    print(
+        f"requests per second:      {summary.requests / elapsed:.0f} ({summary.requests} requests)"
+    )
     print(f"scanner peak RSS:         {peak_mib:.0f} MiB")
     print(f"emulator peak RSS:        {emulator_rss:.0f} MiB")
     print(f"cpu count:                {os.cpu_count()}")

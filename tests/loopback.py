@@ -37,8 +37,11 @@ class ScriptedServer:
         if request.method not in (spec.get("method", "GET"), "HEAD"):
             return web.Response(status=405, text="method not allowed")
         headers = dict(spec.get("headers") or {})
-        return web.Response(status=int(spec.get("status", 200)), headers=headers,
-                            body=str(spec.get("body", "")).encode())
+        return web.Response(
+            status=int(spec.get("status", 200)),
+            headers=headers,
+            body=str(spec.get("body", "")).encode(),
+        )
 
 
 @contextmanager

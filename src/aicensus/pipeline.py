@@ -35,16 +35,28 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
+_PROBES: dict[tuple[int, str], tuple[ProbeRequest, RequestKey]] = {}
+
+
+def _probe(sig: Signature, probe_id: str) -> tuple[ProbeRequest, RequestKey]:
+    # Signatures live for the whole process; their requests are built once.
+    slot = (id(sig), probe_id)
+    if slot not in _PROBES:
+        probe = sig.probes[probe_id]
+        request = ProbeRequest(method=probe.method, path=probe.path, json_body=probe.json)
+        _PROBES[slot] = (request, request.key())
+    return _PROBES[slot]
+
+
 def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
-    probe = sig.probes[probe_id]
-    return ProbeRequest(method=probe.method, path=probe.path, json_body=probe.json)
+    return _probe(sig, probe_id)[0]
 
 
 def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
     """The signature's view of what was sent: probe id → exchange."""
     view: dict[str, Exchange] = {}
     for pid in sig.probes:
-        ex = cache.get(probe_request(sig, pid).key())
+        ex = cache.get(_probe(sig, pid)[1])
         if ex is not None:
             view[pid] = ex
     return view
@@ -115,8 +127,14 @@ class HostGate:
 class TargetScan:
     """Everything learned at one (ip, port); survives a timeout with what it has."""
 
-    def __init__(self, client: HttpClient, sem: asyncio.Semaphore, target: Target,
-                 sigs: Sequence[Signature], config: EngineConfig) -> None:
+    def __init__(
+        self,
+        client: HttpClient,
+        sem: asyncio.Semaphore,
+        target: Target,
+        sigs: Sequence[Signature],
+        config: EngineConfig,
+    ) -> None:
         self.client = client
         self.sem = sem
         self.target = target
@@ -126,8 +144,12 @@ class TargetScan:
         self.order: list[Exchange] = []
         self.tls: TLSInfo | None = None
         self.obs = ServiceObservation(
-            ip=target.ip, port=target.port, scheme=None, status=ScanStatus.ERROR,
-            observed_at=now_iso(), hostname=target.hostname,
+            ip=target.ip,
+            port=target.port,
+            scheme=None,
+            status=ScanStatus.ERROR,
+            observed_at=now_iso(),
+            hostname=target.hostname,
         )
 
     async def send(self, probe: ProbeRequest) -> Exchange:
@@ -227,17 +249,20 @@ def _failure_status(error: str) -> ScanStatus:
 
 
 async def scan_target(
-    client: HttpClient, gate: HostGate, target: Target, sigs: Sequence[Signature],
+    client: HttpClient,
+    gate: HostGate,
+    target: Target,
+    sigs: Sequence[Signature],
     config: EngineConfig,
 ) -> ServiceObservation:
     scan = TargetScan(client, gate.acquire(target.ip), target, sigs, config)
     try:
         await asyncio.wait_for(scan.run(), timeout=config.target_timeout)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         scan.obs.error = "target timeout"
         if scan.obs.status == ScanStatus.ERROR:
             scan.obs.status = ScanStatus.IO_TIMEOUT
-    except Exception as exc:  # noqa: BLE001 - one bad host costs one record, never the scan
+    except Exception as exc:
         scan.obs.status = ScanStatus.ERROR
         scan.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
     finally:
@@ -284,8 +309,13 @@ def observe_recorded(
         body = ex.request_body or ""
         cache.setdefault((ex.method, ex.path, body), ex)
     obs = ServiceObservation(
-        ip=target.ip, port=target.port, scheme=scheme, status=ScanStatus.UNIDENTIFIED,
-        observed_at=observed_at or now_iso(), hostname=target.hostname, source=source,
+        ip=target.ip,
+        port=target.port,
+        scheme=scheme,
+        status=ScanStatus.UNIDENTIFIED,
+        observed_at=observed_at or now_iso(),
+        hostname=target.hostname,
+        source=source,
     )
     best, _ = identify(sigs, cache)
     describe(obs, best, cache)

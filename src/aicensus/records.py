@@ -59,6 +59,18 @@ class ProbeRequest(msgspec.Struct, frozen=True):
         return (self.method, self.path, body)
 
 
+_UNPARSED = object()
+
+
+def _decode_json(body: bytes) -> object | None:
+    if not body or body.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
+
+
 class Exchange(msgspec.Struct, kw_only=True):
     """A request and what came back (or the error that stopped it)."""
 
@@ -71,6 +83,7 @@ class Exchange(msgspec.Struct, kw_only=True):
     elapsed_ms: float = 0.0
     error: str | None = None
     request_body: str | None = None
+    _json: object = _UNPARSED
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -83,13 +96,10 @@ class Exchange(msgspec.Struct, kw_only=True):
         return None
 
     def json(self) -> object | None:
-        """The body as JSON, or None if it is not valid JSON (never raises)."""
-        if not self.body:
-            return None
-        try:
-            return msgspec.json.decode(self.body)
-        except (msgspec.DecodeError, RecursionError, ValueError):
-            return None
+        """The body as JSON, or None if it is not valid JSON (never raises). Parsed once."""
+        if self._json is _UNPARSED:
+            self._json = _decode_json(self.body)
+        return self._json
 
     def log_entry(self) -> RequestLogEntry:
         return RequestLogEntry(

@@ -12,8 +12,14 @@ from aicensus.store import Store
 
 
 def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None):
-    return subprocess.run([sys.executable, "-m", "aicensus", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "aicensus", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
@@ -55,10 +61,15 @@ def test_malformed_fingerprint_names_file_and_field(tmp_path: Path) -> None:
 def test_locked_database(tmp_path: Path) -> None:
     db = tmp_path / "locked.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from aicensus.store import Store; s = Store.open(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(db)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from aicensus.store import Store; s = Store.open(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
@@ -72,7 +83,8 @@ def test_locked_database(tmp_path: Path) -> None:
 
 
 def test_unreadable_signature_directory_and_stdin_targets(tmp_path: Path) -> None:
-    proc = run_cli("scan", "-", "--ports", "1", "--no-db", "--format", "jsonl", "--all",
-                   stdin="127.0.0.1\n")
+    proc = run_cli(
+        "scan", "-", "--ports", "1", "--no-db", "--format", "jsonl", "--all", stdin="127.0.0.1\n"
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"status":"connection-refused"' in proc.stdout

@@ -142,16 +142,23 @@ def _self_signed(tmp: Path, expired: bool) -> ssl.SSLContext:
     not_after = now - dt.timedelta(days=1) if expired else now + dt.timedelta(days=30)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=60)).not_valid_after(not_after)
+        .not_valid_before(now - dt.timedelta(days=60))
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("lab.aicensus.test")]), False)
         .sign(key, hashes.SHA256())
     )
     (tmp / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "k.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp / "k.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(tmp / "c.pem", tmp / "k.pem")
     return ctx

@@ -60,8 +60,18 @@ def test_models_are_stored(tmp_path: Path) -> None:
 def test_bad_lines_are_counted_and_skipped(tmp_path: Path) -> None:
     good = CORPUS.read_text().splitlines()[1]
     path = tmp_path / "mixed.jsonl"
-    path.write_text("\n".join(["{not json", good, '{"ip": "nope", "port": 1, "path": "/"}',
-                               '{"ip": "192.0.2.9", "port": 70000, "path": "/"}', good]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                "{not json",
+                good,
+                '{"ip": "nope", "port": 1, "path": "/"}',
+                '{"ip": "192.0.2.9", "port": 70000, "path": "/"}',
+                good,
+            ]
+        )
+        + "\n"
+    )
     seen = []
     summary = api.ingest_responses(path, on_observation=seen.append)
     assert [b.line for b in summary.bad_records] == [1, 3, 4]

@@ -31,18 +31,21 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from aicensus.cli import lab, models, scan
+    from aicensus.cli import lab, models, policy, report, scan
 
     cli.add_command(scan.scan_command)
     cli.add_command(scan.ingest_group)
     cli.add_command(scan.signatures_group)
     cli.add_command(models.models_group)
     cli.add_command(lab.lab_group)
+    cli.add_command(report.report_command)
+    cli.add_command(policy.policy_group)
 
 
 def main() -> None:
     _register()
     cli(prog_name="aicensus")
+
 
 if __name__ == "__main__":
     main()

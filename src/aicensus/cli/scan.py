@@ -77,15 +77,35 @@ class Emitter:
 def output_options(func: click.decorators.FC) -> click.decorators.FC:
     for option in reversed(
         [
-            click.option("--format", "fmt", type=click.Choice(render.FORMATS), default="table",
-                         show_default=True, help="Output format."),
-            click.option("--all", "show_all", is_flag=True,
-                         help="Also print targets where no AI service was identified."),
-            click.option("--explain", is_flag=True, help="Table: show the evidence for each result."),
-            click.option("--evidence", "with_log", is_flag=True,
-                         help="JSON: include each service's request log."),
-            click.option("--db", default="aicensus.duckdb", show_default=True,
-                         help="DuckDB file to store results in."),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(render.FORMATS),
+                default="table",
+                show_default=True,
+                help="Output format.",
+            ),
+            click.option(
+                "--all",
+                "show_all",
+                is_flag=True,
+                help="Also print targets where no AI service was identified.",
+            ),
+            click.option(
+                "--explain", is_flag=True, help="Table: show the evidence for each result."
+            ),
+            click.option(
+                "--evidence",
+                "with_log",
+                is_flag=True,
+                help="JSON: include each service's request log.",
+            ),
+            click.option(
+                "--db",
+                default="aicensus.duckdb",
+                show_default=True,
+                help="DuckDB file to store results in.",
+            ),
             click.option("--no-db", is_flag=True, help="Do not store results."),
         ]
     ):
@@ -95,29 +115,70 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("scan")
 @click.argument("targets", nargs=-1, required=True)
-@click.option("-p", "--ports", default="ai", show_default=True,
-              help="Ports: list, ranges and presets, e.g. 'ai', '11434,8000-8010'.")
-@click.option("-x", "--exclude", "excludes", multiple=True,
-              help="Never touch these (same syntax as targets); always wins.")
+@click.option(
+    "-p",
+    "--ports",
+    default="ai",
+    show_default=True,
+    help="Ports: list, ranges and presets, e.g. 'ai', '11434,8000-8010'.",
+)
+@click.option(
+    "-x",
+    "--exclude",
+    "excludes",
+    multiple=True,
+    help="Never touch these (same syntax as targets); always wins.",
+)
 @click.option("--rate", type=float, default=0.0, help="New connections per second (0 = unlimited).")
 @click.option("--concurrency", type=click.IntRange(1, 100_000), default=256, show_default=True)
 @click.option("--connect-timeout", type=float, default=3.0, show_default=True)
 @click.option("--read-timeout", type=float, default=5.0, show_default=True)
-@click.option("--timeout", "total_timeout", type=float, default=10.0, show_default=True,
-              help="Seconds for one request.")
-@click.option("--max-body", type=click.IntRange(1024), default=1024 * 1024, show_default=True,
-              help="Bytes kept of a response body, after decompression.")
+@click.option(
+    "--timeout",
+    "total_timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds for one request.",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="Bytes kept of a response body, after decompression.",
+)
 @click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
-@click.option("--signatures", "signature_dir", default=None,
-              help="Use the signature files in this directory instead of the built-in ones.")
+@click.option(
+    "--signatures",
+    "signature_dir",
+    default=None,
+    help="Use the signature files in this directory instead of the built-in ones.",
+)
 @output_options
-def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...], rate: float,
-                 concurrency: int, connect_timeout: float, read_timeout: float,
-                 total_timeout: float, max_body: int, user_agent: str, seed: int,
-                 shard: str | None, signature_dir: str | None, fmt: str, show_all: bool, explain: bool, with_log: bool,
-                 db: str, no_db: bool) -> None:
+def scan_command(
+    targets: tuple[str, ...],
+    ports: str,
+    excludes: tuple[str, ...],
+    rate: float,
+    concurrency: int,
+    connect_timeout: float,
+    read_timeout: float,
+    total_timeout: float,
+    max_body: int,
+    user_agent: str,
+    seed: int,
+    shard: str | None,
+    signature_dir: str | None,
+    fmt: str,
+    show_all: bool,
+    explain: bool,
+    with_log: bool,
+    db: str,
+    no_db: bool,
+) -> None:
     """Find AI services on TARGETS and identify their software, models and auth state.
 
     TARGETS are addresses, CIDR blocks, ranges (a-b), hostnames, @FILE (one per line;
@@ -127,11 +188,17 @@ def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...]
     """
     sigs = api.signatures(signature_dir)
     stdin_lines = sys.stdin if "-" in targets else None
-    plan = api.plan_targets(targets, ports=ports, excludes=excludes, seed=seed, shard=shard,
-                            stdin_lines=stdin_lines)
+    plan = api.plan_targets(
+        targets, ports=ports, excludes=excludes, seed=seed, shard=shard, stdin_lines=stdin_lines
+    )
     config = EngineConfig(
-        connect_timeout=connect_timeout, read_timeout=read_timeout, total_timeout=total_timeout,
-        max_body_bytes=max_body, rate=rate, concurrency=concurrency, user_agent=user_agent,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        total_timeout=total_timeout,
+        max_body_bytes=max_body,
+        rate=rate,
+        concurrency=concurrency,
+        user_agent=user_agent,
     )
     emitter = Emitter(fmt, show_all, explain, with_log)
     progress = Progress(plan.count)
@@ -140,10 +207,21 @@ def scan_command(targets: tuple[str, ...], ports: str, excludes: tuple[str, ...]
         progress.update(obs)
         emitter(obs)
 
-    args = {"targets": list(targets), "ports": ports, "excludes": list(excludes), "seed": seed,
-            "shard": shard}
-    summary = api.scan(plan, config=config, db=None if no_db else db, sigs=sigs,
-                       on_observation=on_observation, args=args)
+    args = {
+        "targets": list(targets),
+        "ports": ports,
+        "excludes": list(excludes),
+        "seed": seed,
+        "shard": shard,
+    }
+    summary = api.scan(
+        plan,
+        config=config,
+        db=None if no_db else db,
+        sigs=sigs,
+        on_observation=on_observation,
+        args=args,
+    )
     progress.close()
     emitter.finish()
     _print_summary(summary)
@@ -171,8 +249,9 @@ def ingest_group() -> None:
 @ingest_group.command("responses")
 @click.argument("file", type=click.Path(dir_okay=False))
 @output_options
-def ingest_responses(file: str, fmt: str, show_all: bool, explain: bool, with_log: bool,
-                     db: str, no_db: bool) -> None:
+def ingest_responses(
+    file: str, fmt: str, show_all: bool, explain: bool, with_log: bool, db: str, no_db: bool
+) -> None:
     """Fingerprint recorded HTTP responses (JSON Lines: ip, port, scheme, path, status,
     headers, body) with the same signatures and extractors as a live scan."""
     emitter = Emitter(fmt, show_all, explain, with_log)

@@ -36,6 +36,9 @@ class HttpClient:
         self._connect_hook = connect_hook
         self._session: aiohttp.ClientSession | None = None
         self._ssl = _insecure_context()
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
+        )
 
     async def __aenter__(self) -> HttpClient:
         trace = aiohttp.TraceConfig()
@@ -78,11 +81,9 @@ class HttpClient:
         if probe.json_body is not None:
             exchange.request_body = _json_text(probe.json_body)
         try:
-            await asyncio.wait_for(
-                self._fetch_following(ip, port, scheme, probe, host, exchange),
-                timeout=self.config.total_timeout,
-            )
-        except (TimeoutError, asyncio.TimeoutError):
+            async with asyncio.timeout(self.config.total_timeout):
+                await self._fetch_following(ip, port, scheme, probe, host, exchange)
+        except TimeoutError:
             exchange.error = "timeout"
         except aiohttp.ClientConnectorError as exc:
             exchange.error = _connector_error(exc)
@@ -118,11 +119,7 @@ class HttpClient:
                 json=probe.json_body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=self.config.connect_timeout,
-                    sock_read=self.config.read_timeout,
-                ),
+                timeout=self._timeout,
             ) as resp:
                 exchange.status = resp.status
                 exchange.headers = _flatten_headers(resp)
@@ -136,7 +133,9 @@ class HttpClient:
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
 
-    async def certificate(self, ip: str, port: int, server_name: str | None = None) -> TLSInfo | None:
+    async def certificate(
+        self, ip: str, port: int, server_name: str | None = None
+    ) -> TLSInfo | None:
         """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
         await self._bucket.acquire()
         if self._connect_hook is not None:
@@ -146,7 +145,7 @@ class HttpClient:
                 asyncio.open_connection(ip, port, ssl=self._ssl, server_hostname=server_name or ""),
                 timeout=self.config.connect_timeout,
             )
-        except (OSError, TimeoutError, asyncio.TimeoutError, ssl.SSLError):
+        except (OSError, TimeoutError, ssl.SSLError):
             return None
         try:
             ssl_object = writer.get_extra_info("ssl_object")
@@ -178,7 +177,9 @@ def _flatten_headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     return headers
 
 
-def _same_host_redirect(location: str | None, authority: str, scheme: str, status: int) -> str | None:
+def _same_host_redirect(
+    location: str | None, authority: str, scheme: str, status: int
+) -> str | None:
     if status not in (301, 302, 303, 307, 308) or not location:
         return None
     if location.startswith("/") and not location.startswith("//"):

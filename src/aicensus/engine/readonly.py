@@ -54,7 +54,9 @@ def check(probe: ProbeRequest) -> None:
     if not probe.path.startswith("/"):
         raise ReadOnlyViolation(f"refused {method} {probe.path!r}: path must start with '/'")
     if _is_write_path(probe.path):
-        raise ReadOnlyViolation(f"refused {method} {probe.path}: the route changes or costs the target")
+        raise ReadOnlyViolation(
+            f"refused {method} {probe.path}: the route changes or costs the target"
+        )
     if method in SAFE_METHODS:
         if probe.json_body is not None:
             raise ReadOnlyViolation(f"refused {method} {probe.path}: a body on a {method}")

@@ -32,7 +32,9 @@ def get_dialect(name: str) -> Dialect:
     try:
         return DIALECTS[name]
     except KeyError:
-        raise KeyError(f"unknown model dialect {name!r}; known: {', '.join(sorted(DIALECTS))}") from None
+        raise KeyError(
+            f"unknown model dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
+        ) from None
 
 
 def digest_text(text: object) -> TextDigest | None:
@@ -72,7 +74,9 @@ def ok_json(exchange: Exchange | None) -> object | None:
     return exchange.json()
 
 
-_QUANT = re.compile(r"(?i)(?:^|[._\-])(I?Q\d(?:_[A-Z0-9]+)*|F16|BF16|F32|FP16|FP8)(?=\.gguf$|$|[._\-])")
+_QUANT = re.compile(
+    r"(?i)(?:^|[._\-])(I?Q\d(?:_[A-Z0-9]+)*|F16|BF16|F32|FP16|FP8)(?=\.gguf$|$|[._\-])"
+)
 
 
 def quant_from_name(name: str) -> str | None:

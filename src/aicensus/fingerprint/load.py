@@ -68,7 +68,9 @@ def _one_line(exc: Exception) -> str:
 
 
 def load_directory(path: Path) -> list[Signature]:
-    sigs = [parse_signature(p.read_text(encoding="utf-8"), str(p)) for p in sorted(path.glob("*.yaml"))]
+    sigs = [
+        parse_signature(p.read_text(encoding="utf-8"), str(p)) for p in sorted(path.glob("*.yaml"))
+    ]
     _check_unique(sigs)
     return sigs
 

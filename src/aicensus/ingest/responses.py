@@ -76,8 +76,14 @@ def read_responses(lines: Iterable[bytes]) -> tuple[list[Recorded], list[BadReco
         )
         body = (rec.body or "").encode("utf-8", errors="replace")
         group.exchanges.append(
-            Exchange(method=rec.method.upper(), path=rec.path, status=rec.status,
-                     headers=rec.headers or {}, body=body, request_body=rec.request_body)
+            Exchange(
+                method=rec.method.upper(),
+                path=rec.path,
+                status=rec.status,
+                headers=rec.headers or {},
+                body=body,
+                request_body=rec.request_body,
+            )
         )
     return list(groups.values()), bad
 

@@ -26,7 +26,9 @@ def write_jsonl(out: IO[str], obs: ServiceObservation, *, with_log: bool = False
     out.write(_encoder.encode(to_contract(obs, with_log=with_log)).decode() + "\n")
 
 
-def write_json(out: IO[str], observations: Iterable[ServiceObservation], *, with_log: bool = False) -> None:
+def write_json(
+    out: IO[str], observations: Iterable[ServiceObservation], *, with_log: bool = False
+) -> None:
     docs = [to_contract(o, with_log=with_log) for o in observations]
     out.write(msgspec.json.format(_encoder.encode(docs), indent=2).decode() + "\n")
 
@@ -42,7 +44,8 @@ def write_table(
 ) -> int:
     rows = [
         (
-            f"{o.scheme or '-'}://{o.ip}:{o.port}" if ":" not in o.ip
+            f"{o.scheme or '-'}://{o.ip}:{o.port}"
+            if ":" not in o.ip
             else f"{o.scheme or '-'}://[{o.ip}]:{o.port}",
             o.product or "-",
             terminal_safe(o.version or "-", 30),
@@ -67,7 +70,9 @@ def write_table(
 
 def _explain(out: IO[str], obs: ServiceObservation) -> None:
     for ev in obs.evidence + obs.auth_evidence:
-        out.write(f"    {ev.kind:8} {terminal_safe(ev.probe, 60):32} {terminal_safe(ev.marker, 120)}\n")
+        out.write(
+            f"    {ev.kind:8} {terminal_safe(ev.probe, 60):32} {terminal_safe(ev.marker, 120)}\n"
+        )
     for m in obs.models:
         who = f"{m.developer or 'unknown'} ({m.country or '??'})"
         caps = ",".join(m.capabilities)

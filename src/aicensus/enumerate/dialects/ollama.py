@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from aicensus.enumerate.base import (
     Dialect,
     Exchanges,
@@ -15,6 +17,28 @@ from aicensus.enumerate.base import (
 from aicensus.records import Exchange, ModelRecord, ProbeRequest
 
 MAX_MODELS = 10_000  # a hostile server may claim millions
+
+
+class ShowResponse(msgspec.Struct):
+    """The parts of POST /api/show we keep; `tensors` (often 20 KB) is skipped unparsed."""
+
+    license: object = None
+    template: object = None
+    system: object = None
+    capabilities: object = None
+    model_info: object = None
+
+
+_show_decoder = msgspec.json.Decoder(ShowResponse)
+
+
+def decode_show(exchange: Exchange) -> ShowResponse | None:
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        return None
+    try:
+        return _show_decoder.decode(exchange.body)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
 
 
 def model_from_entry(entry: dict[str, object]) -> ModelRecord | None:
@@ -78,19 +102,17 @@ class OllamaDialect(Dialect):
         ]
 
     def apply_followup(self, model: ModelRecord, exchange: Exchange) -> None:
-        doc = ok_json(exchange)
-        if not isinstance(doc, dict):
+        show = decode_show(exchange)
+        if show is None:
             return
-        caps = str_list(doc.get("capabilities"))
-        model.capabilities = caps or model.capabilities
-        model.chat_template = digest_text(doc.get("template"))
-        model.system_prompt = digest_text(doc.get("system"))
-        licence = as_str(doc.get("license"), 100_000)
-        if licence:
+        model.capabilities = str_list(show.capabilities) or model.capabilities
+        model.chat_template = digest_text(show.template)
+        model.system_prompt = digest_text(show.system)
+        licence = as_str(show.license, 100_000)
+        if licence and licence.strip():
             model.licence_name = licence.strip().splitlines()[0][:120]
-        info = doc.get("model_info")
-        if isinstance(info, dict):
-            self._apply_model_info(model, info)
+        if isinstance(show.model_info, dict):
+            self._apply_model_info(model, show.model_info)
 
     @staticmethod
     def _apply_model_info(model: ModelRecord, info: dict[str, object]) -> None:
