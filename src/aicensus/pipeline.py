@@ -52,6 +52,14 @@ def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
     return _probe(sig, probe_id)[0]
 
 
+def identity_probes(sigs: Iterable[Signature]) -> Iterator[ProbeRequest]:
+    """Probes that may go to a service whose product is not known yet."""
+    for sig in sigs:
+        for pid, probe in sig.probes.items():
+            if probe.when == "identify":
+                yield probe_request(sig, pid)
+
+
 def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
     """The signature's view of what was sent: probe id → exchange."""
     view: dict[str, Exchange] = {}
@@ -173,10 +181,10 @@ class TargetScan:
         if not await self._connect():
             return
         port_sigs = [s for s in self.sigs if self.target.port in s.ports]
-        await self.send_all(probe_request(s, pid) for s in port_sigs for pid in s.probes)
+        await self.send_all(identity_probes(port_sigs))
         best, _ = identify(self.sigs, self.cache)
         if best is None or best.signature.generic:
-            await self.send_all(probe_request(s, pid) for s in self.sigs for pid in s.probes)
+            await self.send_all(identity_probes(self.sigs))
             best, _ = identify(self.sigs, self.cache)
         elif best is not None:
             # Matched early on one probe: complete its probes for version, auth and confidence.

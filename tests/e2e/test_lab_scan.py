@@ -101,13 +101,24 @@ def test_ollama_emulator_models_capabilities_and_running(scanned: dict[str, dict
     assert models["qwen3:8b"]["country"] == "CN"
 
 
-def _allowed(method: str, path: str, body: str) -> bool:
-    if method in ("GET", "HEAD"):
-        return not any(w in path for w in ("/api/pull", "/api/delete", "/api/create", "/slots"))
-    if method == "POST" and path == "/api/show":
-        doc = json.loads(body)
+# HEAD is safe by HTTP's definition; these are the routes a product answers 405 on without
+# running the handler, asked only once the product is identified (engine/readonly.py).
+ROUTE_CHECKS = {"ollama": {"/api/pull"}, "llama": {"/slots", "/lora-adapters"}}
+
+
+def _allowed(method: str, path: str, body: str, component: str) -> bool:
+    write_words = ("/api/pull", "/api/delete", "/api/create", "/slots", "/lora")
+    if method == "GET":
+        return not any(w in path for w in write_words)
+    if method == "HEAD":
+        checks = ROUTE_CHECKS["ollama" if component == "ollama" else "llama"]
+        return path in checks or not any(w in path for w in write_words)
+    if method != "POST":
+        return False
+    doc = json.loads(body or "{}")
+    if path == "/api/show":  # Ollama: reads a model's manifest
         return set(doc) <= {"model", "name", "verbose"}
-    return False
+    return path == "/v2/repository/index" and doc == {}  # Triton: lists the model repository
 
 
 def test_lab_servers_received_only_read_only_requests(lab: Lab, scanned: dict[str, dict]) -> None:
@@ -118,7 +129,7 @@ def test_lab_servers_received_only_read_only_requests(lab: Lab, scanned: dict[st
         bad = [
             r
             for r in received
-            if not _allowed(str(r["method"]), str(r["path"]), str(r.get("body") or ""))
+            if not _allowed(str(r["method"]), str(r["path"]), str(r.get("body") or ""), name)
         ]
         assert bad == [], f"{name} received non-allow-listed requests: {bad}"
     shows = [r for r in lab.requests("ollama") if r["method"] == "POST"]

@@ -6,6 +6,8 @@ no expressions, so a broken or hostile file can only fail validation.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from aicensus.records import PRODUCT_SLUGS
@@ -15,6 +17,9 @@ class Probe(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     path: str
     method: str = "GET"
     json: dict[str, object] | None = None
+    # "identify": may be sent to any service while looking for the product;
+    # "identified": only once this product has matched (route checks, details).
+    when: Literal["identify", "identified"] = "identify"
 
 
 class Conditions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -539,7 +539,7 @@ class Lab:
     def _llama_argv(self, comp: ComponentState) -> list[str]:
         """llama-server keeps no request log, so it runs behind a recording byte relay."""
         binary = self.binary or llama_server.ensure_llama_server(build=self.build, echo=self.echo)
-        model = self.model or llama_server.ensure_gguf()
+        model = self.model or llama_server.ensure_gguf(install=True, echo=self.echo)
         private_port = free_port(comp.host)
         server = llama_server.server_argv(
             binary, model, host=comp.host, port=private_port, api_key=comp.api_key
