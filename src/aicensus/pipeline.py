@@ -9,7 +9,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 
-from aicensus.attribute import attribute_model
+from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine.client import HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.enumerate import get_dialect
@@ -103,6 +103,7 @@ def enumerate_models(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> li
 
 def attribute_all(models: Iterable[ModelRecord]) -> None:
     for model in models:
+        model.remote = model.remote or is_cloud_name(model.name)
         att = attribute_model(model)
         model.developer = att.developer
         model.country = att.country
