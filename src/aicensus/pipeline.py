@@ -1,6 +1,8 @@
 """The only module that wires the stages: engine → fingerprint → enumerate → attribute.
 
-One (ip, port) becomes one ServiceObservation, whatever happens there.
+One (ip, port) becomes one ServiceObservation, whatever happens there: a target that runs out
+of time keeps what it learned before (identification and models from the responses already
+in), and a parser that fails on hostile input costs that step, not the observation.
 """
 
 from __future__ import annotations
@@ -35,17 +37,18 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-_PROBES: dict[tuple[int, str], tuple[ProbeRequest, RequestKey]] = {}
+_PROBES: dict[tuple[int, str], tuple[Signature, ProbeRequest, RequestKey]] = {}
 
 
 def _probe(sig: Signature, probe_id: str) -> tuple[ProbeRequest, RequestKey]:
-    # Signatures live for the whole process; their requests are built once.
+    # Built once per signature; the stored signature guards against a reused id().
     slot = (id(sig), probe_id)
-    if slot not in _PROBES:
+    cached = _PROBES.get(slot)
+    if cached is None or cached[0] is not sig:
         probe = sig.probes[probe_id]
         request = ProbeRequest(method=probe.method, path=probe.path, json_body=probe.json)
-        _PROBES[slot] = (request, request.key())
-    return _PROBES[slot]
+        cached = _PROBES[slot] = (sig, request, request.key())
+    return cached[1], cached[2]
 
 
 def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
@@ -152,6 +155,8 @@ class TargetScan:
         self.cache: dict[RequestKey, Exchange] = {}
         self.order: list[Exchange] = []
         self.tls: TLSInfo | None = None
+        self.body_bytes = 0  # kept across this target's responses; see EngineConfig
+        self._attributed = False
         self.obs = ServiceObservation(
             ip=target.ip,
             port=target.port,
@@ -168,11 +173,21 @@ class TargetScan:
         scheme = self.obs.scheme or "http"
         async with self.sem:
             ex = await self.client.fetch(
-                self.target.ip, self.target.port, scheme, probe, self.target.hostname
+                self.target.ip,
+                self.target.port,
+                scheme,
+                probe,
+                self.target.hostname,
+                max_body=self._body_cap(),
             )
+        self.body_bytes += len(ex.body)
         self.cache[key] = ex
         self.order.append(ex)
         return ex
+
+    def _body_cap(self) -> int:
+        left = self.config.max_target_bytes - self.body_bytes
+        return max(left, self.config.max_body_after_budget)
 
     async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
         unique = {p.key(): p for p in probes if p.key() not in self.cache}
@@ -187,18 +202,31 @@ class TargetScan:
         if best is None or best.signature.generic:
             await self.send_all(identity_probes(self.sigs))
             best, _ = identify(self.sigs, self.cache)
-        elif best is not None:
-            # Matched early on one probe: complete its probes for version, auth and confidence.
-            await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
-            best, _ = identify(self.sigs, self.cache)
+        best = await self._settle(best)
         self.obs.status = ScanStatus.UNIDENTIFIED
+        if best is not None:
+            # Product-specific probes (route checks, details) go only to the settled winner.
+            await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
         describe(self.obs, best, self.cache)
         if best is not None:
             await self._enumerate(best.signature)
 
+    async def _settle(self, best: MatchResult | None) -> MatchResult | None:
+        """Send the winner's remaining identity probes: a look-alike may overturn it."""
+        for _ in range(3):
+            if best is None:
+                return None
+            pending = [p for p in identity_probes([best.signature]) if p.key() not in self.cache]
+            if not pending:
+                return best
+            await self.send_all(pending)
+            best, _ = identify(self.sigs, self.cache)
+        return best
+
     async def _connect(self) -> bool:
         """Find the scheme with one GET /; False when nothing HTTP answers."""
         schemes = ["https", "http"] if self.target.port in TLS_FIRST_PORTS else ["http", "https"]
+        failures: list[str] = []
         for scheme in schemes:
             self.obs.scheme = scheme
             ex = await self.send(ROOT)
@@ -212,9 +240,10 @@ class TargetScan:
                 self.obs.status = _failure_status(ex.error)
                 self.obs.error = ex.error
                 return False
+            failures.append(f"{scheme}: {ex.error or f'status {ex.status}'}")
             self.cache.pop(ROOT.key(), None)  # try the other scheme afresh
         self.obs.status = ScanStatus.NOT_HTTP
-        self.obs.error = self.order[-1].error if self.order else None
+        self.obs.error = "; ".join(failures)[:300] or None  # what each scheme got back
         self.obs.scheme = None
         return False
 
@@ -223,20 +252,57 @@ class TargetScan:
             return
         await self.send_all(probe_request(sig, pid) for pid in sig.models.probes)
         dialect = get_dialect(sig.models.dialect)
-        models = dialect.parse(exchanges_for(sig, self.cache))
-        followups = dialect.followups(models)[: self.config.max_model_details]
+        try:
+            models = dialect.parse(exchanges_for(sig, self.cache))
+            followups = dialect.followups(models)[: self.config.max_model_details]
+        except Exception as exc:  # a parser bug on hostile input: keep the identification
+            self.obs.error = _internal("enumerate", exc)
+            return
+        self.obs.models = models  # listed: kept even if the details below time out
         results = await asyncio.gather(*(self._followup(p) for _, p in followups))
         for (model, _), ex in zip(followups, results, strict=True):
-            if ex is not None:
+            if ex is None:
+                continue
+            try:
                 dialect.apply_followup(model, ex)
-        attribute_all(models)
-        self.obs.models = models
+            except Exception as exc:
+                self.obs.error = _internal("model details", exc)
+        self._attribute()
 
     async def _followup(self, probe: ProbeRequest) -> Exchange | None:
         try:
             return await self.send(probe)
         except ReadOnlyViolation:
             return None
+
+    def salvage(self) -> None:
+        """After a target timeout: identify and list models from the responses already in.
+
+        Pure (no requests). The status stays a timeout unless a product was identified.
+        """
+        if self.obs.scheme is None or not any(ex.status is not None for ex in self.order):
+            return
+        try:
+            if self.obs.status != ScanStatus.IDENTIFIED:
+                best, _ = identify(self.sigs, self.cache)
+                if best is None:
+                    return
+                describe(self.obs, best, self.cache)
+            if not self.obs.models:
+                sig = next(s for s in self.sigs if s.id == self.obs.product)
+                self.obs.models = enumerate_models(sig, self.cache)
+            self._attribute()
+        except Exception as exc:
+            self.obs.error = _internal("target timeout; then", exc)
+
+    def _attribute(self) -> None:
+        if self._attributed:
+            return
+        self._attributed = True
+        try:
+            attribute_all(self.obs.models)
+        except Exception as exc:
+            self.obs.error = _internal("attribute", exc)
 
     def finish(self) -> ServiceObservation:
         self.obs.tls = self.tls
@@ -247,6 +313,10 @@ class TargetScan:
 def _speaks_tls_only(ex: Exchange) -> bool:
     # nginx and others answer plain HTTP on a TLS port with this 400.
     return ex.status == 400 and "plain HTTP request was sent to HTTPS port" in ex.text()
+
+
+def _internal(step: str, exc: BaseException) -> str:
+    return f"{step}: internal: {type(exc).__name__}: {exc}"[:300]
 
 
 def _failure_status(error: str) -> ScanStatus:
@@ -271,6 +341,7 @@ async def scan_target(
         scan.obs.error = "target timeout"
         if scan.obs.status == ScanStatus.ERROR:
             scan.obs.status = ScanStatus.IO_TIMEOUT
+        scan.salvage()
     except Exception as exc:
         scan.obs.status = ScanStatus.ERROR
         scan.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
@@ -280,6 +351,7 @@ async def scan_target(
 
 
 ResultSink = Callable[[ServiceObservation], Awaitable[None] | None]
+IndexedSink = Callable[[int, ServiceObservation], Awaitable[None] | None]
 
 
 async def run_scan(
@@ -289,15 +361,37 @@ async def run_scan(
     on_result: ResultSink,
     *,
     connect_hook: Callable[[str, int], None] | None = None,
+    on_connection: Callable[[], None] | None = None,
 ) -> None:
     """Scan targets with a fixed pool of workers, so memory does not grow with their number."""
+    await run_indexed_scan(
+        enumerate(targets),
+        sigs,
+        config,
+        lambda _index, obs: on_result(obs),
+        connect_hook=connect_hook,
+        on_connection=on_connection,
+    )
+
+
+async def run_indexed_scan(
+    targets: Iterator[tuple[int, Target]],
+    sigs: Sequence[Signature],
+    config: EngineConfig,
+    on_result: IndexedSink,
+    *,
+    connect_hook: Callable[[str, int], None] | None = None,
+    on_connection: Callable[[], None] | None = None,
+) -> None:
+    """run_scan over (plan position, target) pairs; each result comes back with its position,
+    which is what a checkpoint records (see api.scan)."""
     gate = HostGate(config.per_host_inflight)
-    async with HttpClient(config, connect_hook=connect_hook) as client:
+    async with HttpClient(config, connect_hook=connect_hook, on_connection=on_connection) as client:
 
         async def worker() -> None:
-            for target in targets:  # a shared iterator: each target goes to one worker
+            for index, target in targets:  # a shared iterator: each target goes to one worker
                 obs = await scan_target(client, gate, target, sigs, config)
-                pending = on_result(obs)
+                pending = on_result(index, obs)
                 if pending is not None:
                     await pending
 

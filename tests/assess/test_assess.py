@@ -128,6 +128,78 @@ def test_vllm_sleep_needs_read_only_proof() -> None:
     assert any("read-only proof: request: GET /is_sleeping → 200" in e for e in sleep.evidence)
 
 
+def _with_log(obs: ServiceObservation, *entries: tuple[str, str, int]) -> ServiceObservation:
+    from aicensus.records import RequestLogEntry
+
+    log = [RequestLogEntry(method=m, path=p, status=s, bytes=0, ms=1.0) for m, p, s in entries]
+    return msgspec.structs.replace(obs, request_log=[*obs.request_log, *log])
+
+
+def test_ollama_management_proven_by_route_existence_405() -> None:
+    """HEAD /api/pull → 405 (gin: POST-only route) is the proof line; the pull is never sent."""
+    proven = _with_log(open_ollama(), ("HEAD", "/api/pull", 405))
+    mgmt = next(f for f in assess(proven) if f.id == "AIC-OLLAMA-UNAUTH-MGMT")
+    assert mgmt.confidence == "confirmed"
+    assert (
+        "route exists: request: HEAD /api/pull → 405 (0 bytes, 1.0 ms) (bodiless HEAD; 405 = "
+        "registered for another method, handler not run)"
+    ) in mgmt.evidence
+    assert any("never sent" in e and "POST /api/pull" in e for e in mgmt.evidence)
+    # Without the 405 (a release before gin 405s answers 404) it rests on the documented lack
+    # of auth alone.
+    for obs in (open_ollama(), _with_log(open_ollama(), ("HEAD", "/api/pull", 404))):
+        mgmt = next(f for f in assess(obs) if f.id == "AIC-OLLAMA-UNAUTH-MGMT")
+        assert mgmt.confidence == "likely"
+        assert not any(e.startswith("route exists") for e in mgmt.evidence)
+
+
+def test_only_a_head_405_counts_as_route_existence() -> None:
+    for method, status in (("GET", 405), ("HEAD", 200), ("HEAD", 401), ("POST", 405)):
+        obs = _with_log(open_ollama(), (method, "/api/pull", status))
+        mgmt = next(f for f in assess(obs) if f.id == "AIC-OLLAMA-UNAUTH-MGMT")
+        assert mgmt.confidence == "likely", (method, status)
+
+
+def test_vllm_lora_needs_the_405_and_cites_it() -> None:
+    base = ServiceObservation(ip="10.1.1.1", port=8000, scheme="http",
+                              status=ScanStatus.IDENTIFIED, product="vllm", version="0.15.0",
+                              auth=AuthState.OPEN)  # fmt: skip
+    assert "AIC-VLLM-UNAUTH-LORA" not in {f.id for f in assess(base)}  # opt-in surface
+    off = _with_log(base, ("HEAD", "/v1/load_lora_adapter", 404))  # not registered
+    assert "AIC-VLLM-UNAUTH-LORA" not in {f.id for f in assess(off)}
+    keyed = _with_log(base, ("HEAD", "/v1/load_lora_adapter", 401))  # --api-key guards /v1
+    assert "AIC-VLLM-UNAUTH-LORA" not in {f.id for f in assess(keyed)}
+    on = _with_log(base, ("HEAD", "/v1/load_lora_adapter", 405))
+    lora = next(f for f in assess(on) if f.id == "AIC-VLLM-UNAUTH-LORA")
+    assert lora.confidence == "confirmed"
+    assert any(e.startswith("route exists: request: HEAD /v1/load_lora_adapter → 405")
+               for e in lora.evidence)  # fmt: skip
+
+
+def test_llamacpp_slots_proof_and_no_slots() -> None:
+    open_llama = msgspec.structs.replace(keyed_llamacpp(), auth=AuthState.OPEN, request_log=[])
+    enabled = _with_log(open_llama, ("HEAD", "/slots", 200), ("HEAD", "/lora-adapters", 200))
+    found = {f.id: f for f in assess(enabled)}
+    assert found["AIC-LLAMACPP-UNAUTH-SLOTS"].confidence == "confirmed"
+    assert "read-only proof: request: HEAD /slots → 200 (0 bytes, 1.0 ms)" in (
+        found["AIC-LLAMACPP-UNAUTH-SLOTS"].evidence
+    )
+    assert found["AIC-LLAMACPP-UNAUTH-LORA"].confidence == "confirmed"
+    no_slots = _with_log(open_llama, ("HEAD", "/slots", 501))  # --no-slots
+    assert "AIC-LLAMACPP-UNAUTH-SLOTS" not in {f.id for f in assess(no_slots)}
+    unprobed = {f.id: f for f in assess(open_llama)}
+    assert unprobed["AIC-LLAMACPP-UNAUTH-SLOTS"].confidence == "likely"
+
+
+def test_exists_probes_must_be_head() -> None:
+    text = (
+        "checks: [{id: AIC-X, detector: unauth_management, severity: low, title: t, "
+        "description: d, remediation: r, params: {routes: [POST /x], exists_probes: [GET /x]}}]"
+    )
+    with pytest.raises(CheckError, match="must be a HEAD"):
+        parse_checks("site.yaml", text)
+
+
 def test_vllm_version_ranges() -> None:
     obs = ServiceObservation(ip="10.1.1.1", port=8000, scheme="http", product="vllm",
                              status=ScanStatus.IDENTIFIED, version="0.11.0")  # fmt: skip

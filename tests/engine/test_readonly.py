@@ -15,6 +15,12 @@ ALLOWED = [
     ProbeRequest("GET", "/v1/models"),
     ProbeRequest("POST", "/api/show", json_body={"model": "qwen2.5:7b"}),
     ProbeRequest("POST", "/api/show", json_body={"name": "llama3"}),
+    # Route-existence probes: a bodiless HEAD to a POST-only write route answers 405.
+    ProbeRequest("HEAD", "/api/pull"),
+    ProbeRequest("HEAD", "/v1/load_lora_adapter"),
+    # llama.cpp's GET-registered read routes (HEAD runs the read handler, sends no body back).
+    ProbeRequest("HEAD", "/slots"),
+    ProbeRequest("HEAD", "/lora-adapters"),
 ]
 
 REFUSED = [
@@ -33,6 +39,22 @@ REFUSED = [
     ProbeRequest("PATCH", "/anything"),
     ProbeRequest("OPTIONS", "/"),
     ProbeRequest("GET", "/api/pull"),  # a write route refused whatever the method
+    ProbeRequest("POST", "/api/pull"),  # not even with no body
+    ProbeRequest("DELETE", "/api/pull"),
+    ProbeRequest("OPTIONS", "/api/pull"),
+    ProbeRequest("head", "/api/pull", json_body={"model": "x"}),  # a body on the HEAD
+    ProbeRequest("HEAD", "/api/pull?model=x"),  # only the exact allow-listed path
+    ProbeRequest("HEAD", "/api/pull/"),
+    ProbeRequest("HEAD", "/x/api/pull"),
+    ProbeRequest("HEAD", "/API/PULL"),
+    ProbeRequest("GET", "/v1/load_lora_adapter"),
+    ProbeRequest("HEAD", "/api/push"),  # write routes not on the allowlist stay refused
+    ProbeRequest("HEAD", "/api/delete"),
+    ProbeRequest("HEAD", "/api/create"),
+    ProbeRequest("HEAD", "/v1/unload_lora_adapter"),
+    ProbeRequest("HEAD", "/sleep"),
+    ProbeRequest("HEAD", "/models/load"),
+    ProbeRequest("HEAD", "/v1/chat/completions"),
     ProbeRequest("GET", "/", json_body={"x": 1}),
     ProbeRequest("POST", "/api/show", json_body={"model": "x", "modelfile": "FROM y"}),
     ProbeRequest("POST", "/api/show", json_body={"model": 1}),
@@ -50,6 +72,30 @@ def test_read_only_requests_pass(probe: ProbeRequest) -> None:
 def test_write_requests_are_refused(probe: ProbeRequest) -> None:
     with pytest.raises(ReadOnlyViolation):
         readonly.check(probe)
+
+
+def test_route_existence_allowlist_is_head_only_and_documented() -> None:
+    assert readonly.ROUTE_EXISTENCE_PROBES
+    for (method, path), why in readonly.ROUTE_EXISTENCE_PROBES.items():
+        assert method == "HEAD" and path.startswith("/") and "?" not in path
+        assert readonly._is_write_path(path), f"{path} needs no exemption"
+        assert "405" in why and len(why) > 80, f"{path}: say which upstream fact makes it safe"
+        readonly.check(ProbeRequest("HEAD", path))
+        for other in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+            with pytest.raises(ReadOnlyViolation):
+                readonly.check(ProbeRequest(other, path))
+
+
+def test_shipped_signatures_send_the_route_existence_probes() -> None:
+    from aicensus.fingerprint.load import builtin_signatures
+
+    sent = {
+        (sig.id, p.method, p.path)
+        for sig in builtin_signatures()
+        for p in sig.probes.values()
+        if readonly.is_route_existence_probe(p.method, p.path)
+    }
+    assert sent == {("ollama", "HEAD", "/api/pull"), ("vllm", "HEAD", "/v1/load_lora_adapter")}
 
 
 def test_a_signature_cannot_ask_for_a_write() -> None:

@@ -58,3 +58,5 @@ def test_case(server, name: str, case: dict) -> None:
     api.scan(plan, config=EngineConfig(concurrency=1), on_observation=seen.append)
     assert len(seen) == 1
     assert seen[0].product == case["expect"], seen[0].evidence
+    if "auth" in case:
+        assert str(seen[0].auth) == case["auth"], seen[0].auth_evidence

@@ -54,7 +54,7 @@ MASSCAN_JSON_OLD = """\
 {   "ip": "192.0.2.12",   "timestamp": "1700000002", "ports": [ {"port": 80, "proto": "tcp", "status": "closed", "reason": "rst", "ttl": 64} ] },
 {finished: 1}
 ]
-"""  # noqa: E501  (masscan writes one long line per record)
+"""
 
 MASSCAN_JSON_NEW = """\
 [
@@ -62,7 +62,7 @@ MASSCAN_JSON_NEW = """\
 ,
 {   "ip": "2001:db8::a",   "timestamp": "1700000001", "ports": [ {"port": 8000, "proto": "tcp", "status": "open", "reason": "syn-ack", "ttl": 64} ] }
 ]
-"""  # noqa: E501
+"""
 
 MASSCAN_JSON_PRETTY = """\
 [

@@ -146,15 +146,28 @@ class ManagementParams(_Params):
     routes: list[str]  # the write routes (documented, never sent)
     auth_states: list[AuthState] = msgspec.field(default_factory=lambda: [AuthState.OPEN])
     proof_probes: list[str] = msgspec.field(default_factory=list)  # read-only; 2xx = exists
+    # Route-existence probes (engine/readonly.py ROUTE_EXISTENCE_PROBES): a bodiless HEAD to
+    # a write route registered for POST/DELETE only; 405 = the route exists, handler not run.
+    exists_probes: list[str] = msgspec.field(default_factory=list)
+    # A proof probe answering one of these says the surface is switched off (llama.cpp
+    # --no-slots answers 501): no finding, whatever the auth state.
+    disabled_statuses: list[int] = msgspec.field(default_factory=list)
     require_proof: bool = False  # the surface is opt-in: fire only on recorded proof
     markers: list[str] = msgspec.field(default_factory=list)  # regexes over evidence markers
 
     def __post_init__(self) -> None:
-        for spec in self.routes + self.proof_probes:
+        for spec in self.routes + self.proof_probes + self.exists_probes:
             if " /" not in spec:
                 raise ValueError(f"route {spec!r} must look like 'METHOD /path'")
+        for spec in self.exists_probes:
+            if not spec.startswith("HEAD "):
+                raise ValueError(f"exists probe {spec!r} must be a HEAD")
         for m in self.markers:
             re.compile(m)
+
+
+def _route_exists(entry: RequestLogEntry) -> bool:
+    return entry.method.upper() == "HEAD" and entry.status == 405
 
 
 @detector("unauth_management", ManagementParams)
@@ -162,18 +175,31 @@ def _unauth_management(obs: ServiceObservation, p: ManagementParams, ctx: Contex
     proof = [
         e for e in obs.request_log if _ok(e) and any(_matches_probe(e, s) for s in p.proof_probes)
     ]
+    exists = [
+        e for e in obs.request_log
+        if _route_exists(e) and any(_matches_probe(e, s) for s in p.exists_probes)
+    ]  # fmt: skip
+    disabled = [
+        e for e in obs.request_log
+        if e.status in p.disabled_statuses and any(_matches_probe(e, s) for s in p.proof_probes)
+    ]  # fmt: skip
     marked = [
         ev for ev in obs.evidence + obs.auth_evidence
         if any(re.search(m, ev.marker) for m in p.markers)
     ]  # fmt: skip
-    by_design = obs.auth in p.auth_states and not p.require_proof
-    if not (proof or marked or by_design):
+    by_design = obs.auth in p.auth_states and not p.require_proof and not disabled
+    if not (proof or exists or marked or by_design):
         return
     evidence = [f"auth state: {obs.auth}", *_auth_proof(obs)]
     evidence += [f"read-only proof: {log_line(e)}" for e in proof]
+    evidence += [
+        f"route exists: {log_line(e)} (bodiless HEAD; 405 = registered for another method, "
+        "handler not run)"
+        for e in exists
+    ]
     evidence += [f"marker: {evidence_line(ev)}" for ev in marked]
     evidence.append("write routes (never sent): " + ", ".join(p.routes))
-    confidence = "confirmed" if (proof or marked) else "likely"
+    confidence = "confirmed" if (proof or exists or marked) else "likely"
     yield Hit(evidence, confidence=confidence)
 
 

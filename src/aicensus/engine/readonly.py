@@ -1,8 +1,9 @@
 """The one place that decides whether a request may be sent.
 
-The scanner is read-only by construction: GET and HEAD to any path, and POST only to
-the paths below with a body of the documented shape. Everything else raises
-ReadOnlyViolation before a byte leaves the machine, whatever a signature file asks for.
+The scanner is read-only by construction: GET and HEAD to any path that is not a write
+route, POST only to the paths below with a body of the documented shape, and HEAD (never
+anything else) to the few write routes on the route-existence allowlist. Everything else
+raises ReadOnlyViolation before a byte leaves the machine, whatever a signature file asks for.
 """
 
 from __future__ import annotations
@@ -33,6 +34,36 @@ READ_ONLY_POSTS: dict[str, Callable[[Mapping[str, object] | None], bool]] = {
     "/v2/repository/index": _empty_body,  # Triton: model repository listing
 }
 
+# Route-existence probes: (method, exact path) → the upstream fact that makes it safe.
+#
+# A management finding is proven from the product's documented lack of auth plus a read-only
+# request that shows the write route is there, never by sending the write. These products
+# register the route for POST/DELETE only, and their router answers another method with 405
+# before any handler runs, so `HEAD <route>` → 405 proves the route exists (and, where the
+# product has an API key, that no key was asked for: its auth check runs before routing).
+# The request is a bodiless HEAD, so even a server that ignored the method would get no
+# JSON to act on. Only exact paths (no query, no trailing slash) and no body; every other
+# method or path on a write route stays refused.
+#
+# llama.cpp is deliberately absent: its /slots and /lora-adapters are registered for GET
+# (read) as well as POST, so HEAD runs the read handler (200, no body sent back) and needs no
+# exemption; its POST-only /slots/:id_slot answers HEAD with 404 (cpp-httplib has no 405),
+# which proves nothing, so it is not probed.
+ROUTE_EXISTENCE_PROBES: dict[tuple[str, str], str] = {
+    ("HEAD", "/api/pull"): (
+        'Ollama server/routes.go GenerateRoutes: r.POST("/api/pull") only, and '
+        "r.HandleMethodNotAllowed = true, so gin answers 405 without calling PullHandler "
+        "(the OLLAMA_EXPERIMENT=client2 registry.Local handler returns 405 on r.Method != "
+        "POST first). Releases before gin 405s answer 404."
+    ),
+    ("HEAD", "/v1/load_lora_adapter"): (
+        'vLLM serve/lora/api_router.py: @router.post("/v1/load_lora_adapter") only, '
+        "registered only with VLLM_ALLOW_RUNTIME_LORA_UPDATING; Starlette answers another "
+        "method on a POST-only route with 405 (404 when the feature is off), and with "
+        "--api-key the AuthenticationMiddleware answers /v1 paths with 401 first."
+    ),
+}
+
 # Paths whose names say they change state; refused even for GET, as a second guard.
 _WRITE_WORDS = (
     "/api/pull", "/api/push", "/api/delete", "/api/create", "/api/copy", "/api/blobs",
@@ -44,8 +75,13 @@ _WRITE_WORDS = (
 
 
 def _is_write_path(path: str) -> bool:
-    bare = path.split("?", 1)[0].rstrip("/")
+    bare = path.split("?", 1)[0].rstrip("/").lower()  # some servers route case-insensitively
     return any(bare == w or bare.endswith(w) for w in _WRITE_WORDS)
+
+
+def is_route_existence_probe(method: str, path: str) -> bool:
+    """True for an allow-listed bodiless HEAD to a write route (see ROUTE_EXISTENCE_PROBES)."""
+    return (method.upper(), path) in ROUTE_EXISTENCE_PROBES
 
 
 def check(probe: ProbeRequest) -> None:
@@ -53,6 +89,10 @@ def check(probe: ProbeRequest) -> None:
     method = probe.method.upper()
     if not probe.path.startswith("/"):
         raise ReadOnlyViolation(f"refused {method} {probe.path!r}: path must start with '/'")
+    if is_route_existence_probe(method, probe.path):
+        if probe.json_body is not None:
+            raise ReadOnlyViolation(f"refused {method} {probe.path}: a body on a {method}")
+        return
     if _is_write_path(probe.path):
         raise ReadOnlyViolation(
             f"refused {method} {probe.path}: the route changes or costs the target"

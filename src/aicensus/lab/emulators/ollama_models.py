@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 # (templates and licences are data; their long lines stay as they are)
 """The model pool the Ollama emulator draws from.
 
