@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 
 from aicensus.attribute import attribute_model, is_cloud_name
@@ -19,6 +20,7 @@ from aicensus.errors import ReadOnlyViolation
 from aicensus.fingerprint.evaluate import MatchResult, auth_state, choose, evaluate, extract_version
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import (
+    Evidence,
     Exchange,
     ModelRecord,
     ProbeRequest,
@@ -28,6 +30,7 @@ from aicensus.records import (
     TLSInfo,
 )
 
+CANARY_PREFIX = "aicensus-canary-"
 TLS_FIRST_PORTS = frozenset({443, 6443, 8443, 9443})
 ROOT = ProbeRequest(method="GET", path="/")
 RequestKey = tuple[str, str, str]
@@ -73,11 +76,38 @@ def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[
     return view
 
 
+HONEYPOT_MIN_PRODUCTS = 3  # distinct products one service claims to be at once
+
+
+def without_catch_all(
+    cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+) -> Mapping[RequestKey, Exchange]:
+    """Drop answers identical to a random path's 2xx answer: they prove nothing."""
+    if canary is None or canary.status is None or not 200 <= canary.status < 300:
+        return cache
+    return {
+        k: ex
+        for k, ex in cache.items()
+        if not (ex.status == canary.status and ex.body == canary.body)
+    }
+
+
 def identify(
-    sigs: Sequence[Signature], cache: Mapping[RequestKey, Exchange]
+    sigs: Sequence[Signature],
+    cache: Mapping[RequestKey, Exchange],
+    canary: Exchange | None = None,
 ) -> tuple[MatchResult | None, list[MatchResult]]:
-    results = [evaluate(sig, exchanges_for(sig, cache)) for sig in sigs]
+    view = without_catch_all(cache, canary)
+    results = [evaluate(sig, exchanges_for(sig, view)) for sig in sigs]
     return choose(results), results
+
+
+def claimed_products(best: MatchResult | None, results: Sequence[MatchResult]) -> list[str]:
+    """Specific products that match besides the winner's known look-alikes."""
+    if best is None:
+        return []
+    specific = {r.signature.id for r in results if r.matched and not r.signature.generic}
+    return sorted(specific - set(best.signature.beats))
 
 
 def describe(
@@ -155,6 +185,8 @@ class TargetScan:
         self.cache: dict[RequestKey, Exchange] = {}
         self.order: list[Exchange] = []
         self.tls: TLSInfo | None = None
+        self.canary: Exchange | None = None
+        self.results: list[MatchResult] = []
         self.body_bytes = 0  # kept across this target's responses; see EngineConfig
         self._attributed = False
         self.obs = ServiceObservation(
@@ -193,23 +225,41 @@ class TargetScan:
         unique = {p.key(): p for p in probes if p.key() not in self.cache}
         await asyncio.gather(*(self.send(p) for p in unique.values()))
 
+    def _identify(self) -> MatchResult | None:
+        best, self.results = identify(self.sigs, self.cache, self.canary)
+        return best
+
     async def run(self) -> None:
         if not await self._connect():
             return
         port_sigs = [s for s in self.sigs if self.target.port in s.ports]
         await self.send_all(identity_probes(port_sigs))
-        best, _ = identify(self.sigs, self.cache)
+        best = self._identify()
         if best is None or best.signature.generic:
             await self.send_all(identity_probes(self.sigs))
-            best, _ = identify(self.sigs, self.cache)
+            best = self._identify()
         best = await self._settle(best)
         self.obs.status = ScanStatus.UNIDENTIFIED
+        claimed = claimed_products(best, self.results)
+        if len(claimed) >= HONEYPOT_MIN_PRODUCTS:
+            self._mark_honeypot(claimed)
+            return
         if best is not None:
             # Product-specific probes (route checks, details) go only to the settled winner.
             await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
         describe(self.obs, best, self.cache)
         if best is not None:
             await self._enumerate(best.signature)
+
+    def _mark_honeypot(self, claimed: list[str]) -> None:
+        self.obs.status = ScanStatus.SUSPECTED_HONEYPOT
+        self.obs.evidence = [
+            Evidence(
+                kind="honeypot",
+                probe="(all probes)",
+                marker=f"claims to be {len(claimed)} products at once: {', '.join(claimed)}",
+            )
+        ]
 
     async def _settle(self, best: MatchResult | None) -> MatchResult | None:
         """Send the winner's remaining identity probes: a look-alike may overturn it."""
@@ -220,7 +270,7 @@ class TargetScan:
             if not pending:
                 return best
             await self.send_all(pending)
-            best, _ = identify(self.sigs, self.cache)
+            best = self._identify()
         return best
 
     async def _connect(self) -> bool:
@@ -231,6 +281,10 @@ class TargetScan:
             self.obs.scheme = scheme
             ex = await self.send(ROOT)
             if ex.status is not None and not _speaks_tls_only(ex):
+                # A random path: a catch-all app's answer to it is what "no route" looks like.
+                self.canary = await self.send(
+                    ProbeRequest(method="GET", path=f"/{CANARY_PREFIX}{secrets.token_hex(6)}")
+                )
                 if scheme == "https":
                     self.tls = await self.client.certificate(
                         self.target.ip, self.target.port, self.target.hostname

@@ -8,6 +8,8 @@ fingerprint (ServiceMatch, Evidence) → enumerate (ModelRecord) → attribute
 from __future__ import annotations
 
 import enum
+import json
+import math
 
 import msgspec
 
@@ -32,6 +34,7 @@ class ScanStatus(enum.StrEnum):
 
     IDENTIFIED = "identified"  # an AI product was recognised
     UNIDENTIFIED = "unidentified"  # something answered HTTP, but no signature matched
+    SUSPECTED_HONEYPOT = "suspected-honeypot"  # claims to be many products at once
     NOT_HTTP = "not-http"  # the port accepted a connection but did not speak HTTP
     CONNECTION_REFUSED = "connection-refused"
     CONNECTION_TIMEOUT = "connection-timeout"
@@ -67,7 +70,34 @@ def _decode_json(body: bytes) -> object | None:
         return None
     try:
         return msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError, ValueError):
+    except msgspec.ValidationError:  # valid JSON with a number msgspec cannot hold (10**5000)
+        return _decode_json_lenient(body)
+    except (msgspec.DecodeError, RecursionError, ValueError):  # not JSON, or nested too deep
+        return None
+
+
+_MAX_INT_DIGITS = 40  # beyond any size or count a server can mean; longer ints decode as None
+
+
+def _lenient_int(text: str) -> int | None:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else None
+
+
+def _lenient_float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _decode_json_lenient(body: bytes) -> object | None:
+    """The same document with out-of-range numbers as None, so the rest still counts."""
+    try:
+        return json.loads(
+            body,
+            parse_int=_lenient_int,
+            parse_float=_lenient_float,
+            parse_constant=lambda _name: None,
+        )
+    except (ValueError, RecursionError):
         return None
 
 

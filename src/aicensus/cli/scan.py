@@ -44,6 +44,9 @@ class Progress:
             self.stream.write("\n")
 
 
+REPORTED = (ScanStatus.IDENTIFIED, ScanStatus.SUSPECTED_HONEYPOT)
+
+
 class Emitter:
     """Streams jsonl as results come; buffers for json and table."""
 
@@ -55,7 +58,7 @@ class Emitter:
         self.kept: list[ServiceObservation] = []
 
     def __call__(self, obs: ServiceObservation) -> None:
-        if not self.show_all and obs.status != ScanStatus.IDENTIFIED:
+        if not self.show_all and obs.status not in REPORTED:
             return
         if self.fmt == "jsonl":
             render.write_jsonl(sys.stdout, obs, with_log=self.with_log)
@@ -114,7 +117,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
 
 
 @click.command("scan")
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @click.option(
     "-p",
     "--ports",
@@ -148,6 +151,13 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="Bytes kept of a response body, after decompression.",
 )
+@click.option(
+    "--target-timeout",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds for everything at one address and port; what was learned by then is kept.",
+)
 @click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
@@ -157,6 +167,17 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="Use the signature files in this directory instead of the built-in ones.",
 )
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    default=None,
+    metavar="[SCAN_ID]",
+    help="Continue an interrupted scan in --db: the latest unfinished one with these "
+    "arguments (a new scan if there is none), or SCAN_ID with its stored arguments.",
+)
+@click.option("--batch-size", type=click.IntRange(1), default=500, hidden=True)
+@click.option("--checkpoint-every", type=click.FloatRange(0), default=2.0, hidden=True)
 @output_options
 def scan_command(
     targets: tuple[str, ...],
@@ -168,10 +189,14 @@ def scan_command(
     read_timeout: float,
     total_timeout: float,
     max_body: int,
+    target_timeout: float,
     user_agent: str,
     seed: int,
     shard: str | None,
     signature_dir: str | None,
+    resume: str | None,
+    batch_size: int,
+    checkpoint_every: float,
     fmt: str,
     show_all: bool,
     explain: bool,
@@ -185,7 +210,27 @@ def scan_command(
     masscan -oL/-oJ and ZMap CSV are recognised) or - for standard input.
 
     Example: aicensus scan 127.0.0.1 --ports ai --format jsonl
+
+    An interrupted scan (Ctrl-C, a crash, a kill) resumes where its last checkpoint left off:
+    run the same command again with --resume, or give `--resume SCAN_ID` alone.
     """
+    args: dict[str, object] = {
+        "targets": list(targets),
+        "ports": ports,
+        "excludes": list(excludes),
+        "seed": seed,
+        "shard": shard,
+    }
+    resume_id, targets = _resume_target(resume, targets, args, db, no_db)
+    if resume_id is not None and not targets:  # `--resume SCAN_ID` alone: its own arguments
+        stored = api.scan_arguments(db, resume_id)
+        args = {key: stored.get(key) for key in api.PLAN_ARGS}
+        targets = tuple(map(str, stored.get("targets") or ()))
+        excludes = tuple(map(str, stored.get("excludes") or ()))
+        ports, seed = str(stored.get("ports") or "ai"), int(stored.get("seed") or 0)
+        shard = None if stored.get("shard") is None else str(stored["shard"])
+    if not targets:
+        raise click.UsageError("Missing argument 'TARGETS...' (or give --resume SCAN_ID).")
     sigs = api.signatures(signature_dir)
     stdin_lines = sys.stdin if "-" in targets else None
     plan = api.plan_targets(
@@ -195,6 +240,7 @@ def scan_command(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         total_timeout=total_timeout,
+        target_timeout=target_timeout,
         max_body_bytes=max_body,
         rate=rate,
         concurrency=concurrency,
@@ -207,13 +253,6 @@ def scan_command(
         progress.update(obs)
         emitter(obs)
 
-    args = {
-        "targets": list(targets),
-        "ports": ports,
-        "excludes": list(excludes),
-        "seed": seed,
-        "shard": shard,
-    }
     summary = api.scan(
         plan,
         config=config,
@@ -221,10 +260,40 @@ def scan_command(
         sigs=sigs,
         on_observation=on_observation,
         args=args,
+        batch_size=batch_size,
+        checkpoint_seconds=checkpoint_every,
+        resume=resume_id,
     )
     progress.close()
     emitter.finish()
     _print_summary(summary)
+
+
+def _resume_target(
+    resume: str | None, targets: tuple[str, ...], args: dict[str, object], db: str, no_db: bool
+) -> tuple[int | None, tuple[str, ...]]:
+    """The scan id to resume (None: a new scan) and the targets. `--resume` takes an optional
+    value, so in `--resume 10.0.0.0/8` the token is a target: it is put back in front."""
+    if resume is None:
+        return None, targets
+    if resume != "latest" and not resume.isdigit():
+        targets = (resume, *targets)
+        args["targets"] = list(targets)
+        resume = "latest"
+    if no_db:
+        raise click.UsageError("--resume needs the store: it cannot be used with --no-db")
+    if resume != "latest":
+        return int(resume), targets
+    if not targets:
+        raise click.UsageError("--resume without a SCAN_ID needs the TARGETS of the scan")
+    found = api.resumable_scan(db, args)
+    if found is None:
+        click.echo(
+            f"aicensus: no unfinished scan with these arguments in {db}; starting one", err=True
+        )
+    else:
+        click.echo(f"aicensus: resuming scan {found}", err=True)
+    return found, targets
 
 
 def _print_summary(summary: api.ScanSummary) -> None:
@@ -232,6 +301,7 @@ def _print_summary(summary: api.ScanSummary) -> None:
     click.echo(
         f"aicensus: {summary.targets} targets, {summary.identified} AI services ({products}), "
         f"{summary.requests} requests in {summary.seconds:.1f}s"
+        + (f" ({summary.resumed} from before the resume)" if summary.resumed else "")
         + (f"; stored as scan {summary.scan_id}" if summary.scan_id is not None else ""),
         err=True,
     )

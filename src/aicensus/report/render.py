@@ -7,7 +7,7 @@ from typing import IO
 
 import msgspec
 
-from aicensus.records import ServiceObservation
+from aicensus.records import ScanStatus, ServiceObservation
 from aicensus.report.text import terminal_safe
 
 FORMATS = ("table", "json", "jsonl")
@@ -17,6 +17,7 @@ _encoder = msgspec.json.Encoder()
 def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str, object]:
     """One service as the documented JSON object (docs/output.md)."""
     doc = msgspec.to_builtins(obs)
+    doc["suspected_honeypot"] = obs.status == ScanStatus.SUSPECTED_HONEYPOT
     if not with_log:
         doc.pop("request_log", None)
     return doc
@@ -47,7 +48,7 @@ def write_table(
             f"{o.scheme or '-'}://{o.ip}:{o.port}"
             if ":" not in o.ip
             else f"{o.scheme or '-'}://[{o.ip}]:{o.port}",
-            o.product or "-",
+            o.product or ("honeypot?" if o.status == ScanStatus.SUSPECTED_HONEYPOT else "-"),
             terminal_safe(o.version or "-", 30),
             str(o.auth),
             f"{o.confidence:.2f}",
