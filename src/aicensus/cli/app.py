@@ -31,8 +31,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from aicensus.cli import lab, models, policy, report, scan
+    from aicensus.cli import audit, lab, models, policy, report, scan
 
+    cli.add_command(audit.audit_command)
     cli.add_command(scan.scan_command)
     cli.add_command(scan.ingest_group)
     cli.add_command(scan.signatures_group)

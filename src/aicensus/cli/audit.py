@@ -1,0 +1,162 @@
+"""`aicensus audit`: parse arguments, call `aicensus.audit.run_audit`, render. Nothing else."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import IO
+
+import click
+
+from aicensus.assess.finding import Severity
+from aicensus.audit import DEFAULT_HASH_LIMIT, AuditError, run_audit
+from aicensus.audit.bom import write_audit_cyclonedx
+from aicensus.audit.records import AuditResult
+from aicensus.audit.render import FORMATS, summary, write_json, write_table
+from aicensus.errors import AicensusError
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+FAIL_ON = ("never", "critical", "high", "medium", "low", "info")
+
+
+def parse_size(text: str) -> int:
+    """'256MiB', '2G', '1000' → bytes."""
+    m = _SIZE.match(text)
+    if not m:
+        raise AuditError(f"bad size {text!r}: expected a number with an optional unit (MiB, GB …)")
+    unit = (m.group(2) or "").lower().removesuffix("b")
+    scale = 1
+    if unit:
+        scale = (1024 if unit.endswith("i") else 1000) ** ("kmgt".index(unit[0]) + 1)
+    return int(float(m.group(1)) * scale)
+
+
+def _render(out: IO[str], result: AuditResult, fmt: str, verbose: bool) -> None:
+    if fmt == "json":
+        write_json(out, result)
+    elif fmt == "cyclonedx":
+        write_audit_cyclonedx(out, result)
+    else:
+        write_table(out, result, verbose=verbose)
+
+
+def _summary_line(result: AuditResult) -> str:
+    s = summary(result)
+    counts = s["findings"]
+    assert isinstance(counts, dict)
+    listing = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none"
+    return (
+        f"aicensus: audit of {result.host}: {s['services']} AI services "
+        f"({s['services_exposed']} reachable from the network), {s['stores']} model stores, "
+        f"{s['files']} model files; findings: {listing}; {result.seconds:.1f}s"
+    )
+
+
+@click.command("audit")
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    help="A folder (walked) or file to inventory as well; repeatable.",
+)
+@click.option(
+    "-p",
+    "--ports",
+    default=None,
+    help="Limit the service check to these ports (list, ranges, presets such as 'ai'). "
+    "Default: the 'ai' preset on loopback plus every listening socket of this machine.",
+)
+@click.option("--no-services", is_flag=True, help="Do not look for AI services.")
+@click.option(
+    "--no-stores",
+    is_flag=True,
+    help="Do not look in the usual model stores (Ollama, Hugging Face, LM Studio, GPT4All, "
+    "llama.cpp); only --path.",
+)
+@click.option("--all-users", is_flag=True, help="Also look in every user's home (as root).")
+@click.option(
+    "--loopback-only",
+    is_flag=True,
+    help="Probe loopback addresses only, never one of this machine's other addresses.",
+)
+@click.option("--hash", "hash_all", is_flag=True, help="sha256 every model file, whatever size.")
+@click.option(
+    "--hash-limit",
+    default=f"{DEFAULT_HASH_LIMIT // 1024**2}MiB",
+    show_default=True,
+    help="Without --hash, hash only files up to this size.",
+)
+@click.option(
+    "--timeout", type=float, default=2.0, show_default=True, help="Seconds per probe request."
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "-o", "--output", default=None, help="Write the report to this file instead of stdout."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="never",
+    show_default=True,
+    help="Exit with status 1 when a finding of this severity or worse is found.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Table: evidence, info findings, notes.")
+def audit_command(
+    targets: tuple[str, ...],
+    paths: tuple[str, ...],
+    ports: str | None,
+    no_services: bool,
+    no_stores: bool,
+    all_users: bool,
+    loopback_only: bool,
+    hash_all: bool,
+    hash_limit: str,
+    timeout: float,
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    verbose: bool,
+) -> None:
+    """Audit this machine's AI estate: AI services and who can reach them, model stores,
+    model files (provenance, licence, code-execution risks).
+
+    Without TARGETS, the services of this machine are checked (its loopback and own addresses
+    only); with TARGETS (hosts, CIDR, as for `aicensus scan`) those are scanned over the
+    network instead. Model files are always this machine's.
+
+    Example: aicensus audit --path ~/models --format cyclonedx -o ai-bom.json
+    """
+    progress = (
+        (lambda msg: click.echo(f"aicensus: {msg}", err=True)) if sys.stderr.isatty() else None
+    )
+    try:
+        result = run_audit(
+            targets,
+            paths=paths,
+            ports=ports,
+            services=not no_services,
+            stores=not no_stores,
+            all_users=all_users,
+            loopback_only=loopback_only,
+            hash_all=hash_all,
+            hash_limit=parse_size(hash_limit),
+            timeout=timeout,
+            progress=progress,
+        )
+        if output:
+            try:
+                with open(output, "w", encoding="utf-8") as out:
+                    _render(out, result, fmt, verbose)
+            except OSError as exc:
+                raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
+        else:
+            _render(sys.stdout, result, fmt, verbose)
+    except AicensusError as exc:
+        click.echo(f"aicensus: error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(_summary_line(result), err=True)
+    if fail_on != "never":
+        threshold = Severity(fail_on).rank
+        if any(f.severity.rank >= threshold for f in result.findings):
+            sys.exit(1)
