@@ -27,6 +27,7 @@ from aicensus.attribute.schema import (
     Developer,
     Family,
     HfRule,
+    Licence,
     Markers,
     OllamaRule,
 )
@@ -45,6 +46,7 @@ class Catalog:
     architectures: dict[str, Architecture]
     markers: Markers
     files: dict[str, str] = field(default_factory=dict)  # family id -> file it came from
+    licences: dict[str, Licence] = field(default_factory=dict)  # licences.yaml (due diligence)
 
 
 @functools.cache
@@ -73,7 +75,12 @@ def load_catalog(root: Traversable | Path) -> Catalog:
                 )
             families[fam.id] = fam
             files[fam.id] = label
-    catalog = Catalog(meta, developers, families, architectures, markers, files)
+    licences = (
+        _load_entries(root, "licences.yaml", "licences", Licence, "licence")
+        if (root / "licences.yaml").is_file()
+        else {}
+    )
+    catalog = Catalog(meta, developers, families, architectures, markers, files, licences)
     validate(catalog)
     return catalog
 
@@ -149,6 +156,35 @@ def validate(catalog: Catalog) -> None:
     _check_unique_ollama(catalog)
     _check_base_cycles(catalog)
     _check_markers(catalog.markers)
+    _check_diligence(catalog)
+
+
+def _check_diligence(catalog: Catalog) -> None:
+    """Variants name the family's own Ollama names and sizes; licence names match one entry only."""
+    for family in catalog.families.values():
+        names = {(r.name if isinstance(r, OllamaRule) else r).lower() for r in family.ollama}
+        for index, variant in enumerate(family.variants):
+            where = f"variants[{index}]"
+            if (variant.ollama is None) == (variant.hf is None):
+                raise _fail(catalog, family, where, "give exactly one of 'ollama' or 'hf'")
+            if variant.ollama is not None and variant.ollama.lower() not in names:
+                problem = f"'{variant.ollama}' is not one of this family's Ollama names"
+                raise _fail(catalog, family, f"{where}.ollama", problem)
+            if variant.default is not None and variant.default not in variant.sizes:
+                problem = f"default '{variant.default}' is not one of the sizes"
+                raise _fail(catalog, family, f"{where}.default", problem)
+            for size in variant.per_size:
+                if size not in variant.sizes:
+                    raise _fail(catalog, family, f"{where}.per_size", f"'{size}' is not a size")
+    seen: dict[str, str] = {}
+    for licence in catalog.licences.values():
+        for text in (licence.name, *licence.match):
+            owner = seen.setdefault(text.lower(), licence.id)
+            if owner != licence.id:
+                raise CatalogError(
+                    f"licences.yaml: licence '{licence.id}': field 'match': "
+                    f"'{text}' already matches licence '{owner}'"
+                )
 
 
 def _check_family_refs(catalog: Catalog, family: Family) -> None:

@@ -17,7 +17,44 @@ Text = Annotated[str, msgspec.Meta(min_length=1)]
 Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 Month = Annotated[str, msgspec.Meta(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$")]
 Digest = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{6,64}$")]
+Day = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")]
 Modality = Literal["text", "vision", "embedding", "code", "reasoning", "audio"]
+# Due diligence (see docs/diligence.md). How a fact was established: read at the source ([R]),
+# read in secondary coverage ([S]), or carried over from notes without a fresh check ([U]).
+Evidence = Literal["verified", "secondary", "unverified"]
+Capability = Literal["tools", "vision", "thinking", "embedding", "code", "audio"]
+Purpose = Literal[
+    "general",
+    "code",
+    "sql",
+    "embedding",
+    "safety",
+    "classifier",
+    "ocr",
+    "math",
+    "medical",
+    "translation",
+    "extraction",
+]
+# A parameter-size tag as Ollama writes it: 7b, 0.5b, 567m, 8x7b, e4b, 16x17b.
+SizeTag = Annotated[str, msgspec.Meta(pattern=r"^(\d+x)?\d+(\.\d+)?[bm]$|^e\d+b$")]
+RestrictionKind = Literal[
+    "field-of-use",
+    "user-threshold",
+    "revenue-threshold",
+    "territory",
+    "attribution",
+    "naming",
+    "notice",
+    "non-commercial",
+    "non-production",
+    "share-alike",
+    "output-use",
+    "termination",
+    "governing-law",
+    "export-control",
+]
+LicenceClass = Literal["permissive", "conditional", "copyleft", "non-commercial", "proprietary"]
 FamilyField = Literal[
     "developer",
     "licence",
@@ -74,6 +111,62 @@ class AliasRule(_Strict, kw_only=True, frozen=True):
     base: Id | None = None
 
 
+class Fact(_Strict, kw_only=True, frozen=True):
+    """One due-diligence fact with where it was read and when. ``value`` may be ``unknown``."""
+
+    value: Text
+    source: Text | None = None
+    checked: Day | None = None
+    evidence: Evidence = "unverified"
+    note: Text | None = None
+
+
+class SizeInfo(_Strict, kw_only=True, frozen=True):
+    """What differs for one size of a variant: parameter count in billions where the tag is not a
+    plain count (``8x7b`` -> 46.7), active parameters of a mixture of experts, context length,
+    capabilities (replacing the variant's) or licence."""
+
+    params: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    active: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    context_length: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    capabilities: list[Capability] | None = None
+    licence: Text | None = None
+
+
+VariantField = Literal["sizes", "default", "params", "capabilities", "context_length", "purpose"]
+
+
+class Variant(_Strict, kw_only=True, frozen=True):
+    """One officially published line of a family: an Ollama library name (or an HF-only release),
+    with its parameter sizes, capabilities and context length, as the alternatives engine needs."""
+
+    ollama: Text | None = None
+    hf: Annotated[str, msgspec.Meta(pattern=r"^[^/\s]+/[^/\s]+$")] | None = None
+    sizes: list[SizeTag] = []
+    default: SizeTag | None = None
+    capabilities: list[Capability] = []
+    context_length: Annotated[int, msgspec.Meta(gt=0)] | None = None
+    purpose: Purpose = "general"
+    per_size: dict[SizeTag, SizeInfo] = {}
+    cloud_only: bool = False
+    note: Text | None = None
+    source: Text
+    checked: Day
+    uncertain: list[VariantField] = []
+
+
+class Advisory(_Strict, kw_only=True, frozen=True):
+    """A published safety or security finding about a family (government evaluation, CVE, report)."""
+
+    date: Day
+    kind: Literal["government-evaluation", "security-advisory", "vulnerability", "safety-report"]
+    title: Text
+    summary: Text
+    scope: Text | None = None
+    source: Text
+    evidence: Evidence
+
+
 class Family(_Strict, kw_only=True, frozen=True):
     id: Id
     name: Text
@@ -91,14 +184,44 @@ class Family(_Strict, kw_only=True, frozen=True):
     derivative: bool = False
     guardrails_removed: bool = False
     lineage: list[Text] = []
-    # Room for vendor due diligence (not used by attribution yet).
+    # Vendor due diligence (aicensus.attribute.diligence / alternatives); not used by attribution.
+    # Family-level sizes / context_length / capabilities are defaults for the family's variants.
     sizes: list[Text] = []
     context_length: Annotated[int, msgspec.Meta(gt=0)] | None = None
-    capabilities: list[Text] = []
+    capabilities: list[Capability] = []
+    variants: list[Variant] = []
+    released: Fact | None = None
+    open_training_data: Fact | None = None
+    advisories: list[Advisory] = []
     notes: Text | None = None
     sources: Annotated[list[Text], msgspec.Meta(min_length=1)]
     verified: list[Text] = []
     uncertain: list[FamilyField] = []
+
+
+class Jurisdiction(_Strict, kw_only=True, frozen=True):
+    """Another jurisdiction that matters for a developer: parent company, domicile, funder."""
+
+    kind: Literal["parent", "domicile", "funding", "affiliate", "governing-law", "operations"]
+    text: Text
+    country: Country | None = None
+    source: Text
+    checked: Day
+    evidence: Evidence
+
+
+class Listing(_Strict, kw_only=True, frozen=True):
+    """An entry on a government restriction list naming the developer (or its parent)."""
+
+    list: Text
+    entity: Text
+    date: Day
+    citation: Text | None = None
+    status: Literal["listed", "withdrawn", "recommended", "removed"] = "listed"
+    note: Text | None = None
+    source: Text
+    checked: Day
+    evidence: Evidence
 
 
 class Developer(_Strict, kw_only=True, frozen=True):
@@ -111,6 +234,33 @@ class Developer(_Strict, kw_only=True, frozen=True):
     aliases: list[Text] = []
     notes: Text | None = None
     uncertain: list[DeveloperField] = []
+    # Due diligence: where the identity facts (legal name, country) were read, how, and when.
+    sources: list[Text] = []
+    identity_evidence: Evidence = "verified"
+    checked: Day | None = None
+    jurisdictions: list[Jurisdiction] = []
+    listings: list[Listing] = []
+
+
+class Restriction(_Strict, kw_only=True, frozen=True):
+    kind: RestrictionKind
+    text: Text
+
+
+class Licence(_Strict, kw_only=True, frozen=True):
+    """A licence the catalog's families use, with its notable restrictions (``licences.yaml``)."""
+
+    id: Id
+    name: Text
+    match: list[Text] = []
+    spdx: Text | None = None
+    licence_class: LicenceClass = msgspec.field(name="class")
+    url: Text | None = None
+    restrictions: list[Restriction] = []
+    source: Text
+    checked: Day
+    evidence: Evidence
+    note: Text | None = None
 
 
 class Architecture(_Strict, kw_only=True, frozen=True):

@@ -1,4 +1,5 @@
-"""`aicensus models`: who built a model (whois), and the provenance catalog (list)."""
+"""`aicensus models`: who built a model (whois), the provenance catalog (list), vendor due diligence
+(card) and open alternatives from other countries (alternatives)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from aicensus.attribute import (
     is_cloud_name,
     list_families,
 )
+from aicensus.attribute.alternatives import find_alternatives, parse_max_params
+from aicensus.attribute.card_format import alternatives_text, card_markdown, card_text
+from aicensus.attribute.diligence import model_card
 from aicensus.records import Attribution, ModelRecord
 
 FORMATS = click.Choice(["table", "json"])
+CARD_FORMATS = click.Choice(["table", "json", "markdown"])
 _WHOIS_COLUMNS = ("NAME", "DEVELOPER", "CC", "LICENCE", "BASE", "GUARDRAILS", "CONF")
 _LIST_COLUMNS = ("FAMILY", "DEVELOPER", "CC", "LICENCE", "OPEN", "SINCE", "OLLAMA NAMES")
 _MAX_CELL = 38
@@ -130,3 +135,92 @@ def _echo_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
+
+
+@models_group.command("card")
+@click.argument("name")
+@click.option("--format", "fmt", type=CARD_FORMATS, default="table", show_default=True)
+def card_command(name: str, fmt: str) -> None:
+    """Due-diligence record for NAME: developer, jurisdictions, licence, data, advisories, sources.
+
+    A fine-tune or distill also shows the record of the model its weights come from."""
+    card = model_card(name)
+    if card.model is None or card.status == "ambiguous":
+        click.echo(f"aicensus: {card.message or f'{name}: unknown model'}", err=True)
+        raise SystemExit(1)
+    if fmt == "json":
+        click.echo(msgspec.json.format(msgspec.json.encode(card), indent=2).decode())
+    elif fmt == "markdown":
+        click.echo(card_markdown(card))
+    else:
+        click.echo(card_text(card))
+
+
+def _countries(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        for code in value.replace(",", " ").split():
+            if len(code) != 2 or not code.isalpha():
+                raise click.BadParameter(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+            out.append(code.upper())
+    return out
+
+
+def _max_params(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    try:
+        return parse_max_params(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{value}' is not a parameter count (8, 8b, 500m)") from exc
+
+
+@models_group.command("alternatives")
+@click.argument("name")
+@click.option(
+    "--exclude-country",
+    "exclude",
+    multiple=True,
+    callback=_countries,
+    metavar="CC",
+    help="Drop models whose developer, or whose base weights' developer, is in this country "
+    "(repeatable; ISO 3166-1 alpha-2).",
+)
+@click.option(
+    "--licence-class",
+    "--license-class",
+    "licence_class",
+    type=click.Choice(["permissive", "any"]),
+    default="any",
+    show_default=True,
+)
+@click.option(
+    "--max-params",
+    default=None,
+    callback=_max_params,
+    metavar="N",
+    help="Largest model to propose, in billions of parameters (8, 8b, 500m).",
+)
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def alternatives_command(
+    name: str,
+    exclude: list[str],
+    licence_class: str,
+    max_params: float | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """Open models comparable to NAME (purpose, modality, capabilities, size, context), ranked."""
+    result = find_alternatives(
+        name,
+        exclude_countries=exclude,
+        licence_class=licence_class,
+        max_params=max_params,
+        limit=limit,
+    )
+    if result is None:
+        click.echo(f"aicensus: {name}: no catalog family matches this name", err=True)
+        raise SystemExit(1)
+    if fmt == "json":
+        click.echo(msgspec.json.format(msgspec.json.encode(result), indent=2).decode())
+        return
+    click.echo(alternatives_text(result))
