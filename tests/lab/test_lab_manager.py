@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_up_twice_starts_no_duplicate(ollama_lab: Lab) -> None:
 def test_dead_component_is_restarted(ollama_lab: Lab) -> None:
     comp = _component(ollama_lab, "ollama")
     os.kill(comp.pid, 9)
+    deadline = time.monotonic() + 5  # SIGKILL is delivered asynchronously
+    while process_alive(comp) and time.monotonic() < deadline:
+        time.sleep(0.02)
     ollama_lab.up()
     assert _component(ollama_lab, "ollama").pid != comp.pid
     assert get(ollama_lab.url("ollama") + "/api/version")[0] == 200

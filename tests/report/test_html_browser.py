@@ -1,9 +1,10 @@
 """The HTML report opened in a real headless Chromium (Debian `chromium`, driven by Playwright).
 
-`aicensus report --format html -o report.html` is written from a real store, served over HTTP
-on 127.0.0.1, and loaded in Chromium: no console or page errors, the findings table, the hosts'
-models and provenance, the inline SVG charts, and server-provided text (script and img
-payloads, ANSI escapes, control characters) shown as text with no script of the data run.
+`aicensus report --format html --policy no-cn.yaml -o report.html` is written from a real store,
+served over HTTP on 127.0.0.1, and loaded in Chromium: no console or page errors, the findings
+table, the hosts' models and provenance, the inline SVG charts, the models the policy denies
+(card summary and alternatives), and server-provided text (script and img payloads, ANSI
+escapes, control characters) shown as text with no script of the data run.
 
 Chromium is required, not optional: `scripts/test` installs it (apt-get) when missing, and CI
 runs that. The test fails with a clear message when it is absent.
@@ -98,9 +99,13 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.add_observations(scan, [open_ollama(), keyed_llamacpp(), hostile_models(),
                                       xss_ollama()])  # fmt: skip
         store.finish_scan(scan)
+    policy = root / "no-cn.yaml"  # denies qwen2.5:7b (open_ollama) and SCRIPT_NAME (hostile)
+    policy.write_text("name: no-cn-models\ncountries: {deny: [CN], include_base: true}\n")
     out = root / "site" / "report.html"
     out.parent.mkdir()
-    result = CliRunner().invoke(report_command, ["--db", db, "--format", "html", "-o", str(out)])
+    result = CliRunner().invoke(
+        report_command, ["--db", db, "--format", "html", "--policy", str(policy), "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -262,6 +267,44 @@ def test_server_text_is_shown_as_text_and_never_runs(browser_page: Loaded) -> No
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]", text)
     assert "\\x1b[31mred-model\\x1b[0m:latest" in text
     assert "ctl\\x00\\x07\\x08\\x7f\\u202eevil:7b" in text
+
+
+def test_denied_models_section(browser_page: Loaded) -> None:
+    page = browser_page.page
+    heading = page.locator("h2#denied")
+    assert heading.count() == 1 and heading.inner_text() == "Models your policy denies"
+    assert heading.is_visible()
+    blocks = page.locator("section.denied")
+    assert blocks.count() == 2
+    qwen = blocks.filter(has=page.locator("h3", has_text="qwen2.5:7b"))
+    assert qwen.count() == 1
+    assert "on 1.2.3.4:11434 (ollama)" in qwen.locator("h3").inner_text()
+    assert "countries.deny" in qwen.locator("ul.why").inner_text()
+    card = {
+        row.locator("th").inner_text().strip(): row.locator("td").inner_text().strip()
+        for row in qwen.locator("table.card tr").all()
+    }
+    assert card["Developer"] == "Alibaba (CN)"
+    assert "Alibaba" in card["Legal entity"]
+    assert card["Licence"].startswith("Apache-2.0 (permissive)")
+    assert "https://ollama.com/library/qwen2.5" in card["Sources"]
+    assert "excluding CN" in qwen.locator("h4", has_text="Alternatives").inner_text()
+    rows = qwen.locator("table.alternatives tbody tr")
+    assert 1 <= rows.count() <= 3
+    for i in range(rows.count()):
+        cells = [c.strip() for c in rows.nth(i).locator("td").all_inner_texts()]
+        assert cells[0] == str(i + 1) and cells[1] and cells[5]  # name and reason
+        assert not cells[2].endswith("(CN)"), cells
+    # The hostile model name is denied too (its server says CN): shown as text, never markup.
+    hostile = blocks.filter(has_text="alert(1)")
+    assert hostile.count() == 1
+    assert hostile.locator("h3").inner_text().startswith(SCRIPT_NAME)
+    assert hostile.locator("script, img, style, [onerror], [onclick]").count() == 0
+    assert "unknown" in hostile.locator("table.card").inner_text()
+    assert hostile.locator("table.alternatives").count() == 0
+    # Models the policy allows (Meta, US) are not in the section.
+    assert blocks.filter(has_text="llama3.2-vision:11b").count() == 0
+    assert "2 models denied" in page.locator("p.muted").first.inner_text()
 
 
 def test_charts_are_inline_svg(browser_page: Loaded) -> None:

@@ -150,18 +150,17 @@ def _who(m: ModelRecord) -> str:
 
 
 class _Ctx:
-    def __init__(self, obs: ServiceObservation) -> None:
-        self.obs = obs
+    def __init__(self, ip: str, port: int, product: str | None) -> None:
+        self.ip, self.port, self.product = ip, port, product
         self.out: list[Violation] = []
 
     def add(self, rule: str, message: str, evidence: list[str], model: str | None = None) -> None:
-        o = self.obs
         self.out.append(
             Violation(
                 rule=rule,
-                ip=o.ip,
-                port=o.port,
-                product=o.product,
+                ip=self.ip,
+                port=self.port,
+                product=self.product,
                 model=model,
                 message=message,
                 evidence=evidence,
@@ -227,10 +226,9 @@ def check_observation(
     """Violations of one identified observation (none when it is outside the policy scope)."""
     if obs.status != ScanStatus.IDENTIFIED:
         return []
-    scope = policy.networks("scope")
-    if scope and not _in(obs.ip, scope):
+    if not in_scope(policy, obs.ip):
         return []
-    ctx = _Ctx(obs)
+    ctx = _Ctx(obs.ip, obs.port, obs.product)
     sanctioned = policy.networks("sanctioned_hosts")
     if policy.sanctioned_hosts is not None and not _in(obs.ip, sanctioned):
         ctx.add(
@@ -268,3 +266,45 @@ def check_policy(
 ) -> Iterator[Violation]:
     for obs, findings in assessed:
         yield from check_observation(policy, obs, findings)
+
+
+# ---------------------------------------------------------------- model rules
+
+# The rules that judge a model itself (wherever it runs): a violation of one of these denies
+# the model. The others judge the service (auth, product, host) or its findings.
+MODEL_RULES = ("countries", "developers", "licences", "capabilities", "modalities",
+               "sanctioned_models")  # fmt: skip
+
+
+def is_model_rule(rule: str) -> bool:
+    """True for a violation rule (``countries.deny`` …) that denies a model itself."""
+    return rule.split(".", 1)[0] in MODEL_RULES
+
+
+def in_scope(policy: Policy, ip: str) -> bool:
+    """Whether the policy's `scope` covers this address (always, when it has no scope)."""
+    scope = policy.networks("scope")
+    return not scope or _in(ip, scope)
+
+
+def denied_countries(policy: Policy) -> list[str]:
+    """The country codes the policy's `countries.deny` names, upper-cased, in order."""
+    if policy.countries is None:
+        return []
+    return list(dict.fromkeys(c.strip().upper() for c in policy.countries.deny if c.strip()))
+
+
+def check_model(
+    policy: Policy,
+    model: ModelRecord,
+    *,
+    ip: str = "",
+    port: int = 0,
+    product: str | None = None,
+) -> list[Violation]:
+    """Violations of the policy's model rules (MODEL_RULES) by one model, whatever its place:
+    no scope and no service rule is applied. ``ip``, ``port`` and ``product`` only label the
+    violations (a model file has none)."""
+    ctx = _Ctx(ip, port, product)
+    _model_rules(policy, ctx, model)
+    return ctx.out

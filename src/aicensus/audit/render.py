@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import msgspec
 
@@ -16,6 +16,9 @@ from aicensus.assess.finding import Severity
 from aicensus.audit.records import AuditFinding, AuditResult, LocalService, ModelFile
 from aicensus.report.render import to_contract
 from aicensus.report.text import terminal_safe
+
+if TYPE_CHECKING:
+    from aicensus.report.denied import PolicyReport
 
 FORMATS = ("table", "json", "cyclonedx")
 _SEVERITIES = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
@@ -52,21 +55,23 @@ def summary(result: AuditResult) -> dict[str, object]:
 # --------------------------------------------------------------------------- JSON
 
 
-def to_document(result: AuditResult) -> dict[str, object]:
+def to_document(result: AuditResult, policy: PolicyReport | None = None) -> dict[str, object]:
     """The JSON document: the result's fields, each service's observation in the scan's
     output contract (docs/output.md, without the request log), a flat sorted `findings` list
-    and a `summary`."""
+    and a `summary`; with a policy (`--policy`), its verdict as `policy`."""
     doc = msgspec.to_builtins(result)
     for service, raw in zip(result.services, doc["services"], strict=True):
         raw["observation"] = to_contract(service.observation)
         raw["url"] = service.url
     doc["findings"] = msgspec.to_builtins(result.findings)
     doc["summary"] = summary(result)
+    if policy is not None:
+        doc["policy"] = policy.to_builtins()
     return doc
 
 
-def write_json(out: IO[str], result: AuditResult) -> None:
-    encoded = msgspec.json.encode(to_document(result))
+def write_json(out: IO[str], result: AuditResult, policy: PolicyReport | None = None) -> None:
+    encoded = msgspec.json.encode(to_document(result, policy))
     out.write(msgspec.json.format(encoded, indent=2).decode() + "\n")
 
 
@@ -237,7 +242,13 @@ def _findings(out: IO[str], result: AuditResult, verbose: bool) -> None:
         out.write(f"          fix: {terminal_safe(f.remediation, 300)}\n")
 
 
-def write_table(out: IO[str], result: AuditResult, *, verbose: bool = False) -> None:
+def write_table(
+    out: IO[str],
+    result: AuditResult,
+    *,
+    verbose: bool = False,
+    policy: PolicyReport | None = None,
+) -> None:
     target = ", ".join(terminal_safe(t, 60) for t in result.targets[:5])
     scope = f"targets {target}" if result.mode == "targets" else "this machine"
     out.write(f"aicensus audit of {terminal_safe(result.host, 80)}: {scope}\n\n")
@@ -249,6 +260,11 @@ def write_table(out: IO[str], result: AuditResult, *, verbose: bool = False) -> 
     _files(out, result)
     out.write("\n")
     _findings(out, result, verbose)
+    if policy is not None:
+        from aicensus.report.denied import write_denied_table
+
+        out.write("\n")
+        write_denied_table(out, policy)
     if verbose and result.notes:
         out.write("\nNotes\n")
         for note in result.notes[:50]:

@@ -1,10 +1,11 @@
-"""`aicensus audit`: parse arguments, call `aicensus.audit.run_audit`, render. Nothing else."""
+"""`aicensus audit`: parse arguments, call `aicensus.audit.run_audit` (and, with `--policy`,
+`aicensus.report.denied.audit_policy_report`), render. Nothing else."""
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -14,9 +15,14 @@ from aicensus.audit.bom import write_audit_cyclonedx
 from aicensus.audit.records import AuditResult
 from aicensus.audit.render import FORMATS, summary, write_json, write_table
 from aicensus.errors import AicensusError
+from aicensus.report.text import terminal_safe
+
+if TYPE_CHECKING:
+    from aicensus.report.denied import PolicyReport
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 FAIL_ON = ("never", "critical", "high", "medium", "low", "info")
+POLICY_FORMATS = ("table", "json")
 
 
 def parse_size(text: str) -> int:
@@ -31,16 +37,18 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
-def _render(out: IO[str], result: AuditResult, fmt: str, verbose: bool) -> None:
+def _render(
+    out: IO[str], result: AuditResult, fmt: str, verbose: bool, policy: PolicyReport | None
+) -> None:
     if fmt == "json":
-        write_json(out, result)
+        write_json(out, result, policy)
     elif fmt == "cyclonedx":
         write_audit_cyclonedx(out, result)
     else:
-        write_table(out, result, verbose=verbose)
+        write_table(out, result, verbose=verbose, policy=policy)
 
 
-def _summary_line(result: AuditResult) -> str:
+def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> str:
     s = summary(result)
     counts = s["findings"]
     assert isinstance(counts, dict)
@@ -48,7 +56,13 @@ def _summary_line(result: AuditResult) -> str:
     return (
         f"aicensus: audit of {result.host}: {s['services']} AI services "
         f"({s['services_exposed']} reachable from the network), {s['stores']} model stores, "
-        f"{s['files']} model files; findings: {listing}; {result.seconds:.1f}s"
+        f"{s['files']} model files; findings: {listing}"
+        + (
+            f"; policy {terminal_safe(policy.name, 80)}: {len(policy.denied_models)} models denied"
+            if policy is not None
+            else ""
+        )
+        + f"; {result.seconds:.1f}s"
     )
 
 
@@ -101,6 +115,14 @@ def _summary_line(result: AuditResult) -> str:
     show_default=True,
     help="Exit with status 1 when a finding of this severity or worse is found.",
 )
+@click.option(
+    "--policy",
+    "policy_file",
+    metavar="FILE",
+    default=None,
+    help="Judge every model found (served or on disk) by this YAML policy's model rules and "
+    "show each denied one with its card summary and the top alternatives (table and json).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Table: evidence, info findings, notes.")
 def audit_command(
     targets: tuple[str, ...],
@@ -116,6 +138,7 @@ def audit_command(
     fmt: str,
     output: str | None,
     fail_on: str,
+    policy_file: str | None,
     verbose: bool,
 ) -> None:
     """Audit this machine's AI estate: AI services and who can reach them, model stores,
@@ -130,7 +153,20 @@ def audit_command(
     progress = (
         (lambda msg: click.echo(f"aicensus: {msg}", err=True)) if sys.stderr.isatty() else None
     )
+    if policy_file is not None and fmt not in POLICY_FORMATS:
+        click.echo(
+            f"aicensus: error: --policy works with --format {' or '.join(POLICY_FORMATS)}, "
+            f"not {fmt}",
+            err=True,
+        )
+        sys.exit(2)
+    policy: PolicyReport | None = None
     try:
+        loaded = None
+        if policy_file is not None:
+            from aicensus.assess.policy import load_policy
+
+            loaded = load_policy(policy_file)  # a bad policy fails before the audit runs
         result = run_audit(
             targets,
             paths=paths,
@@ -144,18 +180,22 @@ def audit_command(
             timeout=timeout,
             progress=progress,
         )
+        if loaded is not None:
+            from aicensus.report.denied import audit_policy_report
+
+            policy = audit_policy_report(result, loaded, policy_file)
         if output:
             try:
                 with open(output, "w", encoding="utf-8") as out:
-                    _render(out, result, fmt, verbose)
+                    _render(out, result, fmt, verbose, policy)
             except OSError as exc:
                 raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
         else:
-            _render(sys.stdout, result, fmt, verbose)
+            _render(sys.stdout, result, fmt, verbose, policy)
     except AicensusError as exc:
         click.echo(f"aicensus: error: {exc}", err=True)
         sys.exit(2)
-    click.echo(_summary_line(result), err=True)
+    click.echo(_summary_line(result, policy), err=True)
     if fail_on != "never":
         threshold = Severity(fail_on).rank
         if any(f.severity.rank >= threshold for f in result.findings):

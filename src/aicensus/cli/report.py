@@ -1,5 +1,6 @@
 """`aicensus report`: findings and inventory of a stored scan as table, json, csv, sarif or
-cyclonedx (and html when available)."""
+cyclonedx (and html when available); with `--policy`, the models the policy denies, with their
+card summary and alternatives (table, json, html)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import click
 
 from aicensus.errors import AicensusError
 from aicensus.report.exports import FORMATS
+
+POLICY_FORMATS = ("table", "json", "html")
 
 
 def _fail(message: str) -> NoReturn:
@@ -44,13 +47,32 @@ def _formats() -> list[str]:
 )
 @click.option("--db", default="aicensus.duckdb", show_default=True, help="Store to read.")
 @click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: latest).")
-def report_command(fmt: str, output: str | None, db: str, scan_id: int | None) -> None:
+@click.option(
+    "--policy",
+    "policy_file",
+    metavar="FILE",
+    default=None,
+    help="Also show the models this YAML policy denies, with their card summary and the top "
+    "alternatives (table, json and html).",
+)
+def report_command(
+    fmt: str, output: str | None, db: str, scan_id: int | None, policy_file: str | None
+) -> None:
     """Report the findings and AI inventory of a stored scan (identified services only)."""
     from aicensus.report.exports import write
     from aicensus.report.source import load_assessed
 
+    if policy_file is not None and fmt not in POLICY_FORMATS:
+        _fail(f"--policy works with --format {', '.join(POLICY_FORMATS)}, not {fmt}")
     try:
+        policy = None
+        if policy_file is not None:
+            from aicensus.assess.policy import load_policy
+
+            policy = load_policy(policy_file)
         assessed = load_assessed(db, scan_id)
+        if policy is not None:
+            assessed.with_policy(policy, policy_file)
     except AicensusError as exc:
         _fail(str(exc))
     try:
@@ -73,8 +95,16 @@ def report_command(fmt: str, output: str | None, db: str, scan_id: int | None) -
     except AicensusError as exc:
         _fail(str(exc))
     findings = assessed.findings
+    verdict = ""
+    if assessed.policy is not None:
+        from aicensus.report.text import terminal_safe
+
+        verdict = (
+            f", policy {terminal_safe(assessed.policy.name, 80)}: "
+            f"{len(assessed.policy.denied_models)} models denied"
+        )
     click.echo(
-        f"{len(assessed.services)} services, {len(findings)} findings"
+        f"{len(assessed.services)} services, {len(findings)} findings{verdict}"
         + (f" → {output}" if output else ""),
         err=True,
     )

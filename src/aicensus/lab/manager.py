@@ -136,6 +136,8 @@ class ComponentState:
     request_log: str | None = None
     ready_file: str | None = None
     api_key: str | None = None
+    health_any: bool = False  # ready once the health path answers anything (relayed servers)
+    services: list[str] = field(default_factory=list)  # --all lab: the services it serves
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> ComponentState:
@@ -309,6 +311,8 @@ def _answers(comp: ComponentState, url: str) -> bool:
     status = http_status(url)
     if comp.ready_file is not None:
         return Path(comp.ready_file).exists() and status is not None
+    if comp.health_any:
+        return status is not None
     return status == 200
 
 
@@ -560,8 +564,8 @@ class Lab:
         ]
         return [*relay, "--", *server]
 
-    def _spawn(self, comp: ComponentState) -> None:
-        env = dict(os.environ)
+    def _spawn(self, comp: ComponentState, extra_env: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_env or {})}
         src = str(Path(aicensus.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         with open(comp.log, "ab") as log:
@@ -595,3 +599,309 @@ class Lab:
             f"{comp.name} did not answer {url} within {self.startup_timeout:.0f}s; "
             f"last lines of {comp.log}:\n" + _log_tail(comp.log)
         )
+
+
+# --------------------------------------------------------------------------- the --all lab
+
+LAB_USER = "aicensus"
+LAB_PASSWORD = "aicensus-lab-password"
+GENERIC_MODULE = "aicensus.lab.emulators.generic"
+REAL_HEALTH: dict[str, str] = {
+    "llama-server": "/health",
+    "llama-cpp-python": "/v1/models",
+    "gradio": "/",
+    "chroma": "/api/v2/heartbeat",
+    "chroma-token": "/api/v2/heartbeat",
+    "litellm": "/health/liveliness",
+    "mcp": "/mcp",
+    "mcp-sse": "/messages/",
+}
+
+
+def default_full_lab_dir() -> Path:
+    return default_lab_dir() / "all"
+
+
+class FullLab(Lab):
+    """`aicensus lab up --all`: every product (real where installed, emulated otherwise)
+    in open and auth variants, look-alikes and decoys, each on its own loopback address of
+    `network` (see `aicensus.lab.layout`). Its state lives in `<lab dir>/all/`.
+
+    Real products that are not installed are left out and named in `self.missing`
+    (`aicensus lab setup --all` installs them), unless `require_real` is set, where a
+    missing one is an error.
+    """
+
+    def __init__(
+        self,
+        lab_dir: str | os.PathLike[str] | None = None,
+        *,
+        network: str | None = None,
+        only: str | Iterable[str] | None = None,
+        api_key: str = llama_server.LAB_API_KEY,
+        llama_server_binary: str | os.PathLike[str] | None = None,
+        model: str | os.PathLike[str] | None = None,
+        require_real: bool = False,
+        startup_timeout: float = 300.0,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        from aicensus.lab import layout
+
+        self.dir = Path(lab_dir) if lab_dir is not None else default_full_lab_dir()
+        self.network = network or self._recorded_network() or layout.DEFAULT_NETWORK
+        self.layout = layout.full_layout(self.network)
+        self.selected = layout.select(self.layout, only)
+        self.api_key = api_key
+        self.binary = Path(llama_server_binary) if llama_server_binary else None
+        self.model = Path(model) if model else None
+        self.build = False
+        self.require_real = require_real
+        self.startup_timeout = startup_timeout
+        self.echo = echo or (lambda _msg: None)
+        self.host = "127.0.0.1"
+        self.ports = {}
+        self.ollama_cidr = None
+        self.ollama_args = []
+        self.missing: dict[str, list[str]] = {}
+        for svc in self.selected:
+            if svc.kind == "real":
+                lacks = layout.missing_requirements(svc.source)
+                if lacks:
+                    self.missing[svc.name] = lacks
+        self.services = [s for s in self.selected if s.name not in self.missing]
+        self.only = tuple(dict.fromkeys(s.process for s in self.services))
+
+    def _recorded_network(self) -> str | None:
+        try:
+            data = json.loads((self.dir / "network").read_text())
+        except (OSError, ValueError):
+            return None
+        return str(data) if isinstance(data, str) else None
+
+    # ---- public
+    def up(self) -> list[ComponentStatus]:
+        if self.missing:
+            lines = [f"  {name}: needs {', '.join(lacks)}" for name, lacks in self.missing.items()]
+            message = (
+                "real products not installed (run `aicensus lab setup --all`, or "
+                "pip install 'aicensus[lab]'):\n" + "\n".join(lines)
+            )
+            if self.require_real:
+                raise LabError(message)
+            self.echo(message + "\nstarting the rest without them")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "network").write_text(json.dumps(self.network))
+        return super().up()
+
+    def down(self, only: str | Iterable[str] | None = None) -> list[str]:
+        """Stop every process of this lab (the whole --all lab: `only` is ignored)."""
+        stopped: list[str] = []
+        with self._locked():
+            state = self._load()
+            for name in list(state.components):
+                stop_process(state.components.pop(name))
+                stopped.append(name)
+            self._save(state)
+        return stopped
+
+    def status(self) -> list[ComponentStatus]:
+        state = self._load()
+        names = list(dict.fromkeys([*self.only, *state.components]))
+        return [self._status_of(name, state) for name in names]
+
+    def ground_truth(self, *, running_only: bool = True) -> list[dict[str, object]]:
+        """What a scan of this lab must find: one entry per service (see layout.Service)."""
+        state = self._load()
+        out: list[dict[str, object]] = []
+        for svc in self.layout:
+            comp = state.components.get(svc.process)
+            running = comp is not None and svc.name in comp.services and process_alive(comp)
+            if running_only and not running:
+                continue
+            out.append({**svc.as_truth(), "running": running})
+        return out
+
+    def service(self, name: str):  # type: ignore[no-untyped-def]
+        for svc in self.layout:
+            if svc.name == name:
+                return svc
+        raise LabError(f"no lab service {name!r}")
+
+    def url(self, name: str) -> str:
+        return self.service(name).url
+
+    def service_requests(self, name: str) -> list[dict[str, object]]:
+        """Every request the service received, from its process's request log."""
+        svc = self.service(name)
+        entries = read_request_log(self.request_log(svc.process))
+        if svc.process != "emulators":
+            return entries
+        return [e for e in entries if e.get("local") == svc.address and e.get("port") == svc.port]
+
+    # ---- internals
+    def _status_of(self, name: str, state: LabState) -> ComponentStatus:
+        comp = state.components.get(name)
+        svcs = [s for s in self.layout if s.process == name]
+        first = svcs[0] if svcs else None
+        url = _url(first.address, first.port) if first else (comp.url if comp else "")
+        st = ComponentStatus(name, False, url, first.port if first else 0)
+        if first is not None and first.process != "emulators":
+            st.auth = first.expected_auth or "-"
+            if first.variant == "key" and first.kind == "real":
+                st.api_key = self._secret(first)
+        else:
+            st.auth = f"{len(svcs)} services"
+        if comp is not None:
+            st.running = process_alive(comp)
+            st.pid, st.log, st.request_log = comp.pid, comp.log, comp.request_log
+            st.note = "" if st.running else "recorded but not running"
+        return st
+
+    def _secret(self, svc) -> str:  # type: ignore[no-untyped-def]
+        if svc.source == "gradio":
+            return f"{LAB_USER}:{LAB_PASSWORD}"
+        if svc.source == "litellm":
+            return "sk-" + self.api_key
+        return self.api_key
+
+    def _start(self, name: str, state: LabState) -> ComponentState:
+        svcs = [s for s in self.services if s.process == name]
+        for svc in svcs:
+            if _busy(svc.address, svc.port, grace=3.0):
+                raise LabError(
+                    f"cannot start {svc.name}: {svc.address}:{svc.port} is already in use by "
+                    "another program (stop it, or choose another --network)"
+                )
+        first = svcs[0]
+        logs = self.dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        comp = ComponentState(
+            name=name,
+            kind=first.kind if name != "emulators" else "emulators",
+            pid=0,
+            host=first.address,
+            port=first.port,
+            url=_url(first.address, first.port),
+            argv=[],
+            log=str(logs / f"{name}.log"),
+            started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            health="/",
+            request_log=str(self.request_log(name)),
+            services=[s.name for s in svcs],
+        )
+        env: dict[str, str] = {}
+        if name == "emulators":
+            comp.ready_file = str(self.dir / "emulators.ready.json")
+            Path(comp.ready_file).unlink(missing_ok=True)
+            comp.argv = [sys.executable, "-m", GENERIC_MODULE, "--quiet"]
+            for s in svcs:
+                comp.argv += ["--site", s.source, s.variant, s.address, str(s.port)]
+            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]
+        elif first.source == "ollama":
+            comp.kind = "ollama-emulator"
+            comp.ready_file = str(self.dir / f"{name}.ready.json")
+            Path(comp.ready_file).unlink(missing_ok=True)
+            comp.argv = [sys.executable, "-m", EMULATOR_MODULE, "--address", first.address]
+            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]
+            if first.variant == "key":
+                comp.argv += ["--auth", f"basic:{LAB_USER}:{LAB_PASSWORD}"]
+            comp.argv += ["--quiet", "--port", str(first.port)]
+        else:
+            comp.argv, env = self._real_argv(comp, first)
+        self.echo(
+            f"{name}: starting on {comp.url}" + (f" (+{len(svcs) - 1})" if len(svcs) > 1 else "")
+        )
+        self._spawn(comp, env)
+        state.components[name] = comp
+        return comp
+
+    def _real_argv(self, comp: ComponentState, svc) -> tuple[list[str], dict[str, str]]:  # type: ignore[no-untyped-def]
+        """The real product on a private port of its address, behind the recording relay."""
+        comp.health = REAL_HEALTH.get(svc.source, "/")
+        comp.health_any = svc.source != "llama-server"
+        if svc.source == "llama-server":
+            comp.kind = "llama-server"
+            comp.api_key = self.api_key if svc.variant == "key" else None
+            return self._llama_argv(comp), {}
+        private = free_port(svc.address)
+        key = svc.variant == "key"
+        py = [sys.executable, "-m"]
+        bindir = Path(sys.executable).parent
+        env: dict[str, str] = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+        data = self.dir / "data" / svc.name
+        data.mkdir(parents=True, exist_ok=True)
+        if svc.source == "llama-cpp-python":
+            model = self.model or llama_server.ensure_gguf(install=False)
+            server = [*py, "llama_cpp.server", "--model", str(model), "--host", svc.address]
+            server += ["--port", str(private), "--n_ctx", "512", "--n_threads", "1"]
+            server += ["--model_alias", Path(model).name]
+            if key:
+                server += ["--api_key", self.api_key]
+        elif svc.source == "gradio":
+            server = [*py, "aicensus.lab.real.gradio_app", "--host", svc.address]
+            server += ["--port", str(private)]
+            if key:
+                server += ["--auth", f"{LAB_USER}:{LAB_PASSWORD}"]
+            env.update({"GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(data)})
+        elif svc.source == "chroma":
+            server = [str(bindir / "chroma"), "run", "--host", svc.address]
+            server += ["--port", str(private), "--path", str(data)]
+        elif svc.source == "chroma-token":
+            server = [*py, "uvicorn", "chromadb.app:app", "--host", svc.address]
+            server += ["--port", str(private), "--log-level", "warning"]
+            env.update(
+                {
+                    "IS_PERSISTENT": "TRUE",
+                    "PERSIST_DIRECTORY": str(data),
+                    "CHROMA_SERVER_AUTHN_PROVIDER": (
+                        "chromadb.auth.token_authn.TokenAuthenticationServerProvider"
+                    ),
+                    "CHROMA_SERVER_AUTHN_CREDENTIALS": self.api_key,
+                }
+            )
+        elif svc.source == "litellm":
+            config = self._litellm_config(svc, data)
+            server = [str(bindir / "litellm"), "--config", str(config), "--host", svc.address]
+            server += ["--port", str(private), "--num_workers", "1"]
+            env.update(
+                {
+                    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                    "LITELLM_LOG": "ERROR",
+                    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
+                    "DISABLE_ADMIN_UI": "True",
+                }
+            )
+        elif svc.source in ("mcp", "mcp-sse"):
+            transport = "sse" if svc.source == "mcp-sse" else "streamable-http"
+            server = [*py, "aicensus.lab.real.mcp_server", "--host", svc.address]
+            server += ["--port", str(private), "--public-port", str(svc.port)]
+            server += ["--transport", transport]
+            if key:
+                server += ["--token", self.api_key]
+        else:
+            raise LabError(f"no launcher for {svc.source!r}")
+        relay = [*py, RELAY_MODULE, "--host", svc.address, "--port", str(svc.port)]
+        relay += ["--upstream-port", str(private), "--log", str(comp.request_log)]
+        return [*relay, "--", *server], env
+
+    def _litellm_config(self, svc, data: Path) -> Path:  # type: ignore[no-untyped-def]
+        """A proxy config routing `smollm2` to the lab's open llama-server (OpenAI API)."""
+        upstream = next(s for s in self.layout if s.name == "llama-server-open")
+        lines = [
+            "model_list:",
+            "  - model_name: smollm2",
+            "    litellm_params:",
+            f"      model: openai/{llama_server.SMOLLM2_FILE}",
+            f"      api_base: {upstream.url}/v1",
+            "      api_key: none",
+            "litellm_settings:",
+            "  telemetry: false",
+            "  drop_params: true",
+        ]
+        if svc.variant == "key":
+            lines += ["general_settings:", f"  master_key: sk-{self.api_key}"]
+        else:  # the open proxy: LiteLLM >= 1.10x refuses to start keyless unless told to
+            lines += ["general_settings:", "  dangerously_permit_weak_or_unset_master_key: true"]
+        path = data / "litellm.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        return path

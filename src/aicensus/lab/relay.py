@@ -106,7 +106,12 @@ async def _pipe(
         writer.close()
 
 
-async def serve(listen: tuple[str, int], upstream: tuple[str, int], log: IO[str]) -> None:
+async def serve(
+    listen: tuple[str, int],
+    upstream: tuple[str, int],
+    log: IO[str],
+    child: subprocess.Popen[bytes] | None = None,
+) -> None:
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         peer = str(client_w.get_extra_info("peername"))
         try:
@@ -119,7 +124,16 @@ async def serve(listen: tuple[str, int], upstream: tuple[str, int], log: IO[str]
 
     server = await asyncio.start_server(handle, listen[0], listen[1], backlog=1024)
     async with server:
-        await server.serve_forever()
+        if child is None:
+            await server.serve_forever()
+            return
+        # The relay lives only as long as the server behind it: when the server exits
+        # (a failed start included), so does the relay, and a supervisor sees it at once.
+        serving = asyncio.ensure_future(server.serve_forever())
+        while child.poll() is None and not serving.done():
+            await asyncio.sleep(0.25)
+        serving.cancel()
+        print(f"relay: the server exited with status {child.returncode}", file=sys.stderr)
 
 
 def _loopback(host: str) -> str:
@@ -135,7 +149,7 @@ def _run(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         with open(log_path, "a", encoding="utf-8") as log:
-            asyncio.run(serve(listen, upstream, log))
+            asyncio.run(serve(listen, upstream, log, child))
     except KeyboardInterrupt:
         pass
     finally:

@@ -64,6 +64,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
         doc = to_contract(obs)
         doc["findings"] = msgspec.to_builtins(findings)
         services.append(doc)
+    policy = {} if assessed.policy is None else {"policy": assessed.policy.to_builtins()}
     return redact_deep({
         "tool": {"name": "aicensus", "version": __version__},
         "scan": None if scan is None else {
@@ -77,6 +78,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
             "findings": severity_counts(assessed.findings),
         },
         "services": services,
+        **policy,
     })  # fmt: skip
 
 
@@ -250,6 +252,11 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    if assessed.policy is not None:
+        from aicensus.report.denied import write_denied_table
+
+        out.write("\n")
+        write_denied_table(out, assessed.policy)
     return len(rows)
 
 

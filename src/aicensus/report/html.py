@@ -15,13 +15,16 @@ import hashlib
 import re
 from collections import Counter
 from html import escape
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.records import ServiceObservation
 from aicensus.report.exports import service_url, severity_counts
 from aicensus.report.source import Assessed
+
+if TYPE_CHECKING:
+    from aicensus.report.denied import CardSummary, DeniedModel, PolicyReport
 
 _COLOURS = {"critical": "#7b1fa2", "high": "#c62828", "medium": "#ef6c00", "low": "#f9a825",
             "info": "#607d8b"}  # fmt: skip
@@ -31,6 +34,7 @@ _WIDTHS = {  # table id → column widths
     "services": ("26%", "22%", "14%", "10%", "14%", "14%"),
     "findings": ("7.5em", "13%", "15%", "38%", "auto"),
     "models": ("24%", "13%", "7%", "11%", "15%", "15%", "15%"),
+    "alternatives": ("2.2em", "16%", "15%", "16%", "7.5em", "auto"),
 }
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;padding:1.5em 2em;max-width:1500px;
@@ -52,6 +56,9 @@ code{font:12px/1.35 ui-monospace,monospace;white-space:pre-wrap}
 .charts figure{margin:0}.charts figcaption{font-weight:600;margin-bottom:.3em}
 svg text{font:13px system-ui,sans-serif;fill:#222}
 .auth-other,.sev-none{background:#607d8b}
+section.denied{border-left:4px solid #c62828;padding:.1em 0 .1em 1em;margin:1em 0 1.6em}
+table.card{width:auto;min-width:60%;max-width:100%}table.card th{width:11em;font-weight:600}
+h4{margin:.8em 0 .2em;font-size:14px}ul.why{margin:.3em 0 .5em}
 """
 _CSS += "".join(f".sev-{s}{{background:{c}}}" for s, c in _COLOURS.items())
 _CSS += "".join(f".auth-{a}{{background:{c}}}" for a, c in _AUTH_COLOURS.items())
@@ -219,8 +226,14 @@ def render_html(assessed: Assessed) -> str:
             f"{_e(assessed.scan.started_at.isoformat())})"
         )
     out.append(
-        f" · {_plural(len(assessed.services), 'service')} · {_plural(len(findings), 'finding')}</p>"
+        f" · {_plural(len(assessed.services), 'service')} · {_plural(len(findings), 'finding')}"
     )
+    if assessed.policy is not None:
+        out.append(
+            f" · policy {_e(assessed.policy.name)}: "
+            f"{_plural(len(assessed.policy.denied_models), 'model')} denied"
+        )
+    out.append("</p>")
     out.append('<div class="charts">')
     out.append(_bar_chart("findings by severity", [(s, n, _COLOURS[s]) for s, n in counts.items()]))
     out.append(_bar_chart("models by developer country", _country_items(assessed.services)))
@@ -241,11 +254,98 @@ def render_html(assessed: Assessed) -> str:
     out.append("<h2>Findings</h2>")
     out.append(_table("findings", ["Severity", "ID", "Service", "Finding", "Evidence"]))
     out.extend(_finding_row(f) for f in findings)
-    out.append("</tbody></table><h2>Hosts and models</h2>")
+    out.append("</tbody></table>")
+    if assessed.policy is not None:
+        out.extend(_denied_section(assessed.policy))
+    out.append("<h2>Hosts and models</h2>")
     for obs, fs in assessed.services:
         out.extend(_host_section(obs, fs))
     out.append("</body></html>\n")
     return "".join(out)
+
+
+def _list(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>" if items else ""
+
+
+def _origin(name: str | None, country: str | None) -> str:
+    return f"{_e(name or 'unknown')} ({_e(country or '??')})"
+
+
+def _card_table(card: CardSummary) -> str:
+    rows: list[tuple[str, str]] = []
+    if card.status != "attributed":
+        rows.append(("Attribution", f"{_e(card.status)}: {_e(card.message)}"))
+    if card.family is not None:
+        rows.append(("Developer", _origin(card.developer, card.country)))
+        rows.append(("Legal entity", _e(card.legal_entity or "unknown")))
+        if card.headquarters:
+            rows.append(("Headquarters", _e(card.headquarters)))
+        licence = _e(card.licence or "unknown")
+        if card.licence_class:
+            licence += f" ({_e(card.licence_class)})"
+        rows.append(("Licence", licence + _list(card.restrictions)))
+        rows.append(("Restriction lists",
+                     _list(card.restriction_lists) or '<span class="muted">none recorded in '
+                     "the catalog</span>"))  # fmt: skip
+        if card.advisories:
+            rows.append(("Advisories", _list(card.advisories)))
+        if card.guardrails_removed:
+            rows.append(("Guardrails", "removed"))
+        base = card.base
+        if base is None:
+            rows.append(("Base model", '<span class="muted">none (original weights)</span>'))
+        else:
+            rows.append(("Base model", f"{_e(base.name)}: {_origin(base.developer, base.country)}"))
+        rows.append(("Model family", f"{_e(card.family_name)} ({_e(card.family)})"))
+        rows.append(("Sources", _list(card.sources)))
+        rows.append(("Catalog", _e(card.catalog_version)))
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    return f'<table class="card"><tbody>{body}</tbody></table>'
+
+
+def _denied_model(d: DeniedModel) -> list[str]:
+    where = _e(d.path) if d.kind == "file" else _e(d.where)
+    reasons = "".join(
+        f'<li><span class="id">{_e(r.rule)}</span> {_e(r.message)}</li>' for r in d.reasons
+    )
+    out = [
+        f'<section class="denied"><h3>{_e(d.model)} <span class="muted">on {where}'
+        f"{' (' + _e(d.product) + ')' if d.product else ''}</span></h3>"
+        f'<ul class="why">{reasons}</ul><h4>Card summary</h4>{_card_table(d.card)}'
+    ]
+    excluding = ", ".join(d.alternatives_excluding)
+    out.append(f"<h4>Alternatives{' (excluding ' + _e(excluding) + ')' if excluding else ''}</h4>")
+    if d.alternatives:
+        out.append(_table("alternatives", ["#", "Model", "Developer", "Licence", "Closeness",
+                                           "Why"], unique=False))  # fmt: skip
+        for i, a in enumerate(d.alternatives, 1):
+            out.append(
+                f"<tr><td>{i}</td><td>{_e(a.name)}</td><td>{_origin(a.developer, a.country)}</td>"
+                f"<td>{_e(a.licence or 'unknown')} ({_e(a.licence_class)})</td>"
+                f"<td>{a.closeness:.2f}</td><td>{_e(a.reason)}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    if d.alternatives_note:
+        out.append(f'<p class="muted">{_e(d.alternatives_note)}</p>')
+    out.append("</section>")
+    return out
+
+
+def _denied_section(report: PolicyReport) -> list[str]:
+    denied = report.denied_models
+    out = [
+        '<h2 id="denied">Models your policy denies</h2>'
+        f"<p>Policy <b>{_e(report.name)}</b>: {_plural(len(denied), 'model')} denied, "
+        f"{_plural(len(report.violations), 'violation')} in all.</p>"
+    ]
+    if report.description:
+        out.append(f'<p class="muted">{_e(report.description)}</p>')
+    if not denied:
+        out.append("<p>No model is denied by this policy.</p>")
+    for d in denied:
+        out.extend(_denied_model(d))
+    return out
 
 
 def write_html(out: IO[str], assessed: Assessed) -> None:

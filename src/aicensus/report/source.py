@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
 from aicensus.assess import Finding, assess
@@ -9,14 +11,29 @@ from aicensus.errors import StoreError
 from aicensus.records import ScanStatus, ServiceObservation
 from aicensus.store import ScanInfo, Store
 
+if TYPE_CHECKING:
+    from aicensus.assess.policy import Policy
+    from aicensus.report.denied import PolicyReport
+
 
 class Assessed(msgspec.Struct, kw_only=True):
     scan: ScanInfo | None
     services: list[tuple[ServiceObservation, list[Finding]]]
+    # Set by `with_policy` (`aicensus report --policy`): the policy's verdict, shown by the
+    # table, json and html reports ("Models your policy denies").
+    policy: PolicyReport | None = None
 
     @property
     def findings(self) -> list[Finding]:
         return [f for _, fs in self.services for f in fs]
+
+    def with_policy(self, policy: Policy, file: str | None = None) -> Assessed:
+        """This report with the policy evaluated over its services (violations, and each
+        denied model's card summary and alternatives)."""
+        from aicensus.report.denied import policy_report
+
+        self.policy = policy_report(self.services, policy, file)
+        return self
 
 
 def load_assessed(db: str, scan_id: int | None = None, *, include_all: bool = False) -> Assessed:

@@ -1,0 +1,116 @@
+"""Accuracy of `aicensus scan` on the whole lab: precision and recall per product.
+
+    python benchmarks/lab_accuracy.py [--network 127.0.0.0/24] [--only SEL] [--keep]
+                                      [--require-real] [--json FILE]
+
+Starts the `--all` lab (real products where installed, emulators otherwise, look-alikes
+and decoys, each on its own address of --network), scans the whole network on every AI
+port (`aicensus scan NETWORK --ports ai`, through the library), compares the result with
+the lab's ground truth (aicensus.lab.accuracy) and prints precision and recall per
+product and overall, the auth-state accuracy, decoy and honeypot handling, and every
+mismatch. It also reads every lab server's own request log and counts the write/compute
+requests they received (must be 0). Exit status 0 only when everything matches.
+
+Loopback only: the network must lie inside 127.0.0.0/8 (the lab refuses anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aicensus import api
+from aicensus.lab.accuracy import compare, render
+from aicensus.lab.emulators.common import read_request_log
+from aicensus.lab.manager import FullLab
+from aicensus.records import ServiceObservation
+
+
+def refused_requests(lab: FullLab) -> list[dict[str, object]]:
+    """Requests the lab's servers received that a read-only scanner must never send."""
+    bad: list[dict[str, object]] = []
+    for comp in lab.state().components.values():
+        if not comp.request_log:
+            continue
+        for entry in read_request_log(comp.request_log):
+            if entry.get("refused"):
+                bad.append({"component": comp.name, **entry})
+            elif comp.kind not in ("emulators", "ollama-emulator"):
+                method = str(entry.get("method", ""))
+                path = str(entry.get("path", ""))
+                if method not in ("GET", "HEAD") and not _allowed_post(method, path):
+                    bad.append({"component": comp.name, **entry})
+    return bad
+
+
+def _allowed_post(method: str, path: str) -> bool:
+    # engine/readonly.py's read-only POSTs (Ollama /api/show, Triton's index, Milvus list)
+    return method == "POST" and path.split("?")[0] in (
+        "/api/show",
+        "/v2/repository/index",
+        "/v2/vectordb/collections/list",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--network", default="127.0.0.0/24", help="loopback /24 for the lab")
+    p.add_argument("--only", default=None, help="lab selection (default: everything)")
+    p.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    p.add_argument("--require-real", action="store_true", help="fail if a real product is missing")
+    p.add_argument("--json", default=None, help="also write the report as JSON here")
+    p.add_argument("--dir", default=None, help="lab state dir (default: a temporary one)")
+    args = p.parse_args(argv)
+
+    lab_dir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="aicensus-lab-all-"))
+    lab = FullLab(
+        lab_dir,
+        network=args.network,
+        only=args.only,
+        require_real=args.require_real,
+        echo=lambda m: print(m, file=sys.stderr),
+    )
+    t0 = time.monotonic()
+    try:
+        lab.up()
+        t_up = time.monotonic() - t0
+        truth = lab.ground_truth()
+        observations: list[ServiceObservation] = []
+        t1 = time.monotonic()
+        summary = api.scan(
+            api.plan_targets([args.network], ports="ai"), on_observation=observations.append
+        )
+        t_scan = time.monotonic() - t1
+        report = compare(truth, observations)
+        bad = refused_requests(lab)
+    finally:
+        if not args.keep:
+            lab.down()
+
+    print(f"lab: {len(truth)} services on {args.network} (up in {t_up:.1f}s)")
+    if lab.missing:
+        print("real products missing (left out): " + ", ".join(sorted(lab.missing)))
+    print(
+        f"scan: {summary.targets} targets, {summary.requests} requests, {t_scan:.1f}s; "
+        f"statuses {dict(sorted(summary.by_status.items()))}"
+    )
+    print()
+    print(render(report))
+    print()
+    print(f"write/compute requests received by the lab's servers: {len(bad)}")
+    for entry in bad[:20]:
+        print(f"  {entry.get('component')}: {entry.get('method')} {entry.get('path')}")
+    if args.json:
+        doc = report.as_dict()
+        doc["refused_requests"] = bad
+        doc["missing_real"] = lab.missing
+        Path(args.json).write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return 0 if report.perfect and not bad and not (args.require_real and lab.missing) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The `--all` lab against the scanner.
+
+* fast (always): every emulator (open + auth variants), the Ollama emulator, look-alikes
+  and decoys on a private loopback /24; `aicensus scan NET --ports ai` through the library
+  must reproduce the ground truth exactly, and no server may have received a write or
+  compute request;
+* real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP and llama-cpp-python's
+  server (and llama.cpp's llama-server where built), scanned the same way, and each
+  accepted by its official client. Skipped when a product is missing, unless
+  $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aicensus import api
+from aicensus.cli.lab import lab_group
+from aicensus.errors import LabError
+from aicensus.lab import layout, llama_server
+from aicensus.lab.accuracy import compare, render
+from aicensus.lab.emulators.common import read_request_log
+from aicensus.lab.manager import FullLab
+from aicensus.records import ServiceObservation
+from tests.lab.conftest import ENV_REQUIRE_ALL, free_network, lab_all_required
+
+FAST = "emulators,ollama,lookalikes,decoys"
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def scan(network: str, addresses: list[str] | None = None) -> list[ServiceObservation]:
+    observed: list[ServiceObservation] = []
+    api.scan(api.plan_targets(addresses or [network], ports="ai"), on_observation=observed.append)
+    return observed
+
+
+def write_requests(lab: FullLab) -> list[dict[str, object]]:
+    bad = []
+    for comp in lab.state().components.values():
+        for entry in read_request_log(comp.request_log or "/nonexistent"):
+            method = entry.get("method")
+            if (
+                entry.get("refused")
+                or method not in ("GET", "HEAD", "POST")
+                or (
+                    method == "POST"
+                    and entry.get("path")
+                    not in (
+                        "/api/show",
+                        "/v2/repository/index",
+                        "/v2/vectordb/collections/list",
+                    )
+                )
+            ):
+                bad.append(entry)
+    return bad
+
+
+@pytest.fixture(scope="module")
+def fast_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullLab]:
+    lab = FullLab(tmp_path_factory.mktemp("lab-all") / "all", network=free_network(), only=FAST)
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_scan_of_the_emulated_lab_matches_ground_truth(fast_lab: FullLab) -> None:
+    truth = fast_lab.ground_truth()
+    assert len(truth) == len(layout.select(fast_lab.layout, FAST))
+    report = compare(truth, scan(fast_lab.network))
+    assert report.perfect, render(report)
+    assert report.overall.tp >= 45 and report.auth_checked == report.overall.tp
+    assert report.honeypots_flagged == 1 and report.decoys_correct == report.decoys >= 4
+    assert not write_requests(fast_lab)
+
+
+def test_ground_truth_and_status_from_the_cli(fast_lab: FullLab) -> None:
+    result = CliRunner().invoke(
+        lab_group, ["status", "--all", "--json", "--dir", str(fast_lab.dir.parent)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["network"] == fast_lab.network
+    running = {t["name"]: t for t in doc["ground_truth"] if t["running"]}
+    assert running["honeypot"]["suspected_honeypot"] is True
+    assert running["vllm-key"] == {
+        **running["vllm-key"],
+        "product": "vllm",
+        "auth": "auth_required",
+        "port": 8000,
+    }
+    assert running["decoy-spa"]["product"] is None
+    assert len({t["address"] for t in doc["ground_truth"]}) == len(doc["ground_truth"])
+
+
+def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
+    entries = fast_lab.service_requests("qdrant-key")
+    assert entries and {e["local"] for e in entries} == {fast_lab.service("qdrant-key").address}
+
+
+# --------------------------------------------------------------------------- real products
+
+REAL_PRODUCTS = ("gradio", "chroma", "litellm", "mcp", "llama-cpp-python")
+
+
+@pytest.fixture(scope="module")
+def real_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullLab]:
+    selection = ["gradio", "chroma", "litellm", "mcp", "llama-cpp-python"]
+    if llama_server.find_llama_server() is not None or lab_all_required():
+        selection.append("llama.cpp")  # LiteLLM routes to the lab's llama-server
+    lab = FullLab(tmp_path_factory.mktemp("lab-real"), network=free_network(), only=selection)
+    if lab.missing:
+        message = "real lab products missing: " + "; ".join(
+            f"{n}: {', '.join(m)}" for n, m in lab.missing.items()
+        )
+        if lab_all_required():
+            pytest.fail(message + f" (${ENV_REQUIRE_ALL} is set)")
+        pytest.skip(message + " (aicensus lab setup --all)")
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_scan_of_the_real_products_matches_ground_truth(real_lab: FullLab) -> None:
+    truth = real_lab.ground_truth()
+    assert {t["product"] for t in truth} >= set(REAL_PRODUCTS)
+    report = compare(truth, scan(real_lab.network, sorted({str(t["address"]) for t in truth})))
+    assert report.perfect, render(report)
+    assert not write_requests(real_lab)
+
+
+def test_real_products_accept_their_official_clients(real_lab: FullLab) -> None:
+    import chromadb
+    import openai
+    from gradio_client import Client as GradioClient
+
+    url = real_lab.url
+    gradio = GradioClient(url("gradio-open"), verbose=False)
+    assert gradio.predict("lab", api_name="/shout") == "LAB"
+    chroma = chromadb.HttpClient(host=real_lab.service("chroma-open").address, port=8000)
+    assert chroma.heartbeat() > 0 and chroma.list_collections() == []
+    litellm = openai.OpenAI(base_url=url("litellm-open"), api_key="none", max_retries=0)
+    assert [m.id for m in litellm.models.list()] == ["smollm2"]
+    status, body = _get(url("litellm-key") + "/v1/models")
+    assert status == 401 and json.loads(body)["error"]["type"] == "auth_error"
+    master = "sk-" + llama_server.LAB_API_KEY
+    keyed = openai.OpenAI(base_url=url("litellm-key"), api_key=master, max_retries=0)
+    assert [m.id for m in keyed.models.list()] == ["smollm2"]
+    lcp = openai.OpenAI(base_url=url("llama-cpp-python-open") + "/v1", api_key="x", max_retries=0)
+    assert [m.id for m in lcp.models.list()] == [llama_server.SMOLLM2_FILE]
+
+
+def test_real_mcp_server_answers_the_official_client(real_lab: FullLab) -> None:
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def tools(url: str) -> list[str]:
+        async with streamable_http_client(url) as (read, write), ClientSession(read, write) as s:
+            await s.initialize()
+            return [t.name for t in (await s.list_tools()).tools]
+
+    assert anyio.run(tools, real_lab.url("mcp-open") + "/mcp") == ["echo"]
+
+
+def test_missing_real_products_are_named_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        layout, "missing_requirements", lambda launcher: ["gradio"] if launcher == "gradio" else []
+    )
+    said: list[str] = []
+    network = free_network()
+    lab = FullLab(tmp_path / "all", network=network, only="gradio,decoy-nginx", echo=said.append)
+    assert set(lab.missing) == {"gradio-open", "gradio-key"}
+    with pytest.raises(LabError, match="gradio-open: needs gradio"):
+        FullLab(tmp_path / "x", network=network, only="gradio", require_real=True).up()
+    lab.up()
+    try:
+        assert any("aicensus lab setup --all" in m and "gradio-key" in m for m in said)
+        assert [t["name"] for t in lab.ground_truth()] == ["decoy-nginx"]
+    finally:
+        lab.down()
+
+
+def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: ran.append(cmd))
+    monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
+    monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
+    result = CliRunner().invoke(lab_group, ["setup", "--all"])
+    assert result.exit_code == 0, result.output
+    assert ran and ran[0][1:4] == ["-m", "pip", "install"]
+    assert tuple(ran[0][4:]) == layout.LAB_REQUIREMENTS
