@@ -407,13 +407,30 @@ class Lab:
                     if not self._running(name, state):
                         started.append(self._start(name, state))
                         self._save(state)
-                for comp in started:
-                    self._wait_ready(comp)
+                for i, comp in enumerate(started):
+                    started[i] = self._ready_or_retry(comp, state)
             except BaseException:
                 self._abort(started, state)
                 raise
             self._save(state)
         return self.status()
+
+    def _ready_or_retry(self, comp: ComponentState, state: LabState) -> ComponentState:
+        """Wait for a component; restart it once if it died starting.
+
+        A private port chosen free can be taken by another process before the server binds it.
+        """
+        try:
+            self._wait_ready(comp)
+            return comp
+        except LabError:
+            if process_alive(comp):
+                raise
+            self.echo(f"{comp.name}: exited while starting; trying once more")
+            retry = self._start(comp.name, state)
+            self._save(state)
+            self._wait_ready(retry)
+            return retry
 
     def down(self, only: str | Iterable[str] | None = None) -> list[str]:
         """Stop the selected components (default: those this Lab was made for); names stopped."""
