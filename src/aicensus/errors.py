@@ -1,14 +1,14 @@
 """The aicensus error tree. Third-party exceptions are mapped to these at the boundary.
 
-    AicensusError
-    ├── TargetError          a target, exclusion, port list or shard spec that cannot be parsed
-    ├── InputFileError       a file that cannot be read or parsed (target lists, ingest files)
-    ├── SignatureError       a fingerprint file that fails validation (names the file and field)
-    ├── CatalogError         the provenance catalog fails validation
-    ├── ReadOnlyViolation    a probe that is not GET/HEAD or an allow-listed read-only POST
-    ├── StoreError           the DuckDB store cannot be opened or written
-    │   └── StoreLockedError another process holds the store
-    └── LabError             a lab server could not be started, stopped or found
+AicensusError
+├── TargetError          a target, exclusion, port list or shard spec that cannot be parsed
+├── InputFileError       a file that cannot be read or parsed (target lists, ingest files)
+├── SignatureError       a fingerprint file that fails validation (names the file and field)
+├── CatalogError         the provenance catalog fails validation
+├── ReadOnlyViolation    a probe that is not GET/HEAD or an allow-listed read-only POST
+├── StoreError           the DuckDB store cannot be opened or written
+│   └── StoreLockedError another process holds the store
+└── LabError             a lab server could not be started, stopped or found
 """
 
 from __future__ import annotations

@@ -166,6 +166,30 @@ class HostGate:
             self._gates[ip] = (sem, users - 1)
 
 
+class BodyBudget:
+    """Response-body bytes held by all targets in progress together (one event loop, no lock).
+
+    A request reserves its body cap before it is sent and gives back what it did not read, so
+    the bodies held plus the reads in flight never pass `total`, except by the small floor
+    every request is granted (a bomb next door must not blind the scan to everyone else).
+    """
+
+    def __init__(self, total: int, floor: int) -> None:
+        self.total = total
+        self.floor = floor
+        self.used = 0
+        self.peak = 0
+
+    def reserve(self, want: int) -> int:
+        grant = max(min(want, self.total - self.used), min(want, self.floor))
+        self.used += grant
+        self.peak = max(self.peak, self.used)
+        return grant
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
 class TargetScan:
     """Everything learned at one (ip, port); survives a timeout with what it has."""
 
@@ -176,7 +200,11 @@ class TargetScan:
         target: Target,
         sigs: Sequence[Signature],
         config: EngineConfig,
+        budget: BodyBudget | None = None,
     ) -> None:
+        self.budget = budget or BodyBudget(
+            config.max_total_body_bytes, config.max_body_after_budget
+        )
         self.client = client
         self.sem = sem
         self.target = target
@@ -204,22 +232,28 @@ class TargetScan:
             return self.cache[key]
         scheme = self.obs.scheme or "http"
         async with self.sem:
-            ex = await self.client.fetch(
-                self.target.ip,
-                self.target.port,
-                scheme,
-                probe,
-                self.target.hostname,
-                max_body=self._body_cap(),
-            )
-        self.body_bytes += len(ex.body)
+            granted = self.budget.reserve(self._body_cap())
+            kept = 0
+            try:
+                ex = await self.client.fetch(
+                    self.target.ip,
+                    self.target.port,
+                    scheme,
+                    probe,
+                    self.target.hostname,
+                    max_body=granted,
+                )
+                kept = len(ex.body)
+            finally:  # a cancelled request keeps nothing
+                self.budget.give_back(granted - kept)
+        self.body_bytes += kept
         self.cache[key] = ex
         self.order.append(ex)
         return ex
 
     def _body_cap(self) -> int:
         left = self.config.max_target_bytes - self.body_bytes
-        return max(left, self.config.max_body_after_budget)
+        return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))
 
     async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
         unique = {p.key(): p for p in probes if p.key() not in self.cache}
@@ -290,10 +324,12 @@ class TargetScan:
                         self.target.ip, self.target.port, self.target.hostname
                     )
                 return True
-            if ex.error in ("connection-refused", "connection-timeout", "timeout"):
+            if ex.error in ("connection-refused", "connection-timeout", "timeout") and not failures:
                 self.obs.status = _failure_status(ex.error)
                 self.obs.error = ex.error
                 return False
+            # Otherwise the port answered, but not with usable HTTP (and a second scheme that
+            # times out or is refused after that is a consequence, not the finding).
             failures.append(f"{scheme}: {ex.error or f'status {ex.status}'}")
             self.cache.pop(ROOT.key(), None)  # try the other scheme afresh
         self.obs.status = ScanStatus.NOT_HTTP
@@ -337,12 +373,16 @@ class TargetScan:
         if self.obs.scheme is None or not any(ex.status is not None for ex in self.order):
             return
         try:
-            if self.obs.status != ScanStatus.IDENTIFIED:
-                best, _ = identify(self.sigs, self.cache)
+            if self.obs.status not in (ScanStatus.IDENTIFIED, ScanStatus.SUSPECTED_HONEYPOT):
+                best = self._identify()
+                claimed = claimed_products(best, self.results)
+                if len(claimed) >= HONEYPOT_MIN_PRODUCTS:
+                    self._mark_honeypot(claimed)
+                    return
                 if best is None:
                     return
                 describe(self.obs, best, self.cache)
-            if not self.obs.models:
+            if not self.obs.models and self.obs.status == ScanStatus.IDENTIFIED:
                 sig = next(s for s in self.sigs if s.id == self.obs.product)
                 self.obs.models = enumerate_models(sig, self.cache)
             self._attribute()
@@ -359,8 +399,18 @@ class TargetScan:
             self.obs.error = _internal("attribute", exc)
 
     def finish(self) -> ServiceObservation:
+        if self.obs.error is None and self.obs.scheme is not None:
+            failed = [ex for ex in self.cache.values() if ex.error]
+            if failed:  # e.g. reset mid-body: say so, the request log has each one
+                first = failed[0]
+                self.obs.error = (
+                    f"{len(failed)} of {len(self.cache)} requests failed; "
+                    f"first: {first.method} {first.path}: {first.error}"
+                )[:300]
         self.obs.tls = self.tls
         self.obs.request_log = [ex.log_entry() for ex in self.order]
+        self.budget.give_back(self.body_bytes)  # the bodies go with this TargetScan
+        self.body_bytes = 0
         return self.obs
 
 
@@ -387,10 +437,14 @@ async def scan_target(
     target: Target,
     sigs: Sequence[Signature],
     config: EngineConfig,
+    budget: BodyBudget | None = None,
 ) -> ServiceObservation:
-    scan = TargetScan(client, gate.acquire(target.ip), target, sigs, config)
+    scan = TargetScan(client, gate.acquire(target.ip), target, sigs, config, budget)
     try:
-        await asyncio.wait_for(scan.run(), timeout=config.target_timeout)
+        # asyncio.timeout, not wait_for: wait_for can swallow a cancellation (Ctrl-C) that
+        # arrives as the target finishes, and the worker would go on to the next target.
+        async with asyncio.timeout(config.target_timeout):
+            await scan.run()
     except TimeoutError:
         scan.obs.error = "target timeout"
         if scan.obs.status == ScanStatus.ERROR:
@@ -401,6 +455,7 @@ async def scan_target(
         scan.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
     finally:
         gate.release(target.ip)
+        client.done_with(target.ip, target.port)
     return scan.finish()
 
 
@@ -440,11 +495,16 @@ async def run_indexed_scan(
     """run_scan over (plan position, target) pairs; each result comes back with its position,
     which is what a checkpoint records (see api.scan)."""
     gate = HostGate(config.per_host_inflight)
+    budget = BodyBudget(config.max_total_body_bytes, config.max_body_after_budget)
     async with HttpClient(config, connect_hook=connect_hook, on_connection=on_connection) as client:
 
         async def worker() -> None:
+            task = asyncio.current_task()
             for index, target in targets:  # a shared iterator: each target goes to one worker
-                obs = await scan_target(client, gate, target, sigs, config)
+                obs = await scan_target(client, gate, target, sigs, config, budget)
+                if task is not None and task.cancelling():
+                    # Interrupted: a target cut short is not a result (a resume rescans it).
+                    raise asyncio.CancelledError
                 pending = on_result(index, obs)
                 if pending is not None:
                     await pending

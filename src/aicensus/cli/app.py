@@ -31,7 +31,17 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from aicensus.cli import audit, lab, models, policy, report, scan
+    from aicensus.cli import (  # noqa: F401 - ingest_formats and lab_synth attach subcommands
+        audit,
+        ingest_formats,
+        lab,
+        lab_synth,
+        models,
+        policy,
+        report,
+        scan,
+        study,
+    )
 
     cli.add_command(audit.audit_command)
     cli.add_command(scan.scan_command)
@@ -39,7 +49,9 @@ def _register() -> None:
     cli.add_command(scan.signatures_group)
     cli.add_command(models.models_group)
     cli.add_command(lab.lab_group)
+    report.report_command.add_command(study.study_command)
     cli.add_command(report.report_command)
+    cli.add_command(study.export_group)
     cli.add_command(policy.policy_group)
 
 

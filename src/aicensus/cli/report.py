@@ -29,7 +29,7 @@ def _formats() -> list[str]:
     return [*FORMATS, "html"]
 
 
-@click.command("report")
+@click.group("report", invoke_without_command=True)
 @click.option(
     "--format",
     "fmt",
@@ -55,10 +55,21 @@ def _formats() -> list[str]:
     help="Also show the models this YAML policy denies, with their card summary and the top "
     "alternatives (table, json and html).",
 )
+@click.pass_context
 def report_command(
-    fmt: str, output: str | None, db: str, scan_id: int | None, policy_file: str | None
+    ctx: click.Context,
+    fmt: str,
+    output: str | None,
+    db: str,
+    scan_id: int | None,
+    policy_file: str | None,
 ) -> None:
-    """Report the findings and AI inventory of a stored scan (identified services only)."""
+    """Report the findings and AI inventory of a stored scan (identified services only).
+
+    `aicensus report study` computes the longitudinal study figures instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from aicensus.report.exports import write
     from aicensus.report.source import load_assessed
 

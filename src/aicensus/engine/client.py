@@ -1,14 +1,24 @@
-"""HTTP(S) exchanges with caps on time, bytes and redirects. Opens every socket the scanner opens."""
+"""HTTP(S) exchanges with caps on time, bytes and redirects. Opens every socket the scanner opens.
+
+Every cap holds against a hostile peer: `total_timeout` is a wall-clock deadline on the whole
+request (redirects included), so a server that trickles one byte a second still ends on time;
+bodies are cut at the cap after decompression (aiohttp decompresses at most a bounded chunk per
+read, so a gzip or deflate bomb never inflates past it); at most 128 response headers of at
+most 8 KiB each; header bytes that are not UTF-8 become U+FFFD, so no lone surrogate reaches an
+output encoder.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 import time
+import zlib
 from collections.abc import Callable
 from types import SimpleNamespace
 
 import aiohttp
+from packaging.version import Version
 
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
@@ -17,6 +27,14 @@ from aicensus.engine.tlsinfo import tls_info_from_der
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]
+ConnectionHook = Callable[[], None]
+
+MAX_RESPONSE_HEADERS = 128  # aiohttp's default, stated here so a change is deliberate
+MAX_HEADER_FIELD = 8190
+# aiohttp inflates gzip/deflate in bounded steps only from 3.13.3 (CVE-2025-69223: before,
+# one 64 KiB read of a bomb could inflate to 64 MB). With an older aiohttp the engine turns
+# its decompression off and inflates itself, never past the body cap.
+AIOHTTP_BOUNDS_DECOMPRESSION = Version(aiohttp.__version__) >= Version("3.13.3")
 
 
 def _insecure_context() -> ssl.SSLContext:
@@ -30,11 +48,21 @@ def _insecure_context() -> ssl.SSLContext:
 class HttpClient:
     """One shared aiohttp session; use as `async with HttpClient(config) as client`."""
 
-    def __init__(self, config: EngineConfig, *, connect_hook: ConnectHook | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        connect_hook: ConnectHook | None = None,
+        on_connection: ConnectionHook | None = None,
+    ) -> None:
+        """`connect_hook(ip, port)` runs before every request and certificate handshake;
+        `on_connection()` each time a new connection is opened, after its rate-limit token."""
         self.config = config
         self._bucket = TokenBucket(config.rate)
         self._connect_hook = connect_hook
+        self._on_connection = on_connection
         self._session: aiohttp.ClientSession | None = None
+        self._connector: _Connector | None = None
         self._ssl = _insecure_context()
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
@@ -43,20 +71,26 @@ class HttpClient:
     async def __aenter__(self) -> HttpClient:
         trace = aiohttp.TraceConfig()
         trace.on_connection_create_start.append(self._on_new_connection)
-        connector = aiohttp.TCPConnector(
+        connector = _Connector(
             limit=max(64, self.config.concurrency * self.config.per_host_inflight),
             limit_per_host=self.config.per_host_inflight,
             ssl=self._ssl,
             ttl_dns_cache=300,
             enable_cleanup_closed=True,
+            keepalive_timeout=self.config.keepalive_timeout,
         )
+        self._connector = connector
         self._session = aiohttp.ClientSession(
             connector=connector,
             trace_configs=[trace],
-            headers={"User-Agent": self.config.user_agent, "Accept": "*/*"},
-            auto_decompress=True,
+            headers={"User-Agent": self.config.user_agent, "Accept": "*/*"}
+            | ({} if AIOHTTP_BOUNDS_DECOMPRESSION else {"Accept-Encoding": "gzip, deflate"}),
+            auto_decompress=AIOHTTP_BOUNDS_DECOMPRESSION,
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("Content-Type",),
+            max_headers=MAX_RESPONSE_HEADERS,
+            max_field_size=MAX_HEADER_FIELD,
+            max_line_size=MAX_HEADER_FIELD,
         )
         return self
 
@@ -64,15 +98,34 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
 
+    def done_with(self, ip: str, port: int) -> None:
+        """A target is finished: close its idle keep-alive connections now, not at the
+        keep-alive timeout (at thousands of new hosts a second, those add up to thousands
+        of open descriptors and megabytes of buffers)."""
+        if self._connector is not None:
+            self._connector.close_idle(ip, port)
+
     async def _on_new_connection(
         self, _session: aiohttp.ClientSession, _ctx: SimpleNamespace, _params: object
     ) -> None:
         await self._bucket.acquire()
+        if self._on_connection is not None:
+            self._on_connection()
 
     async def fetch(
-        self, ip: str, port: int, scheme: str, probe: ProbeRequest, host: str | None = None
+        self,
+        ip: str,
+        port: int,
+        scheme: str,
+        probe: ProbeRequest,
+        host: str | None = None,
+        *,
+        max_body: int | None = None,
     ) -> Exchange:
-        """Send one probe; never raises for network or protocol trouble (it is in the Exchange)."""
+        """Send one probe; never raises for network or protocol trouble (it is in the Exchange).
+
+        `max_body` lowers the body cap for this request (never above `config.max_body_bytes`).
+        """
         readonly.check(probe)
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
@@ -80,9 +133,12 @@ class HttpClient:
         exchange = Exchange(method=probe.method, path=probe.path)
         if probe.json_body is not None:
             exchange.request_body = _json_text(probe.json_body)
+        cap = self.config.max_body_bytes
+        if max_body is not None:
+            cap = min(cap, max(0, max_body))
         try:
             async with asyncio.timeout(self.config.total_timeout):
-                await self._fetch_following(ip, port, scheme, probe, host, exchange)
+                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap)
         except TimeoutError:
             exchange.error = "timeout"
         except aiohttp.ClientConnectorError as exc:
@@ -90,9 +146,9 @@ class HttpClient:
         except aiohttp.ServerDisconnectedError:
             exchange.error = "disconnected"
         except aiohttp.ClientResponseError as exc:
-            exchange.error = f"protocol: {exc.message}"[:200]
+            exchange.error = _clean(f"protocol: {exc.message}")[:200]
         except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError, UnicodeError) as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}"[:200]
+            exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
         return exchange
 
@@ -104,6 +160,7 @@ class HttpClient:
         probe: ProbeRequest,
         host: str | None,
         exchange: Exchange,
+        cap: int,
     ) -> None:
         assert self._session is not None, "use HttpClient as an async context manager"
         authority = _authority(ip, port)
@@ -124,9 +181,9 @@ class HttpClient:
                 exchange.status = resp.status
                 exchange.headers = _flatten_headers(resp)
                 exchange.body, exchange.truncated = await _read_capped(
-                    resp, self.config.max_body_bytes
+                    resp, cap, inflate=not AIOHTTP_BOUNDS_DECOMPRESSION
                 )
-                location = resp.headers.get("Location")
+                location = exchange.header("Location")
             next_path = _same_host_redirect(location, authority, scheme, resp.status)
             if next_path is None or probe.method != "GET":
                 break
@@ -137,9 +194,11 @@ class HttpClient:
         self, ip: str, port: int, server_name: str | None = None
     ) -> TLSInfo | None:
         """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
-        await self._bucket.acquire()
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
+        await self._bucket.acquire()
+        if self._on_connection is not None:
+            self._on_connection()
         try:
             _reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(ip, port, ssl=self._ssl, server_hostname=server_name or ""),
@@ -155,13 +214,50 @@ class HttpClient:
             writer.close()
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, able to drop one endpoint's idle connections at once.
+
+    It reaches into the pool (`_conns`, aiohttp 3.x); if that ever changes shape, nothing is
+    closed early and the keep-alive timeout (`EngineConfig.keepalive_timeout`) still does it.
+    """
+
+    def close_idle(self, host: str, port: int) -> None:
+        pool = getattr(self, "_conns", None)
+        if not isinstance(pool, dict):
+            return
+        bare = host.strip("[]")
+        for key in [k for k in pool if getattr(k, "port", None) == port]:
+            if str(getattr(key, "host", "")).strip("[]") != bare:
+                continue
+            for entry in pool.pop(key, ()):
+                protocol = entry[0]
+                transport = getattr(protocol, "transport", None)
+                protocol.close()
+                if getattr(key, "is_ssl", False) and transport is not None:
+                    closing = getattr(self, "_cleanup_closed_transports", None)
+                    if isinstance(closing, list) and not getattr(
+                        self, "_cleanup_closed_disabled", True
+                    ):
+                        closing.append(transport)  # as aiohttp does: abort if TLS close hangs
+
+
+async def _read_capped(
+    resp: aiohttp.ClientResponse, cap: int, *, inflate: bool = False
+) -> tuple[bytes, bool]:
+    """The body, cut at `cap` bytes (after decompression), and whether it was cut.
+
+    With `inflate`, a gzip or deflate body arrives compressed and is inflated here, at most
+    up to the cap: zlib's max_length stops a bomb, whatever its ratio.
+    """
     chunks: list[bytes] = []
     total = 0
+    inflater = _Inflater.for_response(resp) if inflate else None
     while True:
         chunk = await resp.content.read(65536)
         if not chunk:
             return b"".join(chunks), False
+        if inflater is not None:
+            chunk = inflater.feed(chunk, cap - total + 1)  # one byte over the cap: "truncated"
         total += len(chunk)
         if total > cap:
             chunks.append(chunk[: cap - (total - len(chunk))])
@@ -170,9 +266,49 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, b
         chunks.append(chunk)
 
 
+class _Inflater:
+    """gzip or deflate (zlib-wrapped, or raw as some servers send it), inflated in bounds."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._zlib: zlib._Decompress | None = None
+
+    @classmethod
+    def for_response(cls, resp: aiohttp.ClientResponse) -> _Inflater | None:
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        return cls(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if self._zlib is None:
+            if self.encoding == "deflate" and not _zlib_wrapped(data):
+                wbits = -zlib.MAX_WBITS
+            else:
+                wbits = 16 + zlib.MAX_WBITS if self.encoding != "deflate" else zlib.MAX_WBITS
+            self._zlib = zlib.decompressobj(wbits)
+        try:  # output stops at `limit` (the input it did not need is dropped: we are done)
+            return self._zlib.decompress(data, max(1, limit))
+        except zlib.error as exc:
+            raise aiohttp.ClientPayloadError(f"cannot inflate {self.encoding} body: {exc}") from exc
+
+
+def _zlib_wrapped(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+
+
+def _clean(text: str) -> str:
+    """aiohttp decodes header bytes with surrogateescape; a lone surrogate cannot be encoded
+    as UTF-8 (JSON output, the terminal, the store), so undecodable bytes become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 def _flatten_headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for key, value in resp.headers.items():
+    for raw_key, raw_value in resp.headers.items():
+        key, value = _clean(raw_key), _clean(raw_value)
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return headers
 

@@ -15,9 +15,20 @@ class EngineConfig(msgspec.Struct, kw_only=True, frozen=True):
     total_timeout: float = 10.0  # seconds for one whole request
     target_timeout: float = 60.0  # seconds for everything at one (ip, port)
     max_body_bytes: int = 1024 * 1024  # counted after decompression
+    # Body bytes kept per (ip, port) across all its requests; once spent, each further response
+    # keeps at most max_body_after_budget. Bounds a target's memory when every path is a bomb.
+    max_target_bytes: int = 8 * 1024 * 1024
+    # Body bytes held by all targets in progress together (reads in flight included); once
+    # spent, each response keeps at most max_body_after_budget until bodies are released.
+    max_total_body_bytes: int = 128 * 1024 * 1024
+    max_body_after_budget: int = 64 * 1024
     rate: float = 0.0  # new connections per second; 0 = unlimited
     concurrency: int = 256  # targets in progress at once
     per_host_inflight: int = 2  # requests in flight to one address
     max_redirects: int = 3  # same-host only
+    # Idle keep-alive connections close after this long. A target's requests follow each other
+    # closely; a finished host's connection must not linger (aiohttp's pool does not count
+    # idle connections against its limit: at 15 s, memory and descriptors grew with the rate).
+    keepalive_timeout: float = 1.0
     max_model_details: int = 64  # per-model detail requests (e.g. /api/show) per service
     user_agent: str = DEFAULT_USER_AGENT

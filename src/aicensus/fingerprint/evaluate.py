@@ -109,8 +109,12 @@ def evaluate(sig: Signature, exchanges: Exchanges) -> MatchResult:
         fired.add(m.name)
         score += m.weight
         evidence.append(
-            Evidence(kind="match", probe=probe_label(sig, m.probe), marker=f"{m.name}: {m.why}",
-                     weight=m.weight)
+            Evidence(
+                kind="match",
+                probe=probe_label(sig, m.probe),
+                marker=f"{m.name}: {m.why}",
+                weight=m.weight,
+            )
         )
     score = min(1.0, round(score, 3))
     matched = score >= sig.threshold and all(r in fired for r in sig.require)
@@ -136,8 +140,11 @@ def extract_version(sig: Signature, exchanges: Exchanges) -> tuple[str | None, E
             continue
         value = _extract(ex_spec, ex)
         if value:
-            ev = Evidence(kind="version", probe=probe_label(sig, ex_spec.probe),
-                          marker=_describe_extractor(ex_spec))
+            ev = Evidence(
+                kind="version",
+                probe=probe_label(sig, ex_spec.probe),
+                marker=_describe_extractor(ex_spec),
+            )
             return value[:100], ev
     return None, None
 

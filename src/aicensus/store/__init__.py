@@ -4,7 +4,7 @@ This is the only package that speaks SQL; other stages exchange records with it.
 The tables are documented in docs/store.md.
 """
 
-from aicensus.store.db import DEFAULT_PATH, ScanInfo, ScanKind, Store
+from aicensus.store.db import DEFAULT_PATH, Checkpoint, ScanInfo, ScanKind, Store
 from aicensus.store.schema import SCHEMA_VERSION
 
-__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "ScanInfo", "ScanKind", "Store"]
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "Checkpoint", "ScanInfo", "ScanKind", "Store"]

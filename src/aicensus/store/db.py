@@ -41,6 +41,23 @@ class ScanInfo(msgspec.Struct, kw_only=True):
     counts: dict[str, int]  # "observations", "models" and one key per ScanStatus seen
 
 
+class Checkpoint(msgspec.Struct, kw_only=True):
+    """How far a scan got through its plan: which plan positions have stored observations.
+
+    Positions are 0-based indices into the scan's deterministic target order (this shard's
+    share of it). Every position below `done_below` is stored, and so is every position in
+    `done_above`; no other is. Written in the same transaction as the observations it counts.
+    """
+
+    plan_size: int  # targets the plan yields; a resume with another plan is refused
+    done_below: int = 0
+    done_above: list[int] = msgspec.field(default_factory=list)
+    resumes: int = 0  # times the scan was resumed
+
+    def done(self) -> int:
+        return self.done_below + len(self.done_above)
+
+
 # ---------------------------------------------------------------- error mapping
 
 
@@ -227,18 +244,30 @@ class Store:
 
     # ------------------------------------------------------------ scans
 
-    def begin_scan(self, kind: ScanKind, args: dict[str, Any] | None = None) -> int:
-        """Record the start of a scan or ingest run; returns its scan_id."""
+    def begin_scan(
+        self,
+        kind: ScanKind,
+        args: dict[str, Any] | None = None,
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> int:
+        """Record the start of a scan or ingest run; returns its scan_id.
+
+        With `checkpoint`, the scan's first progress record is written in the same
+        transaction, so a resumable scan never exists without one.
+        """
         if kind not in _SCAN_KINDS:
             raise ValueError(f"scan kind must be one of {_SCAN_KINDS}, not {kind!r}")
         self._writable()
-        with _mapped(f"cannot record a new scan in {self.path}"):
+        with _mapped(f"cannot record a new scan in {self.path}"), self._transaction():
             row = self._con.execute(
                 "INSERT INTO scans (kind, started_at, args, tool_version, status) "
                 "VALUES (?, ?, ?, ?, 'running') RETURNING scan_id",
                 [kind, _now(), rows.to_json(args or {}), __version__],
             ).fetchone()
-        assert row is not None
+            assert row is not None
+            if checkpoint is not None:
+                self._write_checkpoint(int(row[0]), checkpoint)
         return int(row[0])
 
     def finish_scan(self, scan_id: int, status: str = "completed") -> None:
@@ -286,8 +315,18 @@ class Store:
 
     # ------------------------------------------------------------ observations
 
-    def add_observations(self, scan_id: int, observations: Iterable[ServiceObservation]) -> int:
-        """Store a batch of observations in one transaction; returns how many were stored."""
+    def add_observations(
+        self,
+        scan_id: int,
+        observations: Iterable[ServiceObservation],
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> int:
+        """Store a batch of observations in one transaction; returns how many were stored.
+
+        With `checkpoint`, the scan's progress is replaced in that same transaction, so the
+        stored observations and the recorded progress can never disagree.
+        """
         self._writable()
         self._require_scan(scan_id)
         stored = 0
@@ -295,7 +334,58 @@ class Store:
             for chunk in _batches(observations, _CHUNK):
                 self._add_chunk(scan_id, chunk)
                 stored += len(chunk)
+            if checkpoint is not None:
+                self._write_checkpoint(scan_id, checkpoint)
         return stored
+
+    # ------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, scan_id: int, checkpoint: Checkpoint) -> None:
+        """Replace the scan's recorded progress (its own transaction)."""
+        self.add_observations(scan_id, (), checkpoint=checkpoint)
+
+    def checkpoint(self, scan_id: int) -> Checkpoint | None:
+        """The scan's recorded progress, or None for a scan that never wrote one."""
+        with _mapped(f"cannot read scan progress from {self.path}"):
+            row = self._con.execute(
+                "SELECT plan_size, done_below, done_above, resumes FROM scan_progress "
+                "WHERE scan_id = ?",
+                [scan_id],
+            ).fetchone()
+        if row is None:
+            return None
+        plan_size, done_below, done_above, resumes = row
+        return Checkpoint(
+            plan_size=plan_size,
+            done_below=done_below,
+            done_above=sorted(done_above),
+            resumes=resumes,
+        )
+
+    def reopen_scan(self, scan_id: int) -> None:
+        """Mark a scan running again (to resume it): status `running`, no finish time."""
+        self._writable()
+        self._require_scan(scan_id)
+        with _mapped(f"cannot reopen scan {scan_id} in {self.path}"):
+            self._con.execute(
+                "UPDATE scans SET status = 'running', finished_at = NULL, counts = NULL "
+                "WHERE scan_id = ?",
+                [scan_id],
+            )
+
+    def _write_checkpoint(self, scan_id: int, checkpoint: Checkpoint) -> None:
+        self._con.execute("DELETE FROM scan_progress WHERE scan_id = ?", [scan_id])
+        self._con.execute(
+            "INSERT INTO scan_progress VALUES (?, ?, ?, ?::BIGINT[], ?, ?)",
+            [
+                scan_id,
+                checkpoint.plan_size,
+                checkpoint.done_below,
+                sorted(checkpoint.done_above),
+                checkpoint.resumes,
+                _now(),
+            ],
+        )
 
     def _add_chunk(self, scan_id: int, chunk: Sequence[ServiceObservation]) -> None:
         reserved = self._con.execute(

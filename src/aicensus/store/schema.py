@@ -9,10 +9,10 @@ import duckdb
 
 from aicensus.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# Future migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order.
-_MIGRATIONS: dict[int, str] = {}
+# Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order.
+_MIGRATIONS: dict[int, str] = {1: "migrate_1_to_2.sql"}
 
 
 def _sql(name: str) -> str:

@@ -1,4 +1,4 @@
--- aicensus store schema, version 1 (see docs/store.md).
+-- aicensus store schema, version 2 (see docs/store.md).
 -- Applied in one transaction when a writable store has no schema_version table.
 -- Every timestamp is UTC, stored without a time zone.
 
@@ -87,4 +87,15 @@ CREATE TABLE IF NOT EXISTS request_log (
     bytes   BIGINT   NOT NULL,
     ms      DOUBLE   NOT NULL,
     error   VARCHAR
+);
+
+-- Progress of a scan through its deterministic plan, for `aicensus scan --resume`.
+-- Rewritten in the same transaction as each batch of observations it accounts for.
+CREATE TABLE IF NOT EXISTS scan_progress (
+    scan_id     BIGINT    NOT NULL,
+    plan_size   BIGINT    NOT NULL,
+    done_below  BIGINT    NOT NULL,
+    done_above  BIGINT[]  NOT NULL,
+    resumes     INTEGER   NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
 );

@@ -102,9 +102,14 @@ class ScanPlan:
         return shard_size(self._space().size, self.shard)
 
     def __iter__(self) -> Iterator[Target]:
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[Target]:
+        """The targets from the start-th on (0-based, within this shard): list(self)[start:],
+        without computing the ones skipped. A resumed scan starts here."""
         space = self._space()
         permutation = Permutation(space.size, self.seed)
-        for position in shard_positions(space.size, self.shard):
+        for position in shard_positions(space.size, self.shard)[max(0, start) :]:
             yield space.target_at(permutation(position))
 
     def _space(self) -> _Space:

@@ -1,0 +1,181 @@
+"""masscan output: -oJ (a JSON array, or one object per line with -oD) and -oL (lines).
+
+    -oL:  open tcp 11434 192.0.2.7 1740787200
+          banner tcp 11434 192.0.2.7 1740787201 http HTTP/1.0 200 OK\\x0d\\x0aContent-Type: …
+    -oJ:  {"ip": "192.0.2.7", "timestamp": "1740787200",
+           "ports": [{"port": 11434, "proto": "tcp", "status": "open", "reason": "syn-ack"}]}
+          {"ip": "192.0.2.7", "timestamp": "1740787201",
+           "ports": [{"port": 11434, "proto": "tcp",
+                      "service": {"name": "http", "banner": "HTTP/1.0 200 OK\\r\\n…"}}]}
+
+Mapping: the records of one TCP (ip, port) within an hour form one observation, timed by the
+earliest. An HTTP banner (`--banners`, which sends `GET /`) becomes the exchange `GET /` and is
+fingerprinted like a scan's root response, so `Ollama is running` identifies Ollama. A port that
+was only seen open is stored with status `unidentified`, no scheme and the error "port open; no
+HTTP response recorded": masscan knows nothing about what listens there. Closed ports and UDP,
+SCTP and ICMP records are skipped (not bad).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from aicensus import pipeline
+from aicensus.fingerprint.schema import Signature
+from aicensus.ingest.common import (
+    BadRecord,
+    FormatResult,
+    RecordError,
+    check_ip,
+    check_port,
+    exchange_from_raw_http,
+    group_by_time,
+    iso_from_epoch,
+    iter_json_values,
+    parse_time,
+    read_text,
+    reason,
+    unescape_banner,
+)
+from aicensus.records import Evidence, ScanStatus, ServiceObservation, Target
+
+SOURCE = "masscan"
+OPEN_ONLY_ERROR = "port open; no HTTP response recorded"
+
+
+class _Seen(msgspec.Struct):
+    ip: str
+    port: int
+    at: str
+    service: str | None = None
+    banner: str | None = None
+
+
+def _when(seen: _Seen) -> datetime | None:
+    return parse_time(seen.at)
+
+
+def _list_line(text: str) -> _Seen | None:
+    fields = text.split(None, 6)
+    if len(fields) < 5:
+        raise RecordError("not a masscan -oL line")
+    kind, proto = fields[0].lower(), fields[1].lower()
+    if kind not in ("open", "closed", "banner"):
+        raise RecordError(f"unknown record type {fields[0][:20]!r}")
+    port, ip, at = check_port(fields[2]), check_ip(fields[3]), iso_from_epoch(fields[4])
+    if proto != "tcp" or kind == "closed":
+        return None
+    if kind == "banner":
+        if len(fields) < 6:
+            raise RecordError("banner line without a service name")
+        banner = unescape_banner(fields[6]) if len(fields) > 6 else ""
+        return _Seen(ip, port, at, fields[5].lower(), banner)
+    return _Seen(ip, port, at)
+
+
+def _json_record(record: object) -> list[_Seen]:
+    if not isinstance(record, dict):
+        raise RecordError("expected a JSON object")
+    if "finished" in record and "ip" not in record:
+        return []
+    ip = check_ip(record.get("ip"))
+    at = iso_from_epoch(record.get("timestamp"))
+    ports = record.get("ports")
+    if not isinstance(ports, list) or not ports:
+        raise RecordError("no 'ports' list")
+    seen: list[_Seen] = []
+    for entry in ports:
+        if not isinstance(entry, dict):
+            raise RecordError("a 'ports' entry is not an object")
+        port = check_port(entry.get("port"))
+        if str(entry.get("proto", "tcp")).lower() != "tcp":
+            continue
+        if str(entry.get("status", "open")).lower() != "open":
+            continue
+        service = entry.get("service")
+        if isinstance(service, dict):
+            banner = service.get("banner")
+            seen.append(
+                _Seen(
+                    ip,
+                    port,
+                    at,
+                    str(service.get("name") or "").lower() or None,
+                    unescape_banner(banner) if isinstance(banner, str) else None,
+                )
+            )
+        else:
+            seen.append(_Seen(ip, port, at))
+    return seen
+
+
+def _is_list_format(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#masscan"):
+            return True
+        if stripped and not stripped.startswith("#"):
+            return not stripped.startswith(("{", "["))
+    return False
+
+
+# Old masscan ends -oJ with `{finished: 1}`, which is not JSON (unquoted key).
+_FINISHED = re.compile(r'\{\s*"?finished"?\s*:\s*\d+\s*\}')
+
+
+def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
+    text = _FINISHED.sub(lambda m: " " * len(m.group()), read_text(path))
+    bad: list[BadRecord] = []
+    seen: list[_Seen] = []
+    records = 0
+    if _is_list_format(text):
+        for number, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            records += 1
+            try:
+                if (item := _list_line(stripped)) is not None:
+                    seen.append(item)
+            except RecordError as exc:
+                bad.append(BadRecord(line=number, reason=reason(exc)))
+    else:
+        for number, value in iter_json_values(text):
+            records += 1
+            try:
+                if isinstance(value, RecordError):
+                    raise value
+                seen.extend(_json_record(value))
+            except RecordError as exc:
+                bad.append(BadRecord(line=number, reason=reason(exc)))
+    groups = group_by_time(seen, lambda s: (s.ip, s.port), _when)
+    return FormatResult(observations=[_observe(g, sigs) for g in groups], bad=bad, records=records)
+
+
+def _observe(group: list[_Seen], sigs: Sequence[Signature]) -> ServiceObservation:
+    first = group[0]
+    banners = [s for s in group if s.banner and s.service and s.service.startswith("http")]
+    for item in banners:
+        exchange = exchange_from_raw_http(item.banner or "")
+        if exchange is not None:
+            scheme = "https" if "ssl" in (item.service or "") else "http"
+            return pipeline.observe_recorded(
+                Target(first.ip, first.port), scheme, [exchange], sigs, first.at, source=SOURCE
+            )
+    return ServiceObservation(
+        ip=first.ip,
+        port=first.port,
+        scheme=None,
+        status=ScanStatus.UNIDENTIFIED,
+        observed_at=first.at,
+        evidence=[
+            Evidence(kind="port", probe="masscan", marker=f"tcp/{first.port} open", weight=0.0)
+        ],
+        error=OPEN_ONLY_ERROR,
+        source=SOURCE,
+    )

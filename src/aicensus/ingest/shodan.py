@@ -1,0 +1,114 @@
+"""Shodan banner JSON: one banner per line, as `shodan download` (gzipped) and `shodan parse`
+write it and as the search and streaming APIs return it.
+
+    {"ip_str": "192.0.2.7", "port": 11434, "transport": "tcp",
+     "timestamp": "2025-03-01T12:00:00.123456", "hostnames": [],
+     "data": "HTTP/1.1 200 OK\\r\\nContent-Type: text/plain; charset=utf-8\\r\\n…\\r\\n\\r\\n",
+     "http": {"status": 200, "html": "Ollama is running", "title": "", "server": null,
+              "location": "/"},
+     "ssl": {…}, "product": "…", "asn": "AS64500", "org": "…", "location": {…}}
+
+Mapping (docs/measurement.md): one observation per banner, timed by `timestamp` (Shodan
+writes UTC without a zone). `data` holds the status line and headers Shodan received for
+`GET http.location` (default `/`), and `http.html` the body; together they are one exchange,
+fingerprinted as a scan's root response. A banner with `ssl` is https. An `ollama` object, when
+a banner carries one, is read like Censys's (models, running_models, version). A banner that
+is not HTTP is stored as `not-http`; `transport: udp` is skipped. Shodan's own location, ASN
+and organisation are not stored: every IP is enriched from one database at report time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from pathlib import Path
+
+from aicensus import pipeline
+from aicensus.fingerprint.schema import Signature
+from aicensus.ingest.censys import ollama_observation
+from aicensus.ingest.common import (
+    BadRecord,
+    FormatResult,
+    RecordError,
+    check_ip,
+    check_port,
+    check_time,
+    exchange_from_raw_http,
+    iter_json_values,
+    read_text,
+    reason,
+)
+from aicensus.records import Evidence, ScanStatus, ServiceObservation, Target
+
+SOURCE = "shodan"
+
+
+def _ip(banner: dict[str, object]) -> str:
+    if "ip_str" in banner:
+        return check_ip(banner["ip_str"])
+    value = banner.get("ip")
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32:
+        return str(ipaddress.IPv4Address(value))
+    return check_ip(value)
+
+
+def _observation(banner: object, sigs: Sequence[Signature]) -> ServiceObservation | None:
+    if not isinstance(banner, dict):
+        raise RecordError("expected a JSON object")
+    ip = _ip(banner)
+    port = check_port(banner.get("port"))
+    if str(banner.get("transport") or "tcp").lower() != "tcp":
+        return None
+    at = check_time(banner.get("timestamp"))
+    data = banner.get("data")
+    if not isinstance(data, str):
+        raise RecordError("no 'data' string")
+    http = banner.get("http") if isinstance(banner.get("http"), dict) else None
+    scheme = "https" if banner.get("ssl") else "http"
+    hostnames = banner.get("hostnames")
+    hostname = hostnames[0] if isinstance(hostnames, list) and hostnames else None
+    target = Target(ip, port, hostname if isinstance(hostname, str) else None)
+    html = http.get("html") if http else None
+    path = http.get("location") if http and isinstance(http.get("location"), str) else "/"
+    exchange = exchange_from_raw_http(
+        data, path=path or "/", body=html if isinstance(html, str) else None
+    )
+    base = None
+    if exchange is not None:
+        base = pipeline.observe_recorded(target, scheme, [exchange], sigs, at, source=SOURCE)
+    ollama = banner.get("ollama")
+    if isinstance(ollama, dict):
+        return ollama_observation(ip, port, at, ollama, SOURCE, base)
+    if base is not None:
+        return base
+    meta = banner.get("_shodan")
+    module = meta.get("module") if isinstance(meta, dict) else None
+    label = str(banner.get("product") or module or "non-HTTP banner")[:120]
+    return ServiceObservation(
+        ip=ip,
+        port=port,
+        scheme=None,
+        status=ScanStatus.NOT_HTTP,
+        observed_at=at,
+        hostname=target.hostname,
+        evidence=[Evidence(kind="source-label", probe="shodan", marker=label)],
+        source=SOURCE,
+    )
+
+
+def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
+    bad: list[BadRecord] = []
+    observations: list[ServiceObservation] = []
+    records = 0
+    for number, value in iter_json_values(read_text(path)):
+        records += 1
+        try:
+            if isinstance(value, RecordError):
+                raise value
+            obs = _observation(value, sigs)
+        except RecordError as exc:
+            bad.append(BadRecord(line=number, reason=reason(exc)))
+            continue
+        if obs is not None:
+            observations.append(obs)
+    return FormatResult(observations=observations, bad=bad, records=records)
