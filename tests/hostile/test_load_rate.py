@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "load_rate.py"
 RATE = 1000
 HOSTS = 2048
@@ -33,15 +31,17 @@ def bench(cidr: str, rate: float, every: float = 0.2) -> dict:
 def test_rate_is_met_and_memory_is_flat() -> None:
     # A rate can only be held by a machine that can go faster: on one so loaded that the
     # scanner cannot reach 1.5x the rate unthrottled, this measures the load, not the limiter.
+    # So the rate asked for is the lower of RATE and two thirds of what this machine reaches
+    # unthrottled right now; a machine that cannot open 150 connections/s fails.
     capacity = bench("127.65.0.0/22", 0, 1.0)["overall_rate"]
-    if capacity < 1.5 * RATE:
-        pytest.skip(f"machine too loaded: {capacity:.0f} connections/s unthrottled")
-    result = bench("127.64.0.0/21", RATE)
+    assert capacity >= 150, f"only {capacity:.0f} connections/s unthrottled"
+    rate = min(RATE, round(capacity / 1.5))
+    result = bench("127.64.0.0/21", rate)
     assert result["targets"] == HOSTS
     assert result["by_status"] == {"connection-refused": HOSTS}
     assert result["connections"] == HOSTS  # one refused connection per target, no retries
-    assert abs(result["steady_rate"] - RATE) <= 0.10 * RATE, result["steady_rate"]
-    assert abs(result["overall_rate"] - RATE) <= 0.10 * RATE, result["overall_rate"]
+    assert abs(result["steady_rate"] - rate) <= 0.10 * rate, (rate, result["steady_rate"])
+    assert abs(result["overall_rate"] - rate) <= 0.10 * rate, (rate, result["overall_rate"])
     samples = result["rss_samples"]
     assert len(samples) >= 5, samples
     after_warmup = [rss for _t, done_, rss in samples if done_ >= HOSTS // 3]
