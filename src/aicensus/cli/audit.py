@@ -11,7 +11,6 @@ import click
 
 from aicensus.assess.finding import Severity
 from aicensus.audit import DEFAULT_HASH_LIMIT, AuditError, run_audit
-from aicensus.audit.bom import write_audit_cyclonedx
 from aicensus.audit.records import AuditResult
 from aicensus.audit.render import FORMATS, summary, write_json, write_table
 from aicensus.errors import AicensusError
@@ -43,6 +42,9 @@ def _render(
     if fmt == "json":
         write_json(out, result, policy)
     elif fmt == "cyclonedx":
+        # Imported here: the CycloneDX validator costs a second at every start of the CLI.
+        from aicensus.audit.bom import write_audit_cyclonedx
+
         write_audit_cyclonedx(out, result)
     else:
         write_table(out, result, verbose=verbose, policy=policy)
