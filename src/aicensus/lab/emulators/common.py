@@ -7,6 +7,7 @@ refused before a socket is opened.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -15,8 +16,9 @@ import ipaddress
 import json
 import os
 import resource
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -275,3 +277,21 @@ def write_ready_file(path: str | os.PathLike[str], payload: dict[str, object]) -
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     tmp.replace(target)
+
+
+def run_emulator(
+    name: str,
+    serving: Coroutine[object, object, None],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> int:
+    """Run an emulator until it stops; a bad configuration or a failed bind exits 2."""
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serving)
+    except EmulatorConfigError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{name}: error: cannot bind: {exc}", file=sys.stderr)
+        return 2
+    return 0

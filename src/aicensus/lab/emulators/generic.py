@@ -53,6 +53,7 @@ from aicensus.lab.emulators.common import (
     go_json,
     loopback_address,
     raise_nofile_limit,
+    run_emulator,
     write_ready_file,
 )
 
@@ -804,15 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         print("\n".join(available_products()))
         return 0
-    try:
-        asyncio.run(serve(args))
-    except EmulatorConfigError as exc:
-        print(f"generic-emulator: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"generic-emulator: error: cannot bind: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_emulator("generic-emulator", serve(args))
 
 
 if __name__ == "__main__":

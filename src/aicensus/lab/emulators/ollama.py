@@ -36,6 +36,7 @@ from aicensus.lab.emulators.common import (
     collect_addresses,
     go_json_bytes,
     raise_nofile_limit,
+    run_emulator,
     write_ready_file,
 )
 from aicensus.lab.emulators.ollama_profiles import DEFAULT_VERSION, Profile, at_least, profile_for
@@ -471,16 +472,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(serve(args))
-    except EmulatorConfigError as exc:
-        print(f"ollama-emulator: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"ollama-emulator: error: cannot bind: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_emulator("ollama-emulator", serve(args), _loop_factory())
 
 
 if __name__ == "__main__":
