@@ -116,7 +116,6 @@ def ingest_file(
         observations = result.observations
         if store is not None:
             con = lon.connection(store)
-            lon.ensure_tables(con)
             observations, summary.duplicates = lon.drop_known(con, observations)
             summary.scan_id = store.begin_scan(
                 "ingest", {"format": fmt, "file": str(path), "sha256": digest}
@@ -159,7 +158,6 @@ def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> 
     summary = IngestSummary(format="parquet", path=str(path), files=len(every))
     with Store.open(db) as store:
         con = lon.connection(store)
-        lon.ensure_tables(con)
         seen = [lon.source_seen(con, h) for h in hashes]
         if not force and all(s is not None for s in seen):
             summary.skipped_files = len(every)

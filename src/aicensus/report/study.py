@@ -156,7 +156,7 @@ def _population(con: duckdb.DuckDBPyConnection, options: StudyOptions) -> str:
         "CREATE OR REPLACE TEMP TABLE study_obs AS "
         "SELECT obs_id, ip, hash(ip) AS hid, port, observed_at, CAST(observed_at AS DATE) AS day, "
         "product, "
-        f"version, auth, source FROM observations WHERE {text}",
+        f"version, auth, source, model_set FROM observations WHERE {text}",
         params,
     )
     return text
@@ -168,23 +168,27 @@ def _model_tables(con: duckdb.DuckDBPyConnection) -> None:
     Hosts are keyed by hid = hash(ip) (64 bits: a collision among 10^6 hosts has odds of about
     1 in 10^7), which makes the 25-million-row aggregations several times faster than strings.
     """
-    # Every observation's counts; only those of the population are ever joined in.
+    # Models are stored once per distinct inventory (model set, store/sets.py): aggregate the
+    # population per (host, set) first, then expand each set's few rows.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE study_obs_models AS
-        SELECT obs_id, count(*) AS n_models, count(*) FILTER (WHERE running) AS n_running
-        FROM models GROUP BY obs_id"""
+        SELECT o.obs_id, s.n_models, s.n_running
+        FROM study_obs o JOIN model_sets s ON s.set_id = o.model_set"""
     )
     # Per (host, model name): flags over the window, details from the latest observation.
     con.execute(
         r"""CREATE OR REPLACE TEMP TABLE study_instances AS
-        WITH last AS (
-            SELECT o.hid, m.name, arg_max(m.obs_id, o.observed_at) AS last_obs,
-                   count(*) AS observations,
+        WITH per_set AS (
+            SELECT hid, model_set, count(*) AS n, max(observed_at) AS last_at
+            FROM study_obs WHERE model_set IS NOT NULL GROUP BY hid, model_set),
+        last AS (
+            SELECT p.hid, m.name, arg_max(m.set_id, p.last_at) AS last_set,
+                   sum(p.n) AS observations,
                    bool_or(m.system_prompt_sha256 IS NOT NULL) AS system_prompt,
                    bool_or(m.guardrails_removed) AS guardrails_removed,
                    bool_or(m.running) AS ever_running
-            FROM models m JOIN study_obs o ON m.obs_id = o.obs_id
-            GROUP BY o.hid, m.name)
+            FROM per_set p JOIN set_models m ON m.set_id = p.model_set
+            GROUP BY p.hid, m.name)
         SELECT l.*, nullif(lower(m.family), '') AS family,
                nullif(upper(m.quantization), '') AS quantization,
                coalesce(m.parameter_count,
@@ -194,7 +198,7 @@ def _model_tables(con: duckdb.DuckDBPyConnection) -> None:
                             WHEN 'T' THEN 1e12 END) AS parameters,
                list_sort(m.capabilities) AS capabilities,
                m.developer, m.country AS dev_country
-        FROM last l JOIN models m ON m.obs_id = l.last_obs AND m.name = l.name
+        FROM last l JOIN set_models m ON m.set_id = l.last_set AND m.name = l.name
         QUALIFY row_number() OVER (PARTITION BY l.hid, l.name ORDER BY m.seq) = 1"""
     )
 
@@ -485,9 +489,9 @@ def _families(con: duckdb.DuckDBPyConnection, hosts: int, top: int) -> list[Figu
         """CREATE OR REPLACE TEMP TABLE study_family AS
         SELECT family, count(*) AS hosts, sum(n_obs) AS observations, sum(n_days) AS host_days
         FROM (SELECT p.family, o.hid, count(*) AS n_obs, count(DISTINCT o.day) AS n_days
-              FROM (SELECT DISTINCT obs_id, lower(family) AS family FROM models
+              FROM (SELECT DISTINCT set_id, lower(family) AS family FROM set_models
                     WHERE family IS NOT NULL AND family <> '') p
-              JOIN study_obs o ON p.obs_id = o.obs_id
+              JOIN study_obs o ON p.set_id = o.model_set
               GROUP BY p.family, o.hid)
         GROUP BY family"""
     )

@@ -17,7 +17,7 @@ import msgspec
 from aicensus import __version__
 from aicensus.errors import StoreError, StoreLockedError
 from aicensus.records import ServiceObservation
-from aicensus.store import rows
+from aicensus.store import rows, sets
 from aicensus.store.schema import SCHEMA_VERSION, check_version, ensure_schema, stored_version
 
 DEFAULT_PATH = "aicensus.duckdb"
@@ -100,6 +100,9 @@ def _mapped(action: str) -> Iterator[None]:
         raise StoreError(f"{action}: {_one_line(error)}") from error
 
 
+mapped_errors = _mapped  # for the store's other modules (longitudinal.py)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -159,7 +162,7 @@ def _chunk_rows(
 _OBS_NAMES = tuple(name for name, _ in rows.OBS_COLUMNS)
 _SELECT_OBSERVATIONS = f"""
 SELECT {", ".join(f"o.{n}" for n in _OBS_NAMES)},
-    (SELECT list(m ORDER BY m.seq) FROM models m WHERE m.obs_id = o.obs_id),
+    (SELECT list(m ORDER BY m.seq) FROM set_models m WHERE m.set_id = o.model_set),
     (SELECT list(r ORDER BY r.seq) FROM request_log r WHERE r.obs_id = o.obs_id)
 FROM observations o
 WHERE $scan_id IS NULL OR o.scan_id = $scan_id
@@ -288,8 +291,8 @@ class Store:
             [scan_id],
         ).fetchall()
         models = self._con.execute(
-            "SELECT count(*) FROM models WHERE obs_id IN "
-            "(SELECT obs_id FROM observations WHERE scan_id = ?)",
+            "SELECT coalesce(sum(s.n_models), 0) FROM observations o "
+            "JOIN model_sets s ON s.set_id = o.model_set WHERE o.scan_id = ?",
             [scan_id],
         ).fetchone()
         counts = {
@@ -392,9 +395,29 @@ class Store:
             "SELECT nextval('obs_id_seq') AS id FROM range(?) ORDER BY id", [len(chunk)]
         ).fetchall()
         observations, models, log = _chunk_rows(scan_id, [r[0] for r in reserved], chunk)
-        _insert(self._con, "observations", rows.OBS_COLUMNS, observations)
-        _insert(self._con, "models", rows.MODEL_COLUMNS, models)
+        set_of = self._intern_models(models)
+        _insert(
+            self._con,
+            "observations",
+            (*rows.OBS_COLUMNS, ("model_set", "BIGINT")),
+            [(*row, set_of.get(row[0])) for row in observations],
+        )
         _insert(self._con, "request_log", rows.LOG_COLUMNS, log)
+
+    def _intern_models(self, models: Sequence[rows.Row]) -> dict[int, int]:
+        """Store the chunk's model inventories as sets; {obs_id: set_id}."""
+        if not models:
+            return {}
+        self._con.execute(
+            "CREATE OR REPLACE TEMP TABLE _aicensus_staged AS SELECT * FROM set_models LIMIT 0"
+        )
+        self._con.execute("ALTER TABLE _aicensus_staged RENAME COLUMN set_id TO obs_id")
+        _insert(self._con, "_aicensus_staged", rows.MODEL_COLUMNS, models)
+        sets.intern(self._con, "_aicensus_staged", "obs_id", "_aicensus_sets")
+        found = self._con.execute("SELECT owner, set_id FROM _aicensus_sets").fetchall()
+        self._con.execute("DROP TABLE _aicensus_staged")
+        self._con.execute("DROP TABLE _aicensus_sets")
+        return dict(found)
 
     def observations(self, scan_id: int | None = None) -> Iterator[ServiceObservation]:
         """The observations of one scan (all scans when None), in the order they were added."""

@@ -2,8 +2,8 @@
 observations, per-host history (first and last seen, observations, days observed, persistence
 class), and the date-partitioned Parquet form of a whole store (export and merge).
 
-It adds one table of its own, `ingest_sources` (longitudinal.sql, created IF NOT EXISTS on a
-writable open), and never changes the core tables' schema. See docs/measurement.md.
+Its ledger of ingested files is the `ingest_sources` table of the core schema (version 3).
+See docs/measurement.md.
 
 Identity of an observation: `observation_key` = ip | port | scheme | observed_at (as given) |
 source. Two rows with the same key are the same sighting from the same source, so re-reading a
@@ -17,7 +17,6 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -25,7 +24,8 @@ import msgspec
 
 from aicensus.errors import InputFileError, StoreError
 from aicensus.records import ServiceObservation
-from aicensus.store import Store, rows
+from aicensus.store import Store, rows, sets
+from aicensus.store.db import mapped_errors
 
 OBS_KEY_SQL = (
     "concat_ws('|', ip, CAST(port AS VARCHAR), coalesce(scheme, ''), observed_at_text, source)"
@@ -33,12 +33,12 @@ OBS_KEY_SQL = (
 # The same key as columns (hashing the columns is cheaper than building 7 million strings).
 KEY_COLUMNS = "ip, port, _scheme, observed_at_text, source"
 KEY_SELECT = "ip, port, coalesce(scheme, '') AS _scheme, observed_at_text, source"
-# Columns of a Parquet row: the observation (less its store-local ids), its models and its
-# request log as lists of structs, in the store's own column names and types.
+# Columns of the Parquet tables, in the store's own column names and types: the observation
+# (less its store-local ids), the models of a set, a request log entry.
 OBS_FIELDS = tuple(n for n, _ in rows.OBS_COLUMNS if n not in ("obs_id", "scan_id"))
-MODEL_FIELDS = tuple(n for n, _ in rows.MODEL_COLUMNS if n != "obs_id")
+MODEL_FIELDS = sets.SET_FIELDS
 LOG_FIELDS = tuple(n for n, _ in rows.LOG_COLUMNS if n != "obs_id")
-PARQUET_FORMAT_VERSION = "1"
+PARQUET_FORMAT_VERSION = "2"
 
 
 def observation_key(obs: ServiceObservation) -> str:
@@ -49,11 +49,6 @@ def observation_key(obs: ServiceObservation) -> str:
 def connection(store: Store) -> duckdb.DuckDBPyConnection:
     """The store's DuckDB connection (the store keeps no other state, so sharing it is safe)."""
     return store._con
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    sql = resources.files("aicensus.store").joinpath("longitudinal.sql").read_text("utf-8")
-    con.execute(sql)
 
 
 MEMORY_LIMIT_ENV = "AICENSUS_DUCKDB_MEMORY_LIMIT"
@@ -104,8 +99,6 @@ class SourceFile(msgspec.Struct, kw_only=True):
 
 def source_seen(con: duckdb.DuckDBPyConnection, sha256: str) -> SourceFile | None:
     """The earlier ingest of a file with these bytes, if any."""
-    if not has_table(con, "ingest_sources"):
-        return None
     row = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources WHERE sha256 = ?",
@@ -125,8 +118,6 @@ def record_source(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
 
 
 def sources(con: duckdb.DuckDBPyConnection) -> list[SourceFile]:
-    if not has_table(con, "ingest_sources"):
-        return []
     found = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources ORDER BY ingested_at, path"
@@ -281,25 +272,34 @@ def host_history(
 
 # ---------------------------------------------------------------- Parquet
 #
-# A dataset is a directory of three tables, each partitioned by the UTC month of the
-# observation (rows inside a file are in time order):
+# A dataset (format 2) is a directory of three tables:
 #
-#   DIR/observations/month=YYYY-MM/*.parquet   shard, ref, and every observations column
-#   DIR/models/month=YYYY-MM/*.parquet         shard, ref, and every models column
+#   DIR/observations/month=YYYY-MM/*.parquet   shard, ref, every observations column, set_key
+#   DIR/model_sets/*.parquet                   shard, set_key, and the set's models (seq, ...)
 #   DIR/request_log/month=YYYY-MM/*.parquet    shard, ref, and every request_log column
 #
-# Months, not days: DuckDB pays ~10 ms per file read, so 293 daily files per table cost 4x the
-# read time of the same rows in 10 monthly ones (measured on the 2-core machine).
-# (shard, ref) identifies an observation inside the dataset: shard is a UUID written once per
-# export (so datasets copied side by side never collide), ref the exporting store's obs_id.
+# Observations and request logs are partitioned by the UTC month of the observation (rows
+# inside a file are in time order). Months, not days: DuckDB pays ~10 ms per file read, so 293
+# daily files per table cost 4x the read time of the same rows in 10 monthly ones (measured on
+# the 2-core machine). (shard, ref) identifies an observation inside the dataset: shard is a
+# UUID written once per export (so datasets copied side by side never collide), ref the
+# exporting store's obs_id. (shard, set_key) names a model set; on import each set's key is
+# recomputed from its rows (store/sets.py), so sets from any shard or writer merge by content.
+# Format 1 (aicensus 0.2) had DIR/models/month=YYYY-MM/ with one row per model of every
+# observation (shard, ref, seq, ...) instead of model_sets; it still imports.
 # Flat tables, not nested lists: DuckDB reads 33 struct fields per model about 7x slower.
 
-TABLES = ("observations", "models", "request_log")
+TABLES = ("observations", "model_sets", "request_log", "models")
 
 
 def export_parquet(store: Store, directory: str | Path, *, overwrite: bool = False) -> int:
-    """Write every observation as a month-partitioned Parquet dataset (layout above); returns
-    the number of observations written."""
+    """Write every observation as a Parquet dataset (layout above); returns the number of
+    observations written."""
+    with mapped_errors(f"cannot export {store.path} to {directory}"):
+        return _export_parquet(store, directory, overwrite=overwrite)
+
+
+def _export_parquet(store: Store, directory: str | Path, *, overwrite: bool) -> int:
     out = Path(directory)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputFileError(f"{out} is not empty; choose an empty directory or --overwrite")
@@ -310,17 +310,24 @@ def export_parquet(store: Store, directory: str | Path, *, overwrite: bool = Fal
     month = "coalesce(strftime(o.observed_at, '%Y-%m'), 'unknown')"
     obs_cols = ", ".join(f"o.{f}" for f in OBS_FIELDS)
     queries = {
-        "observations": f"SELECT '{shard}' AS shard, o.obs_id AS ref, {obs_cols}, "
-        f"{month} AS month FROM observations o",
-        "models": f"SELECT '{shard}' AS shard, x.obs_id AS ref, "
-        + ", ".join(f"x.{f}" for f in MODEL_FIELDS)
-        + f", {month} AS month FROM models x JOIN observations o ON o.obs_id = x.obs_id",
+        "observations": f"SELECT '{shard}' AS shard, o.obs_id AS ref, {obs_cols}, s.set_key, "
+        f"{month} AS month FROM observations o LEFT JOIN model_sets s ON s.set_id = o.model_set",
         "request_log": f"SELECT '{shard}' AS shard, y.obs_id AS ref, "
         + ", ".join(f"y.{f}" for f in LOG_FIELDS)
         + f", {month} AS month FROM request_log y JOIN observations o ON o.obs_id = y.obs_id",
     }
     months = [r[0] for r in con.execute(f"SELECT DISTINCT {month} FROM observations o").fetchall()]
-    write_dataset(con, out, queries, months, {"aicensus_parquet": PARQUET_FORMAT_VERSION})
+    metadata = {"aicensus_parquet": PARQUET_FORMAT_VERSION}
+    write_dataset(con, out, queries, months, metadata)
+    write_table(
+        con,
+        out / "model_sets",
+        f"SELECT '{shard}' AS shard, s.set_key, "
+        + ", ".join(f"m.{f}" for f in MODEL_FIELDS)
+        + " FROM set_models m JOIN model_sets s USING (set_id) "
+        "WHERE set_id IN (SELECT model_set FROM observations) ORDER BY set_id, seq",
+        metadata,
+    )
     count = con.execute("SELECT count(*) FROM observations").fetchone()
     return int(count[0]) if count else 0
 
@@ -335,17 +342,27 @@ def write_dataset(
     """Write each table's query (selecting shard, ref, the columns and `month`) as one file
     per month: DIR/<table>/month=<month>/part-<uuid>.parquet. One COPY per month, not a
     partitioned COPY: that flushes ~1,000-row row groups, which read back 5x slower."""
-    kv = ", ".join(f"{k}: '{_quote(v)}'" for k, v in metadata.items())
     for table, query in queries.items():
         for month in sorted(set(months)):
-            target = Path(directory) / table / f"month={month}"
-            target.mkdir(parents=True, exist_ok=True)
-            path = target / f"part-{uuid.uuid4()}.parquet"
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (month) FROM ({query}) WHERE month = '{_quote(month)}') "
-                f"TO '{_quote(str(path))}' (FORMAT parquet, COMPRESSION zstd, "
-                f"KV_METADATA {{{kv}}})"
+            write_table(
+                con,
+                Path(directory) / table / f"month={month}",
+                f"SELECT * EXCLUDE (month) FROM ({query}) WHERE month = '{_quote(month)}'",
+                metadata,
             )
+
+
+def write_table(
+    con: duckdb.DuckDBPyConnection, directory: Path, query: str, metadata: dict[str, str]
+) -> None:
+    """The rows of query as DIR/part-<uuid>.parquet."""
+    kv = ", ".join(f"{k}: '{_quote(v)}'" for k, v in metadata.items())
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"part-{uuid.uuid4()}.parquet"
+    con.execute(
+        f"COPY ({query}) TO '{_quote(str(path))}' (FORMAT parquet, COMPRESSION zstd, "
+        f"KV_METADATA {{{kv}}})"
+    )
 
 
 def _quote(text: str) -> str:
@@ -387,7 +404,7 @@ def _columns(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
 def _require(con: duckdb.DuckDBPyConnection, files: list[Path], needed: Iterable[str]) -> None:
     if not files:
         return
-    missing = [c for c in ("shard", "ref", *needed) if c not in _columns(con, files)]
+    missing = [c for c in ("shard", *needed) if c not in _columns(con, files)]
     if missing:
         raise InputFileError(
             f"{files[0]}: not an aicensus Parquet dataset (missing {', '.join(missing[:5])})"
@@ -398,18 +415,36 @@ def import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) -> 
     """Merge a dataset into the store under scan_id, in one transaction.
 
     Observations whose key (OBS_KEY_SQL) is already stored, or repeated in the dataset, are
-    skipped and counted as duplicates; their models and request log go with them.
+    skipped and counted as duplicates; their request log goes with them, and model sets that
+    only they listed are not stored.
     """
+    with mapped_errors(f"cannot merge the dataset into {store.path}"):
+        return _import_parquet(store, scan_id, files)
+
+
+def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) -> ParquetImport:
     con = connection(store)
     apply_limits(con)
-    _require(con, files["observations"], OBS_FIELDS)
-    _require(con, files["models"], MODEL_FIELDS)
-    _require(con, files["request_log"], LOG_FIELDS)
+    legacy = bool(files["models"]) and not files["model_sets"]  # format 1
+    _require(con, files["observations"], ("ref", *OBS_FIELDS, *(() if legacy else ("set_key",))))
+    _require(con, files["model_sets"], ("set_key", *MODEL_FIELDS))
+    _require(con, files["models"], ("ref", *MODEL_FIELDS))
+    _require(con, files["request_log"], ("ref", *LOG_FIELDS))
 
     def source(table: str) -> str:
         names = ", ".join(f"'{_quote(str(f))}'" for f in files[table])
         return f"read_parquet([{names}], hive_partitioning=false)"
 
+    # The set an observation row names, and the same name on the set rows.
+    if legacy:
+        obs_owner, set_owner, sets_table = (
+            "p.shard || '/' || CAST(p.ref AS VARCHAR)", "shard || '/' || CAST(ref AS VARCHAR)",
+            "models",
+        )  # fmt: skip
+    else:
+        obs_owner, set_owner, sets_table = (
+            "p.shard || '/' || p.set_key", "shard || '/' || set_key", "model_sets",
+        )  # fmt: skip
     obs_cols = ", ".join(OBS_FIELDS)
     with transaction(con):
         # Narrow first: which (shard, ref) rows are new, and their new obs_id.
@@ -425,27 +460,45 @@ def import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) -> 
         shards = con.execute("SELECT count(DISTINCT shard) FROM _aicensus_new").fetchone()
         # One shard (the usual case): join on the integer ref alone, which is cheaper.
         on = "p.ref = n.ref" if shards and shards[0] <= 1 else "p.shard = n.shard AND p.ref = n.ref"
+        set_id, set_join = "NULL", ""
+        if files[sets_table]:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _aicensus_owners AS
+                SELECT DISTINCT {obs_owner} AS owner FROM {source("observations")} p
+                JOIN _aicensus_new n ON {on}"""
+            )
+            sets.intern(
+                con,
+                f"(SELECT * FROM (SELECT {set_owner} AS owner, * FROM {source(sets_table)}) "
+                "SEMI JOIN _aicensus_owners USING (owner))",
+                "owner",
+                "_aicensus_sets",
+            )
+            set_id, set_join = "m.set_id", f"LEFT JOIN _aicensus_sets m ON m.owner = {obs_owner}"
         inserted = con.execute(
-            f"INSERT INTO observations (obs_id, scan_id, {obs_cols}) "
-            f"SELECT n.obs_id, {int(scan_id)}, {', '.join(f'p.{c}' for c in OBS_FIELDS)} "
-            f"FROM {source('observations')} p JOIN _aicensus_new n ON {on}"
+            f"INSERT INTO observations (obs_id, scan_id, {obs_cols}, model_set) "
+            f"SELECT n.obs_id, {int(scan_id)}, {', '.join(f'p.{c}' for c in OBS_FIELDS)}, "
+            f"{set_id} FROM {source('observations')} p JOIN _aicensus_new n ON {on} {set_join}"
         ).fetchone()
-        counts = {"models": 0}
-        for table, fields in (("models", MODEL_FIELDS), ("request_log", LOG_FIELDS)):
-            if files[table]:
-                done = con.execute(
-                    f"INSERT INTO {table} (obs_id, {', '.join(fields)}) "
-                    f"SELECT n.obs_id, {', '.join(f'p.{c}' for c in fields)} "
-                    f"FROM {source(table)} p JOIN _aicensus_new n ON {on}"
-                ).fetchone()
-                counts[table] = int(done[0]) if done else 0
+        if files["request_log"]:
+            con.execute(
+                f"INSERT INTO request_log (obs_id, {', '.join(LOG_FIELDS)}) "
+                f"SELECT n.obs_id, {', '.join(f'p.{c}' for c in LOG_FIELDS)} "
+                f"FROM {source('request_log')} p JOIN _aicensus_new n ON {on}"
+            )
+        models = con.execute(
+            "SELECT coalesce(sum(s.n_models), 0) FROM observations o "
+            "JOIN model_sets s ON s.set_id = o.model_set WHERE o.scan_id = ?",
+            [scan_id],
+        ).fetchone()
         read = con.execute(f"SELECT count(*) FROM {source('observations')}").fetchone()
-        con.execute("DROP TABLE _aicensus_new")
+        for table in ("_aicensus_new", "_aicensus_owners", "_aicensus_sets"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     new = int(inserted[0]) if inserted else 0
     return ParquetImport(
         files=sum(len(v) for v in files.values()),
         observations=new,
-        models=counts["models"],
+        models=int(models[0]) if models else 0,
         duplicates=(int(read[0]) if read else 0) - new,
     )
 
@@ -462,7 +515,6 @@ __all__ = [
     "connection",
     "dataset_files",
     "drop_known",
-    "ensure_tables",
     "export_parquet",
     "host_history",
     "import_parquet",
@@ -470,4 +522,5 @@ __all__ = [
     "record_source",
     "source_seen",
     "sources",
+    "write_table",
 ]

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 
 import duckdb
 
 from aicensus.errors import StoreError
+from aicensus.store import sets
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-# Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order.
-_MIGRATIONS: dict[int, str] = {1: "migrate_1_to_2.sql"}
+# Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order; a version
+# in _DATA_STEPS also has a Python step, run after its SQL in the same transaction.
+_MIGRATIONS: dict[int, str] = {1: "migrate_1_to_2.sql", 2: "migrate_2_to_3.sql"}
+
+
+def _models_into_sets(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3: the per-observation models rows become shared model sets."""
+    sets.intern(con, "models", "obs_id", "_aicensus_migrated")
+    con.execute(
+        "UPDATE observations SET model_set = m.set_id FROM _aicensus_migrated m "
+        "WHERE observations.obs_id = m.owner"
+    )
+    con.execute("DROP TABLE _aicensus_migrated")
+    con.execute("DROP TABLE models")
+
+
+_DATA_STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {2: _models_into_sets}
 
 
 def _sql(name: str) -> str:
@@ -35,10 +52,19 @@ def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if row is None else row[0]
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, version: int) -> None:
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    version: int,
+    step: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(sql)
+        if step is not None:
+            step(con)
+        if version >= 3:
+            con.execute(sets.VIEW_SQL)
         con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
         con.execute("COMMIT")
     except BaseException:
@@ -54,7 +80,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, where: str) -> None:
         return
     check_version(version, where)
     while version < SCHEMA_VERSION:
-        _run(con, _sql(_MIGRATIONS[version]), version + 1)
+        _run(con, _sql(_MIGRATIONS[version]), version + 1, _DATA_STEPS.get(version))
         version += 1
 
 

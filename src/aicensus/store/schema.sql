@@ -1,4 +1,4 @@
--- aicensus store schema, version 2 (see docs/store.md).
+-- aicensus store schema, version 3 (see docs/store.md).
 -- Applied in one transaction when a writable store has no schema_version table.
 -- Every timestamp is UTC, stored without a time zone.
 
@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 CREATE SEQUENCE IF NOT EXISTS scan_id_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS obs_id_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS model_set_seq START 1;
 
 CREATE TABLE IF NOT EXISTS scans (
     scan_id       BIGINT    PRIMARY KEY DEFAULT nextval('scan_id_seq'),
@@ -39,11 +40,21 @@ CREATE TABLE IF NOT EXISTS observations (
     evidence          JSON      NOT NULL,
     auth_evidence     JSON      NOT NULL,
     error             VARCHAR,
-    source            VARCHAR   NOT NULL
+    source            VARCHAR   NOT NULL,
+    model_set         BIGINT    -- model_sets.set_id; NULL when it listed no models
 );
 
-CREATE TABLE IF NOT EXISTS models (
-    obs_id                  BIGINT    NOT NULL,
+-- Each distinct model inventory once (store/sets.py): set_key is the SHA-256 of its
+-- canonical JSON, so observations that listed the same models share one set.
+CREATE TABLE IF NOT EXISTS model_sets (
+    set_id     BIGINT   PRIMARY KEY,
+    set_key    VARCHAR  NOT NULL UNIQUE,
+    n_models   INTEGER  NOT NULL,
+    n_running  INTEGER  NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS set_models (
+    set_id                  BIGINT    NOT NULL,
     seq                     INTEGER   NOT NULL,
     name                    VARCHAR   NOT NULL,
     digest                  VARCHAR,
@@ -99,3 +110,21 @@ CREATE TABLE IF NOT EXISTS scan_progress (
     resumes     INTEGER   NOT NULL,
     updated_at  TIMESTAMP NOT NULL
 );
+
+-- One row per ingested source file (or Parquet dataset file), keyed by its content hash:
+-- ingesting the same bytes again is a no-op.
+CREATE TABLE IF NOT EXISTS ingest_sources (
+    sha256        VARCHAR   PRIMARY KEY,
+    format        VARCHAR   NOT NULL,
+    path          VARCHAR   NOT NULL,
+    size_bytes    BIGINT,
+    scan_id       BIGINT,
+    ingested_at   TIMESTAMP NOT NULL,
+    records       BIGINT    NOT NULL,
+    observations  BIGINT    NOT NULL,
+    duplicates    BIGINT    NOT NULL,
+    bad           BIGINT    NOT NULL
+);
+
+-- The view `models` (obs_id, seq and every model column: one row per model an observation
+-- listed, the table of schema versions 1 and 2) is created after this file by store/schema.py.

@@ -1,0 +1,101 @@
+-- aicensus store schema, version 2, as aicensus 0.2 created it (a fixture for the 2 → 3 migration).
+-- Applied in one transaction when a writable store has no schema_version table.
+-- Every timestamp is UTC, stored without a time zone.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER   NOT NULL,
+    applied_at  TIMESTAMP NOT NULL
+);
+
+CREATE SEQUENCE IF NOT EXISTS scan_id_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS obs_id_seq START 1;
+
+CREATE TABLE IF NOT EXISTS scans (
+    scan_id       BIGINT    PRIMARY KEY DEFAULT nextval('scan_id_seq'),
+    kind          VARCHAR   NOT NULL CHECK (kind IN ('scan', 'ingest')),
+    started_at    TIMESTAMP NOT NULL,
+    finished_at   TIMESTAMP,
+    args          JSON      NOT NULL,
+    tool_version  VARCHAR   NOT NULL,
+    status        VARCHAR   NOT NULL,
+    counts        JSON
+);
+
+CREATE TABLE IF NOT EXISTS observations (
+    obs_id            BIGINT    PRIMARY KEY,
+    scan_id           BIGINT    NOT NULL,
+    ip                VARCHAR   NOT NULL,
+    port              INTEGER   NOT NULL,
+    scheme            VARCHAR,
+    status            VARCHAR   NOT NULL,
+    product           VARCHAR,
+    version           VARCHAR,
+    confidence        DOUBLE    NOT NULL,
+    auth              VARCHAR   NOT NULL,
+    observed_at       TIMESTAMP,
+    observed_at_text  VARCHAR   NOT NULL,
+    hostname          VARCHAR,
+    tls               JSON,
+    evidence          JSON      NOT NULL,
+    auth_evidence     JSON      NOT NULL,
+    error             VARCHAR,
+    source            VARCHAR   NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS models (
+    obs_id                  BIGINT    NOT NULL,
+    seq                     INTEGER   NOT NULL,
+    name                    VARCHAR   NOT NULL,
+    digest                  VARCHAR,
+    size_bytes              BIGINT,
+    format                  VARCHAR,
+    family                  VARCHAR,
+    families                VARCHAR[] NOT NULL,
+    parameter_size          VARCHAR,
+    parameter_count         BIGINT,
+    quantization            VARCHAR,
+    context_length          BIGINT,
+    running                 BOOLEAN   NOT NULL,
+    vram_bytes              BIGINT,
+    capabilities            VARCHAR[] NOT NULL,
+    chat_template_sha256    VARCHAR,
+    chat_template_length    BIGINT,
+    chat_template_head      VARCHAR,
+    system_prompt_sha256    VARCHAR,
+    system_prompt_length    BIGINT,
+    system_prompt_head      VARCHAR,
+    licence_name            VARCHAR,
+    architecture            VARCHAR,
+    remote                  BOOLEAN   NOT NULL,
+    developer               VARCHAR,
+    country                 VARCHAR,
+    licence                 VARCHAR,
+    base_present            BOOLEAN   NOT NULL,
+    base_developer          VARCHAR,
+    base_country            VARCHAR,
+    base_family             VARCHAR,
+    guardrails_removed      BOOLEAN   NOT NULL,
+    attribution_confidence  DOUBLE    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS request_log (
+    obs_id  BIGINT   NOT NULL,
+    seq     INTEGER  NOT NULL,
+    method  VARCHAR  NOT NULL,
+    path    VARCHAR  NOT NULL,
+    status  INTEGER,
+    bytes   BIGINT   NOT NULL,
+    ms      DOUBLE   NOT NULL,
+    error   VARCHAR
+);
+
+-- Progress of a scan through its deterministic plan, for `aicensus scan --resume`.
+-- Rewritten in the same transaction as each batch of observations it accounts for.
+CREATE TABLE IF NOT EXISTS scan_progress (
+    scan_id     BIGINT    NOT NULL,
+    plan_size   BIGINT    NOT NULL,
+    done_below  BIGINT    NOT NULL,
+    done_above  BIGINT[]  NOT NULL,
+    resumes     INTEGER   NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);
