@@ -94,6 +94,10 @@ def test_every_figure_has_a_definition_and_the_comparison_rows_resolve(tmp_path:
     assert all(c["definition"] for c in study["comparison"])
     assert study["meta"]["synthetic"] is True
     assert study["meta"]["enrichment"]["date"] == "2024-06-18"
+    assert study["meta"]["enrichment"]["asn_numbers"] is True
+    assert "@ip-location-db/asn" in study["meta"]["enrichment"]["database"]
+    assert _row(study, "scale", "ASNs")[1] > 10  # AS numbers of the embedded data
+    assert any(c["label"] == "ASNs" and c["ours"] for c in study["comparison"])
 
 
 # ---------------------------------------------------------------- figures on a crafted store
@@ -245,13 +249,14 @@ def test_html_escapes_everything_a_server_controls(tmp_path: Path) -> None:
 
 def test_embedded_geo_and_tiers() -> None:
     found = {e.ip: e for e in enrich(["8.8.8.8", "1.1.1.1", "192.0.2.1", "10.0.0.1"])}
-    assert (found["8.8.8.8"].country, found["8.8.8.8"].org) == ("US", "GOOGLE")
-    assert found["8.8.8.8"].tier == "cloud/hosting" and found["8.8.8.8"].hyperscaler
-    assert found["1.1.1.1"].tier == "cloud/hosting" and found["1.1.1.1"].tier_basis == "org"
+    google = found["8.8.8.8"]
+    assert (google.country, google.asn, google.org) == ("US", 15169, "Google LLC")
+    assert google.as_key == "AS15169" and google.tier == "cloud/hosting" and google.hyperscaler
+    assert found["1.1.1.1"].tier == "cloud/hosting" and found["1.1.1.1"].tier_basis == "asn"
     assert found["192.0.2.1"].country is None and found["192.0.2.1"].tier == "unknown"
     assert found["10.0.0.1"].org is None
     info = EmbeddedGeo().describe()
-    assert info.date == "2024-06-18" and "GeoLite2" in info.name
+    assert info.date == "2024-06-18" and "GeoLite2" in info.name and info.has_asn_numbers
 
 
 def test_tier_table_covers_the_300_largest_networks_with_sources() -> None:

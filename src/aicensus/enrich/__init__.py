@@ -1,6 +1,7 @@
 """Enrichment of every observed IP: country, ASN and AS organisation from an offline database
-(the embedded GeoLite2 data of geoip2fast, or the user's .mmdb files), and the infrastructure
-tier of its network from the bundled, sourced table data/asn_tiers.csv.
+(by default the embedded GeoLite2 country data of geoip2fast with the bundled RouteViews/NRO/
+DB-IP AS table of enrich/asn.py; or the user's .mmdb files), and the infrastructure tier of its
+network from the bundled, sourced table data/asn_tiers.csv.
 
 See docs/measurement.md.
 """
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
+from aicensus.enrich.asn import BundledAsn
 from aicensus.enrich.geo import EmbeddedGeo, GeoDatabase, GeoInfo, GeoResult, MmdbGeo, open_geo
 from aicensus.enrich.tiers import TIERS, Classified, TierTable, default_tiers
 
@@ -37,7 +39,7 @@ def enrich(
             found = geo.lookup(ip)
         except ValueError:
             found = GeoResult()
-        klass = tiers.classify(found.org, found.asn)
+        klass = tiers.classify(found.org, found.asn, found.alt_org)
         key = f"AS{found.asn}" if found.asn is not None else found.org
         out.append(
             Enriched(
@@ -56,6 +58,7 @@ def enrich(
 
 __all__ = [
     "TIERS",
+    "BundledAsn",
     "Classified",
     "EmbeddedGeo",
     "Enriched",

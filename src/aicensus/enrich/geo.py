@@ -1,9 +1,11 @@
 """IP → country, ASN and AS organisation, offline.
 
-* `EmbeddedGeo` (the default): the MaxMind GeoLite2 Country+ASN data that the `geoip2fast`
-  package ships (IPv4, plus IPv6 when an IPv6 address is looked up). Its ASN data has the AS
-  organisation name but not the AS number, so `asn` is None and hosts are grouped by
-  organisation.
+* `EmbeddedGeo` (the default): the country from the MaxMind GeoLite2 Country+ASN data that the
+  `geoip2fast` package ships (IPv4, plus IPv6 when an IPv6 address is looked up), the AS number
+  and organisation from the bundled table of `aicensus.enrich.asn` (RouteViews, NRO and DB-IP
+  via `@ip-location-db/asn`, CC BY 4.0). Where that table has no AS for an address, the
+  organisation is GeoLite2's and the number None. GeoLite2's organisation name is kept as
+  `alt_org` for the tier table, which is spelled as GeoLite2 spells it.
 * `MmdbGeo`: one or more MaxMind-format `.mmdb` files the user points to (GeoLite2/GeoIP2
   Country or City, and ASN; DB-IP's compatible files too), read with `maxminddb`. Country comes
   from `country.iso_code` (else `registered_country`), the AS from
@@ -29,11 +31,12 @@ class GeoResult(msgspec.Struct, frozen=True):
     country: str | None = None
     asn: int | None = None
     org: str | None = None
+    alt_org: str | None = None  # another database's name for the network (tier lookup only)
 
 
 class GeoInfo(msgspec.Struct, kw_only=True):
-    name: str  # e.g. "geoip2fast 1.2.2 (MAXMIND:GeoLite2-CountryASN-IPv4-en-20240618)"
-    date: str | None  # build date of the data, YYYY-MM-DD
+    name: str  # every source, with its version and the date of its data
+    date: str | None  # date of the data, YYYY-MM-DD; of several sources, the oldest
     files: list[str]
     has_asn_numbers: bool
 
@@ -48,7 +51,8 @@ _DATE = re.compile(r"(20\d{2})(\d{2})(\d{2})")
 
 
 class EmbeddedGeo:
-    """geoip2fast's bundled GeoLite2 Country+ASN data; IPv6 data loads on first IPv6 lookup."""
+    """Country from geoip2fast's bundled GeoLite2 data (IPv6 data loads on the first IPv6
+    lookup); AS number and organisation from the bundled table (`aicensus.enrich.asn`)."""
 
     V4 = "geoip2fast-asn.dat.gz"
     V6 = "geoip2fast-asn-ipv6.dat.gz"
@@ -60,10 +64,13 @@ class EmbeddedGeo:
             raise InputFileError(
                 "the embedded GeoIP data needs the geoip2fast package (pip install geoip2fast)"
             ) from None
+        from aicensus.enrich.asn import bundled_asn
+
         self._cls = GeoIP2Fast
         self._v4 = GeoIP2Fast(geoip2fast_data_file=self.V4, verbose=False)
         self._v6: object | None = None
         self._info = self._v4.get_database_info()
+        self._asn = bundled_asn()
 
     def _reader(self, ip: str) -> object:
         if ":" not in ip:
@@ -79,23 +86,42 @@ class EmbeddedGeo:
     def lookup(self, ip: str) -> GeoResult:
         if not is_public(ip):
             return GeoResult()  # private, reserved, documentation: no country, no network
+        if ":" in ip:
+            mapped = ipaddress.IPv6Address(ip).ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d
+            if mapped is not None:
+                return self.lookup(str(mapped))
         result = self._reader(ip).lookup(ip)  # type: ignore[attr-defined]
         country = getattr(result, "country_code", "") or ""
         if len(country) != 2 or not country.isalpha():
             country = ""  # "--" private/reserved, "" not found
-        org = getattr(result, "asn_name", "") or ""
-        return GeoResult(country=country.upper() or None, asn=None, org=org or None)
+        geolite_org = getattr(result, "asn_name", "") or None
+        found = self._asn.lookup(ip)
+        if found is None:  # no AS in the bundled table: GeoLite2's organisation, no number
+            return GeoResult(country=country.upper() or None, org=geolite_org)
+        asn, org = found
+        return GeoResult(
+            country=country.upper() or None,
+            asn=asn,
+            org=org or geolite_org,
+            alt_org=geolite_org if org and geolite_org != org else None,
+        )
 
     def describe(self) -> GeoInfo:
         import geoip2fast  # type: ignore[import-untyped]
 
         source = str(self._info.get("source_info", ""))
         found = _DATE.search(source)
+        country_date = f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else None
+        asn_date = self._asn.date()
         return GeoInfo(
-            name=f"geoip2fast {getattr(geoip2fast, '__version__', '?')} ({source})",
-            date=f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else None,
-            files=[str(self._info.get("database_fullpath", ""))],
-            has_asn_numbers=False,
+            # the ASN source first, so that the report's "…, data of <date>" follows GeoLite2's
+            name=(
+                f"AS numbers and organisations: {self._asn.describe()}, data of {asn_date}; "
+                f"country: geoip2fast {getattr(geoip2fast, '__version__', '?')} ({source})"
+            ),
+            date=min(filter(None, (country_date, asn_date)), default=None),
+            files=[str(self._info.get("database_fullpath", "")), *self._asn.files()],
+            has_asn_numbers=True,
         )
 
 

@@ -1,9 +1,10 @@
 """Infrastructure tier of an AS: cloud/hosting, telecom/residential, enterprise, education or
 unknown, from the bundled, sourced table data/asn_tiers.csv.
 
-Lookup order: the AS number (when the database gives one, i.e. a .mmdb ASN file), then the
-organisation name exactly as GeoLite2 spells it (case-insensitive), then the documented name
-rules below, else `unknown`. The report counts how many hosts each way classified.
+Lookup order: the AS number (the embedded data and .mmdb ASN files give one), then the
+organisation name exactly as GeoLite2 spells it (case-insensitive; the embedded data passes both
+its own organisation name and GeoLite2's), then the documented name rules below, else `unknown`.
+The report counts how many hosts each way classified.
 """
 
 from __future__ import annotations
@@ -54,16 +55,22 @@ class TierTable:
         self.by_org = {e.org.casefold(): e for e in entries}
         self.by_asn = {e.asn: e for e in entries if e.asn is not None}
 
-    def classify(self, org: str | None, asn: int | None = None) -> Classified:
+    def classify(
+        self, org: str | None, asn: int | None = None, alt_org: str | None = None
+    ) -> Classified:
+        """By AS number, else by organisation name (org, then alt_org: another database's name
+        for the same network), else by the name rules (org, then alt_org), else unknown."""
         entry = self.by_asn.get(asn) if asn is not None else None
         if entry is not None:
             return Classified(entry.tier, entry.hyperscaler, "asn")
-        if org:
-            entry = self.by_org.get(org.casefold())
+        names = [name for name in (org, alt_org) if name]
+        for name in names:
+            entry = self.by_org.get(name.casefold())
             if entry is not None:
                 return Classified(entry.tier, entry.hyperscaler, "org")
+        for name in names:
             for tier, rule in NAME_RULES:
-                if rule.search(org):
+                if rule.search(name):
                     return Classified(tier, False, "name rule")
         return Classified("unknown", False, "none")
 

@@ -254,7 +254,7 @@ def _scale(con: duckdb.DuckDBPyConnection, meta: dict[str, Any]) -> Figure:
     }
     meta["counts"] = {"observations": obs, "hosts": hosts}
     asn_row = (
-        ["ASNs", asns, "distinct AS numbers of unique hosts (from the .mmdb ASN database)"]
+        ["ASNs", asns, "distinct AS numbers of unique hosts (ASN database below)"]
         if meta["enrichment"]["asn_numbers"]
         else [
             "ASNs (AS organisations)",
