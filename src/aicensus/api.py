@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,7 +18,7 @@ import msgspec
 
 from aicensus import pipeline, targets
 from aicensus.engine.config import EngineConfig
-from aicensus.errors import AicensusError
+from aicensus.errors import AicensusError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.responses import BadRecord, open_lines, read_responses
@@ -132,6 +134,26 @@ def _quiet_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While scanning, SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt), so a scan
+    stopped by a service manager or a closed terminal ends like Ctrl-C: its last batch and
+    checkpoint are written and it is marked interrupted. Only the main thread can do this."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _run_async(coro: object) -> None:
@@ -319,18 +341,22 @@ def scan(
         positions.clear()
 
     def collect(position: int, obs: ServiceObservation) -> None:
-        tally.add(obs)
-        if on_observation is not None:
-            on_observation(obs)
+        # Into the batch before it is printed: an interrupt between the two then loses a line
+        # of output (a resume prints it), never an observation the user has seen.
         if store is not None:
             batch.append(obs)
             positions.append(position)
-            if len(batch) >= batch_size or time.monotonic() - last_flush >= checkpoint_seconds:
-                flush()
+        tally.add(obs)
+        if on_observation is not None:
+            on_observation(obs)
+        if store is not None and (
+            len(batch) >= batch_size or time.monotonic() - last_flush >= checkpoint_seconds
+        ):
+            flush()
 
     status = "failed"
     try:
-        with _quiet_gc():
+        with _quiet_gc(), _terminate_as_interrupt():
             _run_async(
                 pipeline.run_indexed_scan(
                     _positions(plan, progress),

@@ -48,3 +48,12 @@ class StoreLockedError(StoreError):
 
 class LabError(AicensusError):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) during a scan: handled like Ctrl-C, so the batch in hand and the
+    checkpoint are written and the scan is marked interrupted, ready for `--resume`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum

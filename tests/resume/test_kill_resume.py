@@ -157,3 +157,35 @@ def test_sigkill_and_resume_equals_an_uninterrupted_scan(
     printed = [json.loads(line) for line in final.stdout.decode().splitlines()]
     assert {(s["ip"], s["port"]) for s in printed} == {(r[0], r[1]) for r in expected if r[3]}
     assert len(printed) == 256
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_stops_a_scan_cleanly_and_it_resumes(
+    emulator_port: int, tmp_path: Path, sig: signal.Signals
+) -> None:
+    db = tmp_path / "terminated.duckdb"
+    slow = ["--resume", "--rate", "100", "--batch-size", "1000", "--checkpoint-every", "60"]
+    proc = subprocess.Popen(
+        scan_argv(emulator_port, db, *slow), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    assert proc.stdout is not None
+    printed = [proc.stdout.readline() for _ in range(20)]  # mid-scan, nothing committed yet
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    watchdog.cancel()
+    assert proc.returncode == 128 + sig, stderr.decode()
+    assert f"terminated by signal {int(sig)}; resume with --resume" in stderr.decode()
+    assert b"Traceback" not in stderr
+    # The batch in hand was written on the way out, with a checkpoint that accounts for it.
+    stored, status = check_consistent(db)
+    assert status == "interrupted"
+    assert identified(db) >= len([line for line in printed if line]) == 20
+    assert stored < PLANNED
+    final = subprocess.run(
+        scan_argv(emulator_port, db, "--resume"), capture_output=True, timeout=120
+    )
+    assert final.returncode == 0, final.stderr.decode()
+    n, _, keys = result_set(db)
+    assert n == PLANNED and len(set(keys)) == PLANNED

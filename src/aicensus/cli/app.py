@@ -7,7 +7,7 @@ import sys
 import click
 
 from aicensus import __version__
-from aicensus.errors import AicensusError
+from aicensus.errors import AicensusError, Terminated
 
 
 class AicensusGroup(click.Group):
@@ -19,6 +19,9 @@ class AicensusGroup(click.Group):
         except AicensusError as exc:
             click.echo(f"aicensus: error: {exc}", err=True)
             sys.exit(2)
+        except Terminated as exc:
+            click.echo(f"aicensus: {exc}; resume with --resume", err=True)
+            sys.exit(128 + exc.signum)
         except KeyboardInterrupt:
             click.echo("aicensus: interrupted", err=True)
             sys.exit(130)
