@@ -339,6 +339,42 @@ def test_export_and_merge_shards_without_duplicates(tmp_path: Path) -> None:
     assert any(o.request_log for o in back.values())
 
 
+def _format_1_dataset(store_path: Path, out: Path) -> None:
+    """What aicensus 0.2 exported: models/ with one row per model of every observation."""
+    con = duckdb.connect(str(store_path), read_only=True)
+    obs = ", ".join(f"o.{f}" for f in lon.OBS_FIELDS)
+    month = "strftime(o.observed_at, '%Y-%m') AS month"
+    queries = {
+        "observations": f"SELECT 'old' AS shard, o.obs_id AS ref, {obs}, {month} FROM observations o",
+        "models": "SELECT 'old' AS shard, m.obs_id AS ref, "
+        + ", ".join(f"m.{f}" for f in lon.MODEL_FIELDS)
+        + f", {month} FROM models m JOIN observations o USING (obs_id)",
+    }
+    months = [r[0] for r in con.execute(f"SELECT DISTINCT {month} FROM observations o").fetchall()]
+    lon.write_dataset(con, out, queries, months, {"aicensus_parquet": "1"})
+    con.close()
+
+
+def test_a_format_1_dataset_still_imports_into_shared_model_sets(tmp_path: Path) -> None:
+    source = tmp_path / "source.duckdb"
+    synthesize(tmp_path / "syn", hosts=80, days=20, seed=3)
+    ingest_parquet(tmp_path / "syn", db=source)
+    _format_1_dataset(source, tmp_path / "v1")
+    assert not (tmp_path / "v1" / "model_sets").exists()
+    merged = tmp_path / "merged.duckdb"
+    result = ingest_parquet(tmp_path / "v1", db=merged)
+    assert result.observations == _counts(source)[0] and result.duplicates == 0
+    assert _counts(merged) == _counts(source)
+    with Store.open(source, read_only=True) as a, Store.open(merged, read_only=True) as b:
+        before = {(o.ip, o.observed_at): o.models for o in a.observations()}
+        after = {(o.ip, o.observed_at): o.models for o in b.observations()}
+        sets_a = a._con.execute("SELECT count(*) FROM model_sets").fetchone()
+        sets_b = b._con.execute("SELECT count(*) FROM model_sets").fetchone()
+    assert after == before
+    # The same inventories hash to the same sets whichever format carried them.
+    assert sets_a == sets_b and sets_b is not None and sets_b[0] < len(before)
+
+
 def test_export_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     db = tmp_path / "e.duckdb"
     ingest_file(DATA / "censys-platform.jsonl", "censys", db=db)
