@@ -375,6 +375,23 @@ def test_a_format_1_dataset_still_imports_into_shared_model_sets(tmp_path: Path)
     assert sets_a == sets_b and sets_b is not None and sets_b[0] < len(before)
 
 
+def test_a_dataset_missing_its_model_sets_stores_observations_and_says_so(
+    tmp_path: Path,
+) -> None:
+    import aicensus.cli.ingest_formats  # noqa: F401 - attaches `ingest parquet`
+    from aicensus.cli.scan import ingest_group
+
+    synthesize(tmp_path / "syn", hosts=40, days=5, seed=4)
+    for part in (tmp_path / "syn" / "model_sets").glob("*.parquet"):
+        part.unlink()
+    db = tmp_path / "m.duckdb"
+    result = CliRunner().invoke(ingest_group, ["parquet", str(tmp_path / "syn"), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "model sets named by observations are missing from the dataset" in result.output
+    observations, models = _counts(db)
+    assert observations > 0 and models == 0
+
+
 def test_export_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     db = tmp_path / "e.duckdb"
     ingest_file(DATA / "censys-platform.jsonl", "censys", db=db)

@@ -39,6 +39,13 @@ def print_summary(summary: IngestSummary) -> None:
         + (f"; scan {summary.scan_id}" if summary.scan_id is not None else ""),
         err=True,
     )
+    if summary.missing_model_sets:
+        click.echo(
+            f"aicensus: warning: {summary.missing_model_sets} model sets named by observations "
+            "are missing from the dataset (model_sets/); those observations were stored "
+            "without their models",
+            err=True,
+        )
     for bad in summary.bad_records[:_MAX_BAD_SHOWN]:
         click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
     if len(summary.bad_records) > _MAX_BAD_SHOWN:

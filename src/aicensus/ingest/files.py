@@ -75,6 +75,7 @@ class IngestSummary(msgspec.Struct, kw_only=True):
     seconds: float = 0.0
     files: int = 1
     skipped_files: int = 0
+    missing_model_sets: int = 0  # Parquet: sets named but absent; those observations lack models
 
 
 def _tally(summary: IngestSummary, observations: Sequence[ServiceObservation]) -> None:
@@ -193,6 +194,7 @@ def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> 
     summary.observations = result.observations
     summary.models = result.models
     summary.duplicates = result.duplicates
+    summary.missing_model_sets = result.missing_sets
     summary.records = result.observations + result.duplicates
     summary.by_status = {k: v for k, v in counts.items() if k not in ("observations", "models")}
     summary.seconds = round(time.monotonic() - started, 3)

@@ -63,6 +63,7 @@ class Checkpoint(msgspec.Struct, kw_only=True):
 
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
+    text = text.split(" LINE 1: ")[0]  # DuckDB quotes the statement: ours, not the user's
     return re.sub(r"^[A-Za-z ]*Error: ", "", text)
 
 

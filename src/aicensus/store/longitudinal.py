@@ -388,6 +388,7 @@ class ParquetImport(msgspec.Struct, kw_only=True):
     observations: int
     models: int
     duplicates: int
+    missing_sets: int = 0  # model sets named by observations but absent from the dataset
 
 
 def _columns(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
@@ -460,13 +461,14 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
         shards = con.execute("SELECT count(DISTINCT shard) FROM _aicensus_new").fetchone()
         # One shard (the usual case): join on the integer ref alone, which is cheaper.
         on = "p.ref = n.ref" if shards and shards[0] <= 1 else "p.shard = n.shard AND p.ref = n.ref"
-        set_id, set_join = "NULL", ""
-        if files[sets_table]:
+        set_id, set_join, missing = "NULL", "", 0
+        if files[sets_table] or not legacy:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _aicensus_owners AS
                 SELECT DISTINCT {obs_owner} AS owner FROM {source("observations")} p
-                JOIN _aicensus_new n ON {on}"""
+                JOIN _aicensus_new n ON {on} WHERE {obs_owner} IS NOT NULL"""
             )
+        if files[sets_table]:
             sets.intern(
                 con,
                 f"(SELECT * FROM (SELECT {set_owner} AS owner, * FROM {source(sets_table)}) "
@@ -475,6 +477,10 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
                 "_aicensus_sets",
             )
             set_id, set_join = "m.set_id", f"LEFT JOIN _aicensus_sets m ON m.owner = {obs_owner}"
+        if not legacy:  # sets that observations name but the dataset does not hold
+            lacking = "ANTI JOIN _aicensus_sets USING (owner)" if files[sets_table] else ""
+            found = con.execute(f"SELECT count(*) FROM _aicensus_owners {lacking}").fetchone()
+            missing = int(found[0]) if found else 0
         inserted = con.execute(
             f"INSERT INTO observations (obs_id, scan_id, {obs_cols}, model_set) "
             f"SELECT n.obs_id, {int(scan_id)}, {', '.join(f'p.{c}' for c in OBS_FIELDS)}, "
@@ -500,6 +506,7 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
         observations=new,
         models=int(models[0]) if models else 0,
         duplicates=(int(read[0]) if read else 0) - new,
+        missing_sets=missing,
     )
 
 
