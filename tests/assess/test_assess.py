@@ -51,7 +51,7 @@ def test_open_old_ollama_exact_findings() -> None:
     assert any("never sent" in e and "POST /api/pull" in e for e in mgmt.evidence)
     probllama = next(f for f in found if f.id == "AIC-CVE-2024-37032")
     assert probllama.cve == ["CVE-2024-37032"]
-    assert probllama.confidence == "unconfirmed"
+    assert probllama.confidence == "confirmed"  # GHSA-8hqg-whrw-pv92: < 0.1.34
     assert probllama.references[0].startswith("https://")
     assert "0.1.34" in probllama.remediation
     bleeding = next(f for f in found if f.id == "AIC-CVE-2026-7482")
