@@ -276,3 +276,15 @@ def test_bulk_insert_timing(path: Path, capsys: pytest.CaptureFixture[str]) -> N
             f"\nstore: 10,000 observations (30,000 models, 60,000 log rows): "
             f"insert {inserted:.2f}s, read back {read:.2f}s"
         )
+
+
+def test_the_memory_limit_variable_applies_on_open_and_a_bad_one_is_one_line(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AICENSUS_DUCKDB_MEMORY_LIMIT", "512MB")
+    with Store.open(path) as store:
+        (limit,) = store._con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert limit == "488.2 MiB"  # 512 MB in DuckDB's own units
+    monkeypatch.setenv("AICENSUS_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(StoreError, match=r"AICENSUS_DUCKDB_MEMORY_LIMIT='lots' is not a memory"):
+        Store.open(path)

@@ -103,6 +103,22 @@ def _mapped(action: str) -> Iterator[None]:
 
 mapped_errors = _mapped  # for the store's other modules (longitudinal.py)
 
+MEMORY_LIMIT_ENV = "AICENSUS_DUCKDB_MEMORY_LIMIT"
+
+
+def apply_limits(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB's memory limit from $AICENSUS_DUCKDB_MEMORY_LIMIT (e.g. 2GB), when set; bulk
+    statements (a migration, a Parquet merge, the study report) spill to disk beyond it."""
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if not limit:
+        return
+    try:
+        con.execute("SET memory_limit = ?", [limit])
+    except duckdb.Error as error:
+        raise StoreError(
+            f"${MEMORY_LIMIT_ENV}={limit!r} is not a memory size such as 2GB: {_one_line(error)}"
+        ) from None
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -224,6 +240,7 @@ class Store:
     @staticmethod
     def _prepare(con: duckdb.DuckDBPyConnection, where: str, read_only: bool) -> None:
         with _mapped(f"cannot open store {where}"):
+            apply_limits(con)
             if not read_only:
                 ensure_schema(con, where)
                 return

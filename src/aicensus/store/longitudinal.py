@@ -13,7 +13,6 @@ file, or merging two shards that overlap, stores it once.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ import msgspec
 from aicensus.errors import InputFileError, StoreError
 from aicensus.records import ServiceObservation
 from aicensus.store import Store, rows, sets
-from aicensus.store.db import mapped_errors
+from aicensus.store.db import apply_limits, mapped_errors
 
 OBS_KEY_SQL = (
     "concat_ws('|', ip, CAST(port AS VARCHAR), coalesce(scheme, ''), observed_at_text, source)"
@@ -49,17 +48,6 @@ def observation_key(obs: ServiceObservation) -> str:
 def connection(store: Store) -> duckdb.DuckDBPyConnection:
     """The store's DuckDB connection (the store keeps no other state, so sharing it is safe)."""
     return store._con
-
-
-MEMORY_LIMIT_ENV = "AICENSUS_DUCKDB_MEMORY_LIMIT"
-
-
-def apply_limits(con: duckdb.DuckDBPyConnection) -> None:
-    """DuckDB's memory limit from $AICENSUS_DUCKDB_MEMORY_LIMIT (e.g. 2GB), when set; bulk
-    statements spill to disk beyond it."""
-    limit = os.environ.get(MEMORY_LIMIT_ENV)
-    if limit:
-        con.execute("SET memory_limit = ?", [limit])
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
