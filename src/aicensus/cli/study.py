@@ -70,7 +70,7 @@ def _when(value: str | None) -> datetime | None:
     multiple=True,
     type=click.Path(dir_okay=False, exists=True),
     help="MaxMind-format .mmdb file(s) (country/city and ASN) instead of the "
-    "embedded GeoLite2 data.",
+    "embedded data (GeoLite2 countries, the bundled IP-to-AS table).",
 )
 @click.option(
     "--top",

@@ -175,7 +175,7 @@ class MmdbGeo:
             name=", ".join(names),
             date=max(dates) if dates else None,
             files=self._paths,
-            has_asn_numbers=True,
+            has_asn_numbers=any("ASN" in name.upper() for name in names),
         )
 
 

@@ -259,8 +259,8 @@ def _scale(con: duckdb.DuckDBPyConnection, meta: dict[str, Any]) -> Figure:
         else [
             "ASNs (AS organisations)",
             orgs,
-            "distinct AS organisations of unique hosts: the embedded GeoLite2 data names the "
-            "organisation but not the AS number, so ASNs of one organisation count once",
+            "distinct AS organisations of unique hosts: the GeoIP database below gives no AS "
+            "numbers, so ASNs of one organisation count once (give an ASN .mmdb for numbers)",
         ]
     )
     return _figure(
