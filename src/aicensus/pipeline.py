@@ -269,7 +269,7 @@ class TargetScan:
         port_sigs = [s for s in self.sigs if self.target.port in s.ports]
         await self.send_all(identity_probes(port_sigs))
         best = self._identify()
-        if best is None or best.signature.generic:
+        if (best is None or best.signature.generic) and self.config.probe_scope == "all":
             await self.send_all(identity_probes(self.sigs))
             best = self._identify()
         best = await self._settle(best)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO
+from typing import IO, Literal
 
 import click
 
@@ -162,6 +162,15 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
 @click.option(
+    "--probe-scope",
+    type=click.Choice(["all", "port"]),
+    default="all",
+    show_default=True,
+    help="all: when no product listed for the port matches, try every product's identity "
+    "probes (finds products on unusual ports; ~57 requests to a service nothing matches). "
+    "port: only the products listed for the port (far fewer requests; misses the rest).",
+)
+@click.option(
     "--signatures",
     "signature_dir",
     default=None,
@@ -193,6 +202,7 @@ def scan_command(
     user_agent: str,
     seed: int,
     shard: str | None,
+    probe_scope: Literal["all", "port"],
     signature_dir: str | None,
     resume: str | None,
     batch_size: int,
@@ -245,6 +255,7 @@ def scan_command(
         rate=rate,
         concurrency=concurrency,
         user_agent=user_agent,
+        probe_scope=probe_scope,
     )
     emitter = Emitter(fmt, show_all, explain, with_log)
     progress = Progress(plan.count)

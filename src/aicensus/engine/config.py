@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from aicensus import __version__
@@ -31,4 +33,8 @@ class EngineConfig(msgspec.Struct, kw_only=True, frozen=True):
     # idle connections against its limit: at 15 s, memory and descriptors grew with the rate).
     keepalive_timeout: float = 1.0
     max_model_details: int = 64  # per-model detail requests (e.g. /api/show) per service
+    # "all": when no signature listed for the port matches, try every product's identity
+    # probes (finds products on unusual ports, ~57 requests to a service nothing matches);
+    # "port": only the signatures listed for the port (fewer requests, misses those).
+    probe_scope: Literal["all", "port"] = "all"
     user_agent: str = DEFAULT_USER_AGENT
