@@ -288,3 +288,52 @@ def test_the_memory_limit_variable_applies_on_open_and_a_bad_one_is_one_line(
     monkeypatch.setenv("AICENSUS_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(StoreError, match=r"AICENSUS_DUCKDB_MEMORY_LIMIT='lots' is not a memory"):
         Store.open(path)
+
+
+def _sets(store: Store) -> int:
+    (n,) = store._con.execute("SELECT count(*) FROM model_sets").fetchone()
+    return int(n)
+
+
+def test_a_repeated_inventory_is_one_set_across_batches_and_hosts(path: Path) -> None:
+    first, again = observation(0), observation(0)
+    other_host = msgspec.structs.replace(observation(0), ip="192.0.2.99")
+    with Store.open(path) as store:
+        scan_id = store.begin_scan("scan", {})
+        store.add_observations(scan_id, [first])
+        store.add_observations(scan_id, [again, other_host])
+        assert _sets(store) == 1
+        back = list(store.observations(scan_id))
+    assert [o.models for o in back] == [first.models] * 3
+
+
+def test_sets_of_a_rolled_back_batch_are_not_remembered(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aicensus.store import Checkpoint
+
+    with Store.open(path) as store:
+        scan_id = store.begin_scan("scan", {})
+
+        def fail(*_: object) -> None:
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(store, "_write_checkpoint", fail)
+        with pytest.raises(RuntimeError):
+            store.add_observations(scan_id, [observation(0)], checkpoint=Checkpoint(plan_size=1))
+        monkeypatch.undo()
+        assert _sets(store) == 0
+        store.add_observations(scan_id, [observation(0)])
+        (back,) = store.observations(scan_id)
+        assert back.models == observation(0).models and _sets(store) == 1
+
+
+def test_an_inventory_that_cannot_be_encoded_is_still_stored(path: Path) -> None:
+    hostile = msgspec.structs.replace(
+        observation(0), models=[ModelRecord(name="bad\ud800name"), ModelRecord(name="ok")]
+    )
+    with Store.open(path) as store:
+        scan_id = store.begin_scan("scan", {})
+        store.add_observations(scan_id, [hostile, hostile])
+        names = [[m.name for m in o.models] for o in store.observations(scan_id)]
+    assert names == [["bad\ufffdname", "ok"]] * 2

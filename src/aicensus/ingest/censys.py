@@ -38,11 +38,12 @@ from aicensus.ingest.common import (
     BadRecord,
     FormatResult,
     RecordError,
+    batched,
     check_ip,
     check_port,
     check_time,
-    iter_json_values,
-    read_text,
+    iter_json_file,
+    merged,
     reason,
 )
 from aicensus.records import (
@@ -272,20 +273,28 @@ def _observations(
     return observations
 
 
+def stream(
+    path: str | Path, sigs: Sequence[Signature], batch: int = 20_000
+) -> Iterator[FormatResult]:
+    """The file's observations in results of about `batch` each, read as they are needed."""
+    return batched((_record(number, value, sigs) for number, value in iter_json_file(path)), batch)
+
+
 def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
-    bad: list[BadRecord] = []
-    observations: list[ServiceObservation] = []
-    records = 0
-    for number, value in iter_json_values(read_text(path)):
-        records += 1
-        try:
-            if isinstance(value, RecordError):
-                raise value
-            for obj in _unwrap(value):
-                try:
-                    observations.extend(_observations(obj, sigs, number, bad))
-                except RecordError as exc:
-                    bad.append(BadRecord(line=number, reason=reason(exc)))
-        except RecordError as exc:
-            bad.append(BadRecord(line=number, reason=reason(exc)))
-    return FormatResult(observations=observations, bad=bad, records=records)
+    return merged(stream(path, sigs))
+
+
+def _record(number: int, value: object, sigs: Sequence[Signature]) -> FormatResult:
+    """One line (or array element): its hosts' observations, or why it was skipped."""
+    part = FormatResult(observations=[], records=1)
+    try:
+        if isinstance(value, RecordError):
+            raise value
+        for obj in _unwrap(value):
+            try:
+                part.observations.extend(_observations(obj, sigs, number, part.bad))
+            except RecordError as exc:
+                part.bad.append(BadRecord(line=number, reason=reason(exc)))
+    except RecordError as exc:
+        part.bad.append(BadRecord(line=number, reason=reason(exc)))
+    return part

@@ -28,13 +28,16 @@ __all__ = [
     "BadRecord",
     "FormatResult",
     "RecordError",
+    "batched",
     "check_ip",
     "check_port",
     "exchange_from_raw_http",
     "file_sha256",
     "group_by_time",
     "iso_from_epoch",
+    "iter_json_file",
     "iter_json_values",
+    "merged",
     "open_binary",
     "read_text",
 ]
@@ -124,6 +127,52 @@ def iter_json_values(text: str) -> Iterator[tuple[int, object | RecordError]]:
             pos = newline + 1
             continue
         yield lineno, value
+
+
+def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError]]:
+    """iter_json_values over a file: JSON Lines are read a line at a time (memory stays flat
+    however large the file); a JSON array or other layout is read whole."""
+    with open_binary(path) as handle:
+        try:
+            head = handle.peek(4096)[:4096]  # type: ignore[attr-defined]
+            if head.lstrip()[:1] == b"[":
+                text = handle.read().decode("utf-8", errors="replace")
+                yield from iter_json_values(text)
+                return
+            for number, raw in enumerate(handle, start=1):
+                line = raw.decode("utf-8", errors="replace")
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except (ValueError, RecursionError) as exc:
+                    yield number, RecordError(f"not JSON: {reason(exc)}")
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputFileError(f"cannot read {path}: {exc}") from None
+
+
+def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
+    """Per-record results gathered into results of about `size` observations each."""
+    batch = FormatResult(observations=[])
+    for part in parts:
+        batch.observations.extend(part.observations)
+        batch.bad.extend(part.bad)
+        batch.records += part.records
+        if len(batch.observations) >= size:
+            yield batch
+            batch = FormatResult(observations=[])
+    if batch.observations or batch.bad or batch.records:
+        yield batch
+
+
+def merged(parts: Iterator[FormatResult]) -> FormatResult:
+    """Every part of a stream as one result."""
+    whole = FormatResult(observations=[])
+    for part in parts:
+        whole.observations.extend(part.observations)
+        whole.bad.extend(part.bad)
+        whole.records += part.records
+    return whole
 
 
 def check_ip(value: object) -> str:

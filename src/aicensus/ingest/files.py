@@ -7,9 +7,11 @@
 2. reads it with the format's reader (zgrab2, masscan, nmap, censys, shodan, responses):
    bad records are counted with their line number and skipped, good ones kept;
 3. drops observations already stored (same ip, port, scheme, time and source) or repeated;
-4. stores the rest as one `ingest` scan (one transaction), then records the file in
-   `ingest_sources`. A run killed in between leaves the file unrecorded: reading it again
-   stores nothing twice, because step 3 skips what is already there.
+4. stores the rest as one `ingest` scan, a transaction per batch of about 20,000 observations
+   (Censys and Shodan files are read a batch at a time too, so memory stays flat), then
+   records the file in `ingest_sources`. A run killed in between leaves the file unrecorded
+   and its scan `running`: reading it again stores nothing twice, because step 3 skips what
+   is already there.
 
 `ingest_parquet(path, db=…)` merges a Parquet dataset written by `aicensus export parquet` (or
 `aicensus lab synth`) with DuckDB's own reader, in one transaction; the same de-duplication
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +50,12 @@ def _responses(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
     ]
     return FormatResult(observations=observations, bad=bad, records=len(groups) + len(bad))
 
+
+# Formats read a batch at a time (their records stand alone); the rest are read whole.
+STREAMS: dict[str, Callable[..., Iterator[FormatResult]]] = {
+    "censys": censys.stream,
+    "shodan": shodan.stream,
+}
 
 READERS: dict[str, Reader] = {
     "zgrab2": zgrab2.read,
@@ -79,11 +87,14 @@ class IngestSummary(msgspec.Struct, kw_only=True):
 
 
 def _tally(summary: IngestSummary, observations: Sequence[ServiceObservation]) -> None:
-    status: Counter[str] = Counter(str(o.status) for o in observations)
-    product: Counter[str] = Counter(o.product for o in observations if o.product)
-    summary.by_status = dict(status)
-    summary.by_product = dict(product)
-    summary.models = sum(len(o.models) for o in observations)
+    """Add a batch's statuses, products and models to the summary's counts."""
+    summary.by_status = dict(
+        Counter(summary.by_status) + Counter(str(o.status) for o in observations)
+    )
+    summary.by_product = dict(
+        Counter(summary.by_product) + Counter(o.product for o in observations if o.product)
+    )
+    summary.models += sum(len(o.models) for o in observations)
 
 
 def ingest_file(
@@ -96,12 +107,18 @@ def ingest_file(
     force: bool = False,
     **options: object,
 ) -> IngestSummary:
-    """Read one file of format fmt and store its new observations in db (if given)."""
+    """Read one file of format fmt and store its new observations in db (if given).
+
+    Formats whose records stand alone (Censys, Shodan) are read and stored in batches of about
+    20,000 observations, so memory stays flat however large the file; the others are read
+    whole, because their records are grouped per service across the file.
+    """
     if fmt not in READERS:
         raise InputFileError(f"unknown ingest format {fmt!r}; known: {', '.join(READERS)}")
     started = time.monotonic()
     digest = file_sha256(path)
     summary = IngestSummary(format=fmt, path=str(path), sha256=digest)
+    sigs = sigs if sigs is not None else builtin_signatures()
     store = Store.open(db) if db else None
     try:
         if store is not None and not force:
@@ -111,20 +128,21 @@ def ingest_file(
                 summary.scan_id = earlier.scan_id
                 summary.seconds = round(time.monotonic() - started, 3)
                 return summary
-        result = READERS[fmt](path, sigs if sigs is not None else builtin_signatures(), **options)
-        summary.records = result.records
-        summary.bad_records = result.bad
-        observations = result.observations
         if store is not None:
-            con = lon.connection(store)
-            observations, summary.duplicates = lon.drop_known(con, observations)
             summary.scan_id = store.begin_scan(
                 "ingest", {"format": fmt, "file": str(path), "sha256": digest}
             )
-            store.add_observations(summary.scan_id, observations)
+        try:
+            for part in _parts(fmt, path, sigs, options):
+                _take(summary, part, store, on_observation)
+        except BaseException:
+            if store is not None and summary.scan_id is not None:
+                store.finish_scan(summary.scan_id, "failed")
+            raise
+        if store is not None and summary.scan_id is not None:
             store.finish_scan(summary.scan_id, "completed")
             lon.record_source(
-                con,
+                lon.connection(store),
                 lon.SourceFile(
                     sha256=digest,
                     format=fmt,
@@ -132,22 +150,46 @@ def ingest_file(
                     size_bytes=Path(path).stat().st_size,
                     scan_id=summary.scan_id,
                     ingested_at=datetime.now(UTC).replace(tzinfo=None),
-                    records=result.records,
-                    observations=len(observations),
+                    records=summary.records,
+                    observations=summary.observations,
                     duplicates=summary.duplicates,
-                    bad=len(result.bad),
+                    bad=len(summary.bad_records),
                 ),
             )
-        summary.observations = len(observations)
-        _tally(summary, observations)
-        if on_observation is not None:
-            for obs in observations:
-                on_observation(obs)
     finally:
         if store is not None:
             store.close()
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _parts(
+    fmt: str, path: str | Path, sigs: Sequence[Signature], options: dict[str, object]
+) -> Iterator[FormatResult]:
+    if fmt in STREAMS and not options:
+        return STREAMS[fmt](path, sigs)
+    return iter([READERS[fmt](path, sigs, **options)])
+
+
+def _take(
+    summary: IngestSummary,
+    part: FormatResult,
+    store: Store | None,
+    on_observation: Callable[[ServiceObservation], None] | None,
+) -> None:
+    """Store one batch (its own transaction): new observations only; count everything."""
+    summary.records += part.records
+    summary.bad_records.extend(part.bad)
+    kept = part.observations
+    if store is not None:
+        kept, duplicates = lon.drop_known(lon.connection(store), kept)
+        summary.duplicates += duplicates
+        store.add_observations(summary.scan_id, kept)  # type: ignore[arg-type]
+    summary.observations += len(kept)
+    _tally(summary, kept)
+    if on_observation is not None:
+        for obs in kept:
+            on_observation(obs)
 
 
 def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> IngestSummary:

@@ -20,7 +20,7 @@ and organisation are not stored: every IP is enriched from one database at repor
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from aicensus import pipeline
@@ -30,12 +30,13 @@ from aicensus.ingest.common import (
     BadRecord,
     FormatResult,
     RecordError,
+    batched,
     check_ip,
     check_port,
     check_time,
     exchange_from_raw_http,
-    iter_json_values,
-    read_text,
+    iter_json_file,
+    merged,
     reason,
 )
 from aicensus.records import Evidence, ScanStatus, ServiceObservation, Target
@@ -96,19 +97,26 @@ def _observation(banner: object, sigs: Sequence[Signature]) -> ServiceObservatio
     )
 
 
+def stream(
+    path: str | Path, sigs: Sequence[Signature], batch: int = 20_000
+) -> Iterator[FormatResult]:
+    """The file's observations in results of about `batch` each, read as they are needed."""
+    return batched((_record(number, value, sigs) for number, value in iter_json_file(path)), batch)
+
+
 def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
-    bad: list[BadRecord] = []
-    observations: list[ServiceObservation] = []
-    records = 0
-    for number, value in iter_json_values(read_text(path)):
-        records += 1
-        try:
-            if isinstance(value, RecordError):
-                raise value
-            obs = _observation(value, sigs)
-        except RecordError as exc:
-            bad.append(BadRecord(line=number, reason=reason(exc)))
-            continue
-        if obs is not None:
-            observations.append(obs)
-    return FormatResult(observations=observations, bad=bad, records=records)
+    return merged(stream(path, sigs))
+
+
+def _record(number: int, value: object, sigs: Sequence[Signature]) -> FormatResult:
+    part = FormatResult(observations=[], records=1)
+    try:
+        if isinstance(value, RecordError):
+            raise value
+        obs = _observation(value, sigs)
+    except RecordError as exc:
+        part.bad.append(BadRecord(line=number, reason=reason(exc)))
+        return part
+    if obs is not None:
+        part.observations.append(obs)
+    return part

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import re
@@ -165,13 +166,26 @@ def _batches(items: Iterable[ServiceObservation], size: int) -> Iterator[list[Se
 
 def _chunk_rows(
     scan_id: int, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation]
-) -> tuple[list[rows.Row], list[rows.Row], list[rows.Row]]:
-    observations, models, log = [], [], []
+) -> tuple[list[rows.Row], list[rows.Row]]:
+    observations, log = [], []
     for obs_id, obs in zip(obs_ids, chunk, strict=True):
         observations.append(rows.observation_row(obs_id, scan_id, obs))
-        models.extend(rows.model_row(obs_id, i, m) for i, m in enumerate(obs.models))
         log.extend(rows.log_row(obs_id, i, e) for i, e in enumerate(obs.request_log))
-    return observations, models, log
+    return observations, log
+
+
+_MODELS_ENCODER = msgspec.msgpack.Encoder()
+_SET_CACHE_MAX = 500_000  # inventories remembered per open store (~100 bytes each)
+
+
+def _inventory_key(obs: ServiceObservation) -> bytes | None:
+    """A digest of the observation's models, equal exactly when their rows would be; None when
+    they cannot be encoded (lone surrogates from a hostile server: then they are not cached)."""
+    try:
+        encoded = _MODELS_ENCODER.encode(obs.models)
+    except (UnicodeEncodeError, TypeError, OverflowError):
+        return None
+    return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
 # ---------------------------------------------------------------- reading
@@ -218,6 +232,9 @@ class Store:
         self._con = con
         self.path = path
         self.read_only = read_only
+        # inventory digest -> set_id of sets committed to this store: a host listing the same
+        # models again (or another host listing the same ones) stages nothing for them.
+        self._set_cache: dict[bytes, int] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = DEFAULT_PATH, *, read_only: bool = False) -> Self:
@@ -351,12 +368,16 @@ class Store:
         self._writable()
         self._require_scan(scan_id)
         stored = 0
+        new_sets: dict[bytes, int] = {}  # remembered only once the transaction commits
         with _mapped(f"cannot store observations in {self.path}"), self._transaction():
             for chunk in _batches(observations, _CHUNK):
-                self._add_chunk(scan_id, chunk)
+                self._add_chunk(scan_id, chunk, new_sets)
                 stored += len(chunk)
             if checkpoint is not None:
                 self._write_checkpoint(scan_id, checkpoint)
+        if len(self._set_cache) + len(new_sets) > _SET_CACHE_MAX:
+            self._set_cache.clear()
+        self._set_cache.update(new_sets)
         return stored
 
     # ------------------------------------------------------------ checkpoints
@@ -408,12 +429,15 @@ class Store:
             ],
         )
 
-    def _add_chunk(self, scan_id: int, chunk: Sequence[ServiceObservation]) -> None:
+    def _add_chunk(
+        self, scan_id: int, chunk: Sequence[ServiceObservation], new_sets: dict[bytes, int]
+    ) -> None:
         reserved = self._con.execute(
             "SELECT nextval('obs_id_seq') AS id FROM range(?) ORDER BY id", [len(chunk)]
         ).fetchall()
-        observations, models, log = _chunk_rows(scan_id, [r[0] for r in reserved], chunk)
-        set_of = self._intern_models(models)
+        obs_ids = [r[0] for r in reserved]
+        observations, log = _chunk_rows(scan_id, obs_ids, chunk)
+        set_of = self._model_sets(obs_ids, chunk, new_sets)
         _insert(
             self._con,
             "observations",
@@ -422,8 +446,38 @@ class Store:
         )
         _insert(self._con, "request_log", rows.LOG_COLUMNS, log)
 
+    def _model_sets(
+        self, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation], new_sets: dict[bytes, int]
+    ) -> dict[int, int]:
+        """{obs_id: set_id} for the chunk's observations that list models. Inventories seen
+        before are looked up; each new one is staged once and interned (store/sets.py)."""
+        set_of: dict[int, int] = {}
+        waiting: dict[int, bytes | None] = {}  # obs_id -> inventory digest, to be interned
+        staged: dict[bytes, int] = {}  # digest -> the obs_id whose rows stand for it
+        models: list[rows.Row] = []
+        for obs_id, obs in zip(obs_ids, chunk, strict=True):
+            if not obs.models:
+                continue
+            key = _inventory_key(obs)
+            known = None if key is None else self._set_cache.get(key, new_sets.get(key))
+            if known is not None:
+                set_of[obs_id] = known
+                continue
+            waiting[obs_id] = key
+            if key is None or key not in staged:
+                if key is not None:
+                    staged[key] = obs_id
+                models.extend(rows.model_row(obs_id, i, m) for i, m in enumerate(obs.models))
+        interned = self._intern_models(models)
+        for obs_id, key in waiting.items():
+            owner = obs_id if key is None else staged[key]
+            set_of[obs_id] = interned[owner]
+            if key is not None:
+                new_sets[key] = interned[owner]
+        return set_of
+
     def _intern_models(self, models: Sequence[rows.Row]) -> dict[int, int]:
-        """Store the chunk's model inventories as sets; {obs_id: set_id}."""
+        """Store these model rows (obs_id first) as sets; {obs_id: set_id}."""
         if not models:
             return {}
         self._con.execute(
