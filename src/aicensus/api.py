@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import signal
 import threading
@@ -23,6 +22,7 @@ from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directo
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.responses import BadRecord, open_lines, read_responses
 from aicensus.records import ScanStatus, ServiceObservation, Target
+from aicensus.runtime import quiet_gc
 from aicensus.store import Checkpoint, ScanInfo, Store
 
 ObservationCallback = Callable[[ServiceObservation], None]
@@ -111,29 +111,6 @@ class _Tally:
             requests=self.requests,
             seconds=round(time.monotonic() - started, 3),
         )
-
-
-@contextlib.contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Fewer collections while scanning, none of them over the heap that was there before.
-
-    Every response decodes into many short-lived containers; with the default thresholds the
-    collector keeps walking the long-lived heap and halves throughput (measured: 184 → 401
-    fully enumerated hosts/s on the emulator benchmark). Freezing that heap and a high
-    young-generation threshold keep that gain. The older generations keep their default
-    thresholds (10, 10): cyclic garbage (aiohttp's exceptions for refused and timed-out
-    connections, the bulk of an internet scan) must still reach a full collection. With
-    (50, 100) there, a scan of 32,768 closed ports grew from 86 to 142 MiB and kept growing
-    until its first full collection; with (10, 10) it levels off near 100 MiB.
-    """
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 10)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 @contextlib.contextmanager
@@ -356,7 +333,7 @@ def scan(
 
     status = "failed"
     try:
-        with _quiet_gc(), _terminate_as_interrupt():
+        with quiet_gc(), _terminate_as_interrupt():
             _run_async(
                 pipeline.run_indexed_scan(
                     _positions(plan, progress),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ class NameRef:
     cloud: bool = False
 
 
+@functools.lru_cache(maxsize=65_536)  # the same names recur in every inventory; NameRef is frozen
 def parse_name(name: str) -> NameRef:
     raw = name.strip()
     if raw.lower().endswith(".gguf"):

@@ -36,6 +36,7 @@ from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
 from aicensus.ingest.common import BadRecord, FormatResult, file_sha256
 from aicensus.ingest.responses import open_lines, read_responses
 from aicensus.records import ServiceObservation
+from aicensus.runtime import quiet_gc
 from aicensus.store import Store
 from aicensus.store import longitudinal as lon
 
@@ -133,8 +134,9 @@ def ingest_file(
                 "ingest", {"format": fmt, "file": str(path), "sha256": digest}
             )
         try:
-            for part in _parts(fmt, path, sigs, options):
-                _take(summary, part, store, on_observation)
+            with quiet_gc():
+                for part in _parts(fmt, path, sigs, options):
+                    _take(summary, part, store, on_observation)
         except BaseException:
             if store is not None and summary.scan_id is not None:
                 store.finish_scan(summary.scan_id, "failed")
