@@ -175,10 +175,10 @@ def test_cli_resume_flag(tmp_path: Path) -> None:
     # A scan killed before its first batch (status running, nothing stored) ...
     con = duckdb.connect(str(db))
     con.execute("UPDATE scans SET status = 'running' WHERE scan_id = 2")
-    for table in ("request_log",):  # models: a view over observations and their sets
-        con.execute(
-            f"DELETE FROM {table} WHERE obs_id IN (SELECT obs_id FROM observations WHERE scan_id = 2)"
-        )
+    # (models is a view over observations and their sets: nothing to delete there)
+    con.execute(
+        "DELETE FROM request_log WHERE obs_id IN (SELECT obs_id FROM observations WHERE scan_id = 2)"
+    )
     con.execute("DELETE FROM observations WHERE scan_id = 2")
     con.execute("UPDATE scan_progress SET done_below = 0, done_above = [] WHERE scan_id = 2")
     con.close()

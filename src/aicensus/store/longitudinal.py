@@ -50,14 +50,6 @@ def connection(store: Store) -> duckdb.DuckDBPyConnection:
     return store._con
 
 
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
-        [name],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
