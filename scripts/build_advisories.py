@@ -138,7 +138,9 @@ def from_vulndb(git: Git, index: dict) -> list[tuple[str, dict]]:
         if rec.get("withdrawn"):
             continue
         osv = trim_osv(rec, set(index))
-        for slug in {index[(a["package"]["ecosystem"], a["package"]["name"])] for a in osv["affected"]}:
+        for slug in {
+            index[(a["package"]["ecosystem"], a["package"]["name"])] for a in osv["affected"]
+        }:
             out.append((slug, annotate(osv, slug, "vulndb", git.source(path), "reviewed")))
     return out
 
@@ -365,7 +367,9 @@ def add_kev(records: list[dict], git: Git | None) -> str | None:
         hits = sorted(i for i in ids_of(rec) if i in kev)
         if hits:
             rec["database_specific"]["aicensus"]["known_exploited"] = {
-                "catalog": "CISA KEV", "cve": hits[0], "date_added": kev[hits[0]]
+                "catalog": "CISA KEV",
+                "cve": hits[0],
+                "date_added": kev[hits[0]],
             }
     return catalog.get("catalogVersion")
 
@@ -405,8 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         "date": max(g.date for g in (vulndb, aig) if g)[:10],
         "sources": [
             {"repo": g.repo, "commit": g.commit, "date": g.date}
-            for g in (vulndb, pypa, aig, kev) if g
-        ] + [{"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"}],
+            for g in (vulndb, pypa, aig, kev)
+            if g
+        ]
+        + [{"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"}],
         "kev_catalog_version": kev_version,
         "advisories": len(records),
         "products": len(counts),

@@ -1,12 +1,10 @@
-"""The assess stage: findings, the CVE range table and policy-as-code, all pure functions over
+"""The assess stage: findings, published advisories (assess/advisories) and policy-as-code, all pure functions over
 records (nothing here sends a request). See docs/findings.md."""
 
 from aicensus.assess.catalog import (
     Check,
     CheckError,
-    CveEntry,
     builtin_checks,
-    builtin_cves,
     load_checks,
 )
 from aicensus.assess.engine import assess, assess_all
@@ -17,13 +15,11 @@ __all__ = [
     "OWASP_LLM_2025",
     "Check",
     "CheckError",
-    "CveEntry",
     "Finding",
     "Severity",
     "assess",
     "assess_all",
     "builtin_checks",
-    "builtin_cves",
     "find_secrets",
     "load_checks",
     "redact_secrets",
