@@ -352,10 +352,23 @@ def merge(records: list[tuple[str, dict]]) -> list[dict]:
         for key in ("note", "remediation", "severity_label"):
             if theirs.get(key) and not mine.get(key):
                 mine[key] = theirs[key]
+        if _open_ended(match) and theirs["source_kind"] == "handkept" and (
+            theirs["confidence"] == "reviewed" and not _open_ended(rec)
+        ):
+            # The record names no fix; the hand-kept entry found it in the upstream history.
+            pkg = match["affected"][0]["package"] if match["affected"] else None
+            match["affected"] = [dict(a, package=pkg or a["package"]) for a in rec["affected"]]
+            mine["range_from"] = theirs["source"]
         if not match["summary"] and rec["summary"]:
             match["summary"] = rec["summary"]
         mine.setdefault("also_in", []).append(theirs["source"])
     return kept
+
+
+def _open_ended(rec: dict) -> bool:
+    """No range of the record ends: every version from its introduction on is affected."""
+    events = [e for a in rec["affected"] for r in a.get("ranges", []) for e in r["events"]]
+    return bool(events) and not any(("fixed" in e or "last_affected" in e) for e in events)
 
 
 def add_kev(records: list[dict], git: Git | None) -> str | None:
