@@ -135,3 +135,23 @@ def severity_counts(advisories: Sequence[Advisory]) -> dict[str, int]:
     for adv in advisories:
         counts[adv.severity] = counts.get(adv.severity, 0) + 1
     return counts
+
+
+def bundle_stamp() -> dict[str, object]:
+    """What a report says about the advisories it was judged with."""
+    from aicensus.assess.advisories.bundle import current_bundle
+
+    b = current_bundle()
+    return {
+        "date": b.date,
+        "advisories": len(b.advisories),
+        "products": len(b.by_product),
+        "location": "bundled" if b.location.endswith("data") else b.location,
+    }
+
+
+def state_of(product: str | None, version: str | None) -> str:
+    """The three-state verdict of one service against the installed bundle."""
+    from aicensus.assess.advisories.bundle import current_bundle
+
+    return str(judge(current_bundle(), product, version).state)
