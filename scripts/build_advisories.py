@@ -226,10 +226,29 @@ def rule_to_affected(terms: list[list[tuple[str, str]]], pkg: dict, boundary: st
     return entry
 
 
+def _words(slug: str, spec: dict) -> list[str]:
+    return [w.lower() for w in spec.get("mention") or [slug, *spec.get("aig", [])]]
+
+
+def about_product(slug: str, spec: dict, products: dict, summary: str, text: str) -> bool:
+    """Whether an aggregator record is about this product: its summary names it, or names no
+    other product while the rest of the record names this one."""
+    own = _words(slug, spec)
+    summary = summary.lower()
+    if any(w in summary for w in own):
+        return True
+    others = {
+        w for other, ospec in products.items() if other != slug
+        for w in _words(other, ospec) if len(w) > 3 and not any(w in o or o in w for o in own)
+    }  # fmt: skip
+    if any(re.search(rf"\b{re.escape(w)}\b", summary) for w in others):
+        return False
+    return any(w in text for w in own)
+
+
 def from_aig(git: Git, products: dict) -> tuple[list[tuple[str, dict]], dict[str, int]]:
     out, dropped = [], {"wrong_product": 0, "no_id": 0}
     for slug, spec in products.items():
-        words = [w.lower() for w in spec.get("mention") or [slug, *spec.get("aig", [])]]
         for comp in spec.get("aig") or []:
             for path in git.ls(f"data/vuln_en/{comp}"):
                 if not path.endswith((".yaml", ".yml")):
@@ -248,7 +267,7 @@ def from_aig(git: Git, products: dict) -> tuple[list[tuple[str, dict]], dict[str
                 text = " ".join(
                     [str(info.get("summary", "")), str(info.get("details", "")), *refs]
                 ).lower()
-                if not any(w in text for w in words):
+                if not about_product(slug, spec, products, str(info.get("summary", "")), text):
                     dropped["wrong_product"] += 1
                     continue
                 terms = parse_rule(str(doc.get("rule") or ""))
