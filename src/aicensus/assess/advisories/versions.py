@@ -31,6 +31,7 @@ _PEPISH = re.compile(
     r"(\+[a-z0-9.]+)?",
     re.I,
 )
+_HEX = re.compile(r"^(?=.*[a-f])[0-9a-f]{7,40}$", re.I)
 _PSEUDO = re.compile(r"^(\d+\.\d+\.\d+)-(?:0\.)?(\d{14})-[0-9a-f]{12}$")
 
 
@@ -58,7 +59,11 @@ def _pep440(value: str) -> Version | None:
     except InvalidVersion:
         pass
     m = _PEPISH.match(value)
-    if not m:
+    # What follows the version must be a separated suffix ("-rocm"), never more digits or
+    # letters glued on: "41bd3645…" is a commit hash, not version 41.
+    if not m or (value[m.end() :][:1] not in ("", "-", "_", ".", "+", " ")):
+        return None
+    if _HEX.match(value):
         return None
     candidates = [m.group(1) + m.group(2) + (m.group(3) or ""), m.group(1) + m.group(2)]
     for candidate in candidates:
