@@ -57,7 +57,7 @@ class ProductSpec:
     identified: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Advisory:
     """One OSV record with what matching and reporting need, derived once at load."""
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from aicensus.assess.advisories.bundle import Advisory, current_bundle
@@ -47,7 +48,9 @@ def source_line(adv: Advisory) -> str:
     return f"source: {where.strip()}" + (f" @ {src['commit'][:12]}" if src.get("commit") else "")
 
 
-def _affected_hit(obs: ServiceObservation, m: Match, proof: list[str], scheme: str) -> Hit:
+def _affected_parts(obs: ServiceObservation, m: Match, scheme: str) -> tuple[list[str], dict]:
+    """(evidence head, Hit fields) of one matched advisory: the same for every service of this
+    product and version, so they are built once per pair (see _advisories)."""
     adv = m.advisory
     sev = f"CVSS {adv.score} ({adv.vector})" if adv.score is not None else adv.severity
     kev = adv.known_exploited
@@ -70,28 +73,27 @@ def _affected_hit(obs: ServiceObservation, m: Match, proof: list[str], scheme: s
         if m.fixed
         else f"Upgrade {obs.product} to a release that fixes {adv.id}."
     )
-    evidence = [
+    head = [
         f"version: {obs.version} ({scheme})",
         f"affected: {m.affected_range}",
         source_line(adv),
         *([f"known_exploited: {kev.get('catalog')} {kev.get('date_added')}"] if kev else []),
-        *proof,
     ]
-    refs = [r["url"] for r in adv.osv.references if r.get("url")][:6]
-    return Hit(
-        evidence,
-        id=finding_id(adv),
-        title=f"{adv.cve or adv.id}: {adv.osv.summary or 'published vulnerability'}"[:200],
-        severity=severity_of(adv),
-        detail=detail,
-        cve=adv.ids,
-        cwe=list(adv.osv.database_specific.get("cwe_ids") or []) or None,
-        references=refs,
-        remediation=" ".join(x for x in (fix, adv.remediation) if x),
-        confidence="confirmed" if adv.confidence == "reviewed" else "unconfirmed",
-    )
+    fields = {
+        "id": finding_id(adv),
+        "title": f"{adv.cve or adv.id}: {adv.osv.summary or 'published vulnerability'}"[:200],
+        "severity": severity_of(adv),
+        "detail": detail,
+        "cve": adv.ids,
+        "cwe": list(adv.osv.database_specific.get("cwe_ids") or []) or None,
+        "references": [r["url"] for r in adv.osv.references if r.get("url")][:6],
+        "remediation": " ".join(x for x in (fix, adv.remediation) if x),
+        "confidence": "confirmed" if adv.confidence == "reviewed" else "unconfirmed",
+    }
+    return head, fields
 
 
+@functools.lru_cache(maxsize=4096)
 def _counts(advisories: tuple[Advisory, ...]) -> str:
     counts = severity_counts(advisories)
     text = ", ".join(f"{counts[k]} {k}" for k in _ORDER if counts.get(k))
@@ -164,8 +166,14 @@ def _advisories(obs: ServiceObservation, p: AdvisoryParams, ctx: Context) -> Ite
     for ev in obs.evidence:
         if ev.kind == "version":
             proof += _log_for(obs, ev.probe)
-    for m in verdict.matches:
-        yield _affected_hit(obs, m, proof, scheme)
+    memo: dict = bundle.__dict__.setdefault("_hit_parts", {})
+    key = (obs.product, obs.version)
+    parts = memo.get(key)
+    if parts is None:
+        parts = memo[key] = [_affected_parts(obs, m, scheme) for m in verdict.matches]
+    for head, fields in parts:
+        # The lists in `fields` are shared between services: the Finding constructor copies them.
+        yield Hit([*head, *proof], **fields)
     if verdict.undetermined:
         n = len(verdict.undetermined)
         ids = ", ".join(a.id for a in verdict.undetermined[:10]) + (" …" if n > 10 else "")
