@@ -3,6 +3,7 @@
 Sources (each a local git checkout; every record keeps its repo, path and commit):
   --vulndb  golang/vulndb        data/osv/*.json         OSV, reviewed by the Go team
   --pypa    pypa/advisory-database vulns/<pkg>/*.yaml    OSV (PYSEC), from the PyPI ecosystem
+            (or a mirror of it, named with --pypa-name)
   --aig     Tencent/AI-Infra-Guard data/vuln_en/<c>/*.yaml  aggregator: CVE, CVSS vector, a
             version rule; converted to OSV, kept only when the record names the product, and its
             ranges reported as unconfirmed
@@ -98,7 +99,9 @@ def trim_osv(rec: dict, keep: set[tuple[str, str]]) -> dict:
         entry = {"package": {"ecosystem": eco, "name": name}}
         if aff.get("ranges"):
             entry["ranges"] = aff["ranges"]
-        if aff.get("versions"):
+        numbered = any(r.get("type") in ("ECOSYSTEM", "SEMVER") for r in aff.get("ranges", []))
+        if aff.get("versions") and not numbered:
+            # PYSEC enumerates every version its ranges cover; the ranges say the same.
             entry["versions"] = aff["versions"]
         affected.append(entry)
     out = {
@@ -410,6 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vulndb", required=True)
     ap.add_argument("--pypa", required=True)
+    ap.add_argument(
+        "--pypa-name", default="pypa/advisory-database",
+        help="the repository --pypa is a checkout of (a mirror such as "
+        "westonsteimel/advisory-database-pypa is newer than the stored pypa snapshot)",
+    )  # fmt: skip
     ap.add_argument("--aig", required=True)
     ap.add_argument("--kev")
     ap.add_argument("--out", default=str(OUT))
@@ -417,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     products = load_products()
     index = package_index(products)
     vulndb = Git(args.vulndb, "golang/vulndb")
-    pypa = Git(args.pypa, "pypa/advisory-database")
+    pypa = Git(args.pypa, args.pypa_name)
     aig = Git(args.aig, "Tencent/AI-Infra-Guard")
     kev = Git(args.kev, "cisagov/kev-data") if args.kev else None
     raw = from_vulndb(vulndb, index) + from_pypa(pypa, index) + from_handkept(products)

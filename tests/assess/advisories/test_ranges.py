@@ -138,3 +138,17 @@ def test_version_normalisation(text: str, expected: str | None) -> None:
 def test_llamacpp_build_numbers(text: str, expected: str | None) -> None:
     got = parse("llamacpp-build", text)
     assert (str(got) if got is not None else None) == expected
+
+
+def test_numbered_ranges_decide_over_commit_ranges() -> None:
+    # PYSEC records give the same fix as a GIT range and an ECOSYSTEM range (e.g.
+    # PYSEC-2021-873, gradio < 2.5.0): the version is judged by the numbered range.
+    record = {"ranges": [
+        {"type": "GIT", "repo": "https://github.com/gradio-app/gradio",
+         "events": [{"introduced": "0"}, {"fixed": "41bd3645bdb616e1248b2167ca83636a2653f781"}]},
+        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.5.0"}]},
+    ]}  # fmt: skip
+    for text, expected in (("2.4.7b9", True), ("2.5.0", False), ("4.0.0", False)):
+        v = parse("pep440", text)
+        assert v is not None
+        assert evaluate(record, v, text, "pep440") is expected

@@ -83,10 +83,13 @@ def evaluate(affected: Mapping[str, Any], version: Version, raw: str, scheme: st
     if not ranges:
         return False if affected.get("versions") else None
     undecided = False
+    # A record giving both numbered and commit ranges describes one fix twice: the numbered
+    # ranges decide. Commit ranges alone cannot be judged from a version (except build tags).
+    numbered = any(r.get("type") != "GIT" for r in ranges)
     for rng in ranges:
         kind = rng.get("type")
         if kind == "GIT" and scheme != "llamacpp-build":
-            undecided = True
+            undecided = undecided or not numbered
             continue
         exclusive = bool((rng.get("database_specific") or {}).get("introduced_exclusive"))
         verdict = in_events(version, rng.get("events") or (), scheme, exclusive)
