@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 from aicensus.errors import LabError
 from aicensus.lab import llama_server
-from aicensus.lab.emulators.generic import load_table
+from aicensus.lab.emulators.tables import load_table
 
 DEFAULT_NETWORK = "127.0.0.0/24"
 FIRST_HOST = 10  # .1 stays free for the core lab (`aicensus lab up`)
@@ -222,12 +222,7 @@ def full_layout(network: str = DEFAULT_NETWORK) -> list[Service]:
 
 
 def _default_port(table: str) -> int:
-    import yaml
-
-    from aicensus.lab.emulators.generic import PRODUCTS_DIR
-
-    raw = yaml.safe_load((PRODUCTS_DIR / f"{table}.yaml").read_text())
-    return int(raw["default_port"])
+    return int(load_table(table).default_port or 0)
 
 
 # --------------------------------------------------------------------------- selection
