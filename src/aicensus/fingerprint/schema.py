@@ -97,13 +97,13 @@ LAB_PLACEHOLDERS = frozenset({
     "python", "bin", "address", "port", "public_port", "data", "api_key", "user", "password",
     "model", "model_name", "model_file", "llama_server", "url",
 })  # fmt: skip
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
 def placeholders(text: str) -> list[tuple[str, str | None]]:
     """The (name, argument) pairs of every {name} / {name:arg} in `text`."""
-    return [(m.group(1), m.group(2)) for m in _PLACEHOLDER.finditer(text)]
+    return [(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(text)]
 
 
 class Signature(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):

@@ -223,5 +223,3 @@ def _build(
         headers["Content-Length"] = str(len(body))
         return web.Response(status=status, headers=headers)
     return web.Response(status=status, body=body, headers=headers)
-
-

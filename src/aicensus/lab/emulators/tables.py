@@ -275,5 +275,3 @@ def content_type(table: Table, kind: str) -> str | None:
         "text": fw["text_type"],
         "html": fw["html_type"],
     }.get(kind)
-
-
