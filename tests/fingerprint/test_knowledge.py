@@ -1,18 +1,15 @@
-"""Product knowledge is data: a product added as one signature file reaches the product list,
-the port preset, the audit's remediation and process hints — with no code change — and a bad
-knowledge field is a one-line SignatureError naming the file and the field."""
+"""Product knowledge is data: the audit's remediation and process hints come from the signature
+files, and a bad knowledge field is a one-line SignatureError naming the file and the field.
+(A product added as one file: tests/lab/test_product_as_data.py.)"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from aicensus import api
 from aicensus.audit import services as svc
 from aicensus.audit.records import ProcessInfo
 from aicensus.errors import SignatureError
-from aicensus.fingerprint.load import ai_ports, builtin_signatures, parse_signature, product_ids
+from aicensus.fingerprint.load import builtin_signatures, parse_signature
 
 ACME = """\
 id: acme-llm
@@ -33,29 +30,6 @@ matchers:
 remediation: start acme-llm with --bind 127.0.0.1 and --token
 processes: [acme-llm-serve]
 """
-
-
-def write_product(directory: Path, text: str = ACME, name: str = "acme-llm") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    for sig in builtin_signatures():  # a custom directory is the whole product set
-        src = Path(__file__).resolve().parents[2] / "src/aicensus/signatures" / f"{sig.id}.yaml"
-        (directory / src.name).write_text(src.read_text())
-    path = directory / f"{name}.yaml"
-    path.write_text(text)
-    return path
-
-
-def test_a_product_added_as_one_file_reaches_list_ports_and_audit(tmp_path: Path) -> None:
-    write_product(tmp_path / "sigs")
-    sigs = api.signatures(tmp_path / "sigs")
-    assert "acme-llm" in product_ids(sigs) and "acme-llm" not in product_ids()
-    assert 18123 in ai_ports(sigs) and 18123 not in ai_ports()
-    assert svc.fix_for("acme-llm", None, sigs) == "start acme-llm with --bind 127.0.0.1 and --token"
-    process = ProcessInfo(pid=1, name="python", cmdline=["/opt/acme/bin/acme-llm-serve", "-p"])
-    assert svc.process_hint(process, sigs) == "acme-llm"
-    assert svc.fix_for(None, process, sigs).startswith("start acme-llm")
-    assert svc.process_hint(process) is None  # the built-in set does not know it
-    assert svc.fix_for(None, process) == svc.DEFAULT_FIX
 
 
 def test_builtin_knowledge_comes_from_the_signature_files() -> None:
