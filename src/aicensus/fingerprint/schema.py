@@ -90,6 +90,7 @@ class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     emulators: list[str] = []  # route tables: lab/emulators/products/<name>.yaml
     real: list[LabLaunch] = []
+    own_emulator: bool = False  # served by its own emulator module (Ollama's), not a table
 
 
 # What a launch may name in braces; the lab fills them in (aicensus.lab.recipes).

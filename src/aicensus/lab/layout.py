@@ -30,6 +30,7 @@ from aicensus.lab.emulators.tables import load_table
 DEFAULT_NETWORK = "127.0.0.0/24"
 FIRST_HOST = 10  # .1 stays free for the core lab (`aicensus lab up`)
 EMULATORS_PROCESS = "emulators"
+OWN_EMULATORS = frozenset({"ollama"})  # products with an emulator module of their own
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,10 @@ def full_layout(
                         launch.variant, take(), launch.port or sig.ports[0], sig.id, auth,
                         note=launch.note, launch=launch)
             )  # fmt: skip
-    if "ollama" in known:  # its own emulator (emulators/ollama.py), not a route table
+    own = [sig.id for sig in sigs if sig.lab and sig.lab.own_emulator]
+    if set(own) - OWN_EMULATORS:
+        raise LabError(f"no emulator module of its own for {sorted(set(own) - OWN_EMULATORS)}")
+    if "ollama" in own:  # its own emulator (emulators/ollama.py), not a route table
         out.append(
             Service("ollama-open", "ollama-open", "ollama", "ollama", "open", take(), 11434,
                     "ollama", "open", note="Ollama emulator")
