@@ -35,7 +35,7 @@ class Values:
 
     def get(self, name: str, arg: str | None) -> str:
         if name == "url":
-            if arg not in self.urls:
+            if arg is None or arg not in self.urls:
                 raise LabError(f"{{url:{arg}}}: no lab service {arg!r} in this layout")
             return self.urls[arg]
         if name not in self.fixed and name in self.lazy:

@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    sites = [parse_site(*spec, extra_dirs=tuple(args.tables)) for spec in args.site]
+    tables = tuple(args.tables)
+    sites = [parse_site(prod, var, addr, port, tables) for prod, var, addr, port in args.site]
     raise_nofile_limit()
     emu = GenericEmulator(sites, request_log=args.request_log, quiet=args.quiet)
     await emu.start()
