@@ -9,6 +9,10 @@ Addresses are handed out in a fixed order from `.10` of the network (a /24 insid
 never changes between runs. Every service listens on its product's default port; the
 look-alikes listen on another product's port on purpose.
 
+What runs is data: each signature's `lab` section names its emulator tables or its real
+launch recipes (aicensus.fingerprint.schema.LabSpec), in signature order; only the lab's
+own scenarios (look-alikes, decoys, the honeypot) are listed here.
+
 A service runs in a *process* (a lab component): the real products one process each
 (behind the recording relay), the Ollama emulator one process per address, and every
 data-driven emulator, look-alike and decoy together in one `emulators` process.
