@@ -79,7 +79,8 @@ class SourceFile(msgspec.Struct, kw_only=True):
 
 def source_seen(store: Store, sha256: str) -> SourceFile | None:
     """The earlier ingest of a file with these bytes, if any."""
-    row = _connection(store).execute(
+    con = _connection(store)
+    row = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources WHERE sha256 = ?",
         [sha256],
@@ -100,7 +101,8 @@ def record_source(store: Store, source: SourceFile) -> None:
 
 def sources(store: Store) -> list[SourceFile]:
     """Every ingested file, oldest first."""
-    found = _connection(store).execute(
+    con = _connection(store)
+    found = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources ORDER BY ingested_at, path"
     ).fetchall()
@@ -122,7 +124,8 @@ def drop_known(
     if not unique:
         return [], len(observations)
     ips = sorted({obs.ip for obs in unique.values()})
-    known = _connection(store).execute(
+    con = _connection(store)
+    known = con.execute(
         f"SELECT k FROM unnest($1::VARCHAR[]) AS t(k) SEMI JOIN "
         f"(SELECT {OBS_KEY_SQL} AS k FROM observations WHERE ip IN (SELECT unnest($2::VARCHAR[])))"
         " USING (k)",
