@@ -53,13 +53,14 @@ def _at(error: msgspec.ValidationError) -> tuple[str, str]:
     """(where, why) of a msgspec error such as "Expected `str`, got `int` - at `$.figures[3].row`"."""
     text = str(error)
     found = re.search(r"\s*-\s*at\s*`\$\.?([^`]*)`$", text)
-    if found is None:
-        return "", text
-    path, why = found.group(1), text[: found.start()]
+    path, why = (found.group(1), text[: found.start()]) if found else ("", text)
+    named = re.search(r"field `([^`]+)`", why)
+    if named:  # an unknown or missing field: the path is the object that holds it
+        return (f"{path}: " if path else "") + f"field '{named.group(1)}'", why
     head, _, field = path.rpartition(".")
-    if head:
-        return f"{head}: field '{field}'", why
-    return f"field '{field}'", why
+    if not path:
+        return "", why
+    return (f"{head}: " if head else "") + f"field '{field}'", why
 
 
 def load_published(path: str | Path | None = None, figure_ids: set[str] | None = None) -> Published:
