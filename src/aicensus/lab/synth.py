@@ -31,6 +31,7 @@ import hashlib
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import msgspec
 
@@ -191,7 +192,7 @@ def _hosts(rng: random.Random, n: int, days: int) -> dict[str, list[object]]:
             k = min(100, 2 + int(rng.expovariate(1 / 18)))
             span = min(window_s, int(k * 86_400 * rng.uniform(1.0, 3.0)))
         first = rng.randrange(max(window_s - span, 1))
-        low, high = _weighted(rng, INVENTORY_SHARES)  # type: ignore[misc]
+        low, high = cast(tuple[int, int], _weighted(rng, INVENTORY_SHARES))
         size = rng.randint(low, high)
         chosen: list[int] = []
         while len(chosen) < min(size, len(CATALOGUE)):
@@ -269,15 +270,17 @@ def synthesize(
     cols = _hosts(rng, hosts, days)
     host_seconds = time.monotonic() - started
     started = time.monotonic()
-    flat_host, flat_seq, flat_idx = [], [], []
+    flat_host: list[int] = []
+    flat_seq: list[int] = []
+    flat_idx: list[int] = []
     for host, chosen in zip(cols["host"], cols.pop("models"), strict=True):
-        for seq, idx in enumerate(chosen):  # type: ignore[arg-type]
-            flat_host.append(host)
+        for seq, idx in enumerate(cast(list[int], chosen)):
+            flat_host.append(cast(int, host))
             flat_seq.append(seq)
             flat_idx.append(idx)
     shape = SyntheticShape(
         hosts=cols,
-        host_models=(flat_host, flat_seq, flat_idx),  # type: ignore[arg-type]
+        host_models=(flat_host, flat_seq, flat_idx),
         catalogue=_catalogue_rows(),
         start=start,
         shard=f"synthetic-seed-{seed}",

@@ -71,7 +71,7 @@ def load_published(path: str | Path | None = None, figure_ids: set[str] | None =
         where = resources.files("aicensus.report") / "data" / "published.yaml"
         label = "published.yaml"
     else:
-        where = Path(path)  # type: ignore[assignment]
+        where = Path(path)
         label = str(path)
     try:
         raw: Any = yaml.load(where.read_text(encoding="utf-8"), Loader=_LOADER)
