@@ -18,7 +18,7 @@ import yaml
 
 from aicensus.assess.finding import OWASP_LLM_2025, Severity
 from aicensus.errors import AicensusError
-from aicensus.records import PRODUCT_SLUGS
+from aicensus.fingerprint.load import product_ids
 
 
 class CheckError(AicensusError):
@@ -90,7 +90,7 @@ def parse_checks(path: str, text: str) -> list[Check]:
                 f"(known: {', '.join(sorted(DETECTORS))})"
             )
         for j, product in enumerate(check.products or []):
-            if product not in PRODUCT_SLUGS:
+            if product not in product_ids():
                 raise CheckError(f"{path}: {field}.products[{j}]: unknown product {product!r}")
         _check_refs(path, field, check.owasp, check.cwe)
         try:

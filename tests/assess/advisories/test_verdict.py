@@ -164,3 +164,13 @@ def test_shipped_bundle_size() -> None:
     assert len(b.advisories) >= 500
     assert len(b.by_product) >= 40
     assert b.manifest["advisories"] == len(b.advisories)
+
+
+def test_product_map_agrees_with_the_signatures() -> None:
+    from aicensus.fingerprint.load import product_ids
+
+    products = current_bundle().products
+    identified = {p for p, spec in products.items() if spec.identified}
+    assert identified <= set(product_ids())
+    # a signature product the map names must be marked identified, or it would never match
+    assert not (set(product_ids()) & set(products)) - identified
