@@ -47,8 +47,10 @@ def list_command(product: str | None, fmt: str) -> None:
         raise AicensusError(f"no advisories for product {product!r} (products: {known})")
     chosen = bundle.by_product[product] if product else bundle.advisories
     if fmt == "json":
-        doc = {"bundle": {"date": bundle.date, "location": bundle.location}, "advisories": []}
-        doc["advisories"] = [_row(a) for a in chosen]
+        doc = {
+            "bundle": {"date": bundle.date, "location": bundle.location},
+            "advisories": [_row(a) for a in chosen],
+        }
         click.echo(json.dumps(doc, indent=1))
         return
     click.echo(f"# advisory bundle of {bundle.date}: {len(chosen)} advisories")

@@ -123,10 +123,10 @@ def builtin_products() -> dict[str, ProductSpec]:
     data = yaml.safe_load(text)["products"]
     out = {}
     for slug, spec in data.items():
-        pkgs = tuple(tuple(p.split(":", 1)) for p in spec["packages"])
+        pkgs = tuple((p.split(":", 1)[0], p.split(":", 1)[1]) for p in spec["packages"])
         out[slug] = ProductSpec(
             slug=slug,
-            packages=pkgs,  # type: ignore[arg-type]
+            packages=pkgs,
             scheme=spec.get("scheme", "pep440"),
             identified=bool(spec.get("identified")),
         )
@@ -171,10 +171,10 @@ def _severity(osv: Osv, meta: Mapping[str, Any]) -> tuple[float | None, str, str
         if score == 0 and label in ("low", "medium", "high", "critical"):
             return None, label, vector
         return score, rating(score), vector
-    vector = next((str(s.get("score")) for s in osv.severity if s.get("score")), None)
+    other = next((str(s.get("score")) for s in osv.severity if s.get("score")), None)
     if label in ("low", "medium", "high", "critical"):
-        return None, label, vector
-    return None, "unrated", vector
+        return None, label, other
+    return None, "unrated", other
 
 
 def advisory(osv: Osv, product: str) -> Advisory:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import Any
 
 from aicensus.assess.advisories.bundle import Advisory, current_bundle
 from aicensus.assess.advisories.match import Match, State, judge, severity_counts
@@ -48,7 +49,9 @@ def source_line(adv: Advisory) -> str:
     return f"source: {where.strip()}" + (f" @ {src['commit'][:12]}" if src.get("commit") else "")
 
 
-def _affected_parts(obs: ServiceObservation, m: Match, scheme: str) -> tuple[list[str], dict]:
+def _affected_parts(
+    obs: ServiceObservation, m: Match, scheme: str
+) -> tuple[list[str], dict[str, Any]]:
     """(evidence head, Hit fields) of one matched advisory: the same for every service of this
     product and version, so they are built once per pair (see _advisories)."""
     adv = m.advisory
@@ -131,7 +134,7 @@ def missing_evidence(obs: ServiceObservation) -> str:
     return reported + ("; ".join(parts) or "no version probe")
 
 
-@detector("advisories", AdvisoryParams)
+@detector("advisories", AdvisoryParams)  # type: ignore[arg-type]  # like every detector
 def _advisories(obs: ServiceObservation, p: AdvisoryParams, ctx: Context) -> Iterator[Hit]:
     bundle = ctx.advisories or current_bundle()
     verdict = judge(bundle, obs.product, obs.version)
@@ -166,7 +169,8 @@ def _advisories(obs: ServiceObservation, p: AdvisoryParams, ctx: Context) -> Ite
     for ev in obs.evidence:
         if ev.kind == "version":
             proof += _log_for(obs, ev.probe)
-    memo: dict = bundle.__dict__.setdefault("_hit_parts", {})
+    memo: dict[tuple[str | None, str | None], list[tuple[list[str], dict[str, Any]]]]
+    memo = bundle.__dict__.setdefault("_hit_parts", {})
     key = (obs.product, obs.version)
     parts = memo.get(key)
     if parts is None:

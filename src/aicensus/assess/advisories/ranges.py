@@ -29,7 +29,7 @@ def _parsed(
 ) -> list[tuple[str, Version | None]] | None:
     """(kind, version) per event, None standing for introduced "0" (before every version);
     None overall when an event is malformed or its version unparseable."""
-    out = []
+    out: list[tuple[str, Version | None]] = []
     for event in events:
         if len(event) != 1:
             return None
