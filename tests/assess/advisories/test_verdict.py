@@ -174,3 +174,20 @@ def test_product_map_agrees_with_the_signatures() -> None:
     assert identified <= set(product_ids())
     # a signature product the map names must be marked identified, or it would never match
     assert not (set(product_ids()) & set(products)) - identified
+
+
+def test_hand_kept_notes_and_fixes_survive_in_the_records() -> None:
+    # The old hand-kept table found fixes the records lack; its notes ride on the record.
+    bundle = current_bundle()
+    (div0,) = bundle.lookup("CVE-2025-0317")  # GO-2025-3559 lists no fixed version
+    assert div0.id == "GO-2025-3559"
+    meta = div0.osv.database_specific["aicensus"]
+    assert meta["range_from"]["path"] == "scripts/advisories/handkept_ranges.yaml"
+    assert "67b6a1c" in div0.note
+    assert judge(bundle, "ollama", "0.31.1").matches
+    assert div0 not in {m.advisory for m in judge(bundle, "ollama", "0.31.2").matches}
+    (alloc,) = bundle.lookup("CVE-2025-0315")  # unconfirmed fix: the record's range stays
+    assert "range_from" not in alloc.osv.database_specific["aicensus"]
+    assert alloc in {m.advisory for m in judge(bundle, "ollama", "0.40.0").matches}
+    found = {f.id: f for f in assess(_obs("0.31.1"))}
+    assert "later versions may be affected" in found["AIC-CVE-2025-0315"].detail
