@@ -136,3 +136,18 @@ def test_update_bad_source_is_one_line(tmp_path: Path) -> None:
     corrupt.write_bytes(b"PK\x03\x04 not really")
     code, _, err = run("update", "--from", str(corrupt))
     assert code == 2 and "cannot read" in err
+
+
+def test_update_rejects_malformed_affected(tmp_path: Path) -> None:
+    src = tmp_path / "osv"
+    src.mkdir()
+    bad = _record("GHSA-test-0006-ffff", "1.0")
+    bad["affected"][0]["ranges"][0]["events"] = [{"introduced": "0", "fixed": "1"}]  # type: ignore[index]
+    (src / "bad.json").write_text(json.dumps(bad))
+    worse = _record("GHSA-test-0007-gggg", "1.0")
+    worse["affected"][0]["package"] = "vllm"  # type: ignore[index]
+    (src / "worse.json").write_text(json.dumps(worse))
+    code, out, err = run("update", "--from", str(src))
+    assert code == 0 and "read 0 records" in out and "2 invalid" in out
+    assert "bad.json: affected[0].ranges[0].events is not a list of single OSV events" in err
+    assert "worse.json: affected[0].package is not an object" in err

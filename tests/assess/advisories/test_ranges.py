@@ -10,6 +10,8 @@ BeforeLimits pseudocode), "Unfixed vulnerability example", "Fixed vulnerability 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aicensus.assess.advisories.ranges import evaluate, in_events
 from aicensus.assess.advisories.versions import parse
@@ -152,3 +154,47 @@ def test_numbered_ranges_decide_over_commit_ranges() -> None:
         v = parse("pep440", text)
         assert v is not None
         assert evaluate(record, v, text, "pep440") is expected
+
+
+_EVENT = st.dictionaries(
+    st.sampled_from(["introduced", "fixed", "last_affected", "limit", "bogus"]),
+    st.one_of(st.sampled_from(["0", "*", "1.0", "b3561", "v2.0.0-rc1"]), st.text(max_size=12)),
+    min_size=0, max_size=2,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=40), scheme=st.sampled_from(["pep440", "llamacpp-build"]))
+def test_parse_never_raises(text: str, scheme: str) -> None:
+    got = parse(scheme, text)
+    assert got is None or got == parse(scheme, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(_EVENT, max_size=5),
+    kind=st.sampled_from(["ECOSYSTEM", "SEMVER", "GIT", None]),
+    version=st.sampled_from(["0.1.0", "1.0", "2.5.1rc1", "b4000"]),
+)
+def test_evaluate_never_raises(
+    events: list[dict[str, str]], kind: str | None, version: str
+) -> None:
+    scheme = "llamacpp-build" if version.startswith("b") else "pep440"
+    v = parse(scheme, version)
+    assert v is not None
+    assert evaluate({"ranges": [{"type": kind, "events": events}]}, v, version, scheme) in (
+        True, False, None,
+    )  # fmt: skip
+
+
+def test_malformed_ranges_from_an_update_are_undetermined() -> None:
+    v = parse("pep440", "1.0")
+    assert v is not None
+    for bad in (
+        {"ranges": ["not a range"]},
+        {"ranges": [{"type": "ECOSYSTEM", "events": "introduced 0"}]},
+        {"ranges": [{"type": "ECOSYSTEM", "events": ["introduced"]}]},
+    ):
+        assert evaluate(bad, v, "1.0", "pep440") is None
+    numbers = {"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": 0}, {"fixed": 2}]}]}
+    assert evaluate(numbers, v, "1.0", "pep440") is True

@@ -31,9 +31,10 @@ def _parsed(
     None overall when an event is malformed or its version unparseable."""
     out: list[tuple[str, Version | None]] = []
     for event in events:
-        if len(event) != 1:
+        if not isinstance(event, Mapping) or len(event) != 1:
             return None
-        kind, value = next(iter(event.items()))
+        kind, raw = next(iter(event.items()))
+        value = str(raw)  # a record from `update --from` may carry numbers
         if kind not in _ORDER:
             return None
         if kind == "limit" and "*" in value:
@@ -77,7 +78,7 @@ def in_events(
 def evaluate(affected: Mapping[str, Any], version: Version, raw: str, scheme: str) -> bool | None:
     """Is `version` (printed as `raw`) affected by one OSV `affected` entry?"""
     for listed in affected.get("versions") or ():
-        if listed == raw or parse(scheme, listed) == version:
+        if str(listed) == raw or parse(scheme, str(listed)) == version:
             return True
     ranges = affected.get("ranges") or ()
     if not ranges:
@@ -85,8 +86,11 @@ def evaluate(affected: Mapping[str, Any], version: Version, raw: str, scheme: st
     undecided = False
     # A record giving both numbered and commit ranges describes one fix twice: the numbered
     # ranges decide. Commit ranges alone cannot be judged from a version (except build tags).
-    numbered = any(r.get("type") != "GIT" for r in ranges)
+    numbered = any(isinstance(r, Mapping) and r.get("type") != "GIT" for r in ranges)
     for rng in ranges:
+        if not isinstance(rng, Mapping) or not isinstance(rng.get("events"), list):
+            undecided = True  # malformed: judged as "cannot tell", never as "not affected"
+            continue
         kind = rng.get("type")
         if kind == "GIT" and scheme != "llamacpp-build":
             undecided = undecided or not numbered

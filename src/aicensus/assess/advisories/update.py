@@ -93,10 +93,36 @@ def _records(name: str, data: bytes) -> Iterator[Osv | str]:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             yield f"{where}: not an OSV record ({str(exc).splitlines()[0][:120]})"
             continue
-        if not osv.id:
-            yield f"{where}: OSV record without an id"
+        problem = "OSV record without an id" if not osv.id else malformed(osv)
+        if problem:
+            yield f"{where}: {problem}"
             continue
         yield osv
+
+
+_EVENT_KINDS = {"introduced", "fixed", "last_affected", "limit"}
+
+
+def malformed(osv: Osv) -> str | None:
+    """Why a record's `affected` is not OSV-shaped enough to match on, or None."""
+    for i, aff in enumerate(osv.affected):
+        pkg = aff.get("package", {})
+        if not isinstance(pkg, dict) or not all(
+            isinstance(pkg.get(k, ""), str) for k in ("ecosystem", "name")
+        ):
+            return f"affected[{i}].package is not an object with ecosystem and name"
+        if not isinstance(aff.get("versions", []), list):
+            return f"affected[{i}].versions is not a list"
+        ranges = aff.get("ranges", [])
+        if not isinstance(ranges, list):
+            return f"affected[{i}].ranges is not a list"
+        for j, rng in enumerate(ranges):
+            events = rng.get("events") if isinstance(rng, dict) else None
+            if not isinstance(events, list) or not all(
+                isinstance(e, dict) and len(e) == 1 and set(e) <= _EVENT_KINDS for e in events
+            ):
+                return f"affected[{i}].ranges[{j}].events is not a list of single OSV events"
+    return None
 
 
 def _tag(osv: Osv, product: str, origin: str, name: str) -> Osv:
