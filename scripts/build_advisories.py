@@ -212,6 +212,10 @@ def rule_to_affected(terms: list[list[tuple[str, str]]], pkg: dict, boundary: st
         high = [c for c in clauses if c[0] in ("<", "<=")]
         if len(low) > 1 or len(high) > 1 or len(low) + len(high) != len(clauses):
             continue
+        if not high:
+            # An aggregator's rule without an upper bound is its guess that "every version"
+            # is affected: reported as undetermined, not as affected.
+            continue
         if low:
             events.append({"introduced": low[0][1]})
             exclusive = low[0][0] == ">" and low[0][1] != "0"
