@@ -43,8 +43,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from aicensus import __version__
-from aicensus.assess import Severity, redact_secrets
-from aicensus.audit.records import AuditFinding, AuditResult, LocalService, ModelFile
+from aicensus.assess import Finding, Severity, redact_secrets
+from aicensus.audit.records import AuditResult, LocalService, ModelFile
 from aicensus.records import AuthState, ModelRecord
 from aicensus.report.cyclonedx import BomError
 
@@ -99,7 +99,7 @@ def _served_model(s: LocalService, index: int, m: ModelRecord) -> Component:
     )
 
 
-def _service(s: LocalService, findings: list[AuditFinding]) -> Service:
+def _service(s: LocalService, findings: list[Finding]) -> Service:
     authenticated = {
         str(AuthState.AUTH_REQUIRED): True, str(AuthState.OPEN): False,
         str(AuthState.PARTIAL): False,
@@ -195,7 +195,7 @@ def _file_component(m: ModelFile, index: int) -> Component:
     )
 
 
-def _vulnerability(f: AuditFinding, index: int, ref: str) -> Vulnerability:
+def _vulnerability(f: Finding, index: int, ref: str) -> Vulnerability:
     vuln_id = f.cve[0] if f.cve else f.id
     url = f.references[0] if f.references else None
     return Vulnerability(
@@ -231,7 +231,7 @@ def build_audit_bom(result: AuditResult) -> Bom:
         bom_ref="host",
         properties=_props([("audit.mode", result.mode), ("audit.started_at", result.started_at)]),
     )
-    findings: list[tuple[AuditFinding, str]] = []
+    findings: list[tuple[Finding, str]] = []
     for s in result.services:
         service = _service(s, s.findings)
         bom.services.add(service)

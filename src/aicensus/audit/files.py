@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from aicensus.assess.catalog import Check, builtin_checks
-from aicensus.assess.finding import Severity
+from aicensus.assess.finding import Finding, Severity, sort_key
 from aicensus.attribute import attribute_gguf, attribute_name
 from aicensus.audit import formats
 from aicensus.audit.gguf_header import GGUFHeaderError, is_gguf, read_gguf_header
 from aicensus.audit.pickles import ANALYSER, looks_like_pickle, scan_pickle_file
-from aicensus.audit.records import AuditFinding, GGUFInfo, ModelFile, finding_order
+from aicensus.audit.records import GGUFInfo, ModelFile
 from aicensus.audit.stores import Candidate
 from aicensus.audit.template import scan_template, template_check
 from aicensus.enumerate.base import human_params, quant_from_name
@@ -72,15 +72,15 @@ def _finding(
     cwe: list[str] | None = None,
     references: list[str] | None = None,
     confidence: str = "confirmed",
-) -> AuditFinding:
-    return AuditFinding(
+) -> Finding:
+    return Finding(
         id=id,
         severity=severity,
         title=title,
         detail=detail,
         remediation=remediation,
         kind="file",
-        subject=model.path,
+        path=model.path,
         model=model.name,
         evidence=evidence,
         owasp=[f"{o}:2025" for o in (owasp or [])],
@@ -592,7 +592,7 @@ def analyse_file(
     _hash(model, cand, hash_all=hash_all, hash_limit=hash_limit)
     model.attribution = attribute_file(model, cand, gguf_metadata)
     _provenance_findings(model)
-    model.findings.sort(key=finding_order)
+    model.findings.sort(key=sort_key)
     return model
 
 

@@ -243,7 +243,7 @@ def write_sarif(out: IO[str], assessed: Assessed) -> None:
 
 def write_table(out: IO[str], assessed: Assessed) -> int:
     rows = [
-        (str(f.severity).upper(), f.id, f"[{f.ip}]:{f.port}" if ":" in f.ip else f"{f.ip}:{f.port}",
+        (str(f.severity).upper(), f.id, f.subject,
          f.product or "-", terminal_safe(f.model or "-", 40), terminal_safe(f.title, 90))
         for f in sorted(assessed.findings, key=sort_key)
     ]  # fmt: skip
