@@ -135,7 +135,9 @@ def _service(
     if exposure in ("lan", "public"):
         s.fix = svc.fix_for(obs.product, process)
     found = [
-        _lower_on_loopback(f, exposure) for f in assess(obs) if not f.id.startswith(_PROBE_SCOPE_FINDINGS)
+        _lower_on_loopback(f, exposure)
+        for f in assess(obs)
+        if not f.id.startswith(_PROBE_SCOPE_FINDINGS)
     ]
     extra = _exposure_finding(s)
     if extra is not None:
