@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from aicensus.assess.catalog import CveFile
 from aicensus.assess.finding import Severity
+from aicensus.assess.schema import CveFile
 from aicensus.assess.secrets import find_secrets
 from aicensus.assess.versions import in_range, parse_version
 from aicensus.records import (

@@ -14,8 +14,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from aicensus.assess.catalog import Check, builtin_checks
+from aicensus.assess.catalog import builtin_checks
 from aicensus.assess.finding import Finding, Severity, sort_key
+from aicensus.assess.schema import Check
 from aicensus.attribute import attribute_gguf, attribute_name
 from aicensus.audit import formats
 from aicensus.audit.gguf_header import GGUFHeaderError, is_gguf, read_gguf_header
