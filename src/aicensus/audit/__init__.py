@@ -9,7 +9,7 @@ Everything is read-only: services are probed with the scanner's read-only reques
 machine's own addresses; files are read (headers, opcodes, configs), never executed or loaded.
 """
 
-from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file, licence_class
+from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file
 from aicensus.audit.records import (
     AuditError,
     AuditResult,
@@ -34,7 +34,6 @@ __all__ = [
     "PickleScan",
     "ProcessInfo",
     "analyse_file",
-    "licence_class",
     "run_audit",
     "scan_template",
 ]

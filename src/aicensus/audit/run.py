@@ -22,11 +22,12 @@ from aicensus import api
 from aicensus import targets as target_parser
 from aicensus.assess import Finding, Severity, assess, sort_key
 from aicensus.audit import services as svc
+from aicensus.audit.checking import check_host
 from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file
 from aicensus.audit.records import AuditResult, LocalService
 from aicensus.audit.stores import default_locations, discover
 from aicensus.engine.config import EngineConfig
-from aicensus.records import AuthState, ScanStatus, ServiceObservation, Target
+from aicensus.records import ScanStatus, ServiceObservation, Target
 
 Progress = Callable[[str], None]
 LOOPBACK_V4 = "127.0.0.1"
@@ -67,50 +68,6 @@ def _lower_on_loopback(f: Finding, exposure: str) -> Finding:
     return msgspec.structs.replace(f, severity=Severity.LOW, evidence=[*f.evidence, note])
 
 
-def _exposure_finding(s: LocalService) -> Finding | None:
-    if s.exposure not in ("lan", "public"):
-        return None
-    where = ", ".join(s.reachable_on[:6]) or s.ip
-    bound = ", ".join(s.bound_to) or "(not in the socket table)"
-    product = s.product or "AI service"
-    evidence = [f"bound to {bound}", f"reachable on {where}", f"auth: {s.auth}"]
-    if s.process is not None:
-        evidence.append(f"process {s.process.name or '?'} (pid {s.process.pid})")
-    if s.auth == str(AuthState.AUTH_REQUIRED):
-        return Finding(
-            id="AIC-AUDIT-EXPOSED-AUTH",
-            severity=Severity.LOW,
-            title=f"{product} reachable from the network (credentials required)",
-            detail=f"The service is reachable on {where}; it asks for credentials.",
-            remediation="Keep the credentials strong and rotated; serve it over TLS, or "
-            "bind it to loopback if nothing remote needs it: " + (s.fix or svc.DEFAULT_FIX),
-            ip=s.ip,
-            port=s.port,
-            product=s.product,
-            version=s.version,
-            evidence=evidence,
-            owasp=["LLM10:2025"],
-            cwe=["CWE-668"],
-        )
-    public = s.exposure == "public"
-    return Finding(
-        id="AIC-AUDIT-EXPOSED-OPEN",
-        severity=Severity.CRITICAL if public else Severity.HIGH,
-        title=f"{product} reachable from the {'Internet' if public else 'network'} "
-        "without authentication",
-        detail=f"The service listens on {bound} and answers without credentials: anyone who "
-        f"can reach {where} can use it (and, for most products, manage its models).",
-        remediation=s.fix or svc.DEFAULT_FIX,
-        ip=s.ip,
-        port=s.port,
-        product=s.product,
-        version=s.version,
-        evidence=evidence,
-        owasp=["LLM10:2025", "LLM06:2025"],
-        cwe=["CWE-306", "CWE-668"],
-    )
-
-
 def _service(
     obs: ServiceObservation,
     group: svc.SocketGroup | None,
@@ -139,9 +96,7 @@ def _service(
         for f in assess(obs)
         if not f.id.startswith(_PROBE_SCOPE_FINDINGS)
     ]
-    extra = _exposure_finding(s)
-    if extra is not None:
-        found.append(extra)
+    found += check_host(s, svc.DEFAULT_FIX)
     s.findings = sorted(found, key=sort_key)
     return s
 
