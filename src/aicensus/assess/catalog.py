@@ -62,7 +62,8 @@ class DetectorSpec(Protocol):
     """What the catalogue needs of a detector: its parameter Struct. A detector whose check text
     is filled in per finding (file and host checks) also lists the `fields` it fills."""
 
-    params: type
+    @property
+    def params(self) -> type: ...
 
 
 _SERVICE: Mapping[str, DetectorSpec] = DETECTORS

@@ -234,7 +234,7 @@ def _params(check: Check, registry: Mapping[str, Detector]) -> object:
 
 def _finding(check: Check, hit: Hit, params: object, **where: object) -> Finding:
     values = hit.values
-    confidence = hit.confidence or getattr(params, "confidence", "confirmed")
+    confidence = hit.confidence or str(getattr(params, "confidence", "confirmed"))
     return Finding(
         id=check.id,
         severity=hit.severity or check.severity,

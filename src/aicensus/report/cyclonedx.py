@@ -32,6 +32,7 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
 from cyclonedx.model.contact import OrganizationalEntity
+from cyclonedx.model.license import License
 from cyclonedx.model.service import Service
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -83,7 +84,7 @@ def _props(pairs: Iterable[tuple[str, object]]) -> list[Property]:
     ]
 
 
-def _licences(text: str | None) -> list[object] | None:
+def _licences(text: str | None) -> list[License] | None:
     return [_LICENCES.make_from_string(text)] if text else None
 
 
