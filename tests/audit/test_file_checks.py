@@ -82,3 +82,13 @@ def test_host_checks_name_only_host_detectors(tmp_path: Path) -> None:
     with pytest.raises(CheckError, match="unknown detector 'licence'"):
         parse_checks("h.yaml", GOOD.replace("scope: file", "scope: host"), HOST_DETECTORS,
                      scope="host")  # fmt: skip
+
+
+def test_an_id_in_two_scopes_keeps_one_severity() -> None:
+    from aicensus.assess.catalog import _parse_file, _same_severity_across_scopes
+
+    served = _parse_file("a.yaml", GOOD.replace("scope: file", "scope: service"))
+    on_disk = _parse_file("b.yaml", GOOD.replace("severity: info", "severity: high"))
+    _same_severity_across_scopes([served, served])
+    with pytest.raises(CheckError, match="AIC-SITE-PERMISSIVE has severity info in one scope"):
+        _same_severity_across_scopes([served, on_disk])
