@@ -20,7 +20,8 @@ from typing import IO, TYPE_CHECKING
 from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.records import ServiceObservation
-from aicensus.report.exports import service_url, severity_counts
+from aicensus.report.exports import severity_counts
+from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
 
 if TYPE_CHECKING:
