@@ -19,6 +19,7 @@ from aicensus.assess.catalog import scoped_checks
 from aicensus.assess.finding import Finding, Severity, sort_key
 from aicensus.assess.schema import Check, CheckScope
 from aicensus.attribute.licences import licence_class
+from aicensus.attribute.schema import LicenceClass
 from aicensus.audit.pickles import ANALYSER
 from aicensus.audit.reading import FileFacts, text_digest
 from aicensus.audit.records import LocalService, ModelFile
@@ -160,8 +161,7 @@ def _template_code(model: ModelFile, facts: FileFacts, p: _Params) -> Iterator[H
 
 
 class LicenceParams(_Params):
-    classes: list[Literal["permissive", "conditional", "copyleft", "non-commercial",
-                          "proprietary", "unknown"]]  # fmt: skip
+    classes: list[LicenceClass | Literal["unknown"]]  # the classes of attribute.licences
     named: bool | None = None  # True: only a named licence; False: only no licence at all
 
 
