@@ -292,23 +292,28 @@ def build_audit_bom(result: AuditResult) -> Bom:
     """The BOM of an audit: the machine, its services (with their placement and owning
     process), their models, the model files and every finding."""
     bom = _new_bom()
-    bom.metadata.component = Component(
+    host = Component(
         type=ComponentType.DEVICE,
         name=result.host or "localhost",
         bom_ref="host",
         properties=_props([("audit.mode", result.mode), ("audit.started_at", result.started_at)]),
     )
+    bom.metadata.component = host
     found: list[tuple[Finding, str]] = []
+    parts: list[Service | Component] = []
     for s in result.services:
         reachable = s.exposure in ("lan", "public")
         service = _service(s.observation, s.findings, trust_boundary=reachable,
                            extra=_local_extra(s))  # fmt: skip
         ref = _add_service(bom, service, s.observation)
+        parts.append(service)
         found += [(f, ref) for f in s.findings]
     for i, m in enumerate(result.files):
         component = _file_component(m, i)
         bom.components.add(component)
+        parts.append(component)
         found += [(f, str(component.bom_ref.value)) for f in m.findings]
+    bom.register_dependency(host, parts)  # the machine holds its services and files
     _add_vulnerabilities(bom, found)
     return bom
 
