@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -52,7 +53,8 @@ class Context:
     cves: CveFile
 
 
-DetectorFn = Callable[[ServiceObservation, object, Context], Iterator[Hit]]
+# Each detector takes its own params Struct (validated against `Detector.params` on load).
+DetectorFn = Callable[[ServiceObservation, Any, Context], Iterator[Hit]]
 
 
 @dataclass(frozen=True)
