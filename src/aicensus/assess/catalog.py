@@ -27,7 +27,7 @@ from aicensus.assess.schema import (
     CheckScope,
     CveFile,
 )
-from aicensus.records import PRODUCT_SLUGS
+from aicensus.fingerprint.load import product_ids
 
 _ID = re.compile(r"^AIC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 _CWE = re.compile(r"^CWE-\d+$")
@@ -102,7 +102,7 @@ def _parse_file(path: str, text: str) -> CheckFile:
         if not _ID.match(check.id):
             raise CheckError(f"{path}: {field}.id: {check.id!r} must look like AIC-WORD-WORD")
         for j, product in enumerate(check.products or []):
-            if product not in PRODUCT_SLUGS:
+            if product not in product_ids():
                 raise CheckError(f"{path}: {field}.products[{j}]: unknown product {product!r}")
         _check_refs(path, field, check.owasp, check.cwe)
     return parsed
@@ -158,7 +158,7 @@ def parse_cves(path: str, text: str) -> CveFile:
         if (entry.id, entry.product) in seen:
             raise CheckError(f"{path}: {field}.id: {entry.id} listed twice for {entry.product}")
         seen.add((entry.id, entry.product))
-        if entry.product not in PRODUCT_SLUGS:
+        if entry.product not in product_ids():
             raise CheckError(f"{path}: {field}.product: unknown product {entry.product!r}")
         if entry.product not in parsed.version_schemes:
             raise CheckError(
