@@ -92,3 +92,16 @@ def test_an_id_in_two_scopes_keeps_one_severity() -> None:
     _same_severity_across_scopes([served, served])
     with pytest.raises(CheckError, match="AIC-SITE-PERMISSIVE has severity info in one scope"):
         _same_severity_across_scopes([served, on_disk])
+
+
+def test_a_finding_always_says_where() -> None:
+    from aicensus.assess.finding import Finding
+
+    common = {"id": "AIC-X", "severity": Severity.LOW, "title": "t", "detail": "d",
+              "remediation": "r"}  # fmt: skip
+    assert Finding(**common, ip="::1", port=8080).subject == "[::1]:8080"
+    assert Finding(**common, kind="file", path="/m/a.pkl").subject == "/m/a.pkl"
+    with pytest.raises(ValueError, match="needs a path"):
+        Finding(**common, kind="file")
+    with pytest.raises(ValueError, match="needs ip and port"):
+        Finding(**common, path="/m/a.pkl")

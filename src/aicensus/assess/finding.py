@@ -74,6 +74,13 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     references: list[str] = msgspec.field(default_factory=list)
     confidence: str = "confirmed"  # "confirmed" | "likely" | "unconfirmed"
 
+    def __post_init__(self) -> None:
+        # Where is part of the identity (key, fingerprints): never a finding without it.
+        if self.kind == "file" and not self.path:
+            raise ValueError(f"file finding {self.id} needs a path")
+        if self.kind == "service" and (self.ip is None or self.port is None):
+            raise ValueError(f"service finding {self.id} needs ip and port")
+
     @property
     def subject(self) -> str:
         """Where, as one string: `ip:port` (`[v6]:port`) for a service, the path for a file."""
