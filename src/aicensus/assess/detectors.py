@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -55,7 +55,8 @@ class Context:
     advisories: Bundle | None = None  # None: the installed bundle (assess/advisories)
 
 
-DetectorFn = Callable[[ServiceObservation, object, Context], Iterator[Hit]]
+# Each detector takes its own params Struct (validated against `Detector.params` on load).
+DetectorFn = Callable[[ServiceObservation, Any, Context], Iterator[Hit]]
 
 
 @dataclass(frozen=True)

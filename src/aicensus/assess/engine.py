@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from aicensus.assess.advisories.bundle import Bundle
-from aicensus.assess.catalog import Check, builtin_checks
+from aicensus.assess.catalog import builtin_checks
 from aicensus.assess.detectors import DETECTORS, Context, Hit
 from aicensus.assess.finding import Finding, sort_key
+from aicensus.assess.schema import Check
 from aicensus.records import ScanStatus, ServiceObservation
 
 

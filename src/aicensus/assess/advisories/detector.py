@@ -134,7 +134,7 @@ def missing_evidence(obs: ServiceObservation) -> str:
     return reported + ("; ".join(parts) or "no version probe")
 
 
-@detector("advisories", AdvisoryParams)  # type: ignore[arg-type]  # like every detector
+@detector("advisories", AdvisoryParams)
 def _advisories(obs: ServiceObservation, p: AdvisoryParams, ctx: Context) -> Iterator[Hit]:
     bundle = ctx.advisories or current_bundle()
     verdict = judge(bundle, obs.product, obs.version)
