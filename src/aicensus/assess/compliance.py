@@ -146,8 +146,12 @@ def parse_pack(path: str, text: str) -> Pack:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise _fail(path, "not valid YAML") from exc
+    except ValueError as exc:  # PyYAML raises this for an impossible date such as 2025-13-01
+        raise _fail(path, f"date: not a valid date ({exc})") from exc
     if not isinstance(data, dict):
         raise _fail(path, "must be a mapping")
+    if isinstance(data.get("date"), dt.date):  # an unquoted YAML date
+        data["date"] = data["date"].isoformat()
     try:
         pack = msgspec.convert(data, Pack)
     except msgspec.ValidationError as exc:
