@@ -84,19 +84,34 @@ def test_every_pack_has_source_date_scope_and_valid_refs(pack) -> None:
     ("text", "field"),
     [
         ("name: x\n", "title"),
-        ("name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: 2025-13-01\nstatus: bill\n"
-         "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n", "date"),
-        ("name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: law\n"
-         "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n", "status"),
-        ("name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
-         "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
-         "refs: {atlas: [AML.T9999]}\n", "AML.T9999"),
-        ("name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
-         "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
-         "policy: {countries: {deny: [$nope]}}\n", "$nope"),
-        ("name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
-         "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
-         "policy: {require_auth: maybe}\n", "require_auth"),
+        (
+            "name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: 2025-13-01\nstatus: bill\n"
+            "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n",
+            "date",
+        ),
+        (
+            "name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: law\n"
+            "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n",
+            "status",
+        ),
+        (
+            "name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
+            "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
+            "refs: {atlas: [AML.T9999]}\n",
+            "AML.T9999",
+        ),
+        (
+            "name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
+            "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
+            "policy: {countries: {deny: [$nope]}}\n",
+            "$nope",
+        ),
+        (
+            "name: x\ntitle: t\nissuer: i\njurisdiction: j\ndate: '2025-01-01'\nstatus: bill\n"
+            "source: https://a\ncovers: [app]\nscope_note: s\nverification: v\n"
+            "policy: {require_auth: maybe}\n",
+            "require_auth",
+        ),
     ],
 )
 def test_bad_pack_is_one_line_naming_file_and_field(text: str, field: str) -> None:
@@ -238,9 +253,90 @@ def test_report_json_and_html_and_sarif_taxonomies() -> None:
     sarif = json.loads(_report("sarif"))
     run = sarif["runs"][0]
     names = {t["name"] for t in run["taxonomies"]}
-    assert "OWASP Top 10 for LLM Applications 2025" in names and "NIST AI RMF 1.0 / CSF 2.0" in names
+    assert (
+        "OWASP Top 10 for LLM Applications 2025" in names and "NIST AI RMF 1.0 / CSF 2.0" in names
+    )
     taxa = {t["id"] for tax in run["taxonomies"] for t in tax["taxa"]}
     for rule in run["tool"]["driver"]["rules"]:
         for rel in rule["relationships"]:
             assert rel["target"]["id"] in taxa
     assert to_sarif  # the library function the CLI uses
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _store(path: str) -> str:
+    from aicensus.store import Store
+
+    with Store.open(path) as store:
+        for when in ("2025-02-10T08:00:00+00:00", "2025-03-01T00:00:00+00:00"):
+            scan = store.begin_scan("scan", {"targets": ["127.0.0.1"]})
+            store.add_observations(scan, [
+                recorded_ollama("ollama-api-tags.json", when=when),
+                recorded_ollama("ollama-api-tags-western.json", auth=AuthState.AUTH_REQUIRED,
+                                ip="127.0.0.2", when=when),
+            ])  # fmt: skip
+            store.finish_scan(scan)
+    return path
+
+
+def _run(*args: str):
+    from click.testing import CliRunner
+
+    from aicensus.cli.app import _register, cli
+
+    _register()  # what `main` does before parsing (idempotent)
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_cli_packs_list_and_show_have_source_and_date() -> None:
+    listed = _run("policy", "packs", "list")
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) == len(builtin_packs())
+    for pack in builtin_packs():
+        shown = _run("policy", "packs", "show", pack.name)
+        assert shown.exit_code == 0, shown.output
+        assert f"date:         {pack.date}" in shown.output
+        assert f"source:       {pack.source}" in shown.output
+    bad = _run("policy", "packs", "show", "no-such-pack")
+    assert bad.exit_code == 2 and "no pack named" in bad.output
+
+
+def test_cli_policy_check_pack_over_store(tmp_path: Path) -> None:
+    db = _store(str(tmp_path / "s.duckdb"))
+    res = _run("policy", "check", "--db", db, "--pack", "us-tx-prohibited-technologies-2025",
+               "--format", "json")  # fmt: skip
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    items = doc["packs"][0]["items"]
+    hit = [i for i in items if i["verdict"]["verdict"] == "violation"]
+    assert [(i["verdict"]["ip"], i["verdict"]["model"]) for i in hit] == [
+        ("127.0.0.1", "deepseek-r1:7b")
+    ]
+    assert not any(i["verdict"]["ip"] == "127.0.0.2" for i in items)
+    clean = _run("policy", "check", "--db", db, "--pack", "no-unauthenticated-servers")
+    assert clean.exit_code == 1  # the DeepSeek host is open
+    bad = _run("policy", "check", "--db", db, "--pack", "countries-of-concern", "--param", "x=1")
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1
+
+
+def test_cli_report_compliance_since_from_store_history(tmp_path: Path) -> None:
+    db = _store(str(tmp_path / "s.duckdb"))
+    res = _run("report", "compliance", "--db", db, "--pack", "au-pspf-direction-001-2025",
+               "--pack", "licence-terms", "--profile", "commercial")  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert "since 2025-02-10" in res.output
+    assert "command-r:35b: non-commercial licence" in res.output
+    out = tmp_path / "r.sarif"
+    res = _run("report", "compliance", "--db", db, "--pack", "licence-terms", "--format", "sarif",
+               "-o", str(out))  # fmt: skip
+    assert res.exit_code == 1 and json.loads(out.read_text())["runs"][0]["taxonomies"]
+
+
+def test_pattern_match_is_reported_with_its_confidence() -> None:
+    obs = recorded_ollama("ollama-api-tags-western.json")
+    obs.models[0].name = "deepseek-foo:1b"
+    attribute_all(obs.models)
+    found = verdicts("us-nasa-deepseek-2025", obs)
+    assert [v.verdict for v in found] == ["violation"]
+    assert "confidence 0.65, matched by name pattern" in found[0].evidence[0]

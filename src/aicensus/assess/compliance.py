@@ -103,8 +103,8 @@ class Chain(msgspec.Struct, kw_only=True):
             base = f" (base: {self.base_developer or 'unknown'}, {self.base_country or '??'})"
         return (
             f"{self.model} -> {self.developer or 'unknown developer'} -> "
-            f"{self.country or 'unknown country'}{base}; attribution {self.matched_by}, "
-            f"confidence {self.confidence:.2f}"
+            f"{self.country or 'unknown country'}{base}; attribution confidence "
+            f"{self.confidence:.2f}, matched by {self.matched_by}"
         )
 
 
@@ -162,8 +162,13 @@ def parse_pack(path: str, text: str) -> Pack:
         raise _fail(path, f"date: {pack.date!r} is not YYYY-MM-DD") from exc
     for i, url in enumerate([pack.source, *pack.sources]):
         if not url.startswith(("https://", "http://")):
-            raise _fail(path, f"{'source' if i == 0 else f'sources[{i - 1}]'}: {url!r} is not a URL")
-    for where, refs in [("refs", pack.refs), *((f"clauses.{c.id}.refs", c.refs) for c in pack.clauses)]:
+            raise _fail(
+                path, f"{'source' if i == 0 else f'sources[{i - 1}]'}: {url!r} is not a URL"
+            )
+    for where, refs in [
+        ("refs", pack.refs),
+        *((f"clauses.{c.id}.refs", c.refs) for c in pack.clauses),
+    ]:
         bad = invalid_refs(refs)
         if bad:
             raise _fail(path, f"{where}: unknown framework reference {bad[0]}")
@@ -241,18 +246,28 @@ def load_pack(name_or_path: str) -> Pack:
 
 
 def _matched_by(model: ModelRecord) -> str:
-    """How the attribution was made, from the attribution's own evidence (re-derived: cached)."""
+    """How the attribution was made, from the attribution's own first evidence line (re-derived:
+    the attribution is cached): an exact library name, a name pattern, a digest ..."""
     from aicensus.attribute.attribution import attribute_model
 
     if not model.developer:
         return "unattributed"
     evidence = attribute_model(model).evidence
-    for line in evidence:
-        low = line.lower()
-        for word in ("digest", "exact", "alias", "family", "pattern", "architecture", "owner"):
-            if word in low:
-                return f"{word} match ({line})" if len(line) < 90 else f"{word} match"
-    return "name match"
+    if not evidence:
+        return "declared by the server"
+    first = evidence[0]
+    kind = (
+        "exact library name"
+        if "library name" in first
+        else (
+            "digest"
+            if "digest" in first.lower()
+            else "name pattern"
+            if "contains" in first
+            else "name"
+        )
+    )
+    return f"{kind}: {first}" if len(first) <= 120 else f"{kind}: {first[:117]}..."
 
 
 def chain_of(model: ModelRecord) -> Chain:
@@ -331,11 +346,15 @@ def _clause_applies(clause: Clause, model: ModelRecord) -> str | None:
     from aicensus.attribute.licences import find_licence, licence_class
 
     licence = model.licence or model.licence_name
-    if clause.models and any(fnmatch.fnmatchcase(model.name.lower(), g.lower()) for g in clause.models):
+    if clause.models and any(
+        fnmatch.fnmatchcase(model.name.lower(), g.lower()) for g in clause.models
+    ):
         return f"model name {model.name} matches {', '.join(clause.models)}"
     if licence is None:
         return None
-    if clause.licences and any(fnmatch.fnmatchcase(licence.lower(), g.lower()) for g in clause.licences):
+    if clause.licences and any(
+        fnmatch.fnmatchcase(licence.lower(), g.lower()) for g in clause.licences
+    ):
         return f"licence {licence}"
     klass = licence_class(licence)
     if klass in clause.licence_classes:
@@ -349,7 +368,9 @@ def _clause_applies(clause: Clause, model: ModelRecord) -> str | None:
     return None
 
 
-def _clause_verdicts(pack: Pack, profile: str | None, obs: ServiceObservation) -> list[PackViolation]:
+def _clause_verdicts(
+    pack: Pack, profile: str | None, obs: ServiceObservation
+) -> list[PackViolation]:
     from aicensus.attribute.licences import find_licence
 
     out: list[PackViolation] = []

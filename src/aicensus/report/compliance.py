@@ -96,18 +96,18 @@ def store_history(db: str) -> History:
 
 
 def _alternatives(
-    model: str, countries: list[str], cache: dict[str, list[Alternative]], licence_class: str = "any"
+    model: str,
+    countries: list[str],
+    cache: dict[str, list[Alternative]],
+    licence_class: str = "any",
 ) -> list[Alternative]:
     key = f"{model}|{','.join(countries)}|{licence_class}"
     if key not in cache:
         from aicensus.attribute.alternatives import top_alternatives
 
-        try:
-            found = top_alternatives(
-                model, exclude_countries=countries, n=3, licence_class=licence_class
-            )
-        except Exception:  # noqa: BLE001 - an unknown model has no profile: no alternatives
-            found = []
+        found = top_alternatives(
+            model, exclude_countries=countries, n=3, licence_class=licence_class
+        )
         cache[key] = [
             Alternative(name=a.name, developer=a.developer, country=a.country, reason=a.reason)
             for a in found
@@ -140,8 +140,12 @@ def build_report(
                     exclude = [v.chain.country]
                 klass = "permissive" if v.rule.startswith(("clauses", "licences")) else "any"
                 alts = _alternatives(v.model, exclude, cache, klass)
-            items.append(Item(verdict=v, since=when.isoformat() if when else None, alternatives=alts))
-        items.sort(key=lambda i: (VERDICT_ORDER.index(i.verdict.verdict), i.verdict.ip, i.verdict.port))
+            items.append(
+                Item(verdict=v, since=when.isoformat() if when else None, alternatives=alts)
+            )
+        items.sort(
+            key=lambda i: (VERDICT_ORDER.index(i.verdict.verdict), i.verdict.ip, i.verdict.port)
+        )
         counts = {k: sum(1 for i in items if i.verdict.verdict == k) for k in VERDICT_ORDER}
         p = run.pack
         sections.append(
@@ -184,7 +188,7 @@ def to_text(report: ComplianceReport) -> str:
             f"   {s(p.title, 160)}",
             f"   {p.status}, {p.date}; {s(p.issuer, 120)}; {s(p.jurisdiction, 120)}",
             f"   source: {s(p.source, 200)}",
-            f"   covers: {s(p.scope_note, 400)}",
+            f"   covers: {s(p.scope_note, 1200)}",
             f"   frameworks: {_refs_line(p.refs)}",
         ]
         if p.profile:
@@ -196,7 +200,9 @@ def to_text(report: ComplianceReport) -> str:
             out.append(f"      rule {v.rule}; {s(v.reading, 200)}")
             out += [f"      evidence: {s(e, 300)}" for e in v.evidence]
             if item.alternatives:
-                alts = ", ".join(f"{a.name} ({a.developer}, {a.country or '??'})" for a in item.alternatives)
+                alts = ", ".join(
+                    f"{a.name} ({a.developer}, {a.country or '??'})" for a in item.alternatives
+                )
                 out.append(f"      alternatives: {s(alts, 300)}")
             if v.remediation and v.verdict == "violation":
                 out.append(f"      remediation: {s(v.remediation, 300)}")
@@ -239,7 +245,9 @@ def to_html(report: ComplianceReport) -> str:
         for item in p.items:
             v = item.verdict
             ev = "<br>".join(e(x) for x in v.evidence)
-            alts = "<br>".join(e(f"{a.name} ({a.developer}, {a.country or '??'})") for a in item.alternatives)
+            alts = "<br>".join(
+                e(f"{a.name} ({a.developer}, {a.country or '??'})") for a in item.alternatives
+            )
             parts.append(
                 f"<tr><td class='{e(v.verdict)}'>{e(v.verdict)}</td><td>{e(v.where)} "
                 f"{e(v.product or '')}</td><td>{e((item.since or '-')[:10])}</td>"
@@ -279,7 +287,12 @@ def to_sarif(report: ComplianceReport) -> dict[str, Any]:
     index: dict[str, int] = {}
     results: list[dict[str, object]] = []
     used = Refs()
-    level = {"violation": "error", "unknown": "warning", "undetermined": "warning", "review": "note"}
+    level = {
+        "violation": "error",
+        "unknown": "warning",
+        "undetermined": "warning",
+        "review": "note",
+    }
     for p in report.packs:
         for item in p.items:
             v = item.verdict
