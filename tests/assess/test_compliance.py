@@ -340,3 +340,27 @@ def test_pattern_match_is_reported_with_its_confidence() -> None:
     found = verdicts("us-nasa-deepseek-2025", obs)
     assert [v.verdict for v in found] == ["violation"]
     assert "confidence 0.65, matched by name pattern" in found[0].evidence[0]
+
+
+def test_scan_report_json_sarif_and_cyclonedx_carry_framework_refs() -> None:
+    from aicensus.report.exports import render as render_scan
+    from aicensus.report.source import Assessed
+    from tests.assess.cases import open_ollama
+
+    assessed = Assessed(scan=None, services=[(o, assess(o)) for o in [open_ollama()]])
+    doc = json.loads(render_scan(assessed, "json"))
+    unauth = next(f for f in doc["services"][0]["findings"] if f["id"] == "AIC-UNAUTH-INFERENCE")
+    assert "AML.T0040" in unauth["atlas"] and "PR.AA" in unauth["nist"]
+    run = json.loads(render_scan(assessed, "sarif"))["runs"][0]
+    taxa = {t["id"] for tax in run["taxonomies"] for t in tax["taxa"]}
+    assert {"AML.T0040", "PR.AA", "CWE-306", "LLM10"} <= taxa
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["relationships"], rule["id"]
+        assert all(r["target"]["id"] in taxa for r in rule["relationships"])
+    pytest.importorskip("cyclonedx")  # an optional extra; present in the dev venv
+    bom = json.loads(render_scan(assessed, "cyclonedx"))
+    by_id = {
+        v["id"]: {p["name"]: p["value"] for p in v["properties"]} for v in bom["vulnerabilities"]
+    }
+    props = by_id["AIC-UNAUTH-INFERENCE"]
+    assert "AML.T0040" in props["aicensus:atlas"] and "PR.AA" in props["aicensus:nist"]

@@ -14,18 +14,12 @@ import msgspec
 from aicensus import __version__
 from aicensus.assess.compliance import PackRun, PackViolation, check_pack
 from aicensus.assess.finding import Finding
-from aicensus.assess.frameworks import KINDS, URLS, Refs, name_of
+from aicensus.assess.frameworks import KINDS, Refs, sarif_relationships, sarif_taxonomies
 from aicensus.records import ServiceObservation
 from aicensus.report.text import terminal_safe
 
 VERDICT_ORDER = ("violation", "unknown", "undetermined", "review")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-TAXONOMY_NAMES = {
-    "owasp": "OWASP Top 10 for LLM Applications 2025",
-    "atlas": "MITRE ATLAS",
-    "cwe": "CWE",
-    "nist": "NIST AI RMF 1.0 / CSF 2.0",
-}
 
 
 class Alternative(msgspec.Struct, kw_only=True):
@@ -259,29 +253,6 @@ def to_html(report: ComplianceReport) -> str:
     return "\n".join(parts) + "\n"
 
 
-def taxonomies(used: Refs) -> list[dict[str, object]]:
-    """SARIF `taxonomies` for the framework ids in `used` (names from the bundled data)."""
-    out = []
-    for kind in KINDS:
-        ids = getattr(used, kind)
-        if not ids:
-            continue
-        taxa = [{"id": i, "name": name_of(kind, i) or i} for i in ids]
-        out.append({"name": TAXONOMY_NAMES[kind], "guid": None, "informationUri": URLS[kind],
-                    "taxa": taxa})  # fmt: skip
-    for t in out:
-        t.pop("guid")
-    return out
-
-
-def relationships(refs: Refs) -> list[dict[str, object]]:
-    """SARIF rule relationships to taxa (toolComponent named after the taxonomy)."""
-    return [
-        {"target": {"id": i, "toolComponent": {"name": TAXONOMY_NAMES[k]}}, "kinds": ["relevant"]}
-        for k in KINDS for i in getattr(refs, k)
-    ]  # fmt: skip
-
-
 def to_sarif(report: ComplianceReport) -> dict[str, Any]:
     rules: list[dict[str, object]] = []
     index: dict[str, int] = {}
@@ -304,7 +275,7 @@ def to_sarif(report: ComplianceReport) -> dict[str, Any]:
                     "id": rule_id, "shortDescription": {"text": p.title},
                     "fullDescription": {"text": p.scope_note}, "helpUri": p.source,
                     "help": {"text": v.remediation or p.scope_note},
-                    "relationships": relationships(v.refs),
+                    "relationships": sarif_relationships(v.refs),
                     "properties": {"pack": p.name, "status": p.status, "date": p.date,
                                    "issuer": p.issuer, **{k: getattr(v.refs, k) for k in KINDS}},
                 })  # fmt: skip
@@ -321,7 +292,7 @@ def to_sarif(report: ComplianceReport) -> dict[str, Any]:
             })  # fmt: skip
     run = {
         "tool": {"driver": {"name": "aicensus", "version": __version__, "rules": rules}},
-        "taxonomies": taxonomies(used),
+        "taxonomies": sarif_taxonomies(used),
         "results": results,
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

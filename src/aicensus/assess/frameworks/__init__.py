@@ -94,3 +94,33 @@ def refs_for_finding(finding_id: str, owasp: list[str], cwe: list[str]) -> Refs:
     if known is not None:
         return known
     return check_refs(finding_id, "advisories", owasp, cwe)
+
+
+# ---------------------------------------------------------------- SARIF
+
+TAXONOMY_NAMES = {
+    "owasp": "OWASP Top 10 for LLM Applications 2025",
+    "atlas": "MITRE ATLAS",
+    "cwe": "CWE",
+    "nist": "NIST AI RMF 1.0 / CSF 2.0",
+}
+
+
+def sarif_taxonomies(used: Refs) -> list[dict[str, object]]:
+    """SARIF `run.taxonomies` for the framework ids in `used` (names from the bundled data)."""
+    out: list[dict[str, object]] = []
+    for kind in KINDS:
+        ids = getattr(used, kind)
+        if ids:
+            taxa = [{"id": i, "name": name_of(kind, i) or i} for i in ids]
+            out.append({"name": TAXONOMY_NAMES[kind], "informationUri": URLS[kind], "taxa": taxa})
+    return out
+
+
+def sarif_relationships(refs: Refs) -> list[dict[str, object]]:
+    """SARIF `rule.relationships` to the taxa (toolComponent named after the taxonomy)."""
+    return [
+        {"target": {"id": i, "toolComponent": {"name": TAXONOMY_NAMES[k]}}, "kinds": ["relevant"]}
+        for k in KINDS
+        for i in getattr(refs, k)
+    ]
