@@ -364,3 +364,31 @@ def test_scan_report_json_sarif_and_cyclonedx_carry_framework_refs() -> None:
     }
     props = by_id["AIC-UNAUTH-INFERENCE"]
     assert "AML.T0040" in props["aicensus:atlas"] and "PR.AA" in props["aicensus:nist"]
+
+
+def test_cli_policy_check_pack_over_audit_json(tmp_path: Path) -> None:
+    import msgspec
+
+    obs = recorded_ollama("ollama-api-tags.json")
+    audit = {"host": "h", "services": [{"observation": msgspec.to_builtins(obs),
+                                        "findings": msgspec.to_builtins(assess(obs))}]}  # fmt: skip
+    path = tmp_path / "audit.json"
+    path.write_bytes(msgspec.json.encode(audit))
+    res = _run("policy", "check", "--audit", str(path), "--pack", "us-ny-deepseek-2025")
+    assert res.exit_code == 1 and "[violation] 127.0.0.1:11434" in res.output
+    path.write_text('{"services": [{"observation": {"ip": 5}}]}')
+    bad = _run("policy", "check", "--audit", str(path), "--pack", "us-ny-deepseek-2025")
+    assert bad.exit_code == 2 and "services[0]" in bad.output and bad.output.count("\n") == 1
+
+
+def test_library_compliance_report_over_store(tmp_path: Path) -> None:
+    from aicensus.report.compliance import compliance_report
+
+    db = _store(str(tmp_path / "s.duckdb"))
+    report = compliance_report(db, ["countries-of-concern"], params={"countries": ["CA"]})
+    (section,) = report.packs
+    assert section.params == {"countries": ["CA"]} and not section.compliant
+    hit = [i for i in section.items if i.verdict.verdict == "violation"]
+    assert [i.verdict.model for i in hit] == ["command-r:35b"]
+    assert hit[0].since and hit[0].since.startswith("2025-02-10")
+    assert all(a.country != "CA" for a in hit[0].alternatives)

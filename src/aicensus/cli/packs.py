@@ -107,8 +107,9 @@ def load_services(db: str, scan_id: int | None, audit: str | None) -> tuple[list
 
 
 def _audit_services(path: str) -> list[Any]:
-    """The services an audit JSON recorded, re-assessed (their models were attributed by it)."""
-    from aicensus.assess import assess
+    """The services an audit JSON recorded: each one's observation and findings, as the audit
+    wrote them (its models were attributed by the audit)."""
+    from aicensus.assess.finding import Finding
     from aicensus.records import ServiceObservation
 
     try:
@@ -120,12 +121,12 @@ def _audit_services(path: str) -> list[Any]:
         raise AicensusError(f"audit {path}: no `services` list (expected `aicensus audit` JSON)")
     out = []
     for i, item in enumerate(raw):
-        fields = {k: v for k, v in item.items() if k in ServiceObservation.__struct_fields__}
         try:
-            obs = msgspec.convert(fields, ServiceObservation, strict=False)
-        except msgspec.ValidationError as exc:
+            obs = msgspec.convert(item["observation"], ServiceObservation)
+            findings = msgspec.convert(item.get("findings") or [], list[Finding])
+        except (msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
             raise AicensusError(f"audit {path}: services[{i}]: {exc}") from exc
-        out.append((obs, assess(obs)))
+        out.append((obs, findings))
     return out
 
 

@@ -306,3 +306,31 @@ def render(report: ComplianceReport, fmt: str) -> str:
     if fmt == "sarif":
         return msgspec.json.format(msgspec.json.encode(to_sarif(report)), indent=2).decode() + "\n"
     return to_text(report)
+
+
+def compliance_report(
+    db: str,
+    packs: Sequence[str],
+    *,
+    params: dict[str, list[str]] | None = None,
+    profile: str | None = None,
+    scan_id: int | None = None,
+) -> ComplianceReport:
+    """The library form of `aicensus report compliance` over a store (for `aicensus.api`).
+    Raises PolicyError / StoreError (one-line messages) on a bad pack, parameter or store."""
+    from aicensus.assess.compliance import load_pack, prepare
+    from aicensus.report.source import load_assessed
+
+    values = params or {}
+    runs = []
+    for name in packs:
+        pack = load_pack(name)
+        mine = {k: v for k, v in values.items() if k in pack.params}
+        runs.append(prepare(pack, mine, profile if pack.profiles else None))
+    assessed = load_assessed(db, scan_id)
+    return build_report(
+        runs,
+        assessed.services,
+        history=store_history(db),
+        scan_id=assessed.scan.scan_id if assessed.scan else None,
+    )
