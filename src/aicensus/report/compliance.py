@@ -119,21 +119,28 @@ def build_report(
     history = history or {}
     cache: dict[str, list[Alternative]] = {}
     sections = []
-    for run in runs:
-        verdicts = check_pack(run, services)
-        countries = run.denied_countries()
+    all_verdicts = [(run, check_pack(run, services)) for run in runs]
+    # Alternatives avoid every country any selected pack denies, and the country of a developer
+    # any selected pack bans (the catalogue cannot exclude one developer's derivatives otherwise).
+    countries = sorted(
+        {c for run in runs for c in run.denied_countries()}
+        | {v.chain.country for _, vs in all_verdicts for v in vs
+           if v.rule.startswith("developers") and v.chain and v.chain.country}
+    )  # fmt: skip
+    for run, verdicts in all_verdicts:
         items = []
         for v in verdicts:
             when = history.get((v.ip, v.port, v.model or "")) or history.get((v.ip, v.port, ""))
             alts: list[Alternative] = []
-            if v.model and v.verdict in ("violation", "review") and _model_rule(v):
+            if (
+                v.model
+                and _model_rule(v)
+                and (v.verdict == "violation" or v.rule.startswith("developers"))
+            ):
                 # A developer ban: propose nothing from the banned developer's country (the
                 # catalogue cannot exclude one developer's derivatives any other way).
-                exclude = countries
-                if not exclude and v.rule.startswith("developers") and v.chain and v.chain.country:
-                    exclude = [v.chain.country]
                 klass = "permissive" if v.rule.startswith(("clauses", "licences")) else "any"
-                alts = _alternatives(v.model, exclude, cache, klass)
+                alts = _alternatives(v.model, countries, cache, klass)
             items.append(
                 Item(verdict=v, since=when.isoformat() if when else None, alternatives=alts)
             )
