@@ -392,3 +392,17 @@ def test_library_compliance_report_over_store(tmp_path: Path) -> None:
     assert [i.verdict.model for i in hit] == ["command-r:35b"]
     assert hit[0].since and hit[0].since.startswith("2025-02-10")
     assert all(a.country != "CA" for a in hit[0].alternatives)
+
+
+def test_every_policy_rule_has_valid_framework_refs() -> None:
+    from aicensus.assess.frameworks import policy_rule_refs, rule_refs
+    from aicensus.assess.policy import Policy
+
+    mapped = policy_rule_refs()
+    assert set(Policy.__struct_fields__) == set(mapped)
+    for field, refs in mapped.items():
+        assert not invalid_refs(refs), field
+    assert "PR.AA" in rule_refs("require_auth").nist
+    obs = recorded_ollama("ollama-api-tags-western.json", auth=AuthState.OPEN)
+    (v,) = verdicts("no-unauthenticated-servers", obs)
+    assert "AML.T0040" in v.refs.atlas and "CWE-306" in v.refs.cwe

@@ -25,7 +25,7 @@ import msgspec
 import yaml
 
 from aicensus.assess.finding import Finding
-from aicensus.assess.frameworks import Refs, invalid_refs
+from aicensus.assess.frameworks import Refs, invalid_refs, rule_refs
 from aicensus.assess.policy import Policy, PolicyError, check_observation, denied_countries
 from aicensus.records import ModelRecord, ScanStatus, ServiceObservation
 
@@ -322,10 +322,10 @@ def _policy_verdicts(
                 f"{pack.min_confidence:.2f})"
             )
         evidence = [chain.describe()] if chain else []
-        out.append(
-            _base(pack, obs, rule=v.rule, verdict=verdict, model=v.model, message=message,
-                  evidence=evidence + v.evidence, chain=chain)
-        )  # fmt: skip
+        found = _base(pack, obs, rule=v.rule, verdict=verdict, model=v.model, message=message,
+                      evidence=evidence + v.evidence, chain=chain)  # fmt: skip
+        found.refs = pack.refs.merged(rule_refs(v.rule))
+        out.append(found)
     if pack.unknown == "report" and _judges_models(policy):
         for m in obs.models:
             if not m.developer and not any(x.model == m.name for x in out):

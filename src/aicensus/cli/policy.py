@@ -11,6 +11,7 @@ from typing import NoReturn
 import click
 import msgspec
 
+from aicensus.assess.frameworks import rule_refs
 from aicensus.assess.policy import Violation, check_policy, load_policy
 from aicensus.cli.packs import check_packs_command, load_services, pack_options, packs_group
 from aicensus.errors import AicensusError
@@ -82,7 +83,10 @@ def check_command(
             "scan_id": assessed.scan.scan_id if assessed.scan else None,
             "services_checked": len(assessed.services),
             "compliant": not violations,
-            "violations": msgspec.to_builtins(violations),
+            "violations": [
+                {**msgspec.to_builtins(v), "frameworks": msgspec.to_builtins(rule_refs(v.rule))}
+                for v in violations
+            ],
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
     else:

@@ -73,6 +73,18 @@ def _mapping() -> tuple[dict[str, Refs], dict[str, Refs]]:
     return by_detector, by_check
 
 
+@functools.cache
+def policy_rule_refs() -> dict[str, Refs]:
+    """Policy field (``require_auth``, ``countries`` ...) -> the references its violations carry."""
+    data = _load("mapping.yaml").get("policy_rules") or {}
+    return {k: msgspec.convert(v, Refs) for k, v in data.items()}
+
+
+def rule_refs(rule: str) -> Refs:
+    """References of a violation rule such as ``countries.deny`` (its policy field's)."""
+    return policy_rule_refs().get(rule.split(".", 1)[0], Refs())
+
+
 def check_refs(check_id: str, detector: str, owasp: list[str], cwe: list[str]) -> Refs:
     """All framework references of one finding check: its own OWASP/CWE plus mapping.yaml's."""
     by_detector, by_check = _mapping()
