@@ -42,11 +42,11 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from aicensus import __version__
 from aicensus.assess import Severity, redact_secrets
 from aicensus.audit.records import AuditFinding, AuditResult, LocalService, ModelFile
 from aicensus.records import AuthState, ModelRecord
 from aicensus.report.cyclonedx import BomError
+from aicensus.version import __version__
 
 _SEVERITY = {
     Severity.CRITICAL: VulnerabilitySeverity.CRITICAL, Severity.HIGH: VulnerabilitySeverity.HIGH,

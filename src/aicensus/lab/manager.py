@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import aicensus
 from aicensus.errors import LabError
 from aicensus.lab import llama_server
 from aicensus.lab.emulators.common import read_request_log
@@ -583,7 +582,7 @@ class Lab:
 
     def _spawn(self, comp: ComponentState, extra_env: Mapping[str, str] | None = None) -> None:
         env = {**os.environ, **(extra_env or {})}
-        src = str(Path(aicensus.__file__).resolve().parent.parent)
+        src = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         with open(comp.log, "ab") as log:
             proc = subprocess.Popen(

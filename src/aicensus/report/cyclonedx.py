@@ -24,13 +24,13 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets
 from aicensus.assess.detectors import address_scope
 from aicensus.errors import AicensusError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.exports import service_url
 from aicensus.report.source import Assessed
+from aicensus.version import __version__
 
 _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 _SEVERITY = {

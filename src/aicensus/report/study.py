@@ -27,12 +27,12 @@ from typing import IO, Any
 import duckdb
 import msgspec
 
-from aicensus import __version__
 from aicensus.assess import Severity, assess
 from aicensus.enrich import default_tiers, enrich, open_geo
 from aicensus.errors import StoreError
 from aicensus.store import Store, rows
 from aicensus.store import longitudinal as lon
+from aicensus.version import __version__
 
 Figure = dict[str, Any]
 
