@@ -135,7 +135,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _run_async(coro: object) -> None:
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
 
         uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:

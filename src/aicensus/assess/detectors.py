@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -52,7 +53,7 @@ class Context:
     cves: CveFile
 
 
-DetectorFn = Callable[[ServiceObservation, object, Context], Iterator[Hit]]
+DetectorFn = Callable[[ServiceObservation, Any, Context], Iterator[Hit]]  # Any: each its own params
 
 
 @dataclass(frozen=True)

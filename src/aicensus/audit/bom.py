@@ -30,6 +30,7 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType, Pedigree
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
 from cyclonedx.model.contact import OrganizationalEntity
+from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.model.service import Service
 from cyclonedx.model.vulnerability import (
     BomTarget,
@@ -66,7 +67,7 @@ def _props(pairs: list[tuple[str, object]]) -> list[Property]:
     ]
 
 
-def _licences(text: str | None) -> list[object] | None:
+def _licences(text: str | None) -> list[LicenseExpression | DisjunctiveLicense] | None:
     return [_LICENCES.make_from_string(text)] if text else None
 
 

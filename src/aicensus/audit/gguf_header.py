@@ -61,7 +61,7 @@ class _HeaderReader(GGUFReader):
         # byte_order: "I" the host's order, "S" swapped.
         little = (sys.byteorder == "little") == (self.byte_order == "I")
         order = "<" if little else ">"
-        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value]
+        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value, arg-type]
 
     def _skip_array(
         self, offs: int, size: int

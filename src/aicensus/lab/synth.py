@@ -193,7 +193,7 @@ def _hosts(rng: random.Random, n: int, days: int) -> dict[str, list[object]]:
             span = min(window_s, int(k * 86_400 * rng.uniform(1.0, 3.0)))
         first = rng.randrange(max(window_s - span, 1))
         low, high = _weighted(rng, INVENTORY_SHARES)  # type: ignore[misc]
-        size = rng.randint(low, high)
+        size = rng.randint(low, high)  # type: ignore[has-type]
         chosen: list[int] = []
         while len(chosen) < min(size, len(CATALOGUE)):
             pick = rng.choices(range(len(CATALOGUE)), weights=weights)[0]
@@ -281,9 +281,11 @@ def synthesize(
         f"INSERT INTO cat VALUES (?, {', '.join('?' for _ in fields)})",
         [(i, *row) for i, row in enumerate(catalogue)],
     )
-    flat_host, flat_seq, flat_idx = [], [], []
+    flat_host: list[object] = []
+    flat_seq: list[int] = []
+    flat_idx: list[object] = []
     for host, chosen in zip(cols["host"], cols.pop("models"), strict=True):
-        for seq, idx in enumerate(chosen):  # type: ignore[arg-type]
+        for seq, idx in enumerate(chosen):  # type: ignore[arg-type, var-annotated]
             flat_host.append(host)
             flat_seq.append(seq)
             flat_idx.append(idx)

@@ -138,7 +138,7 @@ def build_bom(assessed: Assessed) -> Bom:
                 )
                 vulns[f.cve[0]] = vuln
                 bom.vulnerabilities.add(vuln)
-            vuln.affects.add(BomTarget(ref=service.bom_ref.value))
+            vuln.affects.add(BomTarget(ref=service.bom_ref.value))  # type: ignore[arg-type]
     return bom
 
 

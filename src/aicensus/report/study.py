@@ -1005,7 +1005,7 @@ def compute_study(db: str | Path, options: StudyOptions | None = None) -> dict[s
     started = time.monotonic()
     with Store.open(db, read_only=True) as store:
         con = lon.connection(store)
-        lon.apply_limits(con)
+        lon.apply_limits(con)  # type: ignore[attr-defined]  # store/db's, via longitudinal
         population = _population(con, options)
         obs, hosts = _one(con, "SELECT count(*), count(DISTINCT hid) FROM study_obs")
         if not obs:

@@ -167,7 +167,8 @@ def _batches(items: Iterable[ServiceObservation], size: int) -> Iterator[list[Se
 def _chunk_rows(
     scan_id: int, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation]
 ) -> tuple[list[rows.Row], list[rows.Row]]:
-    observations, log = [], []
+    observations: list[rows.Row] = []
+    log: list[rows.Row] = []
     for obs_id, obs in zip(obs_ids, chunk, strict=True):
         observations.append(rows.observation_row(obs_id, scan_id, obs))
         log.extend(rows.log_row(obs_id, i, e) for i, e in enumerate(obs.request_log))
