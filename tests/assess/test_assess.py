@@ -8,7 +8,7 @@ from aicensus.assess.catalog import CheckError, parse_checks, parse_cves
 from aicensus.assess.detectors import address_scope
 from aicensus.assess.versions import parse_version
 from aicensus.records import AuthState, Evidence, ScanStatus, ServiceObservation
-from tests.assess.cases import FAKE_KEY, hostile_models, keyed_llamacpp, open_ollama
+from tests.support.assess_cases import FAKE_KEY, hostile_models, keyed_llamacpp, open_ollama
 
 OLLAMA_0130_CVES = {
     "CVE-2024-37032", "CVE-2024-39719", "CVE-2024-39720", "CVE-2024-39721", "CVE-2024-39722",
