@@ -17,13 +17,8 @@ import msgspec
 import yaml
 
 from aicensus.assess.finding import OWASP_LLM_2025, Severity
-from aicensus.errors import AicensusError
+from aicensus.errors import CheckError
 from aicensus.records import PRODUCT_SLUGS
-
-
-class CheckError(AicensusError):
-    """A check or CVE-range file that fails validation (names the file and field)."""
-
 
 _ID = re.compile(r"^AIC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 _CWE = re.compile(r"^CWE-\d+$")

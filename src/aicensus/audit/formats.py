@@ -25,16 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from aicensus.errors import HeaderError
+
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the format's own limit
 MAX_KERAS_CONFIG = 64 * 1024 * 1024
 MAX_H5_SCAN = 64 * 1024 * 1024
 MAX_ONNX_FIELDS = 5_000_000
 MAX_ONNX_DEPTH = 16
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-class HeaderError(ValueError):
-    """A header that cannot be read (the message says why)."""
 
 
 # --------------------------------------------------------------------------- safetensors

@@ -26,7 +26,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from aicensus.assess import Finding, Severity, redact_secrets
 from aicensus.assess.detectors import address_scope
-from aicensus.errors import AicensusError
+from aicensus.errors import BomError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.exports import service_url
 from aicensus.report.source import Assessed
@@ -39,10 +39,6 @@ _SEVERITY = {
     Severity.INFO: VulnerabilitySeverity.INFO,
 }  # fmt: skip
 _LICENCES = LicenseFactory()
-
-
-class BomError(AicensusError):
-    pass
 
 
 def _props(pairs: list[tuple[str, object]]) -> list[Property]:
