@@ -19,7 +19,7 @@ from aicensus import pipeline, targets
 from aicensus.engine.config import EngineConfig
 from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
-from aicensus.fingerprint.schema import Signature
+from aicensus.fingerprint.schema import Signature as Signature  # re-exported: the CLI types with it
 from aicensus.ingest.responses import BadRecord, open_lines, read_responses
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc

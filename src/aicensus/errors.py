@@ -9,6 +9,7 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 │                            skipped record (BadRecord) and reading goes on; also a ValueError
 ├── SignatureError           a fingerprint file that fails validation (names the file and field)
 ├── CatalogError             the provenance catalog fails validation
+├── StudyDataError           the published study figures (report/data/published.yaml) are invalid
 ├── CheckError               a check or CVE-range file that fails validation (file and field)
 ├── PolicyError              a policy file that cannot be read or fails validation
 ├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
@@ -51,6 +52,10 @@ class SignatureError(AicensusError):
 
 
 class CatalogError(AicensusError):
+    pass
+
+
+class StudyDataError(AicensusError):
     pass
 
 

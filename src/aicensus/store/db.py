@@ -346,6 +346,16 @@ class Store:
             ).fetchall()
         return [_scan_info(row) for row in found]
 
+    def product_counts(self, scan_id: int) -> dict[str, int]:
+        """{product: observations} of one scan (observations with no product not counted)."""
+        with _mapped(f"cannot read observations from {self.path}"):
+            found = self._con.execute(
+                "SELECT product, count(*) FROM observations WHERE scan_id = ? "
+                "AND product IS NOT NULL GROUP BY product",
+                [scan_id],
+            ).fetchall()
+        return dict(found)
+
     def latest_scan_id(self) -> int | None:
         """The most recently begun scan (any kind, any status), or None in an empty store."""
         with _mapped(f"cannot read scans in {self.path}"):
