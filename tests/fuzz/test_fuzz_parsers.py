@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aicensus import pipeline
-from aicensus.enumerate.dialects import DIALECTS
+from aicensus.enumerate.registry import DIALECTS
 from aicensus.errors import InputFileError, TargetError
 from aicensus.fingerprint.evaluate import auth_state, choose, evaluate, extract_version
 from aicensus.fingerprint.load import builtin_signatures
