@@ -1,5 +1,6 @@
 """What every ingest format shares: reading (plain or gzip) files, numbered JSON values, raw
-HTTP responses, time grouping, and the result a reader hands back.
+HTTP responses, time grouping, and the result a reader hands back: recorded services
+(`Recorded`), which `pipeline.observe_recorded` turns into observations (`FormatResult`).
 
 A reader never raises on a bad record: it appends a `BadRecord(line, reason)` and goes on, so
 one broken line never costs the good ones around it. Only a file that cannot be read at all
@@ -22,12 +23,13 @@ import msgspec
 
 from aicensus.errors import InputFileError
 from aicensus.ingest.responses import BadRecord
-from aicensus.records import Exchange, ServiceObservation
+from aicensus.records import Exchange, RecordedService, ServiceObservation
 
 __all__ = [
     "BadRecord",
     "FormatResult",
     "RecordError",
+    "Recorded",
     "batched",
     "check_ip",
     "check_port",
@@ -49,8 +51,16 @@ class RecordError(ValueError):
     """A record that cannot be used; its message becomes the BadRecord reason."""
 
 
+class Recorded(msgspec.Struct, kw_only=True):
+    """What a reader gave: recorded services (in file order) and the records it skipped."""
+
+    services: list[RecordedService]
+    bad: list[BadRecord] = msgspec.field(default_factory=list)
+    records: int = 0  # source records read (lines, hosts, banners …), good and bad
+
+
 class FormatResult(msgspec.Struct, kw_only=True):
-    """What one file gave: observations (in file order) and the records that were skipped."""
+    """What one file gave once observed: observations (in file order) and the skipped records."""
 
     observations: list[ServiceObservation]
     bad: list[BadRecord] = msgspec.field(default_factory=list)
@@ -151,25 +161,25 @@ def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError
             raise InputFileError(f"cannot read {path}: {exc}") from None
 
 
-def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
-    """Per-record results gathered into results of about `size` observations each."""
-    batch = FormatResult(observations=[])
+def batched(parts: Iterator[Recorded], size: int) -> Iterator[Recorded]:
+    """Per-record results gathered into results of about `size` services each."""
+    batch = Recorded(services=[])
     for part in parts:
-        batch.observations.extend(part.observations)
+        batch.services.extend(part.services)
         batch.bad.extend(part.bad)
         batch.records += part.records
-        if len(batch.observations) >= size:
+        if len(batch.services) >= size:
             yield batch
-            batch = FormatResult(observations=[])
-    if batch.observations or batch.bad or batch.records:
+            batch = Recorded(services=[])
+    if batch.services or batch.bad or batch.records:
         yield batch
 
 
-def merged(parts: Iterator[FormatResult]) -> FormatResult:
+def merged(parts: Iterator[Recorded]) -> Recorded:
     """Every part of a stream as one result."""
-    whole = FormatResult(observations=[])
+    whole = Recorded(services=[])
     for part in parts:
-        whole.observations.extend(part.observations)
+        whole.services.extend(part.services)
         whole.bad.extend(part.bad)
         whole.records += part.records
     return whole
