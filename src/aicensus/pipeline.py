@@ -22,6 +22,7 @@ from aicensus.engine import scheduler
 from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.engine.scheduler import BodyBudget, TargetSlot
+from aicensus.engine.session import TargetRequests
 from aicensus.enumerate import get_dialect
 from aicensus.errors import ReadOnlyViolation
 from aicensus.fingerprint.choose import Choice, canary_probe, identify
@@ -207,22 +208,18 @@ class TargetScan:
         config: EngineConfig,
         budget: BodyBudget | None = None,
     ) -> None:
-        self.budget = budget or BodyBudget(
-            config.max_total_body_bytes, config.max_body_after_budget
-        )
+        self.requests = TargetRequests(client, sem, target, config, budget)
         self.client = client
-        self.sem = sem
         self.target = target
         self.sigs = sigs
         self.config = config
-        self.cache: dict[RequestKey, Exchange] = {}
-        self.order: list[Exchange] = []
+        self.cache = self.requests.cache  # the same objects: what came back, by request
+        self.order = self.requests.order  # and in the order it came
         self.tls: TLSInfo | None = None
         self.canary: Exchange | None = None
         self.choice: Choice | None = None  # settled: the product the requests then followed
         self.timed_out = False
         self.failed = False  # an internal error: nothing to conclude
-        self.body_bytes = 0  # kept across this target's responses; see EngineConfig
         self.obs = ServiceObservation(
             ip=target.ip,
             port=target.port,
@@ -233,37 +230,10 @@ class TargetScan:
         )
 
     async def send(self, probe: ProbeRequest) -> Exchange:
-        key = probe.key()
-        if key in self.cache:
-            return self.cache[key]
-        scheme = self.obs.scheme or "http"
-        async with self.sem:
-            granted = self.budget.reserve(self._body_cap())
-            kept = 0
-            try:
-                ex = await self.client.fetch(
-                    self.target.ip,
-                    self.target.port,
-                    scheme,
-                    probe,
-                    self.target.hostname,
-                    max_body=granted,
-                )
-                kept = len(ex.body)
-            finally:  # a cancelled request keeps nothing
-                self.budget.give_back(granted - kept)
-        self.body_bytes += kept
-        self.cache[key] = ex
-        self.order.append(ex)
-        return ex
-
-    def _body_cap(self) -> int:
-        left = self.config.max_target_bytes - self.body_bytes
-        return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))
+        return await self.requests.send(probe, self.obs.scheme or "http")
 
     async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
-        unique = {p.key(): p for p in probes if p.key() not in self.cache}
-        await asyncio.gather(*(self.send(p) for p in unique.values()))
+        await self.requests.send_all(probes, self.obs.scheme or "http")
 
     def _identify(self) -> Choice:
         return identify(self.sigs, self.cache, self.canary)
@@ -360,8 +330,7 @@ class TargetScan:
                 )[:300]
         self.obs.tls = self.tls
         self.obs.request_log = [ex.log_entry() for ex in self.order]
-        self.budget.give_back(self.body_bytes)  # the bodies go with this TargetScan
-        self.body_bytes = 0
+        self.requests.release()  # the bodies go with this TargetScan
         return self.obs
 
     def _conclude(self) -> None:

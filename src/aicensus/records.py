@@ -49,6 +49,9 @@ class Target(msgspec.Struct, frozen=True, order=True):
     hostname: str | None = None
 
 
+RequestKey = tuple[str, str, str]  # (method, path, JSON body or ""): what was asked
+
+
 class ProbeRequest(msgspec.Struct, frozen=True):
     """One request the engine may send. Read-only rules are enforced by the engine."""
 
@@ -57,7 +60,7 @@ class ProbeRequest(msgspec.Struct, frozen=True):
     json_body: dict[str, object] | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> RequestKey:
         body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""
         return (self.method, self.path, body)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from aicensus.fingerprint.schema import Signature
-from aicensus.records import Exchange, ProbeRequest
+from aicensus.records import Exchange, ProbeRequest, RequestKey
 
-RequestKey = tuple[str, str, str]
+__all__ = ["RequestKey", "exchanges_for", "identity_probes", "probe_request"]
 
 _PROBES: dict[tuple[int, str], tuple[Signature, ProbeRequest, RequestKey]] = {}
 
