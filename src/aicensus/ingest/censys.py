@@ -36,7 +36,6 @@ from aicensus.ingest.common import (
     BadRecord,
     Recorded,
     RecordError,
-    batched,
     check_ip,
     check_port,
     check_time,
@@ -251,13 +250,13 @@ def _services(obj: dict[str, object], number: int, bad: list[BadRecord]) -> list
     return found
 
 
-def stream(path: str | Path, batch: int = 20_000) -> Iterator[Recorded]:
-    """The file's services in results of about `batch` each, read as they are needed."""
-    return batched((_record(number, value) for number, value in iter_json_file(path)), batch)
+def records(path: str | Path) -> Iterator[Recorded]:
+    """The file's records one at a time, read as they are needed (memory stays flat)."""
+    return (_record(number, value) for number, value in iter_json_file(path))
 
 
 def read(path: str | Path) -> Recorded:
-    return merged(stream(path))
+    return merged(records(path))
 
 
 def _record(number: int, value: object) -> Recorded:

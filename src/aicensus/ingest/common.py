@@ -161,22 +161,23 @@ def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError
             raise InputFileError(f"cannot read {path}: {exc}") from None
 
 
-def batched(parts: Iterator[Recorded], size: int) -> Iterator[Recorded]:
-    """Per-record results gathered into results of about `size` services each."""
-    batch = Recorded(services=[])
+def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
+    """Per-record results gathered into results of about `size` observations each (each
+    record observed first: a batch holds observations, not the exchanges behind them)."""
+    batch = FormatResult(observations=[])
     for part in parts:
-        batch.services.extend(part.services)
+        batch.observations.extend(part.observations)
         batch.bad.extend(part.bad)
         batch.records += part.records
-        if len(batch.services) >= size:
+        if len(batch.observations) >= size:
             yield batch
-            batch = Recorded(services=[])
-    if batch.services or batch.bad or batch.records:
+            batch = FormatResult(observations=[])
+    if batch.observations or batch.bad or batch.records:
         yield batch
 
 
 def merged(parts: Iterator[Recorded]) -> Recorded:
-    """Every part of a stream as one result."""
+    """Every record's part of a file as one result."""
     whole = Recorded(services=[])
     for part in parts:
         whole.services.extend(part.services)

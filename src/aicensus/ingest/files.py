@@ -33,7 +33,7 @@ from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
-from aicensus.ingest.common import BadRecord, FormatResult, Recorded, file_sha256
+from aicensus.ingest.common import BadRecord, FormatResult, Recorded, batched, file_sha256
 from aicensus.ingest.responses import open_lines, read_responses
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
@@ -48,11 +48,12 @@ def _responses(path: str | Path) -> Recorded:
     return Recorded(services=groups, bad=bad, records=len(groups) + len(bad))
 
 
-# Formats read a batch at a time (their records stand alone); the rest are read whole.
+# Formats read a record at a time (their records stand alone); the rest are read whole.
 RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
-    "censys": censys.stream,
-    "shodan": shodan.stream,
+    "censys": censys.records,
+    "shodan": shodan.records,
 }
+BATCH = 20_000  # observations stored per transaction
 
 # Each format's reader: a file's recorded services (no fingerprinting).
 RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
@@ -186,7 +187,7 @@ def _parts(
     fmt: str, path: str | Path, sigs: Sequence[Signature], options: dict[str, object]
 ) -> Iterator[FormatResult]:
     if fmt in RECORDED_STREAMS and not options:
-        return (observed(part, sigs) for part in RECORDED_STREAMS[fmt](path))
+        return batched((observed(part, sigs) for part in RECORDED_STREAMS[fmt](path)), BATCH)
     return iter([READERS[fmt](path, sigs, **options)])
 
 
