@@ -12,6 +12,7 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── StudyDataError           the published study figures (report/data/published.yaml) are invalid
 ├── CheckError               a check or CVE-range file that fails validation (file and field)
 ├── PolicyError              a policy file that cannot be read or fails validation
+├── AdvisoryError            an advisory bundle or file that cannot be read (names the file)
 ├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
@@ -65,6 +66,10 @@ class CheckError(AicensusError):
 
 class PolicyError(AicensusError):
     """A policy file that cannot be read or fails validation (names the file and field)."""
+
+
+class AdvisoryError(AicensusError):
+    """A bundle or advisory file that cannot be read (names the file)."""
 
 
 class ReadOnlyViolation(AicensusError):
