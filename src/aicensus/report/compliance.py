@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from aicensus import __version__
+from aicensus.version import __version__
 from aicensus.assess.compliance import PackRun, PackViolation, check_pack
 from aicensus.assess.finding import Finding
 from aicensus.assess.frameworks import KINDS, Refs, sarif_relationships, sarif_taxonomies
