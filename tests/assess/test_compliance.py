@@ -22,7 +22,7 @@ from aicensus.assess.compliance import (
 )
 from aicensus.assess.frameworks import Refs, finding_refs, invalid_refs, name_of
 from aicensus.assess.policy import PolicyError
-from aicensus.enumerate.base import get_dialect
+from aicensus.enumerate import get_dialect
 from aicensus.pipeline import attribute_all
 from aicensus.records import AuthState, Exchange, ScanStatus, ServiceObservation
 from aicensus.report.compliance import build_report, history_from, render, to_sarif
@@ -345,7 +345,7 @@ def test_pattern_match_is_reported_with_its_confidence() -> None:
 def test_scan_report_json_sarif_and_cyclonedx_carry_framework_refs() -> None:
     from aicensus.report.exports import render as render_scan
     from aicensus.report.source import Assessed
-    from tests.assess.cases import open_ollama
+    from tests.support.assess_cases import open_ollama
 
     assessed = Assessed(scan=None, services=[(o, assess(o)) for o in [open_ollama()]])
     doc = json.loads(render_scan(assessed, "json"))

@@ -11,12 +11,12 @@ from typing import Any
 
 import msgspec
 
-from aicensus.version import __version__
 from aicensus.assess.compliance import PackRun, PackViolation, check_pack
 from aicensus.assess.finding import Finding
 from aicensus.assess.frameworks import KINDS, Refs, sarif_relationships, sarif_taxonomies
 from aicensus.records import ServiceObservation
 from aicensus.report.text import terminal_safe
+from aicensus.version import __version__
 
 VERDICT_ORDER = ("violation", "unknown", "undetermined", "review")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
