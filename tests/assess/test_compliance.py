@@ -406,3 +406,15 @@ def test_every_policy_rule_has_valid_framework_refs() -> None:
     obs = recorded_ollama("ollama-api-tags-western.json", auth=AuthState.OPEN)
     (v,) = verdicts("no-unauthenticated-servers", obs)
     assert "AML.T0040" in v.refs.atlas and "CWE-306" in v.refs.cwe
+
+
+def test_hostile_model_name_is_inert_in_text_and_html() -> None:
+    obs = recorded_ollama("ollama-api-tags.json")
+    obs.models[0].name = "deepseek-r1:7b\x1b[2J<script>alert(1)</script>\u202e"
+    runs = [prepare(load_pack("us-ny-deepseek-2025"))]
+    report = build_report(runs, services(obs))
+    assert report.packs[0].items, "the renamed model must still be judged"
+    text = render(report, "text")
+    assert "\x1b" not in text and "\u202e" not in text
+    page = render(report, "html")
+    assert "<script>" not in page and "&lt;script&gt;" in page
