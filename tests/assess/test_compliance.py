@@ -418,3 +418,12 @@ def test_hostile_model_name_is_inert_in_text_and_html() -> None:
     assert "\x1b" not in text and "\u202e" not in text
     page = render(report, "html")
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_compliance_sarif_validates_against_official_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_file = Path(__file__).parents[1] / "report" / "data" / "sarif-schema-2.1.0.json"
+    doc = json.loads(_report("sarif"))
+    jsonschema.Draft4Validator(json.loads(schema_file.read_text())).validate(doc)
+    kinds = {r["kind"] for r in doc["runs"][0]["results"]}
+    assert "fail" in kinds and "review" in kinds
