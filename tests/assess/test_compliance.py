@@ -367,15 +367,23 @@ def test_scan_report_json_sarif_and_cyclonedx_carry_framework_refs() -> None:
 
 
 def test_cli_policy_check_pack_over_audit_json(tmp_path: Path) -> None:
-    import msgspec
+    from aicensus.audit.records import AuditResult, LocalService
+    from aicensus.audit.render import write_json
 
     obs = recorded_ollama("ollama-api-tags.json")
-    audit = {"host": "h", "services": [{"observation": msgspec.to_builtins(obs),
-                                        "findings": msgspec.to_builtins(assess(obs))}]}  # fmt: skip
+    service = LocalService(ip=obs.ip, port=obs.port, product="ollama", version=obs.version,
+                           auth="open", binding="loopback", exposure="loopback", observation=obs,
+                           findings=assess(obs))  # fmt: skip
+    result = AuditResult(host="h", started_at="2025-03-01T00:00:00+00:00", seconds=1.0,
+                         mode="local", services=[service])  # fmt: skip
     path = tmp_path / "audit.json"
-    path.write_bytes(msgspec.json.encode(audit))
+    with path.open("w") as out:
+        write_json(out, result)  # exactly what `aicensus audit --format json` writes
     res = _run("policy", "check", "--audit", str(path), "--pack", "us-ny-deepseek-2025")
     assert res.exit_code == 1 and "[violation] 127.0.0.1:11434" in res.output
+    assert "deepseek-r1:7b -> DeepSeek -> CN" in res.output
+    doc = json.loads(path.read_text())
+    assert all("atlas" in f and "nist" in f for f in doc["findings"]) and doc["findings"]
     path.write_text('{"services": [{"observation": {"ip": 5}}]}')
     bad = _run("policy", "check", "--audit", str(path), "--pack", "us-ny-deepseek-2025")
     assert bad.exit_code == 2 and "services[0]" in bad.output and bad.output.count("\n") == 1

@@ -22,6 +22,7 @@ from aicensus.assess.advisories.match import bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.assess.frameworks import (
     Refs,
+    finding_document,
     refs_for_finding,
     sarif_relationships,
     sarif_taxonomies,
@@ -64,7 +65,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
     services = []
     for obs, findings in assessed.services:
         doc = to_contract(obs)
-        doc["findings"] = [_with_frameworks(f) for f in findings]
+        doc["findings"] = [finding_document(f) for f in findings]
         if obs.product is not None:
             doc["advisory_state"] = state_of(obs.product, obs.version)
         services.append(doc)
@@ -85,12 +86,6 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
         "services": services,
         **policy,
     })  # fmt: skip
-
-
-def _with_frameworks(f: Finding) -> dict[str, Any]:
-    """The finding as JSON plus its MITRE ATLAS and NIST references (assess/frameworks)."""
-    refs = refs_for_finding(f.id, f.owasp, f.cwe)
-    return {**msgspec.to_builtins(f), "atlas": refs.atlas, "nist": refs.nist}
 
 
 def write_json(out: IO[str], assessed: Assessed) -> None:

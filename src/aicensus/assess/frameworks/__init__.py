@@ -108,6 +108,13 @@ def refs_for_finding(finding_id: str, owasp: list[str], cwe: list[str]) -> Refs:
     return check_refs(finding_id, "advisories", owasp, cwe)
 
 
+def finding_document(finding: Any) -> dict[str, Any]:
+    """A Finding as JSON plus its MITRE ATLAS and NIST references (the `atlas`, `nist` fields of
+    the scan and audit JSON documents)."""
+    refs = refs_for_finding(finding.id, finding.owasp, finding.cwe)
+    return {**msgspec.to_builtins(finding), "atlas": refs.atlas, "nist": refs.nist}
+
+
 # ---------------------------------------------------------------- SARIF
 
 TAXONOMY_NAMES = {
