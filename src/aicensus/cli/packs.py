@@ -38,7 +38,7 @@ def list_command() -> None:
 
 @packs_group.command("show")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["text", "yaml-json"]), default="text",
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text, or the pack as JSON.")  # fmt: skip
 def show_command(name: str, fmt: str) -> None:
     """A pack's metadata (issuer, jurisdiction, status, date, source, scope) and its rules."""
@@ -46,7 +46,7 @@ def show_command(name: str, fmt: str) -> None:
         pack = load_pack(name)
     except AicensusError as exc:
         _fail(exc)
-    if fmt == "yaml-json":
+    if fmt == "json":
         click.echo(msgspec.json.format(msgspec.json.encode(pack), indent=2).decode())
         return
     s = terminal_safe
