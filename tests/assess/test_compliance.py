@@ -435,3 +435,12 @@ def test_compliance_sarif_validates_against_official_schema() -> None:
     jsonschema.Draft4Validator(json.loads(schema_file.read_text())).validate(doc)
     kinds = {r["kind"] for r in doc["runs"][0]["results"]}
     assert "fail" in kinds and "review" in kinds
+
+
+def test_cli_report_compliance_without_pack_is_one_line_error(tmp_path: Path) -> None:
+    res = _run("report", "compliance", "--db", str(tmp_path / "none.duckdb"))
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "--pack" in res.output
+    res = _run(
+        "report", "compliance", "--db", str(tmp_path / "none.duckdb"), "--pack", "licence-terms"
+    )
+    assert res.exit_code == 2 and res.output.count("\n") == 1
