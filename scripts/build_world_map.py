@@ -66,8 +66,11 @@ def unwrap(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def clip(points: list[tuple[float, float]], edge: float, keep_above: bool) -> list[tuple[float, float]]:
+def clip(
+    points: list[tuple[float, float]], edge: float, keep_above: bool
+) -> list[tuple[float, float]]:
     """Sutherland-Hodgman: the ring clipped to lon >= edge (keep_above) or lon <= edge."""
+
     def inside(p: tuple[float, float]) -> bool:
         return p[0] >= edge if keep_above else p[0] <= edge
 

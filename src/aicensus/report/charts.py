@@ -122,7 +122,9 @@ def _shade(value: int, peak: int) -> str:
     return _RAMP[min(len(_RAMP) - 1, int(level * (len(_RAMP) - 1) + 0.5))]
 
 
-def world_map(label: str, counts: Mapping[str, int], *, width: int = 720, noun: str = "hosts") -> str:
+def world_map(
+    label: str, counts: Mapping[str, int], *, width: int = 720, noun: str = "hosts"
+) -> str:
     """A choropleth of counts by ISO 3166 alpha-2 country code; each country's tooltip says its
     name and count. Codes with no shape (e.g. small islands) are listed under the map."""
     data = world()

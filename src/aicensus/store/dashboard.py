@@ -121,10 +121,21 @@ def services(store: Store) -> list[ServiceRow]:
     """Every service, ordered by (ip, port)."""
     return [
         ServiceRow(
-            ip=r[0], port=r[1], scheme=r[2], product=r[3], version=r[4], auth=r[5], obs_id=r[6],
-            scan_id=r[7], observations=r[8], first_seen=_utc(r[9]), last_seen=_utc(r[10]),
-            models=r[11], developers=tuple(r[12] or ()), developer_countries=tuple(r[13] or ()),
-        )  # fmt: skip
+            ip=r[0],
+            port=r[1],
+            scheme=r[2],
+            product=r[3],
+            version=r[4],
+            auth=r[5],
+            obs_id=r[6],
+            scan_id=r[7],
+            observations=r[8],
+            first_seen=_utc(r[9]),
+            last_seen=_utc(r[10]),
+            models=r[11],
+            developers=tuple(r[12] or ()),
+            developer_countries=tuple(r[13] or ()),
+        )
         for r in _rows(store, _SERVICES)
     ]
 
@@ -171,8 +182,15 @@ def service_timeline(store: Store, ip: str, port: int, limit: int = 2000) -> lis
         [ip, port, limit],
     )
     return [
-        TimelinePoint(obs_id=r[0], observed_at=_utc(r[1]), status=r[2], product=r[3],
-                      version=r[4], auth=r[5], models=r[6])  # fmt: skip
+        TimelinePoint(
+            obs_id=r[0],
+            observed_at=_utc(r[1]),
+            status=r[2],
+            product=r[3],
+            version=r[4],
+            auth=r[5],
+            models=r[6],
+        )
         for r in found
     ]
 
@@ -190,8 +208,15 @@ def models_seen(store: Store) -> list[ModelSeen]:
            GROUP BY m.name ORDER BY services DESC, m.name""",
     )
     return [
-        ModelSeen(name=r[0], developer=r[1], country=r[2], licence=r[3], family=r[4],
-                  services=r[5], hosts=r[6])  # fmt: skip
+        ModelSeen(
+            name=r[0],
+            developer=r[1],
+            country=r[2],
+            licence=r[3],
+            family=r[4],
+            services=r[5],
+            hosts=r[6],
+        )
         for r in found
     ]
 
