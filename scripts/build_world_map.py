@@ -106,7 +106,7 @@ def main(countries_json: str, codes_json: str) -> None:
     xmax = natural_earth(180, 0)[0]
     ymax = natural_earth(0, 90)[1]
     scale = WIDTH / (2 * xmax)
-    height = round(2 * ymax * scale, 1)
+    height = round((ymax - natural_earth(0, -60)[1]) * scale, 1)  # down to 60°S
     out = []
     for geom in topo["objects"]["countries"]["geometries"]:
         name = geom["properties"]["name"]

@@ -60,7 +60,7 @@ def bar_chart(
     width: int = 260,
 ) -> str:
     """Horizontal bars: items are (label, value, colour or None for the default)."""
-    row, left = 22, 150
+    row, left = 22, 170
     peak = max((v for _, v, _ in items), default=0) or 1
     height = row * max(len(items), 1) + 6
     parts = []
@@ -68,7 +68,7 @@ def bar_chart(
         y = i * row + 3
         w = max(1.0, width * value / peak) if value else 0
         shown = visible(name)
-        shown = shown if len(shown) <= 22 else shown[:21] + "…"
+        shown = shown if len(shown) <= 24 else shown[:23] + "…"
         parts.append(
             f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(shown)}</text>'
             f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" '
@@ -86,7 +86,7 @@ def column_chart(label: str, points: Sequence[tuple[object, int]], *, height: in
     width = 640
     n = max(len(points), 1)
     peak = max((v for _, v in points), default=0) or 1
-    step = width / n
+    step = min(width / n, 24.0)  # a few days: narrow columns, not one wide block
     top, base = 16, height - 20
     parts = [f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>']
     for i, (day, value) in enumerate(points):
