@@ -65,7 +65,7 @@ class Row:
             case "auth":
                 return (s.auth or "",)
             case "finding":
-                return tuple(f.id for f in self.findings)
+                return tuple(dict.fromkeys(f.id for f in self.findings))
             case "developer":
                 return s.developers
             case "dev_country":
