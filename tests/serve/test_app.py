@@ -40,7 +40,7 @@ SERVICES = FILLER + 4  # filler + 1.2.3.4, 10.0.0.7, 192.168.1.20, 8.8.8.8
 
 @pytest.fixture(scope="module")
 def client(db: str) -> TestClient:
-    return TestClient(create_app(db), base_url=LOCAL)
+    return TestClient(create_app(db, background=False), base_url=LOCAL)
 
 
 def _sha(path: str) -> str:
@@ -217,7 +217,7 @@ def test_only_get_and_the_store_is_unchanged(client: TestClient, db: str) -> Non
 
 
 def test_host_header_must_be_loopback(db: str) -> None:
-    client = TestClient(create_app(db), base_url="http://evil.example:8765")
+    client = TestClient(create_app(db, background=False), base_url="http://evil.example:8765")
     assert client.get("/").status_code == 400  # DNS rebinding: a foreign name is refused
 
 
@@ -260,7 +260,7 @@ def _hold(db: str) -> subprocess.Popen[str]:
 
 def test_store_held_by_a_writer_is_busy_then_stale_never_an_error(tmp_path: Path) -> None:
     db = build_store(tmp_path / "busy.duckdb")
-    client = TestClient(create_app(db), base_url=LOCAL)
+    client = TestClient(create_app(db, background=False), base_url=LOCAL)
     proc = _hold(db)
     try:
         r = client.get("/")
@@ -283,3 +283,16 @@ def test_store_held_by_a_writer_is_busy_then_stale_never_an_error(tmp_path: Path
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_findings_and_geography_arrive_in_the_background(db: str) -> None:
+    app = create_app(db)  # background=True: the first page does not wait for them
+    client = TestClient(app, base_url=LOCAL)
+    assert client.get("/").status_code == 200
+    snap = app.state.dashboard.reader.current()
+    assert snap.done.wait(60)
+    assert snap.pending == ""
+    text = client.get("/").text
+    assert 'id="pending"' not in text
+    assert sum(snap.severity_counts().values()) > 0 and snap.host_countries()["US"] == 1
+    assert client.get("/services?finding=AIC-CVE-2024-37032").text.count("/service?ip=") == 50

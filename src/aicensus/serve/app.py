@@ -133,8 +133,8 @@ class _Token(BaseHTTPMiddleware):
 class Dashboard:
     """The pages, over one store."""
 
-    def __init__(self, db: str) -> None:
-        self.reader = Reader(db)
+    def __init__(self, db: str, *, background: bool = True) -> None:
+        self.reader = Reader(db, background=background)
         self.env = _environment()
         self._study: tuple[tuple[int, ...], dict[str, Any]] | None = None
 
@@ -183,7 +183,11 @@ class Dashboard:
 
     def overview(self, request: Request) -> Response:
         snap, stale = self.snapshot(request)
-        rows = views.rows(snap)
+        context = snap.derived("overview", lambda: self._overview(snap))
+        return self.render(request, "overview.html", snap=snap, stale=stale, **context)
+
+    def _overview(self, snap: Snapshot) -> dict[str, Any]:
+        rows = snap.derived("rows", lambda: views.rows(snap))
         products = Counter(r.s.product or "unknown" for r in rows)
         developers = Counter(d for r in rows for d in r.s.developers)
         dev_countries = Counter(c for r in rows for c in r.s.developer_countries)
@@ -200,8 +204,7 @@ class Dashboard:
             ),
             "new_hosts": column_chart("new hosts per day", snap.new_hosts),
         }
-        return self.render(
-            request, "overview.html", snap=snap, stale=stale,
+        return dict(
             hosts=len({r.s.ip for r in rows}), countries=countries, products=products,
             developers=developers, dev_countries=dev_countries, severities=severities,
             charts={k: Markup(v) for k, v in charts.items()},
@@ -209,7 +212,7 @@ class Dashboard:
 
     def services(self, request: Request) -> Response:
         snap, stale = self.snapshot(request)
-        all_rows = views.rows(snap)
+        all_rows = snap.derived("rows", lambda: views.rows(snap))
         params = dict(request.query_params)
         selected = views.select(all_rows, params)
         try:
@@ -221,7 +224,7 @@ class Dashboard:
         return self.render(
             request, "services.html", snap=snap, stale=stale, rows=shown, total=len(selected),
             all=len(all_rows), page=page, pages=pages, filters=views.FILTERS,
-            options=views.options(all_rows), chosen=keep,
+            options=snap.derived("options", lambda: views.options(all_rows)), chosen=keep,
             query=urlencode(keep), prev_q=urlencode({**keep, "page": page - 1}),
             next_q=urlencode({**keep, "page": page + 1}),
         )  # fmt: skip
@@ -229,7 +232,7 @@ class Dashboard:
     def export(self, request: Request, kind: str) -> Response:
         snap, _ = self.snapshot(request)
         params = dict(request.query_params)
-        selected = views.select(views.rows(snap), params)
+        selected = views.select(snap.derived("rows", lambda: views.rows(snap)), params)
         name = f"aicensus-services.{kind}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         if kind == "csv":
@@ -337,12 +340,15 @@ def _top(counts: Counter[str], n: int = 10) -> list[tuple[object, float, str | N
     return [(k, v, None) for k, v in counts.most_common(n)]
 
 
-def create_app(db_path: str, *, token: str | None = None, host: str = "127.0.0.1") -> Starlette:
+def create_app(
+    db_path: str, *, token: str | None = None, host: str = "127.0.0.1", background: bool = True
+) -> Starlette:
     """The dashboard over the store at db_path. A loopback host accepts only loopback Host
-    headers (DNS rebinding); any other host needs a token."""
+    headers (DNS rebinding); any other host needs a token. background=False computes host
+    geography and findings before the first page answers (tests), instead of after."""
     if not is_loopback(host) and not token:
         raise ValueError(f"binding {host} (not loopback) needs a token")
-    d = Dashboard(str(db_path))
+    d = Dashboard(str(db_path), background=background)
     routes = [
         Route("/", d.guard(d.overview)),
         Route("/services", d.guard(d.services)),
@@ -360,4 +366,6 @@ def create_app(db_path: str, *, token: str | None = None, host: str = "127.0.0.1
     middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed))
     if token:
         middleware.append(Middleware(_Token, token=token))
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.dashboard = d
+    return app

@@ -8,11 +8,10 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from aicensus.assess import Finding
-from aicensus.serve.reader import Snapshot
+from aicensus.serve.reader import Assessed, Snapshot
 from aicensus.store.dashboard import ServiceRow
 
 PER_PAGE = 50
@@ -32,7 +31,6 @@ EXPORT_COLUMNS = (
     "developers", "developer_countries", "findings", "worst", "observations", "first_seen",
     "last_seen",
 )  # fmt: skip
-_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 @dataclass
@@ -43,12 +41,19 @@ class Row:
     country: str | None
     as_key: str | None
     org: str | None
-    findings: list[Finding] = field(default_factory=list)
+    findings: Assessed | None = None
+
+    @property
+    def finding_ids(self) -> tuple[str, ...]:
+        return self.findings.ids if self.findings else ()
 
     @property
     def worst(self) -> str:
-        seen = {f.severity.value for f in self.findings}
-        return next((s for s in _SEVERITY_ORDER if s in seen), "")
+        return self.findings.worst if self.findings else ""
+
+    @property
+    def finding_count(self) -> int:
+        return self.findings.count if self.findings else 0
 
     def values(self, key: str) -> tuple[str, ...]:
         """This row's values for a filter (several for developers and findings)."""
@@ -65,7 +70,7 @@ class Row:
             case "auth":
                 return (s.auth or "",)
             case "finding":
-                return tuple(dict.fromkeys(f.id for f in self.findings))
+                return self.finding_ids
             case "developer":
                 return s.developers
             case "dev_country":
@@ -79,7 +84,7 @@ class Row:
             "version": s.version, "auth": s.auth, "country": self.country, "as": self.as_key,
             "models": s.models, "developers": list(s.developers),
             "developer_countries": list(s.developer_countries),
-            "findings": sorted({f.id for f in self.findings}), "worst": self.worst or None,
+            "findings": list(self.finding_ids), "worst": self.worst or None,
             "observations": s.observations,
             "first_seen": s.first_seen.isoformat() if s.first_seen else None,
             "last_seen": s.last_seen.isoformat() if s.last_seen else None,
@@ -96,7 +101,7 @@ def rows(snap: Snapshot) -> list[Row]:
                 g.country if g else None,
                 g.as_key if g else None,
                 g.org if g else None,
-                snap.findings.get((s.ip, s.port), []),
+                snap.findings.get((s.ip, s.port)),
             )
         )
     return out
