@@ -296,3 +296,22 @@ def test_findings_and_geography_arrive_in_the_background(db: str) -> None:
     assert 'id="pending"' not in text
     assert sum(snap.severity_counts().values()) > 0 and snap.host_countries()["US"] == 1
     assert client.get("/services?finding=AIC-CVE-2024-37032").text.count("/service?ip=") == 50
+    for _ in range(600):  # the study is computed in a thread too; the page reloads until then
+        page = client.get("/study").text
+        if 'id="computing"' not in page:
+            break
+        time.sleep(0.1)
+    assert "Your figures beside the published ones" in page
+
+
+def test_an_empty_store_is_no_error(tmp_path: Path) -> None:
+    from aicensus.store import Store
+
+    db = str(tmp_path / "empty.duckdb")
+    Store.open(db).close()
+    client = TestClient(create_app(db, background=False), base_url=LOCAL)
+    for url in ("/", "/services", "/models", "/scans", "/study", "/services.csv"):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.text[:300])
+    assert "0 of 0 services" in client.get("/services").text
+    assert "No service matches." in client.get("/services").text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -136,7 +137,9 @@ class Dashboard:
     def __init__(self, db: str, *, background: bool = True) -> None:
         self.reader = Reader(db, background=background)
         self.env = _environment()
-        self._study: tuple[tuple[int, ...], dict[str, Any]] | None = None
+        self._study: tuple[tuple[int, ...], dict[str, Any] | str] | None = None
+        self._study_running: tuple[int, ...] | None = None
+        self._study_lock = threading.Lock()
 
     # ------------------------------------------------------------ plumbing
 
@@ -305,20 +308,45 @@ class Dashboard:
         )  # fmt: skip
 
     def study(self, request: Request) -> Response:
-        from aicensus.report.study import compute_study
+        """The study report's body. Computing it takes seconds on a big store, so it runs in
+        a thread (once per change of the store) while this page says so and reloads."""
         from aicensus.report.study_html import study_body
 
         snap, stale = self.snapshot(request)
-        if self._study is None or self._study[0] != snap.fingerprint:
-            try:
-                self._study = (snap.fingerprint, compute_study(self.reader.db))
-            except StoreError as exc:
-                if "lock" in str(exc).lower():
-                    raise StoreBusy(str(exc)) from exc
-                return self._missing(request, "Study", str(exc))
-        return self.render(
-            request, "study.html", stale=stale, body=Markup(study_body(self._study[1]))
-        )
+        with self._study_lock:
+            done = self._study if self._study and self._study[0] == snap.fingerprint else None
+            start = done is None and self._study_running != snap.fingerprint
+            if start:
+                self._study_running = snap.fingerprint
+        if start:
+            if self.reader.background:
+                threading.Thread(target=self._compute_study, args=(snap.fingerprint,),
+                                 daemon=True).start()  # fmt: skip
+            else:
+                self._compute_study(snap.fingerprint)
+            done = self._study if self._study and self._study[0] == snap.fingerprint else None
+        if done is None:
+            return self.render(request, "study.html", stale=stale, body=None, computing=True)
+        outcome = done[1]
+        if isinstance(outcome, str):
+            return self.render(request, "study.html", stale=stale, body=None, error=outcome)
+        return self.render(request, "study.html", stale=stale, body=Markup(study_body(outcome)))
+
+    def _compute_study(self, fingerprint: tuple[int, ...]) -> None:
+        from aicensus.report.study import compute_study
+
+        outcome: dict[str, Any] | str
+        try:
+            outcome = compute_study(self.reader.db)
+        except StoreError as exc:  # a locked store is retried on the next visit
+            outcome = str(exc)
+            if "lock" in outcome.lower():
+                with self._study_lock:
+                    self._study_running = None
+                return
+        with self._study_lock:
+            self._study = (fingerprint, outcome)
+            self._study_running = None
 
     def scans(self, request: Request) -> Response:
         _, stale = self.snapshot(request)
