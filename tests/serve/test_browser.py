@@ -93,7 +93,12 @@ def _shot(page: Any, name: str) -> None:
     keep = os.environ.get("AICENSUS_DASHBOARD_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(keep) / f"dashboard-{name}.png"), full_page=True)
+        height = min(page.evaluate("document.documentElement.scrollHeight"), 1800)
+        page.screenshot(
+            path=str(Path(keep) / f"dashboard-{name}.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": 1360, "height": height},
+        )
 
 
 def _clean(seen: Seen) -> None:
