@@ -9,6 +9,7 @@ store is busy. Neither is an error page.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -219,7 +220,7 @@ class Reader:
                 out[(s.ip, s.port)] = known
         for start in range(0, len(todo), _CHUNK):
             chunk = todo[start : start + _CHUNK]
-            for obs in self.read(lambda store, c=chunk: board.observations_by_id(store, c)):
+            for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
                 found = Assessed(assess(obs))
                 out[(obs.ip, obs.port)] = found
                 self._findings[(obs.ip, obs.port, latest[(obs.ip, obs.port)])] = found
