@@ -315,3 +315,36 @@ def test_an_empty_store_is_no_error(tmp_path: Path) -> None:
         assert r.status_code == 200, (url, r.text[:300])
     assert "0 of 0 services" in client.get("/services").text
     assert "No service matches." in client.get("/services").text
+
+
+def test_aicensus_serve_serves_on_loopback(db: str) -> None:
+    """The real command: `aicensus serve` in its own process, fetched over 127.0.0.1."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aicensus", "serve", "--db", db, "--port", str(port)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert f"http://127.0.0.1:{port}/" in line and "read-only" in line
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/scans", timeout=5) as r:
+                    body = r.read().decode()
+                    headers = r.headers
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("aicensus serve did not answer")
+        assert "Scans and ingests" in body and headers["Content-Security-Policy"] == CSP
+        assert "server" not in {k.lower() for k in headers}
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -34,7 +34,9 @@ def base_url(db: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(db, background=False), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(db, background=False), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
