@@ -348,3 +348,21 @@ def test_aicensus_serve_serves_on_loopback(db: str) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_new_data_shows_once_the_writer_is_done(tmp_path: Path) -> None:
+    from aicensus.store import Store
+    from tests.assess.cases import open_ollama
+
+    db = build_store(tmp_path / "grows.duckdb")
+    client = TestClient(create_app(db, background=False), base_url=LOCAL)
+    assert f"{SERVICES} of {SERVICES} services" in client.get("/services").text
+    with Store.open(db) as store:  # a scan adds a service, then closes the store
+        scan = store.begin_scan("scan", {"targets": ["9.9.9.9"]})
+        store.add_observations(scan, [open_ollama(ip="9.9.9.9")])
+        store.finish_scan(scan)
+    text = client.get("/services").text
+    assert f"{SERVICES + 1} of {SERVICES + 1} services" in text and 'id="stale"' not in text
+    assert "AIC-CVE-2024-37032" in client.get("/service?ip=9.9.9.9&port=11434").text
+    filtered = client.get("/services?finding=AIC-CVE-2024-37032&q=9.9.9.9").text
+    assert "1 of" in filtered  # the new service was assessed for the new snapshot

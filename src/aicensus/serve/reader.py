@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -223,11 +222,6 @@ class Reader:
             for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
                 found = Assessed(assess(obs))
                 out[(obs.ip, obs.port)] = found
-                self._findings[(obs.ip, obs.port, latest[(obs.ip, obs.port)])] = found
+        # Only the current services' entries are kept: memory stays one entry per service.
+        self._findings = {(ip, port, latest[(ip, port)]): a for (ip, port), a in out.items()}
         return out
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - started
