@@ -219,6 +219,10 @@ def test_only_get_and_the_store_is_unchanged(client: TestClient, db: str) -> Non
 def test_host_header_must_be_loopback(db: str) -> None:
     client = TestClient(create_app(db, background=False), base_url="http://evil.example:8765")
     assert client.get("/").status_code == 400  # DNS rebinding: a foreign name is refused
+    for host, url in (("127.0.0.2", "http://127.0.0.2:1"), ("::1", "http://[::1]:1"),
+                      ("::1", "http://localhost:1")):  # fmt: skip
+        app = create_app(db, host=host, background=False)
+        assert TestClient(app, base_url=url).get("/scans").status_code == 200, (host, url)
 
 
 def test_token_on_a_public_bind(db: str) -> None:

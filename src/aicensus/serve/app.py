@@ -390,7 +390,7 @@ def create_app(
         Mount("/static", StaticFiles(packages=[("aicensus.serve", "static")]), name="static"),
     ]
     middleware = [Middleware(_Headers)]
-    allowed = _LOOPBACK_NAMES if is_loopback(host) else ["*"]
+    allowed = [*_LOOPBACK_NAMES, host, f"[{host}]"] if is_loopback(host) else ["*"]
     middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed))
     if token:
         middleware.append(Middleware(_Token, token=token))
