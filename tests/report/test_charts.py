@@ -70,3 +70,26 @@ def test_bar_chart_scales_to_the_peak() -> None:
     tags = _parse(bar_chart("t", [("a", 10, None), ("b", 5, "#c00"), ("c", 0, None)])).tags
     widths = [float(a["width"] or 0) for t, a in tags if t == "rect"]
     assert widths[0] == 2 * widths[1] and widths[2] == 0
+
+
+def test_reports_carry_the_map_inline() -> None:
+    from aicensus.assess import assess
+    from aicensus.report.html import render_html
+    from aicensus.report.source import Assessed
+    from aicensus.report.study_html import study_body
+    from tests.assess.cases import hostile_models, open_ollama
+
+    obs = [open_ollama(), hostile_models()]
+    page = render_html(Assessed(scan=None, services=[(o, assess(o)) for o in obs]))
+    fills = {a["data-iso"]: a["fill"] for t, a in _parse(page).tags if t == "path"}
+    assert fills["CN"] != "#eeeeee" and fills["US"] != "#eeeeee" and fills["FR"] == "#eeeeee"
+    study = {
+        "meta": {},
+        "comparison": [],
+        "figures": [{"id": "countries", "title": "Top 20 countries", "definition": "d",
+                     "columns": ["country", "hosts", "share of hosts"],
+                     "rows": [["DE", 3, 0.75], ["JP", 1, 0.25]], "chart": "share of hosts"}],
+    }  # fmt: skip
+    body = study_body(study)
+    fills = {a["data-iso"]: a["fill"] for t, a in _parse(body).tags if t == "path"}
+    assert {iso for iso, f in fills.items() if f != "#eeeeee"} == {"DE", "JP"}
