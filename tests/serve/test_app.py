@@ -105,6 +105,12 @@ def test_services_filters_and_paging(client: TestClient) -> None:
     assert len(rows(page1)) == 50 and len(rows(page2)) == SERVICES - 50
     assert not set(rows(page1)) & set(rows(page2))
     assert "page 1 of 1" in client.get("/services?page=x&product=llama.cpp").text
+    by_severity = rows(client.get("/services?sort=severity&page=2").text)
+    assert by_severity[-1] == ("10.0.0.7", "8080")  # its only finding is info
+    by_models = rows(client.get("/services?sort=models").text)
+    # four models each, the most; a tie keeps address order
+    assert by_models[:2] == [("192.168.1.20", "11434"), ("8.8.8.8", "11434")]
+    assert rows(client.get("/services?sort=bogus").text) == rows(page1)
 
 
 def test_exports_match_the_filtered_view(client: TestClient) -> None:

@@ -223,11 +223,12 @@ class Dashboard:
         except ValueError:
             page = 1
         shown, page, pages = views.page_of(selected, page)
-        keep = {k: v for k, v in params.items() if k in views.FILTERS or k == "q"}
+        keep = {k: v for k, v in params.items() if k in views.FILTERS or k in ("q", "sort")}
         return self.render(
             request, "services.html", snap=snap, stale=stale, rows=shown, total=len(selected),
             all=len(all_rows), page=page, pages=pages, filters=views.FILTERS,
             options=snap.derived("options", lambda: views.options(all_rows)), chosen=keep,
+            sorts={k: label for k, (label, _) in views.SORTS.items()},
             query=urlencode(keep), prev_q=urlencode({**keep, "page": page - 1}),
             next_q=urlencode({**keep, "page": page + 1}),
         )  # fmt: skip

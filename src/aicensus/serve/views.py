@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,10 +124,26 @@ def matches(row: Row, filters: Mapping[str, str], query: str) -> bool:
     return True
 
 
+_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1, "": 0}
+# The services table's orders: name → (label, key); rows start in (ip, port) order and the
+# sort is stable, so ties keep that order.
+SORTS: dict[str, tuple[str, Callable[[Row], Any]]] = {
+    "address": ("address", lambda r: 0),
+    "severity": ("most severe finding", lambda r: (-_RANK[r.worst], -r.finding_count)),
+    "recent": ("last seen", lambda r: -(r.s.last_seen.timestamp() if r.s.last_seen else 0)),
+    "models": ("most models", lambda r: -r.s.models),
+}
+
+
 def select(all_rows: Iterable[Row], params: Mapping[str, str]) -> list[Row]:
+    """The rows the filters and search keep, in the order `sort` asks (address by default)."""
     filters = chosen(params)
     query = params.get("q", "").strip()
-    return [r for r in all_rows if matches(r, filters, query)]
+    found = [r for r in all_rows if matches(r, filters, query)]
+    sort = params.get("sort", "address")
+    if sort in SORTS and sort != "address":
+        found.sort(key=SORTS[sort][1])
+    return found
 
 
 def options(all_rows: list[Row], limit: int = 200) -> dict[str, list[tuple[str, int]]]:
