@@ -241,6 +241,8 @@ def test_token_on_a_public_bind(db: str) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/services?product=ollama"
     assert "httponly" in r.headers["set-cookie"].lower()
     assert client.get("/services?product=ollama").status_code == 200  # the cookie now
+    r = client.get("/%2Fevil.example/?token=s3cret", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/evil.example/"  # same site
 
 
 def test_cli_refuses_public_bind_without_token_and_bad_store(tmp_path: Path) -> None:

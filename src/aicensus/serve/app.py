@@ -122,7 +122,8 @@ class _Token(BaseHTTPMiddleware):
         given = request.query_params.get("token")
         if self._ok(given):
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            # One leading slash: "//host/..." would send the browser to another site.
+            target = "/" + request.url.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else "")
             response = RedirectResponse(target, status_code=303)
             response.set_cookie(_COOKIE, self.token, httponly=True, samesite="strict")
             return response
