@@ -77,7 +77,7 @@ def test_reports_carry_the_map_inline() -> None:
     from aicensus.report.html import render_html
     from aicensus.report.source import Assessed
     from aicensus.report.study_html import study_body
-    from tests.assess.cases import hostile_models, open_ollama
+    from tests.support.assess_cases import hostile_models, open_ollama
 
     obs = [open_ollama(), hostile_models()]
     page = render_html(Assessed(scan=None, services=[(o, assess(o)) for o in obs]))

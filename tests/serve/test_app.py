@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 from aicensus.cli.serve import serve_command
 from aicensus.serve import create_app, views
 from aicensus.serve.app import CSP
-from tests.assess.cases import SCRIPT_NAME
-from tests.serve.conftest import (
+from tests.support.assess_cases import SCRIPT_NAME
+from tests.support.serve_store import (
     BIDI_NAME,
     CORPUS,
     FILLER,
@@ -364,7 +364,7 @@ def test_aicensus_serve_serves_on_loopback(db: str) -> None:
 
 def test_new_data_shows_once_the_writer_is_done(tmp_path: Path) -> None:
     from aicensus.store import Store
-    from tests.assess.cases import open_ollama
+    from tests.support.assess_cases import open_ollama
 
     db = build_store(tmp_path / "grows.duckdb")
     client = TestClient(create_app(db, background=False), base_url=LOCAL)

@@ -22,8 +22,8 @@ import pytest
 import uvicorn
 
 from aicensus.serve import create_app
-from tests.report.test_html_browser import CHROMIUM, CHROMIUM_ARGS, _need_chromium
-from tests.serve.conftest import ATTR_DEVELOPER, CORPUS, FILLER, IMG_NAME
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS, need_chromium
+from tests.support.serve_store import ATTR_DEVELOPER, CORPUS, FILLER, IMG_NAME
 
 SERVICES = FILLER + 4
 
@@ -61,7 +61,7 @@ class Seen:
 
 @pytest.fixture(scope="module")
 def browser(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Seen]]:
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     seen = Seen()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import sys
 
 import click
 
-from aicensus.errors import StoreError, StoreLockedError
+from aicensus.errors import StoreError
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @click.command("serve")
@@ -20,8 +30,7 @@ from aicensus.errors import StoreError, StoreLockedError
 def serve_command(db: str, host: str, port: int, token: str | None) -> None:
     """Serve a read-only web dashboard over the store (overview and world map, services,
     models, study figures, scans). Nothing leaves the machine: no CDN, no script."""
-    from aicensus.serve import create_app, is_loopback
-    from aicensus.store import Store
+    from aicensus import api
 
     if not is_loopback(host) and not token:
         click.echo(
@@ -33,16 +42,13 @@ def serve_command(db: str, host: str, port: int, token: str | None) -> None:
     if token == "random":
         token = secrets.token_urlsafe(24)
     try:  # a missing or foreign file is refused now, not on the first page
-        with Store.open(db, read_only=True):
-            pass
-    except StoreLockedError:
-        pass  # a scan is writing: the pages say so until it is done
+        api.store_readable(db)  # False while a scan writes it: the pages say so until it is done
     except StoreError as exc:
         click.echo(f"aicensus: error: {exc}", err=True)
         sys.exit(2)
     import uvicorn
 
-    app = create_app(db, token=token, host=host)
+    app = api.dashboard_app(db, token=token, host=host)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     click.echo(f"aicensus: serving {db} read-only at {url} (Ctrl-C stops)", err=True)

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -34,10 +35,10 @@ from aicensus.assess import Finding, assess, sort_key
 from aicensus.attribute.alternatives import top_alternatives
 from aicensus.attribute.card_format import card_text
 from aicensus.attribute.diligence import model_card
-from aicensus.errors import StoreError
+from aicensus.errors import StoreError, StoreLockedError
 from aicensus.report.charts import bar_chart, column_chart, visible, world_map
 from aicensus.serve import views
-from aicensus.serve.reader import Reader, Snapshot, StoreBusy
+from aicensus.serve.reader import Reader, Snapshot
 from aicensus.store import dashboard as board
 from aicensus.store import longitudinal as lon
 
@@ -172,9 +173,9 @@ class Dashboard:
         self, page: Callable[[Request], Response]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            try:
-                return page(request)
-            except StoreBusy as exc:
+            try:  # in a worker thread: a slow read must not stall the server's event loop
+                return await run_in_threadpool(page, request)
+            except StoreLockedError as exc:
                 return self.busy(request, str(exc))
             except StoreError as exc:
                 return self.render(
@@ -340,12 +341,12 @@ class Dashboard:
         outcome: dict[str, Any] | str
         try:
             outcome = compute_study(self.reader.db)
-        except StoreError as exc:  # a locked store is retried on the next visit
+        except StoreLockedError:  # retried on the next visit
+            with self._study_lock:
+                self._study_running = None
+            return
+        except StoreError as exc:
             outcome = str(exc)
-            if "lock" in outcome.lower():
-                with self._study_lock:
-                    self._study_running = None
-                return
         with self._study_lock:
             self._study = (fingerprint, outcome)
             self._study_running = None

@@ -28,10 +28,6 @@ T = TypeVar("T")
 _CHUNK = 2_000  # observations read at a time when assessing every service
 
 
-class StoreBusy(Exception):
-    """The store is held by a writer (a running scan or ingest) and nothing cached answers."""
-
-
 class Geo:
     """Country and AS of one IP (offline databases, aicensus.enrich)."""
 
@@ -144,23 +140,20 @@ class Reader:
         return self._snapshot
 
     def read(self, fn: Callable[[Store], T]) -> T:
-        """fn(store) on a fresh read-only open; StoreBusy when a writer holds the store."""
-        try:
-            with Store.open(self.db, read_only=True) as store:
-                return fn(store)
-        except StoreLockedError as exc:
-            raise StoreBusy(str(exc)) from exc
+        """fn(store) on a fresh read-only open; StoreLockedError while a writer holds it."""
+        with Store.open(self.db, read_only=True) as store:
+            return fn(store)
 
     def snapshot(self) -> tuple[Snapshot, bool]:
         """(the current snapshot, stale): stale when the store changed but is held by a writer,
-        so the snapshot is the last one read. StoreBusy when there is none yet."""
+        so the snapshot is the last one read. StoreLockedError when there is none yet."""
         with self._lock:
             fp = self.fingerprint()
             if self._snapshot is not None and self._snapshot.fingerprint == fp:
                 return self._snapshot, False
             try:
                 snap = self._build(fp)
-            except StoreBusy:
+            except StoreLockedError:
                 self.busy_since = self.busy_since or datetime.now(UTC)
                 if self._snapshot is None:
                     raise
@@ -191,7 +184,7 @@ class Reader:
         try:
             snap.publish(geo=self._lookup({s.ip for s in snap.services}), pending="findings")
             snap.publish(findings=self._assess(snap.services))
-        except StoreBusy:
+        except StoreLockedError:
             snap.publish(pending="findings (the store became busy; they come with the next read)")
         except Exception as exc:  # a page must say so: the thread must not die silently
             snap.publish(pending=f"findings (failed: {type(exc).__name__}: {exc})")
