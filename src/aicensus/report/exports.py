@@ -19,9 +19,10 @@ import msgspec
 
 from aicensus import __version__
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
+from aicensus.assess.advisories.match import bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.records import ServiceObservation
-from aicensus.report.render import to_contract
+from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
 from aicensus.report.text import terminal_safe
 
@@ -38,11 +39,6 @@ def redact_deep(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_deep(v) for v in value]
     return value
-
-
-def service_url(obs: ServiceObservation) -> str:
-    host = f"[{obs.ip}]" if ":" in obs.ip else obs.ip
-    return f"{obs.scheme or 'tcp'}://{host}:{obs.port}/"
 
 
 def _encode(doc: object) -> str:
@@ -63,6 +59,8 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
     for obs, findings in assessed.services:
         doc = to_contract(obs)
         doc["findings"] = msgspec.to_builtins(findings)
+        if obs.product is not None:
+            doc["advisory_state"] = state_of(obs.product, obs.version)
         services.append(doc)
     policy = {} if assessed.policy is None else {"policy": assessed.policy.to_builtins()}
     return redact_deep({
@@ -77,6 +75,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
             "models": sum(len(o.models) for o, _ in assessed.services),
             "findings": severity_counts(assessed.findings),
         },
+        "advisories": bundle_stamp(),
         "services": services,
         **policy,
     })  # fmt: skip
@@ -243,7 +242,7 @@ def write_sarif(out: IO[str], assessed: Assessed) -> None:
 
 def write_table(out: IO[str], assessed: Assessed) -> int:
     rows = [
-        (str(f.severity).upper(), f.id, f"[{f.ip}]:{f.port}" if ":" in f.ip else f"{f.ip}:{f.port}",
+        (str(f.severity).upper(), f.id, f.subject,
          f.product or "-", terminal_safe(f.model or "-", 40), terminal_safe(f.title, 90))
         for f in sorted(assessed.findings, key=sort_key)
     ]  # fmt: skip
