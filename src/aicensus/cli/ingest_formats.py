@@ -1,4 +1,4 @@
-"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|parquet`: other tools' scan data into the
+"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|responses|parquet`: other tools' scan data into the
 store. Importing this module attaches the commands to `aicensus.cli.scan.ingest_group`.
 
 Each command hashes its file first: a file already ingested is skipped (say --force to read it
@@ -84,6 +84,8 @@ _HELP = {
     "censys": "Ingest Censys host/service records (Platform API, incl. the ollama object: models, "
     "running models, version; or Search 2.0 hosts), JSON Lines or a JSON array.",
     "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too).",
+    "responses": "Ingest recorded HTTP responses (JSON Lines: ip, port, scheme, path, status, "
+    "headers, body, observed_at) and fingerprint them as a scan would.",
 }
 
 for _fmt, _text in _HELP.items():

@@ -22,7 +22,6 @@ from typing import IO, TypeVar
 import msgspec
 
 from aicensus.errors import InputFileError
-from aicensus.ingest.responses import BadRecord
 from aicensus.records import Exchange, RecordedService, ServiceObservation
 
 __all__ = [
@@ -45,6 +44,13 @@ __all__ = [
 ]
 
 GROUP_WINDOW_S = 3600.0  # responses for one service closer than this form one observation
+
+
+class BadRecord(msgspec.Struct):
+    """A record that was skipped: its line (or the line its element starts on) and why."""
+
+    line: int
+    reason: str
 
 
 class RecordError(ValueError):

@@ -32,20 +32,14 @@ from aicensus import pipeline
 from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
+from aicensus.ingest import censys, masscan, nmap, responses, shodan, zgrab2
 from aicensus.ingest.common import BadRecord, FormatResult, Recorded, batched, file_sha256
-from aicensus.ingest.responses import open_lines, read_responses
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
 from aicensus.store import Store
 from aicensus.store import longitudinal as lon
 
 Reader = Callable[..., FormatResult]
-
-
-def _responses(path: str | Path) -> Recorded:
-    groups, bad = read_responses(open_lines(path))
-    return Recorded(services=groups, bad=bad, records=len(groups) + len(bad))
 
 
 # Formats read a record at a time (their records stand alone); the rest are read whole.
@@ -62,7 +56,7 @@ RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "nmap": nmap.read,
     "censys": censys.read,
     "shodan": shodan.read,
-    "responses": _responses,
+    "responses": responses.read,
 }
 
 
