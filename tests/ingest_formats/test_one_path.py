@@ -64,3 +64,25 @@ def test_responses_within_an_hour_are_one_observation_and_duplicates_are_dropped
         stored = list(store.observations())
     assert len(stored) == 3 and all(o.product == "ollama" and o.models for o in stored)
     assert sorted(o.observed_at for o in stored)[0].startswith("2025-01-01T06:00")
+
+
+def test_a_file_without_a_usable_record_fails_and_stays_out_of_the_ledger(tmp_path: Path) -> None:
+    broken, db = tmp_path / "hosts.json", tmp_path / "s.duckdb"
+    broken.write_text('{"ip": "192.0.2.9", "services": "not a list"}\n{oops\n')
+    app._register()
+    runner = CliRunner()
+    result = runner.invoke(app.cli, ["ingest", "censys", str(broken), "--db", str(db)])
+    assert result.exit_code == 1
+    assert "no usable censys record: 2 of 2 records bad (line 1:" in result.stderr
+    assert "not recorded as ingested" in result.stderr
+    with Store.open(db, read_only=True) as store:
+        assert lon.sources(store) == []
+        assert [s.status for s in store.scans()] == ["failed"]
+    broken.write_text('{"ip": "192.0.2.9", "services": [{"port": 80, "scan_time": '
+                      '"2025-01-01T00:00:00Z", "ollama": {"version": "0.6.2"}}]}\n')  # fmt: skip
+    fixed = runner.invoke(app.cli, ["ingest", "censys", str(broken), "--db", str(db)])
+    assert fixed.exit_code == 0 and "1 observations stored" in fixed.stderr, fixed.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    nothing = runner.invoke(app.cli, ["ingest", "shodan", str(empty), "--no-db"])
+    assert nothing.exit_code == 1 and "no shodan records in the file" in nothing.stderr

@@ -8,6 +8,7 @@ their line number and skipped; the summary line says how many were stored.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -65,6 +66,10 @@ def _make(fmt: str, helptext: str) -> click.Command:
         if summary.already_ingested is None:
             emitter.finish()
         print_summary(summary)
+        if summary.unusable is not None:
+            click.echo(f"aicensus: error: {summary.path}: {summary.unusable}; not recorded as "
+                       "ingested", err=True)  # fmt: skip
+            sys.exit(1)
 
     run = output_options(run)
     run = click.option(

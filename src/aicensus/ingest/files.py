@@ -97,6 +97,7 @@ class IngestSummary(msgspec.Struct, kw_only=True):
     files: int = 1
     skipped_files: int = 0
     missing_model_sets: int = 0  # Parquet: sets named but absent; those observations lack models
+    unusable: str | None = None  # why the file gave no usable record (not entered in the ledger)
 
 
 def _tally(summary: IngestSummary, observations: Sequence[ServiceObservation]) -> None:
@@ -153,7 +154,10 @@ def ingest_file(
             if store is not None and summary.scan_id is not None:
                 store.finish_scan(summary.scan_id, "failed")
             raise
-        if store is not None and summary.scan_id is not None:
+        summary.unusable = _unusable(summary)
+        if store is not None and summary.scan_id is not None and summary.unusable is not None:
+            store.finish_scan(summary.scan_id, "failed")
+        elif store is not None and summary.scan_id is not None:
             store.finish_scan(summary.scan_id, "completed")
             lon.record_source(
                 store,
@@ -175,6 +179,22 @@ def ingest_file(
             store.close()
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _unusable(summary: IngestSummary) -> str | None:
+    """Why a file gave nothing to store (None when it did): such a file is not entered in the
+    ledger, so reading it again after a fix is not "already ingested"."""
+    if summary.observations or summary.duplicates:
+        return None
+    if not summary.records:
+        return f"no {summary.format} records in the file"
+    if summary.bad_records:
+        first = summary.bad_records[0]
+        return (
+            f"no usable {summary.format} record: {len(summary.bad_records)} of "
+            f"{summary.records} records bad (line {first.line}: {first.reason})"
+        )
+    return f"no usable {summary.format} record: all {summary.records} records skipped"
 
 
 def _parts(
