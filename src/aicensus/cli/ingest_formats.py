@@ -40,6 +40,9 @@ def print_summary(summary: IngestSummary) -> None:
         + (f"; scan {summary.scan_id}" if summary.scan_id is not None else ""),
         err=True,
     )
+    if summary.skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
+        click.echo(f"aicensus: not stored (not TCP services, or not records): {reasons}", err=True)
     if summary.missing_model_sets:
         click.echo(
             f"aicensus: warning: {summary.missing_model_sets} model sets named by observations "

@@ -33,7 +33,14 @@ from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest import censys, masscan, nmap, responses, shodan, zgrab2
-from aicensus.ingest.common import BadRecord, FormatResult, Recorded, batched, file_sha256
+from aicensus.ingest.common import (
+    BadRecord,
+    FormatResult,
+    Recorded,
+    add_counts,
+    batched,
+    file_sha256,
+)
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
 from aicensus.store import Store
@@ -66,6 +73,7 @@ def observed(part: Recorded, sigs: Sequence[Signature]) -> FormatResult:
         observations=[pipeline.observe_recorded(s, sigs) for s in part.services],
         bad=part.bad,
         records=part.records,
+        skipped=part.skipped,
     )
 
 
@@ -90,6 +98,7 @@ class IngestSummary(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     models: int = 0
     bad_records: list[BadRecord] = msgspec.field(default_factory=list)
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)  # not stored, not bad: why → n
     already_ingested: lon.SourceFile | None = None
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
     by_product: dict[str, int] = msgspec.field(default_factory=dict)
@@ -214,6 +223,7 @@ def _take(
     """Store one batch (its own transaction): new observations only; count everything."""
     summary.records += part.records
     summary.bad_records.extend(part.bad)
+    add_counts(summary.skipped, part.skipped)
     kept = part.observations
     if store is not None:
         kept, duplicates = lon.drop_known(store, kept)

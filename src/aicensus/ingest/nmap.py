@@ -53,7 +53,7 @@ _PROBES = {
 }
 
 
-def _hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
+def hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
     """(line of <host>, element, run start) for each host; XML errors go to bad."""
     parser = ET.XMLPullParser(events=("start", "end"))
     run_start: str | None = None
@@ -79,7 +79,7 @@ def _hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, s
         bad.append(BadRecord(line=text.count("\n") + 1, reason=f"malformed XML at the end: {exc}"))
 
 
-def _address(host: ET.Element) -> str:
+def address(host: ET.Element) -> str:
     for address in host.findall("address"):
         if address.get("addrtype") in ("ipv4", "ipv6"):
             return check_ip(address.get("addr"))
@@ -102,7 +102,7 @@ def _exchanges(port: ET.Element) -> list[Exchange]:
 
 
 def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
-    ip = _address(host)
+    ip = address(host)
     at = iso_from_epoch(host.get("starttime") or run_start)
     hostnames = [h.get("name") for h in host.findall("hostnames/hostname") if h.get("name")]
     found = []
@@ -143,10 +143,15 @@ def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
 
 
 def read(path: str | Path) -> Recorded:
+    text = read_text(path)
+    if 'scanner="masscan"' in text[:2000]:  # masscan -oX: its reader keeps the banners
+        from aicensus.ingest import masscan
+
+        return masscan.read(path)
     bad: list[BadRecord] = []
     services: list[RecordedService] = []
     records = 0
-    for line, host, run_start in _hosts(read_text(path), bad):
+    for line, host, run_start in hosts(text, bad):
         records += 1
         try:
             services.extend(_services(host, run_start))
