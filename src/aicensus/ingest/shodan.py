@@ -1,7 +1,7 @@
 """Shodan banner JSON: one banner per line, as `shodan download` (gzipped) and `shodan parse`
 write it and as the search and streaming APIs return it; also a host API response
-(`/shodan/host/{ip}`: the host with its banners in a `data` array), one per line or
-pretty-printed.
+(`/shodan/host/{ip}`: the host with its banners in a `data` array) or a search page
+(`{"total", "matches": [banner, …]}`), one per line or pretty-printed.
 
     {"ip_str": "192.0.2.7", "port": 11434, "transport": "tcp",
      "timestamp": "2025-03-01T12:00:00.123456", "hostnames": [],
@@ -114,6 +114,8 @@ def _banners(value: object) -> list[object]:
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         host_ip = {k: value[k] for k in ("ip_str", "ip") if k in value}
         return [{**host_ip, **b} if isinstance(b, dict) else b for b in value["data"]]
+    if isinstance(value, dict) and isinstance(value.get("matches"), list):
+        return list(value["matches"])  # a search page (`api.search(q)`): {"total", "matches"}
     return [value]
 
 
