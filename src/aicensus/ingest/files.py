@@ -28,11 +28,10 @@ from pathlib import Path
 
 import msgspec
 
-from aicensus import pipeline
 from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest import censys, masscan, nmap, responses, shodan, zgrab2
+from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2
 from aicensus.ingest.common import (
     BadRecord,
     FormatResult,
@@ -70,7 +69,7 @@ RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
 def observed(part: Recorded, sigs: Sequence[Signature]) -> FormatResult:
     """A reader's result with each recorded service turned into its observation."""
     return FormatResult(
-        observations=[pipeline.observe_recorded(s, sigs) for s in part.services],
+        observations=[partial.observe(s, sigs) for s in part.services],
         bad=part.bad,
         records=part.records,
         skipped=part.skipped,
