@@ -13,6 +13,7 @@ TAGS_ENTRY = {
     "details": {"parent_model": "", "format": "gguf", "family": "qwen3", "families": ["qwen3"],
                 "parameter_size": "8.2B", "quantization_level": "Q4_K_M"},
 }  # fmt: skip
+KOBOLD = {"name": "koboldcpp", "details": {"family": "koboldcpp"}}  # its emulation: no digest
 PS_ENTRY = {**TAGS_ENTRY, "expires_at": "2025-05-01T10:05:00Z", "size_vram": 6011609088}
 
 
@@ -48,8 +49,7 @@ def test_the_rule_makes_no_false_positives(tmp_path: Path) -> None:
     look_alikes = [
         _line(8080, "/api/tags", {"models": []}),  # not Ollama's port
         _line(11434, "/api/tags", {"models": [], "object": "list", "data": []}),  # llama.cpp
-        _line(11434, "/api/tags", {"models": [{"name": "koboldcpp",
-                                               "details": {"family": "koboldcpp"}}]}),  # fmt: skip
+        _line(11434, "/api/tags", {"models": [KOBOLD]}),
         _line(11434, "/api/other", {"models": []}),
         _line(11434, "/api/tags", {"models": []}, status=401),
     ]
@@ -64,3 +64,18 @@ def test_a_full_recording_is_still_identified_by_the_signature(tmp_path: Path) -
     [obs] = _observe(tmp_path, root, _line(11434, "/api/tags", {"models": [TAGS_ENTRY]}))
     assert obs.product == "ollama" and obs.confidence > 0.5  # type: ignore[attr-defined]
     assert [m.name for m in obs.models] == ["qwen3:8b"]  # type: ignore[attr-defined]
+
+
+def test_llama_cpp_docs_placeholder_is_not_a_version(tmp_path: Path) -> None:
+    server = {"Server": "llama.cpp"}
+    health = _line(8080, "/health", {"status": "ok"}, headers=server)
+
+    def props(build: str) -> str:
+        body = {"build_info": build, "default_generation_settings": {"n_ctx": 4096},
+                "model_path": "m.gguf", "total_slots": 1}  # fmt: skip
+        return _line(8080, "/props", body, headers=server)
+
+    [placeholder] = _observe(tmp_path, health, props("b(build number)-(build commit hash)"))
+    assert placeholder.product == "llama.cpp" and placeholder.version is None  # type: ignore[attr-defined]
+    [real] = _observe(tmp_path, health, props("b6000-abcdef12"))
+    assert real.version == "b6000-abcdef12"  # type: ignore[attr-defined]
