@@ -222,7 +222,9 @@ def _xml_host(host: ET.Element, run_start: str | None, part: Recorded) -> list[_
         service = port.find("service")
         banner = service.get("banner") if service is not None else None
         name = (service.get("name") or "").lower() if service is not None else ""
-        seen.append(_Seen(ip, number, at, name or None, unescape_banner(banner) if banner else None))
+        seen.append(
+            _Seen(ip, number, at, name or None, unescape_banner(banner) if banner else None)
+        )
     return seen
 
 

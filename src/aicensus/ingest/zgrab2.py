@@ -165,9 +165,7 @@ def _grabs(record: object, default_port: int | None, part: Recorded) -> list[_Gr
             grabs.append(_Grab(ip, check_port(port), scheme, at, exchange))
         elif isinstance(module.get("status"), str):
             kind = str(module.get("protocol") or name)
-            port = (
-                module.get("port", record.get("port")) or default_port or _MODULE_PORTS.get(kind)
-            )
+            port = module.get("port", record.get("port")) or default_port or _MODULE_PORTS.get(kind)
             if port is None:
                 raise RecordError(f"a {kind} grab without a port; give --port")
             status = module["status"]
