@@ -82,3 +82,17 @@ def test_shodan_host_api_response(tmp_path: Path) -> None:
     assert summary.bad_records == [] and summary.observations == 1
     assert summary.skipped == {"udp banners": 1}
     assert summary.by_product == {"ollama": 1}
+
+
+def test_nmap_normal_output_open_ports_and_service_lines() -> None:
+    result = READERS["nmap"](REAL / "nmap-normal.txt", SIGS)
+    assert result.bad == [] and result.records == 1
+    assert result.skipped == {"filtered ports": 2}
+    by_port = {o.port: o for o in result.observations}
+    assert set(by_port) == {22, 80, 9929}
+    http = by_port[80]
+    assert (http.ip, http.hostname) == ("74.207.244.221", "scanme.nmap.org")
+    assert http.observed_at == "2010-11-08T05:09:59+00:00"
+    markers = [e.marker for e in http.evidence]
+    assert "http Apache httpd 2.2.14 ((Ubuntu))" in markers and "Go ahead and ScanMe!" in markers
+    assert str(http.status) == "unidentified" and http.product is None
