@@ -85,13 +85,15 @@ def _make(fmt: str, helptext: str) -> click.Command:
 _HELP = {
     "zgrab2": "Ingest zgrab2 JSON (http module; one or more --endpoint runs, multi-module "
     "too) and fingerprint the responses as a scan would.",
-    "masscan": "Ingest masscan -oJ/-oD/-oL output: open ports, and HTTP banners (--banners) "
+    "masscan": "Ingest masscan -oJ/-oD/-oX/-oL output: open ports, and HTTP banners (--banners) "
     "fingerprinted as GET /.",
-    "nmap": "Ingest nmap XML (-oX): open TCP ports; service fingerprints (GetRequest …) are "
-    "fingerprinted.",
+    "nmap": "Ingest nmap XML (-oX) or normal output (-oN): open TCP ports; service "
+    "fingerprints (GetRequest …) are fingerprinted.",
     "censys": "Ingest Censys host/service records (Platform API, incl. the ollama object: models, "
-    "running models, version; or Search 2.0 hosts), JSON Lines or a JSON array.",
-    "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too).",
+    "running models, version; or Search 2.0 hosts), JSON Lines, a JSON array or "
+    "pretty-printed (`censys view`).",
+    "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too), host "
+    "API responses or search pages.",
     "responses": "Ingest recorded HTTP responses (JSON Lines: ip, port, scheme, path, status, "
     "headers, body, observed_at) and fingerprint them as a scan would.",
 }

@@ -202,7 +202,8 @@ def _unusable(summary: IngestSummary) -> str | None:
             f"no usable {summary.format} record: {len(summary.bad_records)} of "
             f"{summary.records} records bad (line {first.line}: {first.reason})"
         )
-    return f"no usable {summary.format} record: all {summary.records} records skipped"
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
+    return f"no usable {summary.format} record: all {summary.records} records skipped ({why})"
 
 
 def _parts(
