@@ -213,7 +213,8 @@ def _xml_host(host: ET.Element, run_start: str | None, part: Recorded) -> list[_
     for port in host.findall("ports/port"):
         state = port.find("state")
         why = _not_stored(
-            (port.get("protocol") or "").lower(), (state.get("state") if state is not None else "")
+            (port.get("protocol") or "").lower(),
+            (state.get("state") or "") if state is not None else "",
         )
         if why is not None:
             skip(part, why)

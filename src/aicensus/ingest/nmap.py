@@ -58,7 +58,7 @@ _PROBES = {
 
 def hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
     """(line of <host>, element, run start) for each host; XML errors go to bad."""
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser = ET.XMLPullParser(events=("start", "end"))  # type: ignore[var-annotated]
     run_start: str | None = None
     host_line = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
@@ -68,7 +68,9 @@ def hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, st
         except ET.ParseError as exc:
             bad.append(BadRecord(line=number, reason=f"malformed XML, reading stopped: {exc}"))
             return
-        for event, element in events:
+        for event, element in events:  # type: ignore[misc]  # ("start"|"end", Element) here
+            if not isinstance(element, ET.Element):
+                continue
             if event == "start" and element.tag == "nmaprun":
                 run_start = element.get("start")
             elif event == "start" and element.tag == "host":
