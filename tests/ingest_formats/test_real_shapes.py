@@ -96,3 +96,11 @@ def test_nmap_normal_output_open_ports_and_service_lines() -> None:
     markers = [e.marker for e in http.evidence]
     assert "http Apache httpd 2.2.14 ((Ubuntu))" in markers and "Go ahead and ScanMe!" in markers
     assert str(http.status) == "unidentified" and http.product is None
+
+
+def test_shodan_search_page_from_the_sdk_tutorial() -> None:
+    result = READERS["shodan"](REAL / "shodan-search-page.json", SIGS)
+    assert result.bad == []
+    [obs] = result.observations
+    assert (obs.ip, obs.port, obs.hostname) == ("89.110.147.239", 80, "pl4t1n.de")
+    assert obs.observed_at == "2014-01-15T05:49:56.283713"
