@@ -86,3 +86,25 @@ def test_a_file_without_a_usable_record_fails_and_stays_out_of_the_ledger(tmp_pa
     empty.write_text("\n")
     nothing = runner.invoke(app.cli, ["ingest", "shodan", str(empty), "--no-db"])
     assert nothing.exit_code == 1 and "no shodan records in the file" in nothing.stderr
+
+
+def test_the_study_report_states_per_source_what_was_read_used_and_skipped(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from aicensus.report.study import compute_study
+    from aicensus.report.study_html import write_study_html
+
+    recording, db = tmp_path / "r.jsonl", tmp_path / "s.duckdb"
+    _days(recording, 3)
+    with recording.open("a") as handle:
+        handle.write("{not json\n")
+    api.ingest_responses(recording, db=db)
+    study = compute_study(db)
+    assert study["meta"]["ingest"] == {
+        "responses": {"files": 1, "records": 7, "observations": 3, "duplicates": 0, "bad": 1}
+    }
+    html = io.StringIO()
+    write_study_html(html, study)
+    assert "responses: 1 files, 7 records read, 3 observations stored" in html.getvalue()
