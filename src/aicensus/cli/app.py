@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from aicensus import __version__
 from aicensus.errors import AicensusError, Terminated
+from aicensus.version import __version__
 
 
 class AicensusGroup(click.Group):

@@ -22,7 +22,7 @@ from typing import IO, TypeVar
 
 import msgspec
 
-from aicensus.errors import InputFileError
+from aicensus.errors import InputFileError, RecordError
 from aicensus.records import Exchange, RecordedService, ServiceObservation
 
 __all__ = [
@@ -52,10 +52,6 @@ class BadRecord(msgspec.Struct):
 
     line: int
     reason: str
-
-
-class RecordError(ValueError):
-    """A record that cannot be used; its message becomes the BadRecord reason."""
 
 
 class Recorded(msgspec.Struct, kw_only=True):

@@ -31,6 +31,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from aicensus.ingest.common import (
     BadRecord,
@@ -58,19 +59,18 @@ _PROBES = {
 
 def hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
     """(line of <host>, element, run start) for each host; XML errors go to bad."""
-    parser = ET.XMLPullParser(events=("start", "end"))  # type: ignore[var-annotated]
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     run_start: str | None = None
     host_line = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         try:
             parser.feed(line)
-            events = list(parser.read_events())
+            # with events=(start, end) every event is (name, element)
+            events = cast(list[tuple[str, ET.Element]], list(parser.read_events()))
         except ET.ParseError as exc:
             bad.append(BadRecord(line=number, reason=f"malformed XML, reading stopped: {exc}"))
             return
-        for event, element in events:  # type: ignore[misc]  # ("start"|"end", Element) here
-            if not isinstance(element, ET.Element):
-                continue
+        for event, element in events:
             if event == "start" and element.tag == "nmaprun":
                 run_start = element.get("start")
             elif event == "start" and element.tag == "host":
