@@ -104,3 +104,14 @@ def test_shodan_search_page_from_the_sdk_tutorial() -> None:
     [obs] = result.observations
     assert (obs.ip, obs.port, obs.hostname) == ("89.110.147.239", 80, "pl4t1n.de")
     assert obs.observed_at == "2014-01-15T05:49:56.283713"
+
+
+def test_masscan_list_icmp_and_udp_lines_are_skipped_not_bad(tmp_path: Path) -> None:
+    listing = tmp_path / "scan.txt"
+    listing.write_text(
+        "#masscan\nopen icmp 0 192.0.2.8 1740787202\nopen udp 53 192.0.2.8 1740787203\n"
+        "open tcp 11434 192.0.2.8 1740787204\n# end\n"
+    )
+    result = READERS["masscan"](listing, SIGS)
+    assert result.bad == [] and result.skipped == {"icmp records": 1, "udp records": 1}
+    assert [(o.ip, o.port) for o in result.observations] == [("192.0.2.8", 11434)]
