@@ -217,6 +217,7 @@ class TargetScan:
         self.results: list[MatchResult] = []
         self.body_bytes = 0  # kept across this target's responses; see EngineConfig
         self._attributed = False
+        self.identified: str | None = None  # product that may get its own POSTs (readonly.py)
         self.obs = ServiceObservation(
             ip=target.ip,
             port=target.port,
@@ -242,6 +243,7 @@ class TargetScan:
                     probe,
                     self.target.hostname,
                     max_body=granted,
+                    product=self.identified,
                 )
                 kept = len(ex.body)
             finally:  # a cancelled request keeps nothing
@@ -279,8 +281,11 @@ class TargetScan:
             self._mark_honeypot(claimed)
             return
         if best is not None:
-            # Product-specific probes (route checks, details) go only to the settled winner.
+            # Product-specific probes (route checks, details, its POSTs) go only to the
+            # settled winner, which their answers may then support further.
+            self.identified = best.signature.id
             await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
+            best = _reevaluate(best, self.cache, self.canary)
         describe(self.obs, best, self.cache)
         if best is not None:
             await self._enumerate(best.signature)
@@ -412,6 +417,14 @@ class TargetScan:
         self.budget.give_back(self.body_bytes)  # the bodies go with this TargetScan
         self.body_bytes = 0
         return self.obs
+
+
+def _reevaluate(
+    best: MatchResult, cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+) -> MatchResult:
+    sig = best.signature
+    again = evaluate(sig, exchanges_for(sig, without_catch_all(cache, canary)))
+    return again if again.matched else best
 
 
 def _speaks_tls_only(ex: Exchange) -> bool:
