@@ -29,9 +29,9 @@ from yarl import URL
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
 from aicensus.engine.guard import AddressGuard, ExcludedAddress
-from aicensus.errors import ReadOnlyViolation
 from aicensus.engine.ratelimit import TokenBucket
 from aicensus.engine.tlsinfo import tls_info_from_der
+from aicensus.errors import ReadOnlyViolation
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]
@@ -190,7 +190,9 @@ class HttpClient:
         for hop in range(self.config.max_redirects + 1):
             url = URL(f"{scheme}://{authority}{path}")
             # What goes on the wire is url.raw_path_qs (yarl re-quotes and drops dot segments).
-            wire = ProbeRequest(method=probe.method, path=url.raw_path_qs, json_body=probe.json_body)
+            wire = ProbeRequest(
+                method=probe.method, path=url.raw_path_qs, json_body=probe.json_body
+            )
             readonly.check(wire, product=product)
             if hop and self._connect_hook is not None:
                 self._connect_hook(ip, port)  # a redirect hop is a request like the first
