@@ -13,6 +13,8 @@ server records at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,16 +50,12 @@ def paths(draw: st.DrawFn) -> str:
     return "/" + sep.join(segments) + tail
 
 
-def _location(path: str, port: int) -> str:
-    return path if path.startswith("/") else "/" + path
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=paths(), chain=st.lists(paths(), min_size=1, max_size=4))
 def test_no_write_route_ever_reaches_the_server(start: str, chain: list[str]) -> None:
     with Recorder("127.31.4.1") as server:
         hops = [start, *chain]
-        for here, there in zip(hops, hops[1:], strict=False):
+        for here, there in itertools.pairwise(hops):
             server.redirects.setdefault(here, there)
         server.redirects.setdefault("/", chain[0])
 
