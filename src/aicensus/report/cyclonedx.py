@@ -31,6 +31,7 @@ from aicensus.errors import AicensusError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.exports import service_url
 from aicensus.report.source import Assessed
+from aicensus.report.text import json_safe
 
 _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 _SEVERITY = {
@@ -148,7 +149,7 @@ def to_cyclonedx_json(assessed: Assessed, *, validate: bool = True) -> str:
         error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
         if error is not None:
             raise BomError(f"generated CycloneDX document is invalid: {error}")
-    return text + "\n"
+    return json_safe(text) + "\n"
 
 
 def write_cyclonedx(out: IO[str], assessed: Assessed) -> None:
