@@ -34,7 +34,7 @@ from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
 from aicensus.ingest.common import BadRecord, FormatResult, file_sha256
-from aicensus.ingest.responses import open_lines, read_responses
+from aicensus.ingest.responses import endpoint_problem, open_lines, read_responses
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
 from aicensus.store import Store
@@ -182,7 +182,13 @@ def _take(
     """Store one batch (its own transaction): new observations only; count everything."""
     summary.records += part.records
     summary.bad_records.extend(part.bad)
-    kept = part.observations
+    kept = []
+    for obs in part.observations:  # every reader validates; this is the store's last guard
+        problem = endpoint_problem(obs.ip, obs.port, obs.scheme)
+        if problem is None:
+            kept.append(obs)
+        else:
+            summary.bad_records.append(BadRecord(line=0, reason=problem))
     if store is not None:
         kept, duplicates = lon.drop_known(lon.connection(store), kept)
         summary.duplicates += duplicates
