@@ -17,6 +17,7 @@ hop of a redirect.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -187,3 +188,36 @@ def check(probe: ProbeRequest, *, product: str | None = None) -> None:
             )
         return
     raise ReadOnlyViolation(f"refused {method} {probe.path}: only GET, HEAD and allow-listed POSTs")
+
+
+def received_violation(
+    method: str, path: str, body: str | None = None, product: str | None = None
+) -> str | None:
+    """Why a request a server *received* breaks read-only, or None: the judge of every test and
+    benchmark that reads a server's request log (lab emulators, real products, loopback
+    servers). A GET or HEAD to a write route counts (only the allow-listed route-existence
+    HEADs pass), and so does a POST the scanner would not send: off the allowlist, with
+    another body, or (when `product` is given) to a product that does not define it.
+    `path` is the path as the server logged it (query apart), `body` the request body text.
+    """
+    method = method.upper()
+    if is_route_existence_probe(method, path) and not body:
+        return None
+    if _is_write_path(path):
+        return f"{method} {path}: a write route"
+    if method in SAFE_METHODS:
+        return None if not body else f"{method} {path}: a body on a {method}"
+    if method != "POST":
+        return f"{method} {path}: only GET, HEAD and allow-listed POSTs"
+    validator = READ_ONLY_POSTS.get(path)
+    if validator is None:
+        return f"POST {path}: not on the read-only POST allowlist"
+    try:
+        doc = json.loads(body) if body else None
+    except ValueError:
+        return f"POST {path}: a body that is not JSON"
+    if (doc is not None and not isinstance(doc, dict)) or not validator(doc):
+        return f"POST {path}: a body of another shape"
+    if product is not None and product not in POST_OWNERS.get(path, frozenset()):
+        return f"POST {path}: sent to {product}, which does not define it"
+    return None
