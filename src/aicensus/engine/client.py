@@ -377,6 +377,8 @@ def _authority(ip: str, port: int) -> str:
 def _connector_error(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "tls-error"
+    if isinstance(exc.os_error, ExcludedAddress):  # refused by the guard's socket factory
+        return "excluded address: not contacted"
     errno = getattr(exc.os_error, "errno", None)
     if errno == 111:  # ECONNREFUSED
         return "connection-refused"
