@@ -8,6 +8,7 @@ import click
 
 from aicensus import __version__
 from aicensus.errors import AicensusError, Terminated
+from aicensus.report.text import terminal_safe
 
 
 class AicensusGroup(click.Group):
@@ -17,7 +18,8 @@ class AicensusGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AicensusError as exc:
-            click.echo(f"aicensus: error: {exc}", err=True)
+            # A message may quote a file or a server; a terminal must not act on it.
+            click.echo(f"aicensus: error: {terminal_safe(exc, 2000)}", err=True)
             sys.exit(2)
         except Terminated as exc:
             click.echo(f"aicensus: {exc}; resume with --resume", err=True)
