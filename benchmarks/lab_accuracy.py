@@ -27,7 +27,7 @@ from aicensus import api
 from aicensus.engine import readonly
 from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
-from aicensus.lab.manager import FullLab
+from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
 
 

@@ -43,7 +43,7 @@ def _render(
         write_json(out, result, policy)
     elif fmt == "cyclonedx":
         # Imported here: the CycloneDX validator costs a second at every start of the CLI.
-        from aicensus.audit.bom import write_audit_cyclonedx
+        from aicensus.report.cyclonedx import write_audit_cyclonedx
 
         write_audit_cyclonedx(out, result)
     else:

@@ -7,7 +7,8 @@ import json
 import click
 
 from aicensus.lab import layout, llama_server
-from aicensus.lab.manager import COMPONENTS, DEFAULT_PORTS, ComponentStatus, FullLab, Lab
+from aicensus.lab.full import FullLab
+from aicensus.lab.manager import COMPONENTS, DEFAULT_PORTS, ComponentStatus, Lab
 
 _ONLY_HELP = (
     "comma-separated components: ollama, llama-server-open, llama-server-key, "

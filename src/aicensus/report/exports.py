@@ -21,7 +21,7 @@ from aicensus import __version__
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.records import ServiceObservation
-from aicensus.report.render import to_contract
+from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
 from aicensus.report.text import json_safe, spell_controls, terminal_safe
 
@@ -38,11 +38,6 @@ def redact_deep(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_deep(v) for v in value]
     return value
-
-
-def service_url(obs: ServiceObservation) -> str:
-    host = f"[{obs.ip}]" if ":" in obs.ip else obs.ip
-    return f"{obs.scheme or 'tcp'}://{host}:{obs.port}/"
 
 
 def _encode(doc: object) -> str:
@@ -247,7 +242,7 @@ def write_sarif(out: IO[str], assessed: Assessed) -> None:
 
 def write_table(out: IO[str], assessed: Assessed) -> int:
     rows = [
-        (str(f.severity).upper(), f.id, _service_cell(f.ip, f.port),
+        (str(f.severity).upper(), f.id, terminal_safe(f.subject, 120),
          terminal_safe(f.product or "-", 30), terminal_safe(f.model or "-", 40),
          terminal_safe(f.title, 90))
         for f in sorted(assessed.findings, key=sort_key)
@@ -263,11 +258,6 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
         out.write("\n")
         write_denied_table(out, assessed.policy)
     return len(rows)
-
-
-def _service_cell(ip: str, port: int) -> str:
-    ip = terminal_safe(ip, 45)
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def write(out: IO[str], assessed: Assessed, fmt: str, *, terminal: bool = False) -> None:
