@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -50,7 +51,11 @@ def paths(draw: st.DrawFn) -> str:
     return "/" + sep.join(segments) + tail
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A bounded run in the suite; AICENSUS_FUZZ_EXAMPLES=1000 for a longer campaign.
+EXAMPLES = int(os.environ.get("AICENSUS_FUZZ_EXAMPLES", "120"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=paths(), chain=st.lists(paths(), min_size=1, max_size=4))
 def test_no_write_route_ever_reaches_the_server(start: str, chain: list[str]) -> None:
     with Recorder("127.31.4.1") as server:
