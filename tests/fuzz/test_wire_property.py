@@ -1,7 +1,7 @@
 """Property: whatever redirect chain a server answers with and whatever probe path is asked
 for, no write route ever reaches the server (issue 14).
 
-A loopback server (tests/hostile/test_wire.Recorder) records every raw request target it
+A loopback server (tests/support/wire_recorder.Recorder) records every raw request target it
 receives; it answers each path of a generated chain with a 3xx to the next one. Paths are
 built from write-route words, read paths, dot segments, percent-encodings, case changes,
 trailing dots and slashes, `;params`, fragments, backslashes and invisible characters. The
@@ -24,7 +24,7 @@ from aicensus.engine.client import HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.errors import ReadOnlyViolation
 from aicensus.records import ProbeRequest
-from tests.hostile.test_wire import Recorder
+from tests.support.wire_recorder import Recorder
 
 WORDS = ["api", "pull", "generate", "chat", "v1", "models", "shutdown", "tags", "show",
          "completions", "load_lora_adapter", "..", ".", "", "x", "PULL", "Generate"]  # fmt: skip

@@ -23,8 +23,8 @@ import pytest
 
 from aicensus.records import AuthState, ScanStatus, ServiceObservation
 from aicensus.store import Store
-from tests.hostile import servers
-from tests.hostile.harness import run_scan
+from tests.support import hostile_servers as servers
+from tests.support.hostile_harness import run_scan
 
 HOSTILE_VERSION = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e0.12.6\u2066"
 # Anything a terminal acts on: ESC, BEL, C1, bidi and isolate controls.

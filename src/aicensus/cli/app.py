@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from aicensus import __version__
+from aicensus.cli.text import printable
 from aicensus.errors import AicensusError, Terminated
-from aicensus.report.text import terminal_safe
+from aicensus.version import __version__
 
 
 class AicensusGroup(click.Group):
@@ -19,7 +19,7 @@ class AicensusGroup(click.Group):
             return super().invoke(ctx)
         except AicensusError as exc:
             # A message may quote a file or a server; a terminal must not act on it.
-            click.echo(f"aicensus: error: {terminal_safe(exc, 2000)}", err=True)
+            click.echo(f"aicensus: error: {printable(exc)}", err=True)
             sys.exit(2)
         except Terminated as exc:
             click.echo(f"aicensus: {exc}; resume with --resume", err=True)

@@ -28,10 +28,10 @@ from yarl import URL
 
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
-from aicensus.engine.guard import AddressGuard, ExcludedAddress
+from aicensus.engine.guard import AddressGuard
 from aicensus.engine.ratelimit import TokenBucket
 from aicensus.engine.tlsinfo import tls_info_from_der
-from aicensus.errors import ReadOnlyViolation
+from aicensus.errors import ExcludedAddress, ReadOnlyViolation
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]

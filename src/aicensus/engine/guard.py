@@ -12,12 +12,9 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
+from aicensus.errors import ExcludedAddress
 from aicensus.targets.addresses import address_key
 from aicensus.targets.scope import IntervalSet
-
-
-class ExcludedAddress(OSError):
-    """A connection to an excluded address was refused before the socket connected."""
 
 
 class AddressGuard:
