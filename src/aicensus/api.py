@@ -271,6 +271,9 @@ def scan(
     scanned, so the scan ends with exactly one observation per planned target.
     """
     config = config or EngineConfig()
+    if plan.plan is not None:  # the engine enforces the plan's exclusions at the socket too
+        excluded = [*config.excluded, *plan.plan.excluded().intervals()]
+        config = msgspec.structs.replace(config, excluded=tuple(sorted(excluded)))
     sigs = sigs if sigs is not None else builtin_signatures()
     tally = _Tally()
     started = time.monotonic()

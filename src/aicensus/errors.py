@@ -14,6 +14,8 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── PolicyError              a policy file that cannot be read or fails validation
 ├── AdvisoryError            an advisory bundle or file that cannot be read (names the file)
 ├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
+├── ExcludedAddress          a connection to an excluded address, refused before the socket
+│                            connects (engine/guard.py); also an OSError, as sockets fail
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
@@ -74,6 +76,10 @@ class AdvisoryError(AicensusError):
 
 class ReadOnlyViolation(AicensusError):
     pass
+
+
+class ExcludedAddress(AicensusError, OSError):
+    """Raised by the socket factory: aiohttp and asyncio treat it as a failed connection."""
 
 
 class StoreError(AicensusError):

@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 
+import msgspec
+
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
 from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
@@ -25,8 +27,8 @@ from aicensus.engine.scheduler import BodyBudget, TargetSlot
 from aicensus.engine.session import TargetRequests
 from aicensus.enumerate import get_dialect
 from aicensus.errors import ReadOnlyViolation
-from aicensus.fingerprint.choose import Choice, canary_probe, identify
-from aicensus.fingerprint.evaluate import MatchResult, auth_state, extract_version
+from aicensus.fingerprint.choose import Choice, canary_probe, identify, without_catch_all
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
 from aicensus.fingerprint.probes import RequestKey, exchanges_for, identity_probes, probe_request
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import (
@@ -253,8 +255,11 @@ class TargetScan:
         if choice.honeypot or choice.best is None:
             return
         sig = choice.best.signature
-        # Product-specific probes (route checks, details) go only to the settled winner.
+        # Product-specific probes (route checks, details, its POSTs) go only to the settled
+        # winner (engine/readonly.py POST_OWNERS), whose match their answers may then support.
+        self.requests.product = sig.id
         await self.send_all(probe_request(sig, pid) for pid in sig.probes)
+        self.choice = _with_own_probes(choice, self.cache, self.canary)
         await self._fetch_model_details(sig)
 
     async def _settle(self, choice: Choice) -> Choice:
@@ -352,6 +357,17 @@ class TargetScan:
             return
         if self.timed_out and self.obs.error != before:
             self.obs.error = f"{before}; then {self.obs.error}"[:300]
+
+
+def _with_own_probes(
+    choice: Choice, cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+) -> Choice:
+    """The winner evaluated again with the answers to its identified-only probes."""
+    if choice.best is None:
+        return choice
+    sig = choice.best.signature
+    again = evaluate(sig, exchanges_for(sig, without_catch_all(cache, canary)))
+    return msgspec.structs.replace(choice, best=again) if again.matched else choice
 
 
 def _speaks_tls_only(ex: Exchange) -> bool:

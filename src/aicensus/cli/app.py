@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from aicensus.cli.text import printable
 from aicensus.errors import AicensusError, Terminated
 from aicensus.version import __version__
 
@@ -17,7 +18,8 @@ class AicensusGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AicensusError as exc:
-            click.echo(f"aicensus: error: {exc}", err=True)
+            # A message may quote a file or a server; a terminal must not act on it.
+            click.echo(f"aicensus: error: {printable(exc)}", err=True)
             sys.exit(2)
         except Terminated as exc:
             click.echo(f"aicensus: {exc}; resume with --resume", err=True)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from aicensus.cli.scan import Emitter, ingest_group, output_options
+from aicensus.cli.text import printable
 from aicensus.ingest.files import IngestSummary, ingest_file, ingest_parquet
 
 _MAX_BAD_SHOWN = 20
@@ -51,7 +52,7 @@ def print_summary(summary: IngestSummary) -> None:
             err=True,
         )
     for bad in summary.bad_records[:_MAX_BAD_SHOWN]:
-        click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
+        click.echo(f"aicensus: skipped line {bad.line}: {printable(bad.reason)}", err=True)
     if len(summary.bad_records) > _MAX_BAD_SHOWN:
         extra = len(summary.bad_records) - _MAX_BAD_SHOWN
         click.echo(f"aicensus: … and {extra} more bad records", err=True)

@@ -92,7 +92,7 @@ def report_command(
         else:
 
             def writer(out, a):  # type: ignore[no-untyped-def, misc]
-                write(out, a, fmt)
+                write(out, a, fmt, terminal=out is sys.stdout)
 
         if output is None:
             writer(sys.stdout, assessed)

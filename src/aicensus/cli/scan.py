@@ -10,6 +10,7 @@ from typing import IO, Literal
 import click
 
 from aicensus import api
+from aicensus.cli.text import printable
 from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
 from aicensus.records import ScanStatus, ServiceObservation
 from aicensus.report import render
@@ -318,7 +319,7 @@ def _print_summary(summary: api.ScanSummary) -> None:
         err=True,
     )
     for bad in summary.bad_records[:20]:
-        click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
+        click.echo(f"aicensus: skipped line {bad.line}: {printable(bad.reason)}", err=True)
     if len(summary.bad_records) > 20:
         click.echo(f"aicensus: … and {len(summary.bad_records) - 20} more bad lines", err=True)
 

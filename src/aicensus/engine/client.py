@@ -6,6 +6,11 @@ bodies are cut at the cap after decompression (aiohttp decompresses at most a bo
 read, so a gzip or deflate bomb never inflates past it); at most 128 response headers of at
 most 8 KiB each; header bytes that are not UTF-8 become U+FFFD, so no lone surrogate reaches an
 output encoder.
+
+Read-only and exclusions hold on what reaches the wire: every hop (the first request and each
+followed redirect) is checked by `readonly.check` on the path as written and on the request
+target aiohttp will send, and by the exclusion guard on the address; the connector's socket
+factory checks the address of every socket it connects (engine/guard.py).
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from types import SimpleNamespace
 
 import aiohttp
 from packaging.version import Version
+from yarl import URL
 
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
+from aicensus.engine.guard import AddressGuard
 from aicensus.engine.ratelimit import TokenBucket
 from aicensus.engine.tlsinfo import tls_info_from_der
+from aicensus.errors import ExcludedAddress, ReadOnlyViolation
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]
@@ -61,6 +69,7 @@ class HttpClient:
         self._bucket = TokenBucket(config.rate)
         self._connect_hook = connect_hook
         self._on_connection = on_connection
+        self._guard = AddressGuard(config.excluded)
         self._session: aiohttp.ClientSession | None = None
         self._connector: _Connector | None = None
         self._ssl = _insecure_context()
@@ -78,6 +87,7 @@ class HttpClient:
             ttl_dns_cache=300,
             enable_cleanup_closed=True,
             keepalive_timeout=self.config.keepalive_timeout,
+            socket_factory=self._guard.socket_factory,
         )
         self._connector = connector
         self._session = aiohttp.ClientSession(
@@ -121,28 +131,36 @@ class HttpClient:
         host: str | None = None,
         *,
         max_body: int | None = None,
+        product: str | None = None,
     ) -> Exchange:
         """Send one probe; never raises for network or protocol trouble (it is in the Exchange).
 
+        Raises ReadOnlyViolation for a probe that is not read-only (see engine/readonly.py);
+        `product` is what the service is already identified as (a POST needs its owner).
         `max_body` lowers the body cap for this request (never above `config.max_body_bytes`).
         """
-        readonly.check(probe)
-        if self._connect_hook is not None:
-            self._connect_hook(ip, port)
+        readonly.check(probe, product=product)
         started = time.perf_counter()
         exchange = Exchange(method=probe.method, path=probe.path)
         if probe.json_body is not None:
             exchange.request_body = _json_text(probe.json_body)
+        if self._guard.refuses(ip):
+            exchange.error = "excluded address: not contacted"
+            return exchange
+        if self._connect_hook is not None:
+            self._connect_hook(ip, port)
         cap = self.config.max_body_bytes
         if max_body is not None:
             cap = min(cap, max(0, max_body))
         try:
             async with asyncio.timeout(self.config.total_timeout):
-                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap)
+                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap, product)
         except TimeoutError:
             exchange.error = "timeout"
         except aiohttp.ClientConnectorError as exc:
             exchange.error = _connector_error(exc)
+        except ExcludedAddress:
+            exchange.error = "excluded address: not contacted"
         except aiohttp.ServerDisconnectedError:
             exchange.error = "disconnected"
         except aiohttp.ClientResponseError as exc:
@@ -161,6 +179,7 @@ class HttpClient:
         host: str | None,
         exchange: Exchange,
         cap: int,
+        product: str | None,
     ) -> None:
         assert self._session is not None, "use HttpClient as an async context manager"
         authority = _authority(ip, port)
@@ -168,8 +187,15 @@ class HttpClient:
         headers = dict(probe.headers)
         if host:
             headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
-        for _hop in range(self.config.max_redirects + 1):
-            url = f"{scheme}://{authority}{path}"
+        for hop in range(self.config.max_redirects + 1):
+            url = URL(f"{scheme}://{authority}{path}")
+            # What goes on the wire is url.raw_path_qs (yarl re-quotes and drops dot segments).
+            wire = ProbeRequest(
+                method=probe.method, path=url.raw_path_qs, json_body=probe.json_body
+            )
+            readonly.check(wire, product=product)
+            if hop and self._connect_hook is not None:
+                self._connect_hook(ip, port)  # a redirect hop is a request like the first
             async with self._session.request(
                 probe.method,
                 url,
@@ -187,6 +213,10 @@ class HttpClient:
             next_path = _same_host_redirect(location, authority, scheme, resp.status)
             if next_path is None or probe.method != "GET":
                 break
+            refused = _refusal(ProbeRequest(method="GET", path=next_path), product)
+            if refused is not None:  # recorded, never followed
+                exchange.error = _clean(f"redirect not followed: {refused}")[:200]
+                break
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
 
@@ -194,6 +224,8 @@ class HttpClient:
         self, ip: str, port: int, server_name: str | None = None
     ) -> TLSInfo | None:
         """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
+        if self._guard.refuses(ip):
+            return None
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
         await self._bucket.acquire()
@@ -318,12 +350,24 @@ def _same_host_redirect(
 ) -> str | None:
     if status not in (301, 302, 303, 307, 308) or not location:
         return None
+    location = location.split("#", 1)[0]  # a fragment never goes on the wire
     if location.startswith("/") and not location.startswith("//"):
         return location
     prefix = f"{scheme}://{authority}"
     if location.startswith(prefix + "/"):
         return location[len(prefix) :]
     return None  # another host (or scheme): recorded, never followed
+
+
+def _refusal(probe: ProbeRequest, product: str | None) -> str | None:
+    """Why the guard refuses this hop (as written and as it would go on the wire), or None."""
+    try:
+        readonly.check(probe, product=product)
+        wire = URL(f"http://h{probe.path}").raw_path_qs
+        readonly.check(ProbeRequest(method=probe.method, path=wire), product=product)
+    except (ReadOnlyViolation, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _authority(ip: str, port: int) -> str:
@@ -333,6 +377,8 @@ def _authority(ip: str, port: int) -> str:
 def _connector_error(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "tls-error"
+    if isinstance(exc.os_error, ExcludedAddress):  # refused by the guard's socket factory
+        return "excluded address: not contacted"
     errno = getattr(exc.os_error, "errno", None)
     if errno == 111:  # ECONNREFUSED
         return "connection-refused"

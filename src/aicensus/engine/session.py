@@ -37,6 +37,9 @@ class TargetRequests:
         self.cache: dict[RequestKey, Exchange] = {}
         self.order: list[Exchange] = []
         self.body_bytes = 0  # kept across this target's responses; see EngineConfig
+        # The product the target has been identified as: only then may it receive that
+        # product's allow-listed POSTs (engine/readonly.py POST_OWNERS). None until then.
+        self.product: str | None = None
 
     async def send(self, probe: ProbeRequest, scheme: str) -> Exchange:
         key = probe.key()
@@ -53,6 +56,7 @@ class TargetRequests:
                     probe,
                     self.target.hostname,
                     max_body=granted,
+                    product=self.product,
                 )
                 kept = len(ex.body)
             finally:  # a cancelled request keeps nothing

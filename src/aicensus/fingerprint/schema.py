@@ -160,6 +160,9 @@ def validate_references(sig: Signature) -> list[str]:
     for pid, probe in sig.probes.items():
         if probe.method not in ("GET", "HEAD", "POST"):
             problems.append(f"probes.{pid}.method: {probe.method!r} is not GET, HEAD or POST")
+        if probe.method == "POST" and probe.when != "identified":
+            # A POST is read-only on its own product only (engine/readonly.py POST_OWNERS).
+            problems.append(f"probes.{pid}.when: a POST goes only to an identified product")
     return problems
 
 

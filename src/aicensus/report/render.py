@@ -8,7 +8,7 @@ from typing import IO
 import msgspec
 
 from aicensus.records import ScanStatus, ServiceObservation
-from aicensus.report.text import terminal_safe
+from aicensus.report.text import json_safe, terminal_safe
 
 FORMATS = ("table", "json", "jsonl")
 _encoder = msgspec.json.Encoder()
@@ -30,14 +30,14 @@ def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str,
 
 
 def write_jsonl(out: IO[str], obs: ServiceObservation, *, with_log: bool = False) -> None:
-    out.write(_encoder.encode(to_contract(obs, with_log=with_log)).decode() + "\n")
+    out.write(json_safe(_encoder.encode(to_contract(obs, with_log=with_log)).decode()) + "\n")
 
 
 def write_json(
     out: IO[str], observations: Iterable[ServiceObservation], *, with_log: bool = False
 ) -> None:
     docs = [to_contract(o, with_log=with_log) for o in observations]
-    out.write(msgspec.json.format(_encoder.encode(docs), indent=2).decode() + "\n")
+    out.write(json_safe(msgspec.json.format(_encoder.encode(docs), indent=2).decode()) + "\n")
 
 
 def _models_cell(obs: ServiceObservation, limit: int = 3) -> str:
@@ -51,9 +51,9 @@ def write_table(
 ) -> int:
     rows = [
         (
-            f"{o.scheme or '-'}://{o.ip}:{o.port}"
+            f"{o.scheme or '-'}://{terminal_safe(o.ip, 45)}:{o.port}"
             if ":" not in o.ip
-            else f"{o.scheme or '-'}://[{o.ip}]:{o.port}",
+            else f"{o.scheme or '-'}://[{terminal_safe(o.ip, 45)}]:{o.port}",
             o.product or ("honeypot?" if o.status == ScanStatus.SUSPECTED_HONEYPOT else "-"),
             terminal_safe(o.version or "-", 30),
             str(o.auth),
