@@ -145,6 +145,7 @@ def _safetensors(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         model.metadata["dtypes"] = ",".join(sorted(header.dtypes))
         model.quantization = header.dtypes.most_common(1)[0][0]
     model.licence_declared = header.metadata.get("license") or header.metadata.get("licence")
+    model.notes += header.notes
 
 
 def _pickle(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
@@ -158,6 +159,7 @@ def _keras(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         cfg = formats.scan_keras_h5(cand.path)
         facts.keras_confidence = "likely"
     facts.keras = cfg
+    model.notes += cfg.notes
     model.metadata = {
         k: v
         for k, v in {
@@ -186,8 +188,7 @@ def _onnx(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         target = formats.outside_folder(cand.path, location)
         if target is not None:
             facts.onnx_outside.append(f"external data location {location!r} resolves to {target}")
-    if info.truncated:
-        model.error = "protobuf walk stopped at its field cap; later tensors not seen"
+    model.notes += info.notes
 
 
 READERS: dict[str, Callable[[ModelFile, Candidate, FileFacts], None]] = {
