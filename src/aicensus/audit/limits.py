@@ -18,9 +18,9 @@ MAX_SAFETENSORS_TENSORS = 200_000
 MAX_TENSOR_DIMS = 64  # dimensions of one tensor's shape (safetensors, ONNX; GGUF has 4)
 
 # GGUF
-MAX_GGUF_KV = 4_096  # key/value pairs (real files have under 100)
+MAX_GGUF_KV = 1_024  # key/value pairs (real files have under 100)
 MAX_GGUF_TENSORS = 65_536  # tensor infos (real files have a few thousand at most)
-MAX_GGUF_ARRAY_ITEMS = 16_384  # array elements decoded in all (longer arrays are skipped)
+MAX_GGUF_ARRAY_ITEMS = 4_096  # array elements decoded in all (longer arrays are skipped)
 
 # pickles
 MAX_PICKLE_BYTES = 256 * 1024 * 1024  # stream positions examined (payloads are skipped)

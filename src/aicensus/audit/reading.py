@@ -132,6 +132,7 @@ def _gguf(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
     model.context_length = info.context_length
     model.licence_declared = info.licence
     facts.gguf_metadata = header.metadata
+    model.notes += header.notes
     facts.templates = {name: (text, lengths[name]) for name, text in templates.items()}
 
 
