@@ -96,6 +96,13 @@ def analyse_file(
     """The ModelFile for a candidate, or None when the file is not a model (a PyTorch-named
     file that is none of the formats gets a line in `notes`: it was looked at, not read)."""
     suffix = None if cand.store == "ollama" else PurePosixPath(cand.name).suffix or None
+    try:
+        with open(cand.path, "rb"):
+            pass
+    except OSError as exc:
+        if notes is not None:
+            notes.append(f"{cand.path}: cannot be read ({exc.strerror or exc}): not audited"[:400])
+        return None
     fmt = detect_format(cand.path, cand.kind_hint, suffix)
     if fmt is None:
         if notes is not None and (suffix or "").lower() in TORCH_SUFFIXES:
