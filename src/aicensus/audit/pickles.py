@@ -306,12 +306,17 @@ def _member_is_pickle(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
 
 
 def scan_pickle_file(
-    path: str | Path, *, max_bytes: int = MAX_PICKLE_BYTES, torch: bool | None = None
+    path: str | Path,
+    *,
+    max_bytes: int = MAX_PICKLE_BYTES,
+    torch: bool | None = None,
+    notes: list[str] | None = None,
 ) -> PickleScan:
     """The imports a pickle-based file (plain pickle, legacy or zip PyTorch) would make.
 
     `torch`: read it as a legacy PyTorch file (several pickles, then raw storages); by
-    default when its suffix is .bin, .pt, .pth or .ckpt. Raises LimitExceeded for a zip
+    default when its suffix is .bin, .pt, .pth or .ckpt. The limits reached are added to
+    `notes`. Raises LimitExceeded for a zip
     archive with more than MAX_ZIP_ENTRIES entries."""
     path = Path(path)
     if torch is None:
@@ -337,6 +342,8 @@ def scan_pickle_file(
     if walk.limits:
         scan.complete = False
         scan.error = scan.error or "; ".join(walk.limits)[:300]
+        if notes is not None:
+            notes += walk.limits
     return scan
 
 

@@ -150,7 +150,7 @@ def _safetensors(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
 
 
 def _pickle(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
-    model.pickle = scan_pickle_file(cand.path, torch=model.format == "pytorch")
+    model.pickle = scan_pickle_file(cand.path, torch=model.format == "pytorch", notes=model.notes)
 
 
 def _keras(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
