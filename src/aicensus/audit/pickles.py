@@ -1,16 +1,20 @@
 """Find the imports a pickle would make when loaded — without loading it.
 
-The analyser is `picklescan` (maintained; the scanner Hugging Face runs on uploads): it walks
-the pickle's opcodes with `pickletools.genops` and lists every GLOBAL / INST / STACK_GLOBAL
-import, classing each as dangerous (os.system, builtins.eval, subprocess …), innocuous (the
-torch/numpy rebuild functions) or suspicious (anything else). Nothing is ever unpickled.
+The opcodes are walked here (`_Walk`), bounded: picklescan's own walk keeps every opcode of
+a stream in a list and looks back through it at each STACK_GLOBAL, so a 20 MB stream of
+tiny opcodes cost it 71 s and 2.1 GB. Every GLOBAL / INST / STACK_GLOBAL import is listed and
+classed with picklescan's lists (the maintained ones Hugging Face runs on uploads) as
+dangerous (os.system, builtins.eval, subprocess …), innocuous (the torch/numpy rebuild
+functions) or suspicious (anything else). Nothing is ever unpickled.
 
-What this module adds around it:
-
-* PyTorch zip checkpoints are opened with `zipfile` and every pickle member is analysed on its
-  own; the raw tensor storages are not read;
-* every stream is read through a cap (`max_bytes`): opcodes are collected in memory, so a
-  multi-gigabyte pickle is analysed up to the cap and reported as incomplete;
+* every protocol is read, 0 to 5: a protocol 0 or 1 pickle has no PROTO opcode, and
+  torch.load without weights_only runs one from any .bin/.pt/.pth/.ckpt file;
+* PyTorch zip checkpoints are opened with `zipfile` (after their entry count is checked) and
+  every pickle member is analysed on its own; the raw tensor storages are not read; a legacy
+  PyTorch file's consecutive pickles are analysed up to its raw storages;
+* the limits of `limits.py` (opcodes, bytes, memo, strings, lines, imports) bound time and
+  memory; payloads are skipped by their length, never read; a limit reached makes the scan
+  incomplete, with the limit named;
 * picklescan's log messages are kept off the user's terminal.
 """
 

@@ -1,9 +1,10 @@
 """Reading a model file: its format, its header facts, its hash — never its findings.
 
 Files are read, never executed and never loaded whole: GGUF by its memory-mapped header,
-safetensors by its JSON header, pickles by their opcodes (picklescan), Keras archives by their
-config.json, ONNX by a seek-and-skip protobuf walk. Each reader fills the ModelFile's facts and
-returns what the checks (`audit/checking.py`) need beyond them as `FileFacts`.
+safetensors by its JSON header, pickles by their opcodes (a bounded walk, picklescan's lists),
+Keras archives by their config.json, ONNX by a seek-and-skip protobuf walk. Each reader fills the ModelFile's facts and
+returns what the checks (`audit/checking.py`) need beyond them as `FileFacts`. Every reader
+keeps the limits of `limits.py`; what a limit stopped is a line in the ModelFile's `notes`.
 """
 
 from __future__ import annotations
