@@ -24,7 +24,7 @@ MAX_GGUF_ARRAY_ITEMS = 4_096  # array elements decoded in all (longer arrays are
 
 # pickles
 MAX_PICKLE_BYTES = 256 * 1024 * 1024  # stream positions examined (payloads are skipped)
-MAX_PICKLE_OPCODES = 2_000_000  # opcodes walked per file, all its pickles together
+MAX_PICKLE_OPCODES = 1_000_000  # opcodes walked per file, all its pickles together
 MAX_PICKLE_MEMO_BYTES = 16 * 1024 * 1024  # memoised strings kept to resolve STACK_GLOBAL
 MAX_PICKLE_STRING = 4_096  # characters of a string argument decoded (longer: skipped)
 MAX_PICKLE_LINE = 64 * 1024  # bytes of a protocol-0 text argument (GLOBAL, INT …)
