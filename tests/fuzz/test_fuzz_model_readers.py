@@ -11,6 +11,7 @@ A bounded run of each is part of the suite; AICENSUS_FUZZ_EXAMPLES=2000 for a ca
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -27,8 +28,10 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from picklescan.scanner import _list_globals
 
 from aicensus.audit.files import analyse_file
+from aicensus.audit.pickles import _Walk
 from aicensus.audit.records import ModelFile
 from aicensus.audit.stores import Candidate
 from tests.audit import builders
@@ -328,3 +331,13 @@ def test_keras_reader(workdir: Path, data: st.DataObject) -> None:
     audit_bytes(workdir, "model.keras", raw)
     h5 = b"\x89HDF\r\n\x1a\nmodel_config" + data.draw(mutated(config.encode()))
     audit_bytes(workdir, "model.h5", h5)
+
+
+@FUZZ
+@given(data=st.data())
+def test_pickle_walk_finds_what_picklescan_finds(data: st.DataObject) -> None:
+    """On any pickle Python writes, the bounded walk lists exactly picklescan's imports."""
+    raw = pickle.dumps(data.draw(_OBJECTS), protocol=data.draw(st.integers(0, 5)))
+    walk = _Walk()
+    walk.stream(io.BytesIO(raw), len(raw), len(raw))
+    assert walk.globals == _list_globals(io.BytesIO(raw))
