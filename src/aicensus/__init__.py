@@ -1,2 +1,5 @@
 """aicensus: find exposed AI model servers and attribute the models they serve."""
-__version__ = "0.1.0"
+
+from aicensus.version import __version__
+
+__all__ = ["__version__"]

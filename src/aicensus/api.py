@@ -17,9 +17,9 @@ import msgspec
 
 from aicensus import pipeline, targets
 from aicensus.engine.config import EngineConfig
-from aicensus.errors import AicensusError, Terminated
+from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
-from aicensus.fingerprint.schema import Signature
+from aicensus.fingerprint.schema import Signature as Signature  # re-exported: the CLI types with it
 from aicensus.ingest.responses import BadRecord, open_lines, read_responses
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc
@@ -30,10 +30,6 @@ ObservationCallback = Callable[[ServiceObservation], None]
 # The scan arguments that fix the plan (which targets, in which order): a scan can only be
 # resumed with the same values, because its checkpoint counts positions in that plan.
 PLAN_ARGS = ("targets", "ports", "excludes", "seed", "shard")
-
-
-class ResumeError(AicensusError):
-    """A scan that cannot be resumed: missing, finished, or planned with other arguments."""
 
 
 class ScanSummary(msgspec.Struct, kw_only=True):
@@ -135,7 +131,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _run_async(coro: object) -> None:
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
 
         uvloop.run(coro)  # type: ignore[arg-type]
     except ImportError:
@@ -371,10 +367,7 @@ def ingest_responses(
     sigs = sigs if sigs is not None else builtin_signatures()
     started = time.monotonic()
     groups, bad = read_responses(open_lines(path))
-    observations = [
-        pipeline.observe_recorded(g.target, g.scheme, g.exchanges, sigs, g.observed_at)
-        for g in groups
-    ]
+    observations = [pipeline.observe_recorded(g, sigs) for g in groups]
     tally = _Tally()
     for obs in observations:
         tally.add(obs)

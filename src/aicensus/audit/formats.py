@@ -19,9 +19,10 @@ import os
 import struct
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 
@@ -39,12 +40,9 @@ from aicensus.audit.limits import (
     MAX_ZIP_ENTRIES,
     LimitExceeded,
 )
+from aicensus.errors import HeaderError
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-class HeaderError(ValueError):
-    """A header that cannot be read (the message says why)."""
 
 
 # --------------------------------------------------------------------------- safetensors
@@ -418,7 +416,7 @@ class _Wire:
             if shift > 63:
                 raise HeaderError("protobuf varint too long")
 
-    def fields_in(self, end: int) -> object:
+    def fields_in(self, end: int) -> Iterator[tuple[int, int, Any]]:
         while self.fh.tell() < end:
             self.fields += 1
             if self.fields > MAX_ONNX_FIELDS:
@@ -464,7 +462,7 @@ class _Wire:
         return key, value
 
 
-def _packed_or_single(wire: _Wire, number_wire: int, val: object, room: int) -> list[int]:
+def _packed_or_single(wire: _Wire, number_wire: int, val: Any, room: int) -> list[int]:
     """The dims of one field (a varint, or a packed run): at most `room` + 1 of them, so a
     run longer than any real shape costs no more than the limit."""
     if number_wire == _VARINT:

@@ -34,16 +34,13 @@ from aicensus.audit.limits import (
     MAX_INT,
     LimitExceeded,
 )
+from aicensus.errors import GGUFHeaderError
 
 GGUF_MAGIC = b"GGUF"
 SMALL_ARRAY = 256  # arrays longer than this are skipped (vocabularies), not decoded
 MAX_STRING = 64 * 1024  # characters kept of an ordinary string value
 MAX_TEMPLATE = 1024 * 1024  # characters kept of a chat template (analysed in full up to this)
 MAX_GGUF_DIMS = 8  # dimensions of a tensor (ggml has 4)
-
-
-class GGUFHeaderError(ValueError):
-    """The file is not a GGUF file the reader can walk (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ class _HeaderReader(GGUFReader):
         # byte_order: "I" the host's order, "S" swapped.
         little = (sys.byteorder == "little") == (self.byte_order == "I")
         order = "<" if little else ">"
-        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value]
+        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value, arg-type]
 
     def _strings_size(self, start: int, count: int, size: int) -> int:
         """The bytes `count` consecutive GGUF strings from `start` take (lengths only)."""

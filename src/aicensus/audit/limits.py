@@ -9,6 +9,8 @@ far inside every limit; the numbers are set by what the largest published models
 
 from __future__ import annotations
 
+from aicensus.errors import LimitExceeded
+
 # Every integer the audit reports fits a signed 64-bit JSON integer.
 MAX_INT = 2**63 - 1
 
@@ -41,6 +43,4 @@ MAX_ONNX_FIELDS = 1_000_000  # protobuf fields walked
 MAX_ONNX_DEPTH = 16  # nested graphs (If/Loop bodies)
 MAX_ONNX_LOCATIONS = 1_000  # external-data locations kept
 
-
-class LimitExceeded(Exception):
-    """A file exceeds a reader limit: the message is the file's note (never an error)."""
+__all__ = ["LimitExceeded"]  # raised by the readers (defined in aicensus.errors)

@@ -42,6 +42,7 @@ from aicensus.audit.limits import (
     MAX_ZIP_PICKLES,
 )
 from aicensus.audit.records import PickleScan
+from aicensus.errors import PickleStreamError
 
 ANALYSER = "picklescan"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -90,10 +91,6 @@ _UNKNOWN = "unknown"  # what picklescan calls an import it cannot resolve (dange
 MAX_PICKLE_GLOBALS = 10_000  # distinct imports kept of one file
 
 
-class _Malformed(Exception):
-    """The stream stops being a pickle here (the message says how)."""
-
-
 class _Walk:
     """The imports of the pickles in one file, found by walking their opcodes.
 
@@ -128,7 +125,7 @@ class _Walk:
         while pickles is None or done < pickles:
             try:
                 pos = self._pickle(fh, pos, size, max_bytes)
-            except _Malformed as exc:
+            except PickleStreamError as exc:
                 if str(exc) == "end" or (done and str(exc) == "not a pickle"):
                     return
                 raise
@@ -152,10 +149,12 @@ class _Walk:
             self.opcodes_left -= 1
             code = fh.read(1)
             if not code:
-                raise _Malformed("end" if start else "the pickle stream is truncated")
+                raise PickleStreamError("end" if start else "the pickle stream is truncated")
             op = _OPCODES.get(code[0])
             if op is None:
-                raise _Malformed("not a pickle" if start else "the pickle stream is malformed")
+                raise PickleStreamError(
+                    "not a pickle" if start else "the pickle stream is malformed"
+                )
             start = False
             name, argsize = op
             pos += 1
@@ -172,10 +171,10 @@ class _Walk:
                 header = _LENGTH[argsize]
                 (length,) = header.unpack(self._read(fh, header.size))
                 if length < 0:
-                    raise _Malformed("the pickle stream is malformed (a negative length)")
+                    raise PickleStreamError("the pickle stream is malformed (a negative length)")
                 pos += header.size + length
                 if pos > size:
-                    raise _Malformed("the pickle stream is truncated")
+                    raise PickleStreamError("the pickle stream is truncated")
                 keep = min(length, MAX_PICKLE_STRING * 4) if name in _STRING_OPS else 0
                 arg = self._read(fh, keep)
                 self._skip(fh, length - keep)
@@ -208,7 +207,7 @@ class _Walk:
     def _read(fh: IO[bytes], n: int) -> bytes:
         data = fh.read(n) if n else b""
         if len(data) < n:
-            raise _Malformed("the pickle stream is truncated")
+            raise PickleStreamError("the pickle stream is truncated")
         return data
 
     @staticmethod
@@ -222,7 +221,7 @@ class _Walk:
         while n > 0:
             chunk = fh.read(min(n, 1024 * 1024))
             if not chunk:
-                raise _Malformed("the pickle stream is truncated")
+                raise PickleStreamError("the pickle stream is truncated")
             n -= len(chunk)
 
     def _line(self, fh: IO[bytes]) -> bytes:
@@ -230,7 +229,7 @@ class _Walk:
         if not line.endswith(b"\n"):
             if len(line) >= MAX_PICKLE_LINE:
                 self.note(f"a text argument longer than {MAX_PICKLE_LINE} bytes")
-            raise _Malformed("the pickle stream is malformed (an unterminated line)")
+            raise PickleStreamError("the pickle stream is malformed (an unterminated line)")
         return line
 
 
@@ -294,7 +293,7 @@ def _scan_stream(
         # A legacy PyTorch file: the magic number, protocol, sys_info, the model and the
         # storage keys are pickles, then raw storages (not pickles) follow.
         walk.stream(raw, size, limit, pickles=5 if torch else None)
-    except _Malformed as exc:
+    except PickleStreamError as exc:
         error = str(exc) + (" after the imports listed" if walk.globals - before else "")
     except OSError as exc:
         error = f"cannot read: {exc}"
@@ -400,6 +399,6 @@ def _parses_as_pickle(head: bytes, size: int, opcodes: int = 64) -> bool:
     walk.opcodes_left = opcodes
     try:
         walk.stream(io.BytesIO(head), size, len(head), pickles=1)
-    except _Malformed:
+    except PickleStreamError:
         return False
     return True

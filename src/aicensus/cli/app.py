@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from aicensus import __version__
 from aicensus.errors import AicensusError, Terminated
+from aicensus.version import __version__
 
 
 class AicensusGroup(click.Group):
@@ -35,6 +35,7 @@ def cli() -> None:
 
 def _register() -> None:
     from aicensus.cli import (  # noqa: F401 - ingest_formats and lab_synth attach subcommands
+        advisories,
         audit,
         ingest_formats,
         lab,
@@ -47,6 +48,7 @@ def _register() -> None:
     )
 
     cli.add_command(audit.audit_command)
+    cli.add_command(advisories.advisories_group)
     cli.add_command(scan.scan_command)
     cli.add_command(scan.ingest_group)
     cli.add_command(scan.signatures_group)

@@ -92,7 +92,7 @@ def _table(violations: list[Violation]) -> None:
         for v in violations
     ]
     header = ("SERVICE", "PRODUCT", "MODEL", "RULE", "VIOLATION")
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]  # type: ignore[arg-type]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in rows:
         cells = row[:5]

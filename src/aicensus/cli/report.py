@@ -91,7 +91,7 @@ def report_command(
             from aicensus.report.html import write_html as writer
         else:
 
-            def writer(out, a):  # type: ignore[no-untyped-def]
+            def writer(out, a):  # type: ignore[no-untyped-def, misc]
                 write(out, a, fmt)
 
         if output is None:
