@@ -12,7 +12,7 @@ import struct
 import zipfile
 from pathlib import Path
 
-from tests.audit.builders import _varint, evil_pickle_bytes
+from tests.support.audit_builders import _varint, evil_pickle_bytes
 
 
 def _gguf_string(text: bytes) -> bytes:

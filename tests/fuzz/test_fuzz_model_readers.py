@@ -34,7 +34,7 @@ from aicensus.audit.files import analyse_file
 from aicensus.audit.pickles import _Walk
 from aicensus.audit.records import ModelFile
 from aicensus.audit.stores import Candidate
-from tests.audit import builders
+from tests.support import audit_builders as builders
 
 EXAMPLES = int(os.environ.get("AICENSUS_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

@@ -364,7 +364,7 @@ def _scan_zip(scan: PickleScan, walk: _Walk, fh: IO[bytes], name: str, max_bytes
             members = [i for i in zf.infolist() if _member_is_pickle(zf, i)]
             for info in members[:MAX_ZIP_PICKLES]:
                 # Buffered: zipfile's own read() is Python code, a call per opcode.
-                with zf.open(info) as member, io.BufferedReader(member, 1 << 16) as buffered:  # type: ignore[arg-type]
+                with zf.open(info) as member, io.BufferedReader(member, 1 << 16) as buffered:  # type: ignore[arg-type,type-var]
                     _scan_stream(scan, walk, buffered, info.file_size, f"{name}:{info.filename}",
                                  max_bytes, torch=False)  # fmt: skip
             if len(members) > MAX_ZIP_PICKLES:
