@@ -25,8 +25,8 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from tests.audit import hostile_files
 from tests.support import audit_builders as builders
+from tests.support import audit_hostile_files as hostile_files
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ROOT = str(Path(__file__).resolve().parents[2])
