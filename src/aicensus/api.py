@@ -382,3 +382,26 @@ def ingest_responses(
     summary = tally.summary(scan_id, started)
     summary.bad_records = bad
     return summary
+
+
+# ---------------------------------------------------------------- the dashboard (issue 19)
+
+
+def dashboard_app(db: str | Path, *, token: str | None = None, host: str = "127.0.0.1") -> Any:
+    """The `aicensus serve` web app (ASGI) over the store at db (aicensus.serve.create_app):
+    read-only; a non-loopback host needs a token."""
+    from aicensus.serve import create_app  # the web framework loads only for the dashboard
+
+    return create_app(str(db), token=token, host=host)
+
+
+def store_readable(db: str | Path) -> bool:
+    """True when the store at db opens read-only now, False while a writer holds it; any other
+    failure (missing, not a store) is its one-line StoreError."""
+    from aicensus.errors import StoreLockedError
+
+    try:
+        with Store.open(db, read_only=True):
+            return True
+    except StoreLockedError:
+        return False

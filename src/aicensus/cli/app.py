@@ -44,6 +44,7 @@ def _register() -> None:
         policy,
         report,
         scan,
+        serve,
         study,
     )
 
@@ -58,6 +59,7 @@ def _register() -> None:
     cli.add_command(report.report_command)
     cli.add_command(study.export_group)
     cli.add_command(policy.policy_group)
+    cli.add_command(serve.serve_command)
 
 
 def main() -> None:
