@@ -21,7 +21,10 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
 ├── AuditError               an audit that cannot run as asked (a bad --path, an unknown severity)
 ├── HeaderError              a model file's header that cannot be read; also a ValueError
-│   └── GGUFHeaderError      a GGUF file the reader cannot walk
+│   ├── GGUFHeaderError      a GGUF file the reader cannot walk
+│   └── PickleStreamError    where a pickle stream stops being a pickle (the audit's walker)
+├── LimitExceeded            a model file beyond a reader limit: the message becomes the
+│                            file's note (docs/audit.md#limits), never an error
 ├── BomError                 a CycloneDX document that fails its schema
 └── LabError                 a lab server could not be started, stopped or found
     └── EmulatorConfigError  a setting an emulator refuses (non-loopback address, bad auth
@@ -104,6 +107,15 @@ class HeaderError(AicensusError, ValueError):
 
 class GGUFHeaderError(HeaderError):
     """The file is not a GGUF file the reader can walk (the message says why)."""
+
+
+class PickleStreamError(HeaderError):
+    """Where a pickle stream stops being a pickle: its end, bytes that are no opcode, a
+    truncated argument (the message says which)."""
+
+
+class LimitExceeded(AicensusError):
+    """A model file exceeds a reader limit: the message is the file's note, not an error."""
 
 
 class BomError(AicensusError):

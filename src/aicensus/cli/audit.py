@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
 import sys
+import tempfile
 from typing import IO, TYPE_CHECKING
 
 import click
@@ -48,6 +52,37 @@ def _render(
         write_audit_cyclonedx(out, result)
     else:
         write_table(out, result, verbose=verbose, policy=policy)
+
+
+def _rendered(result: AuditResult, fmt: str, verbose: bool, policy: PolicyReport | None) -> str:
+    """The whole report as text, before any of it is written: a report that cannot be
+    rendered leaves no half-written output behind."""
+    buffer = io.StringIO()
+    try:
+        _render(buffer, result, fmt, verbose, policy)
+    except AicensusError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise AuditError(f"cannot render the {fmt} report: {type(exc).__name__}: {exc}") from None
+    return buffer.getvalue()
+
+
+def _write_atomically(output: str, text: str) -> None:
+    """Write to a temporary file beside `output`, then rename it over: `output` is either
+    the complete report or untouched, never empty or truncated."""
+    folder = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".aicensus-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> str:
@@ -186,14 +221,11 @@ def audit_command(
             from aicensus.report.denied import audit_policy_report
 
             policy = audit_policy_report(result, loaded, policy_file)
+        text = _rendered(result, fmt, verbose, policy)
         if output:
-            try:
-                with open(output, "w", encoding="utf-8") as out:
-                    _render(out, result, fmt, verbose, policy)
-            except OSError as exc:
-                raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
+            _write_atomically(output, text)
         else:
-            _render(sys.stdout, result, fmt, verbose, policy)
+            sys.stdout.write(text)
     except AicensusError as exc:
         click.echo(f"aicensus: error: {exc}", err=True)
         sys.exit(2)
