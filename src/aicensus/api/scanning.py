@@ -1,4 +1,5 @@
-"""The library calls the CLI makes. Async core; the sync wrappers live only here."""
+"""Scan: plan targets, scan them (resumable), read signatures. Async core; these sync
+wrappers are the only way in."""
 
 from __future__ import annotations
 
@@ -16,14 +17,30 @@ from typing import Any
 import msgspec
 
 from aicensus import pipeline, targets
-from aicensus.engine.config import EngineConfig
+from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
 from aicensus.errors import AicensusError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest.responses import BadRecord, open_lines, read_responses
+from aicensus.ingest.responses import BadRecord
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc
 from aicensus.store import Checkpoint, ScanInfo, Store
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "PLAN_ARGS",
+    "EngineConfig",
+    "ResumeError",
+    "ScanSummary",
+    "Signature",
+    "TargetPlan",
+    "plan_targets",
+    "port_presets",
+    "resumable_scan",
+    "scan",
+    "scan_arguments",
+    "signatures",
+]
 
 ObservationCallback = Callable[[ServiceObservation], None]
 
@@ -357,35 +374,4 @@ def scan(
                 store.close()
     summary = tally.summary(scan_id, started)
     summary.resumed = resumed
-    return summary
-
-
-def ingest_responses(
-    path: str | Path,
-    *,
-    db: str | Path | None = None,
-    sigs: Sequence[Signature] | None = None,
-    on_observation: ObservationCallback | None = None,
-) -> ScanSummary:
-    """Fingerprint recorded responses (JSON Lines) and store them like a scan."""
-    sigs = sigs if sigs is not None else builtin_signatures()
-    started = time.monotonic()
-    groups, bad = read_responses(open_lines(path))
-    observations = [
-        pipeline.observe_recorded(g.target, g.scheme, g.exchanges, sigs, g.observed_at)
-        for g in groups
-    ]
-    tally = _Tally()
-    for obs in observations:
-        tally.add(obs)
-        if on_observation is not None:
-            on_observation(obs)
-    scan_id = None
-    if db:
-        with Store.open(db) as store:
-            scan_id = store.begin_scan("ingest", {"format": "responses", "file": str(path)})
-            store.add_observations(scan_id, observations)
-            store.finish_scan(scan_id, "completed")
-    summary = tally.summary(scan_id, started)
-    summary.bad_records = bad
     return summary
