@@ -1,7 +1,9 @@
 """aicensus: find exposed AI model servers and attribute the models they serve.
 
 The public library is `aicensus.api` (docs/library.md); its names are re-exported here and
-imported on first use, so `import aicensus` alone loads nothing else:
+imported on first use (PEP 562), so `import aicensus` alone loads nothing else (a lab
+emulator or a record import does not load the scanner, the store and every stage). The
+list is the same as `aicensus.api.__all__` (tests/api pins both):
 
     import aicensus
     aicensus.whois("llama3.1:8b")[0].attribution.developer    # 'Meta'
@@ -11,14 +13,90 @@ from __future__ import annotations
 
 from typing import Any
 
-from aicensus._public import PUBLIC_NAMES
-
 __version__ = "0.1.0"
-__all__ = list(PUBLIC_NAMES)
+__all__ = [
+    "AUDIT_FORMATS",
+    "CARD_FORMATS",
+    "DEFAULT_HASH_LIMIT",
+    "DEFAULT_USER_AGENT",
+    "INGEST_FORMATS",
+    "OBSERVATION_FORMATS",
+    "PLAN_ARGS",
+    "REPORT_FORMATS",
+    "SEVERITIES",
+    "STUDY_FORMATS",
+    "AlternativesResult",
+    "Assessed",
+    "Attribution",
+    "AuditFinding",
+    "AuditResult",
+    "ComponentStatus",
+    "EngineConfig",
+    "FamilySummary",
+    "FullLabStatus",
+    "IngestSummary",
+    "LabSetup",
+    "ModelCard",
+    "PersistenceRule",
+    "Policy",
+    "PolicyCheck",
+    "PolicyError",
+    "PolicyReport",
+    "ResumeError",
+    "ScanSummary",
+    "Signature",
+    "StudyOptions",
+    "SynthSummary",
+    "TargetPlan",
+    "Violation",
+    "Whois",
+    "alternatives",
+    "audit",
+    "audit_policy",
+    "audit_summary",
+    "card",
+    "check_policy",
+    "export_parquet",
+    "findings_at_least",
+    "format_alternatives",
+    "format_card",
+    "full_lab_down",
+    "full_lab_status",
+    "full_lab_up",
+    "ingest",
+    "ingest_parquet",
+    "ingest_responses",
+    "lab_down",
+    "lab_setup",
+    "lab_status",
+    "lab_up",
+    "list_models",
+    "load_policy",
+    "parse_max_params",
+    "parse_size",
+    "plan_targets",
+    "port_presets",
+    "render_report",
+    "report",
+    "report_formats",
+    "resumable_scan",
+    "scan",
+    "scan_arguments",
+    "signatures",
+    "study",
+    "synthesize",
+    "terminal_safe",
+    "whois",
+    "write_audit",
+    "write_observation",
+    "write_observations",
+    "write_report",
+    "write_study",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in PUBLIC_NAMES:
+    if name in __all__:
         from aicensus import api
 
         return getattr(api, name)
@@ -26,4 +104,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *PUBLIC_NAMES])
+    return sorted([*globals(), *__all__])
