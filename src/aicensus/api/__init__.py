@@ -29,6 +29,7 @@ from aicensus.api.audits import (
 )
 from aicensus.api.ingesting import INGEST_FORMATS, ingest, ingest_parquet, ingest_responses
 from aicensus.api.lab import (
+    DEFAULT_LAB_NETWORK,
     ComponentStatus,
     FullLabStatus,
     LabSetup,
@@ -106,6 +107,7 @@ __all__ = [
     "AUDIT_FORMATS",
     "CARD_FORMATS",
     "DEFAULT_HASH_LIMIT",
+    "DEFAULT_LAB_NETWORK",
     "DEFAULT_USER_AGENT",
     "INGEST_FORMATS",
     "OBSERVATION_FORMATS",

@@ -20,6 +20,7 @@ from aicensus.lab.synth import SynthSummary
 from aicensus.lab.synth import synthesize as _synthesize
 
 __all__ = [
+    "DEFAULT_LAB_NETWORK",
     "ComponentStatus",
     "FullLabStatus",
     "LabSetup",
@@ -33,6 +34,8 @@ __all__ = [
     "lab_up",
     "synthesize",
 ]
+
+DEFAULT_LAB_NETWORK = layout.DEFAULT_NETWORK  # where `full_lab_up` puts its services
 
 Echo = Callable[[str], None]
 DirPath = str | os.PathLike[str] | None

@@ -6,22 +6,16 @@ Exit status: 0 compliant, 1 violations, 2 error (bad policy file, unreadable sto
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 import click
 import msgspec
 
-from aicensus.assess.policy import Violation, check_policy, load_policy
-from aicensus.errors import AicensusError
-from aicensus.report.text import terminal_safe
+from aicensus import api
+from aicensus.cli.app import Group
+from aicensus.cli.output import print_table
 
 
-def _fail(exc: AicensusError) -> NoReturn:
-    click.echo(f"aicensus: error: {exc}", err=True)
-    sys.exit(2)
-
-
-@click.group("policy")
+@click.group("policy", cls=Group)
 def policy_group() -> None:
     """Check stored scans against a YAML policy (see docs/findings.md)."""
 
@@ -30,11 +24,8 @@ def policy_group() -> None:
 @click.argument("policy_file", metavar="FILE")
 def validate_command(policy_file: str) -> None:
     """Validate a policy file; exit 0 when valid, 2 with the bad field named otherwise."""
-    try:
-        policy = load_policy(policy_file)
-    except AicensusError as exc:
-        _fail(exc)
-    click.echo(f"policy {policy_file}: valid ({terminal_safe(policy.name, 80)})")
+    policy = api.load_policy(policy_file)
+    click.echo(f"policy {policy_file}: valid ({api.terminal_safe(policy.name, 80)})")
 
 
 @policy_group.command("check")
@@ -46,56 +37,37 @@ def validate_command(policy_file: str) -> None:
 )
 def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> None:
     """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error."""
-    from aicensus.report.source import load_assessed
-
-    try:
-        policy = load_policy(policy_file)
-        assessed = load_assessed(db, scan_id)
-    except AicensusError as exc:
-        _fail(exc)
-    violations = list(check_policy(policy, assessed.services))
+    check = api.check_policy(policy_file, db, scan_id)
     if fmt == "json":
         doc = {
-            "policy": policy.name,
-            "scan_id": assessed.scan.scan_id if assessed.scan else None,
-            "services_checked": len(assessed.services),
-            "compliant": not violations,
-            "violations": msgspec.to_builtins(violations),
+            "policy": check.policy,
+            "scan_id": check.scan_id,
+            "services_checked": check.services_checked,
+            "compliant": check.compliant,
+            "violations": msgspec.to_builtins(check.violations),
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
     else:
-        _table(violations)
-        verdict = "compliant" if not violations else f"{len(violations)} violation(s)"
+        _table(check.violations)
+        verdict = "compliant" if check.compliant else f"{len(check.violations)} violation(s)"
         click.echo(
-            f"policy {terminal_safe(policy.name, 80)}: {len(assessed.services)} services "
+            f"policy {api.terminal_safe(check.policy, 80)}: {check.services_checked} services "
             f"checked, {verdict}",
             err=True,
         )
-    sys.exit(1 if violations else 0)
+    sys.exit(0 if check.compliant else 1)
 
 
-def _service(v: Violation) -> str:
+def _service(v: api.Violation) -> str:
     host = f"[{v.ip}]" if ":" in v.ip else v.ip
     return f"{host}:{v.port}"
 
 
-def _table(violations: list[Violation]) -> None:
+def _table(violations: list[api.Violation]) -> None:
+    safe = api.terminal_safe
     rows = [
-        (
-            _service(v),
-            v.product or "-",
-            terminal_safe(v.model or "-", 40),
-            v.rule,
-            terminal_safe(v.message, 100),
-            v,
-        )
+        (_service(v), v.product or "-", safe(v.model or "-", 40), v.rule, safe(v.message, 100))
         for v in violations
     ]
-    header = ("SERVICE", "PRODUCT", "MODEL", "RULE", "VIOLATION")
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        cells = row[:5]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-        for line in row[5].evidence:
-            click.echo(f"    {terminal_safe(line, 160)}")
+    details = [[safe(line, 160) for line in v.evidence] for v in violations]
+    print_table(("SERVICE", "PRODUCT", "MODEL", "RULE", "VIOLATION"), rows, details=details)
