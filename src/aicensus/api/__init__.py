@@ -4,7 +4,7 @@
     api.whois("qwen2.5:7b")[0].attribution.developer      # 'Alibaba Cloud (Qwen team)'
     plan = api.plan_targets(["127.0.0.1"], ports="11434")
     summary = api.scan(plan, db="scans.duckdb")
-    print(api.render_report(api.report("scans.duckdb"), "sarif"))
+    print(api.render_report(api.load_report("scans.duckdb"), "sarif"))
 
 The functions are synchronous (the scanner's async core stays inside); results are typed
 records (msgspec structs and dataclasses). Errors the user can fix raise AicensusError
@@ -20,14 +20,14 @@ from aicensus.api.audits import (
     AuditFinding,
     AuditResult,
     PolicyReport,
-    audit,
     audit_policy,
     audit_summary,
     findings_at_least,
     parse_size,
+    run_audit,
     write_audit,
 )
-from aicensus.api.ingesting import INGEST_FORMATS, ingest, ingest_parquet, ingest_responses
+from aicensus.api.ingesting import INGEST_FORMATS, ingest_file, ingest_parquet, ingest_responses
 from aicensus.api.lab import (
     DEFAULT_LAB_NETWORK,
     ComponentStatus,
@@ -70,8 +70,8 @@ from aicensus.api.reports import (
     OBSERVATION_FORMATS,
     REPORT_FORMATS,
     Assessed,
+    load_report,
     render_report,
-    report,
     report_formats,
     terminal_safe,
     write_observation,
@@ -141,7 +141,6 @@ __all__ = [
     "Violation",
     "Whois",
     "alternatives",
-    "audit",
     "audit_policy",
     "audit_summary",
     "card",
@@ -153,7 +152,7 @@ __all__ = [
     "full_lab_down",
     "full_lab_status",
     "full_lab_up",
-    "ingest",
+    "ingest_file",
     "ingest_parquet",
     "ingest_responses",
     "lab_down",
@@ -162,14 +161,15 @@ __all__ = [
     "lab_up",
     "list_models",
     "load_policy",
+    "load_report",
     "parse_max_params",
     "parse_size",
     "plan_targets",
     "port_presets",
     "render_report",
-    "report",
     "report_formats",
     "resumable_scan",
+    "run_audit",
     "scan",
     "scan_arguments",
     "signatures",

@@ -26,11 +26,11 @@ __all__ = [
     "AuditFinding",
     "AuditResult",
     "PolicyReport",
-    "audit",
     "audit_policy",
     "audit_summary",
     "findings_at_least",
     "parse_size",
+    "run_audit",
     "write_audit",
 ]
 
@@ -51,7 +51,7 @@ def parse_size(text: str | int) -> int:
     return int(float(m.group(1)) * scale)
 
 
-def audit(
+def run_audit(
     targets: Sequence[str] = (),
     *,
     paths: Sequence[str | os.PathLike[str]] = (),
@@ -76,9 +76,9 @@ def audit(
     (bytes or '256MiB') is the largest file hashed unless `hash_all`. Findings come most
     severe first in `result.findings`."""
     # Imported here: aicensus.audit.run scans through this package (an import cycle).
-    from aicensus.audit.run import run_audit
+    from aicensus.audit.run import run_audit as _run
 
-    return run_audit(
+    return _run(
         targets,
         paths=paths,
         ports=ports,

@@ -20,7 +20,7 @@ from aicensus.store import Store
 INGEST_FORMATS: tuple[str, ...] = tuple(files.READERS)
 
 
-def ingest(
+def ingest_file(
     path: str | Path,
     fmt: str,
     *,

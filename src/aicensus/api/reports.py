@@ -23,8 +23,8 @@ __all__ = [
     "OBSERVATION_FORMATS",
     "REPORT_FORMATS",
     "Assessed",
+    "load_report",
     "render_report",
-    "report",
     "report_formats",
     "terminal_safe",
     "write_observation",
@@ -42,7 +42,7 @@ def report_formats() -> tuple[str, ...]:
     return (*REPORT_FORMATS, "html")
 
 
-def report(
+def load_report(
     db: str | Path,
     scan_id: int | None = None,
     *,

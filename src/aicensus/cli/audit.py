@@ -127,7 +127,7 @@ def audit_command(
         fail(f"--policy works with --format {' or '.join(POLICY_FORMATS)}, not {fmt}")
     # A bad policy fails before the audit runs.
     policy = api.load_policy(policy_file) if policy_file is not None else None
-    result = api.audit(
+    result = api.run_audit(
         targets,
         paths=paths,
         ports=ports,

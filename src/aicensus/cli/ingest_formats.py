@@ -60,7 +60,7 @@ def _make(fmt: str, helptext: str) -> click.Command:
         db = kw.pop("db")
         if kw.pop("no_db"):
             db = None
-        summary = api.ingest(
+        summary = api.ingest_file(
             kw.pop("file"),
             fmt,
             db=db,

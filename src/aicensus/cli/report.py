@@ -56,7 +56,7 @@ def report_command(
         return
     if policy_file is not None and fmt not in POLICY_FORMATS:
         fail(f"--policy works with --format {', '.join(POLICY_FORMATS)}, not {fmt}")
-    assessed = api.report(db, scan_id, policy=policy_file)
+    assessed = api.load_report(db, scan_id, policy=policy_file)
     with output_file(output) as out:
         api.write_report(out, assessed, fmt)
     verdict = ""
