@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +150,13 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _run_async(coro: object) -> None:
+def _run_async(coro: Coroutine[Any, Any, None]) -> None:
     try:
-        import uvloop  # type: ignore[import-not-found]
-
-        uvloop.run(coro)  # type: ignore[arg-type]
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional extra
     except ImportError:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 class _Progress:
