@@ -26,7 +26,7 @@ from pathlib import Path
 from aicensus import api
 from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
-from aicensus.lab.manager import FullLab
+from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
 
 

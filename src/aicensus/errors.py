@@ -5,6 +5,7 @@ AicensusError
 ├── InputFileError       a file that cannot be read or parsed (target lists, ingest files)
 ├── SignatureError       a fingerprint file that fails validation (names the file and field)
 ├── CatalogError         the provenance catalog fails validation
+├── StudyDataError       the published study figures (report/data/published.yaml) fail validation
 ├── ReadOnlyViolation    a probe that is not GET/HEAD or an allow-listed read-only POST
 ├── StoreError           the DuckDB store cannot be opened or written
 │   └── StoreLockedError another process holds the store
@@ -31,6 +32,10 @@ class SignatureError(AicensusError):
 
 
 class CatalogError(AicensusError):
+    pass
+
+
+class StudyDataError(AicensusError):
     pass
 
 

@@ -13,13 +13,7 @@ import math
 
 import msgspec
 
-PRODUCT_SLUGS: tuple[str, ...] = (
-    "ollama", "llama.cpp", "llama-cpp-python", "vllm", "sglang", "tgi", "lm-studio",
-    "localai", "litellm", "open-webui", "text-generation-webui", "koboldcpp", "xinference",
-    "gpustack", "tabbyapi", "llamafile", "jan", "aphrodite", "triton", "nim", "ray",
-    "anythingllm", "comfyui", "sd-webui", "gradio", "qdrant", "chroma", "weaviate", "milvus",
-    "mcp", "openai-compatible",
-)  # fmt: skip
+# The product list is data: one signature file per product (fingerprint.load.product_ids).
 
 
 class AuthState(enum.StrEnum):

@@ -174,7 +174,7 @@ def test_ingest_is_idempotent_by_file_hash_and_observation_key(tmp_path: Path) -
     assert (other.observations, other.duplicates) == (0, 5)
     with Store.open(db, read_only=True) as store:
         assert len(list(store.observations())) == 5
-        files = lon.sources(lon.connection(store))
+        files = lon.sources(store)
     assert {f.format for f in files} == {"zgrab2"} and len(files) == 2
 
 

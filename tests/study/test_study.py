@@ -63,6 +63,8 @@ def test_acceptance_zgrab2_and_censys_to_html(tmp_path: Path) -> None:
         assert f'<section id="{fid}">' in html, fid
     assert html.count('<p class="def"><b>Definition.</b>') == len(FIGURES)
     assert "Your figures beside the published ones" in html
+    # each study's source, from report/data/published.yaml, as text (the page loads nothing)
+    assert "Sources:" in html and "(2026-01-29)" in html and "sentinelone.com/labs/" in html
     assert "GeoLite2" in html and "2024-06-18" in html  # which database and date
     for figure in (
         "unique hosts", "observations", "window days", "countries", "seen once", "persistent",

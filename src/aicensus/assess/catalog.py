@@ -18,7 +18,7 @@ import yaml
 
 from aicensus.assess.finding import OWASP_LLM_2025, Severity
 from aicensus.errors import AicensusError
-from aicensus.records import PRODUCT_SLUGS
+from aicensus.fingerprint.load import product_ids
 
 
 class CheckError(AicensusError):
@@ -120,7 +120,7 @@ def parse_checks(path: str, text: str) -> list[Check]:
                 f"(known: {', '.join(sorted(DETECTORS))})"
             )
         for j, product in enumerate(check.products or []):
-            if product not in PRODUCT_SLUGS:
+            if product not in product_ids():
                 raise CheckError(f"{path}: {field}.products[{j}]: unknown product {product!r}")
         _check_refs(path, field, check.owasp, check.cwe)
         try:
@@ -146,7 +146,7 @@ def parse_cves(path: str, text: str) -> CveFile:
         if (entry.id, entry.product) in seen:
             raise CheckError(f"{path}: {field}.id: {entry.id} listed twice for {entry.product}")
         seen.add((entry.id, entry.product))
-        if entry.product not in PRODUCT_SLUGS:
+        if entry.product not in product_ids():
             raise CheckError(f"{path}: {field}.product: unknown product {entry.product!r}")
         if entry.product not in parsed.version_schemes:
             raise CheckError(

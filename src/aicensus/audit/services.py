@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aicensus.assess.detectors import address_scope
 from aicensus.assess.secrets import redact_secrets
 from aicensus.audit.records import ProcessInfo
+from aicensus.fingerprint.load import builtin_signatures
+from aicensus.fingerprint.schema import Signature
 
 try:  # psutil is a dependency; the audit still runs (probing only) where it cannot load
     import psutil
@@ -28,38 +30,7 @@ except ImportError:  # pragma: no cover
 WILDCARDS = ("0.0.0.0", "::")
 MAX_BOUND_LISTED = 8
 
-# How to make each product private again. Keys are product slugs, then process names.
-FIXES: dict[str, str] = {
-    "ollama": (
-        "bind Ollama to loopback: set OLLAMA_HOST=127.0.0.1:11434 (systemd: `systemctl edit "
-        'ollama`, add Environment="OLLAMA_HOST=127.0.0.1:11434", restart), or put it behind a '
-        "reverse proxy that requires authentication"
-    ),
-    "llama.cpp": (
-        "start llama-server with --host 127.0.0.1 (and --api-key), or put it behind a reverse "
-        "proxy that requires authentication"
-    ),
-    "llama-cpp-python": (
-        "start llama_cpp.server with --host 127.0.0.1 (and --api_key), or put it behind a "
-        "reverse proxy that requires authentication"
-    ),
-    "vllm": "start vLLM with --host 127.0.0.1 and --api-key, or put it behind an authenticating proxy",
-    "sglang": "start SGLang with --host 127.0.0.1 and --api-key, or put it behind an authenticating proxy",
-    "tgi": "start text-generation-launcher with --hostname 127.0.0.1, or put it behind an authenticating proxy",
-    "lm-studio": "turn off 'Serve on Local Network' in LM Studio's server settings (or require an API token)",
-    "localai": "start LocalAI with --address 127.0.0.1:8080 and API_KEY set, or put it behind an authenticating proxy",
-    "koboldcpp": "start KoboldCpp with --host 127.0.0.1 (and --password), or put it behind an authenticating proxy",
-    "llamafile": "start the llamafile with --host 127.0.0.1, or put it behind an authenticating proxy",
-    "text-generation-webui": "start it without --listen (or with --listen-host 127.0.0.1) and with --gradio-auth",
-    "sd-webui": "start it without --listen and with --api-auth / --gradio-auth",
-    "comfyui": "start ComfyUI with --listen 127.0.0.1, or put it behind an authenticating proxy",
-    "gradio": "launch with server_name='127.0.0.1' (and auth=…), or put it behind an authenticating proxy",
-    "open-webui": "bind it to 127.0.0.1 (HOST=127.0.0.1 / docker -p 127.0.0.1:3000:8080) and disable open sign-up",
-    "jan": "set Jan's local API server host to 127.0.0.1 and an API key",
-    "xinference": "start Xinference with -H 127.0.0.1 and authentication enabled",
-    "tabbyapi": "set network.host: 127.0.0.1 in TabbyAPI's config.yml and keep disable_auth false",
-    "litellm": "bind the LiteLLM proxy to 127.0.0.1 and set a master_key",
-}
+# The fix for a product without its own `remediation` in its signature file.
 DEFAULT_FIX = (
     "bind the service to 127.0.0.1, or put it behind a reverse proxy that requires "
     "authentication, or restrict the port at the firewall"
@@ -249,30 +220,34 @@ def process_info(pid: int | None) -> ProcessInfo | None:
     return info
 
 
-def _process_hint(process: ProcessInfo | None) -> str | None:
+def process_hint(
+    process: ProcessInfo | None, sigs: Sequence[Signature] | None = None
+) -> str | None:
+    """The product a process looks like, from the signatures' `processes` needles (the
+    longest matching needle wins, so `llama_cpp.server` is not taken for something shorter)."""
     if process is None:
         return None
     words = " ".join([process.name or "", *process.cmdline[:4]]).lower()
-    for needle, product in (
-        ("ollama", "ollama"),
-        ("llama-server", "llama.cpp"),
-        ("llama_cpp.server", "llama-cpp-python"),
-        ("vllm", "vllm"),
-        ("sglang", "sglang"),
-        ("koboldcpp", "koboldcpp"),
-        ("llamafile", "llamafile"),
-        ("comfyui", "comfyui"),
-    ):
-        if needle in words:
-            return product
-    return None
+    hits = [
+        (len(needle), sig.id)
+        for sig in (builtin_signatures() if sigs is None else sigs)
+        for needle in sig.processes
+        if needle in words
+    ]
+    return max(hits)[1] if hits else None
 
 
-def fix_for(product: str | None, process: ProcessInfo | None) -> str:
-    if product and product in FIXES:
-        return FIXES[product]
-    hint = _process_hint(process)
-    return FIXES.get(hint or "", DEFAULT_FIX)
+def fix_for(
+    product: str | None, process: ProcessInfo | None, sigs: Sequence[Signature] | None = None
+) -> str:
+    """How to make the service private: the product's remediation (known from the probe, else
+    guessed from its process), or the generic advice."""
+    remedies = {s.id: s.remediation for s in (builtin_signatures() if sigs is None else sigs)}
+    for candidate in (product, process_hint(process, sigs)):
+        remedy = remedies.get(candidate or "")
+        if remedy:
+            return remedy
+    return DEFAULT_FIX
 
 
 def shorten_binds(binds: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import IO, Literal
@@ -353,8 +354,37 @@ def signatures_validate(directory: str | None) -> None:
 
 
 @signatures_group.command("list")
-def signatures_list() -> None:
-    """List the built-in products with their default ports."""
-    for sig in api.signatures():
+@click.argument("directory", required=False)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per product")
+def signatures_list(directory: str | None, as_json: bool) -> None:
+    """List the products (built-in, or those in DIRECTORY): default ports, how the lab runs
+    them, the process names the audit knows them by, and the name."""
+    for sig in api.signatures(directory):
+        facts = product_facts(sig)
+        if as_json:
+            click.echo(json.dumps(facts))
+            continue
         ports = ",".join(map(str, sig.ports)) or "-"
-        click.echo(f"{sig.id:20} {ports:16} {sig.name}")
+        procs = ",".join(sig.processes) or "-"
+        click.echo(f"{sig.id:22} {ports:12} {facts['lab']:14} {procs:24} {sig.name}")
+
+
+def product_facts(sig: api.Signature) -> dict[str, object]:
+    """What a signature file says about its product beyond fingerprinting."""
+    lab = sig.lab
+    how = "-"
+    if lab is not None and lab.real:
+        how = f"real ({len(lab.real)})"
+    elif lab is not None and (lab.emulators or lab.own_emulator):
+        how = "emulated"
+    return {
+        "id": sig.id,
+        "name": sig.name,
+        "ports": sig.ports,
+        "lab": how,
+        "lab_services": [r.name for r in lab.real] if lab else [],
+        "emulator_tables": list(lab.emulators) if lab else [],
+        "processes": sig.processes,
+        "remediation": sig.remediation,
+        "dialect": sig.models.dialect if sig.models else None,
+    }

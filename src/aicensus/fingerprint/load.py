@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -12,7 +13,7 @@ import yaml
 
 from aicensus.engine import readonly
 from aicensus.errors import ReadOnlyViolation, SignatureError
-from aicensus.fingerprint.schema import Signature, validate_references
+from aicensus.fingerprint.schema import Signature, validate_knowledge, validate_references
 from aicensus.records import ProbeRequest
 
 
@@ -43,6 +44,7 @@ def parse_signature(text: str, source: str) -> Signature:
             re.compile(pattern)
         except re.error as exc:
             problems.append(f"regex {pattern!r}: {exc}")
+    problems += validate_knowledge(sig)
     if problems:
         raise SignatureError(f"{source}: {problems[0]}")
     return sig
@@ -88,13 +90,28 @@ def builtin_signatures() -> tuple[Signature, ...]:
 
 def _check_unique(sigs: list[Signature]) -> None:
     seen: set[str] = set()
+    services: set[str] = set()
     for sig in sigs:
         if sig.id in seen:
             raise SignatureError(f"two signature files claim the product {sig.id!r}")
         seen.add(sig.id)
+        for launch in sig.lab.real if sig.lab else []:
+            if launch.name in services:
+                raise SignatureError(f"{sig.id}: lab service {launch.name!r} named twice")
+            services.add(launch.name)
 
 
-def ai_ports(sigs: tuple[Signature, ...] | list[Signature] | None = None) -> list[int]:
+def product_ids(sigs: Sequence[Signature] | None = None) -> tuple[str, ...]:
+    """Every product the scanner knows: one per signature file (the built-in ones by default)."""
+    return tuple(sig.id for sig in (builtin_signatures() if sigs is None else sigs))
+
+
+def product_names(sigs: Sequence[Signature] | None = None) -> dict[str, str]:
+    """Product id → display name."""
+    return {sig.id: sig.name for sig in (builtin_signatures() if sigs is None else sigs)}
+
+
+def ai_ports(sigs: Sequence[Signature] | None = None) -> list[int]:
     """The `ai` port preset: every default port of every supported product."""
     sigs = builtin_signatures() if sigs is None else sigs
     return sorted({port for sig in sigs for port in sig.ports})

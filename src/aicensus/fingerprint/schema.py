@@ -6,11 +6,10 @@ no expressions, so a broken or hostile file can only fail validation.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
-
-from aicensus.records import PRODUCT_SLUGS
 
 
 class Probe(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -68,6 +67,46 @@ class AuthSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     none_builtin: bool = False  # product has no auth of its own; protection means a proxy
 
 
+class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """One real product process the --all lab starts, on a private port behind the recording
+    relay. `command`, `env` and `files` may hold {placeholders} (LAB_PLACEHOLDERS)."""
+
+    name: str  # the lab service name, unique across the lab (`--only` selects by it)
+    command: list[str]
+    variant: Literal["open", "key"] = "open"
+    launcher: str | None = None  # another name `--only` selects it by (e.g. llama-server)
+    port: int | None = None  # the public port; default: the signature's first port
+    env: dict[str, str] = {}
+    files: dict[str, str] = {}  # file name in the service's data dir → content
+    requires: list[str] = []  # importable modules; <llama-server>, <gguf>: lab setup's
+    health: str = "/"  # polled until the relayed server answers
+    ready: Literal["any", "ok"] = "any"  # any status will do, or 200 only
+    credential: str | None = None  # what `lab status` shows for a key variant (default key)
+    note: str = ""
+
+
+class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the --all lab runs the product: emulated from route tables, or real processes."""
+
+    emulators: list[str] = []  # route tables: lab/emulators/products/<name>.yaml
+    real: list[LabLaunch] = []
+    own_emulator: bool = False  # served by its own emulator module (Ollama's), not a table
+
+
+# What a launch may name in braces; the lab fills them in (aicensus.lab.recipes).
+LAB_PLACEHOLDERS = frozenset({
+    "python", "bin", "address", "port", "public_port", "data", "api_key", "user", "password",
+    "model", "model_name", "model_file", "llama_server", "url",
+})  # fmt: skip
+PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+def placeholders(text: str) -> list[tuple[str, str | None]]:
+    """The (name, argument) pairs of every {name} / {name:arg} in `text`."""
+    return [(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(text)]
+
+
 class Signature(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     id: str
     name: str
@@ -83,13 +122,17 @@ class Signature(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     version: list[Extractor] = []
     models: ModelsSpec | None = None
     auth: AuthSpec | None = None
+    # Product knowledge beyond fingerprinting (see docs/products.md "Adding a product"):
+    remediation: str | None = None  # how to make an exposed instance private again
+    processes: list[str] = []  # process-name/command-line needles (the local audit)
+    lab: LabSpec | None = None  # how the --all lab runs it (emulated or real)
 
 
 def validate_references(sig: Signature) -> list[str]:
     """Cross-field checks msgspec cannot express; returns problems as 'field: message'."""
     problems: list[str] = []
-    if sig.id not in PRODUCT_SLUGS:
-        problems.append(f"id: {sig.id!r} is not a known product slug")
+    if not _SLUG.match(sig.id):
+        problems.append(f"id: {sig.id!r} is not a slug (lower case, digits, '.', '-')")
     names = {m.name for m in sig.matchers}
     for i, m in enumerate(sig.matchers):
         if m.probe not in sig.probes:
@@ -114,4 +157,52 @@ def validate_references(sig: Signature) -> list[str]:
     for pid, probe in sig.probes.items():
         if probe.method not in ("GET", "HEAD", "POST"):
             problems.append(f"probes.{pid}.method: {probe.method!r} is not GET, HEAD or POST")
+    return problems
+
+
+def validate_knowledge(sig: Signature) -> list[str]:
+    """Checks of the remediation, process and lab sections; problems as 'field: message'."""
+    problems: list[str] = []
+    if sig.remediation is not None and not sig.remediation.strip():
+        problems.append("remediation: empty")
+    problems += [
+        f"processes[{i}]: give a lower-case name, at least 3 characters"
+        for i, needle in enumerate(sig.processes)
+        if len(needle) < 3 or needle != needle.lower() or not needle.strip()
+    ]
+    if sig.lab is None:
+        return problems
+    problems += [
+        f"lab.emulators[{i}]: {name!r} is not a table name"
+        for i, name in enumerate(sig.lab.emulators)
+        if not _SLUG.match(name)
+    ]
+    for i, launch in enumerate(sig.lab.real):
+        problems += _launch_problems(f"lab.real[{i}]", launch, sig)
+    return problems
+
+
+def _launch_problems(field: str, launch: LabLaunch, sig: Signature) -> list[str]:
+    problems: list[str] = []
+    if not _SLUG.match(launch.name):
+        problems.append(f"{field}.name: {launch.name!r} is not a slug")
+    if not launch.command:
+        problems.append(f"{field}.command: empty")
+    if launch.port is None and not sig.ports:
+        problems.append(f"{field}.port: needed (the signature lists no ports)")
+    if not launch.health.startswith("/"):
+        problems.append(f"{field}.health: {launch.health!r} must start with /")
+    texts = [*launch.command, *launch.env.values(), *launch.files.values()]
+    texts += [launch.credential or ""]
+    for text in texts:
+        for name, arg in placeholders(text):
+            if name not in LAB_PLACEHOLDERS:
+                problems.append(f"{field}: unknown placeholder {{{name}}}")
+            elif (name == "url") != (arg is not None):
+                problems.append(
+                    f"{field}: {{{name}}} takes {'a' if name == 'url' else 'no'} argument"
+                )
+    for fname in launch.files:
+        if "/" in fname or fname.startswith("."):
+            problems.append(f"{field}.files: {fname!r} must be a plain file name")
     return problems

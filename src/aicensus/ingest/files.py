@@ -123,7 +123,7 @@ def ingest_file(
     store = Store.open(db) if db else None
     try:
         if store is not None and not force:
-            earlier = lon.source_seen(lon.connection(store), digest)
+            earlier = lon.source_seen(store, digest)
             if earlier is not None:
                 summary.already_ingested = earlier
                 summary.scan_id = earlier.scan_id
@@ -144,7 +144,7 @@ def ingest_file(
         if store is not None and summary.scan_id is not None:
             store.finish_scan(summary.scan_id, "completed")
             lon.record_source(
-                lon.connection(store),
+                store,
                 lon.SourceFile(
                     sha256=digest,
                     format=fmt,
@@ -184,7 +184,7 @@ def _take(
     summary.bad_records.extend(part.bad)
     kept = part.observations
     if store is not None:
-        kept, duplicates = lon.drop_known(lon.connection(store), kept)
+        kept, duplicates = lon.drop_known(store, kept)
         summary.duplicates += duplicates
         store.add_observations(summary.scan_id, kept)  # type: ignore[arg-type]
     summary.observations += len(kept)
@@ -202,8 +202,7 @@ def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> 
     hashes = [file_sha256(f) for f in every]
     summary = IngestSummary(format="parquet", path=str(path), files=len(every))
     with Store.open(db) as store:
-        con = lon.connection(store)
-        seen = [lon.source_seen(con, h) for h in hashes]
+        seen = [lon.source_seen(store, h) for h in hashes]
         if not force and all(s is not None for s in seen):
             summary.skipped_files = len(every)
             summary.already_ingested = seen[0]
@@ -220,7 +219,7 @@ def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> 
         now = datetime.now(UTC).replace(tzinfo=None)
         for f, digest in zip(every, hashes, strict=True):
             lon.record_source(
-                con,
+                store,
                 lon.SourceFile(
                     sha256=digest, format="parquet", path=str(f), size_bytes=f.stat().st_size,
                     scan_id=summary.scan_id, ingested_at=now, records=0, observations=0,
@@ -228,13 +227,7 @@ def ingest_parquet(path: str | Path, *, db: str | Path, force: bool = False) -> 
                 ),
             )  # fmt: skip
         counts = next(s for s in store.scans() if s.scan_id == summary.scan_id).counts
-        summary.by_product = dict(
-            con.execute(
-                "SELECT product, count(*) FROM observations WHERE scan_id = ? "
-                "AND product IS NOT NULL GROUP BY product",
-                [summary.scan_id],
-            ).fetchall()
-        )
+        summary.by_product = store.product_counts(summary.scan_id)
     summary.observations = result.observations
     summary.models = result.models
     summary.duplicates = result.duplicates

@@ -9,6 +9,10 @@ Addresses are handed out in a fixed order from `.10` of the network (a /24 insid
 never changes between runs. Every service listens on its product's default port; the
 look-alikes listen on another product's port on purpose.
 
+What runs is data: each signature's `lab` section names its emulator tables or its real
+launch recipes (aicensus.fingerprint.schema.LabSpec), in signature order; only the lab's
+own scenarios (look-alikes, decoys, the honeypot) are listed here.
+
 A service runs in a *process* (a lab component): the real products one process each
 (behind the recording relay), the Ollama emulator one process per address, and every
 data-driven emulator, look-alike and decoy together in one `emulators` process.
@@ -19,15 +23,18 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from aicensus.errors import LabError
+from aicensus.fingerprint.load import builtin_signatures
+from aicensus.fingerprint.schema import LabLaunch, Signature
 from aicensus.lab import llama_server
-from aicensus.lab.emulators.generic import load_table
+from aicensus.lab.emulators.tables import load_table
 
 DEFAULT_NETWORK = "127.0.0.0/24"
 FIRST_HOST = 10  # .1 stays free for the core lab (`aicensus lab up`)
 EMULATORS_PROCESS = "emulators"
+OWN_EMULATORS = frozenset({"ollama"})  # products with an emulator module of their own
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class Service:
     name: str  # unique; also the state name of the process for real/ollama services
     process: str  # the lab component (process) that serves it
     kind: str  # real | ollama | emulator | lookalike | decoy | honeypot
-    source: str  # emulator table name, "ollama", or the real product's launcher key
+    source: str  # emulator table name, "ollama", or the real product's launcher name
     variant: str  # open | key
     address: str
     port: int
@@ -43,6 +50,8 @@ class Service:
     expected_auth: str | None  # open | auth_required | partial | unknown; None for decoys
     expected_honeypot: bool = False
     note: str = ""
+    # A real product's recipe (its signature's lab.real entry); None for everything else.
+    launch: LabLaunch | None = field(default=None, compare=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -61,39 +70,10 @@ class Service:
         }
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("launch")
+        return data
 
-
-# Real products: (name, launcher, variant, port, expected product, note).
-REAL: tuple[tuple[str, str, str, int, str, str], ...] = (
-    ("llama-server-open", "llama-server", "open", 8080, "llama.cpp", "real llama.cpp llama-server"),
-    ("llama-server-key", "llama-server", "key", 9931, "llama.cpp", "real llama-server --api-key"),
-    (
-        "llama-cpp-python-open",
-        "llama-cpp-python",
-        "open",
-        8000,
-        "llama-cpp-python",
-        "python -m llama_cpp.server",
-    ),
-    (
-        "llama-cpp-python-key",
-        "llama-cpp-python",
-        "key",
-        8000,
-        "llama-cpp-python",
-        "llama_cpp.server --api_key",
-    ),
-    ("gradio-open", "gradio", "open", 7860, "gradio", "Gradio Blocks app"),
-    ("gradio-key", "gradio", "key", 7860, "gradio", "Gradio Blocks app, launch(auth=...)"),
-    ("chroma-open", "chroma", "open", 8000, "chroma", "chroma run (Rust frontend)"),
-    ("chroma-key", "chroma-token", "key", 8000, "chroma", "Chroma Python server, token authn"),
-    ("litellm-open", "litellm", "open", 4000, "litellm", "LiteLLM proxy → lab llama-server"),
-    ("litellm-key", "litellm", "key", 4000, "litellm", "LiteLLM proxy with master_key"),
-    ("mcp-open", "mcp", "open", 8000, "mcp", "mcp SDK MCPServer, Streamable HTTP"),
-    ("mcp-sse", "mcp-sse", "open", 8000, "mcp", "mcp SDK MCPServer, legacy SSE"),
-    ("mcp-key", "mcp", "key", 8000, "mcp", "mcp SDK MCPServer, bearer TokenVerifier"),
-)
 
 # The PyPI packages of the real products and of the official clients the lab tests drive:
 # pyproject.toml's `lab` extra (tests/lab checks the two agree). `aicensus lab setup --all`
@@ -112,26 +92,6 @@ LAB_REQUIREMENTS: tuple[str, ...] = (
     "tritonclient[http]>=2.50",
     "weaviate-client>=4.9",
 )
-
-# What each launcher needs importable (or present) before it can start.
-REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "llama-server": ("<llama-server>", "<gguf>"),
-    "llama-cpp-python": ("llama_cpp", "fastapi", "sse_starlette", "starlette_context", "<gguf>"),
-    "gradio": ("gradio",),
-    "chroma": ("chromadb",),
-    "chroma-token": ("chromadb", "opentelemetry.instrumentation.fastapi"),
-    "litellm": ("litellm", "backoff", "apscheduler", "fastapi_sso", "prisma"),
-    "mcp": ("mcp", "uvicorn"),
-    "mcp-sse": ("mcp", "uvicorn"),
-}
-
-# Emulated products, in address order; each in every variant its table has.
-EMULATED: tuple[str, ...] = (
-    "vllm", "sglang", "tgi", "lm-studio", "localai", "open-webui", "text-generation-webui",
-    "koboldcpp", "xinference", "gpustack", "tabbyapi", "llamafile", "jan", "aphrodite",
-    "triton", "nim", "ray", "ray-serve", "anythingllm", "comfyui", "sd-webui", "qdrant",
-    "weaviate", "milvus", "openai-compatible",
-)  # fmt: skip
 
 # Look-alikes: a product on another product's default port.
 LOOKALIKES: tuple[tuple[str, str, int, str], ...] = (
@@ -159,14 +119,22 @@ def _hosts(network: str) -> Iterable[str]:
         yield str(net.network_address + offset)
 
 
-def _expected_auth(table: str, variant: str) -> str:
-    expect = load_table(table).expect
+def _expected_auth(table: str, variant: str, tables: tuple[str, ...] = ()) -> str:
+    expect = load_table(table, tables).expect
     default = "open" if variant == "open" else "auth_required"
     return str(expect.get(variant, default))
 
 
-def full_layout(network: str = DEFAULT_NETWORK) -> list[Service]:
-    """Every service of the --all lab, addresses assigned in a fixed order."""
+def full_layout(
+    network: str = DEFAULT_NETWORK,
+    sigs: Sequence[Signature] | None = None,
+    tables: tuple[str, ...] = (),
+) -> list[Service]:
+    """Every service of the --all lab, addresses assigned in a fixed order: the real products,
+    Ollama, the emulated products (each from its signature's `lab` recipe, in signature
+    order), then the look-alikes and decoys. `tables`: extra emulator table directories."""
+    sigs = builtin_signatures() if sigs is None else sigs
+    known = {sig.id for sig in sigs}
     hosts = iter(_hosts(network))
     out: list[Service] = []
 
@@ -176,32 +144,43 @@ def full_layout(network: str = DEFAULT_NETWORK) -> list[Service]:
         except StopIteration:
             raise LabError(f"{network} has too few addresses for the --all lab") from None
 
-    for name, launcher, variant, port, product, note in REAL:
-        auth = "open" if variant == "open" else "auth_required"
-        out.append(
-            Service(name, name, "real", launcher, variant, take(), port, product, auth, note=note)
-        )
-    out.append(
-        Service("ollama-open", "ollama-open", "ollama", "ollama", "open", take(), 11434,
-                "ollama", "open", note="Ollama emulator")
-    )  # fmt: skip
-    # Ollama has no auth of its own; behind an authenticating nginx every path answers the
-    # proxy's 401 page, so nothing names the product: a read-only scan must not claim one.
-    out.append(
-        Service("ollama-behind-basic-auth", "ollama-behind-basic-auth", "decoy", "ollama", "key",
-                take(), 11434, None, None,
-                note="Ollama emulator behind an nginx basic-auth proxy (product not knowable)")
-    )  # fmt: skip
-    for table in EMULATED:
-        spec = load_table(table)
-        for variant in spec.variants:
-            name = f"{table}-{variant}"
-            port = int(_default_port(table))
+    for sig in sigs:
+        for launch in sig.lab.real if sig.lab else []:
+            auth = "open" if launch.variant == "open" else "auth_required"
             out.append(
-                Service(name, EMULATORS_PROCESS, "emulator", table, variant, take(), port,
-                        spec.product, _expected_auth(table, variant), note=f"{table} emulator")
+                Service(launch.name, launch.name, "real", launch.launcher or sig.id,
+                        launch.variant, take(), launch.port or sig.ports[0], sig.id, auth,
+                        note=launch.note, launch=launch)
             )  # fmt: skip
+    own = [sig.id for sig in sigs if sig.lab and sig.lab.own_emulator]
+    if set(own) - OWN_EMULATORS:
+        raise LabError(f"no emulator module of its own for {sorted(set(own) - OWN_EMULATORS)}")
+    if "ollama" in own:  # its own emulator (emulators/ollama.py), not a route table
+        out.append(
+            Service("ollama-open", "ollama-open", "ollama", "ollama", "open", take(), 11434,
+                    "ollama", "open", note="Ollama emulator")
+        )  # fmt: skip
+        # Ollama has no auth of its own; behind an authenticating nginx every path answers the
+        # proxy's 401 page, so nothing names the product: a read-only scan must not claim one.
+        out.append(
+            Service("ollama-behind-basic-auth", "ollama-behind-basic-auth", "decoy", "ollama",
+                    "key", take(), 11434, None, None,
+                    note="Ollama emulator behind an nginx basic-auth proxy (product not knowable)")
+        )  # fmt: skip
+    for sig in sigs:
+        for table in sig.lab.emulators if sig.lab else []:
+            spec = load_table(table, tables)
+            if spec.product != sig.id:
+                raise LabError(f"{sig.id}: emulator table {table!r} emulates {spec.product!r}")
+            for variant in spec.variants:
+                out.append(
+                    Service(f"{table}-{variant}", EMULATORS_PROCESS, "emulator", table, variant,
+                            take(), int(spec.default_port or sig.ports[0]), spec.product,
+                            _expected_auth(table, variant, tables), note=f"{table} emulator")
+                )  # fmt: skip
     for name, source, port, note in LOOKALIKES:
+        if source not in known:
+            continue
         if source == "ollama":
             out.append(
                 Service(name, name, "lookalike", "ollama", "open", take(), port, "ollama",
@@ -219,15 +198,6 @@ def full_layout(network: str = DEFAULT_NETWORK) -> list[Service]:
                     "open", take(), port, None, None, expected_honeypot=honeypot, note=note)
         )  # fmt: skip
     return out
-
-
-def _default_port(table: str) -> int:
-    import yaml
-
-    from aicensus.lab.emulators.generic import PRODUCTS_DIR
-
-    raw = yaml.safe_load((PRODUCTS_DIR / f"{table}.yaml").read_text())
-    return int(raw["default_port"])
 
 
 # --------------------------------------------------------------------------- selection
@@ -268,10 +238,10 @@ def _selected(s: Service, item: str) -> bool:
 # --------------------------------------------------------------------------- installed?
 
 
-def missing_requirements(launcher: str) -> list[str]:
-    """What a real product's launcher lacks here (empty: it can start)."""
+def missing_requirements(requires: Iterable[str]) -> list[str]:
+    """What a real product's launch recipe lacks here (empty: it can start)."""
     missing: list[str] = []
-    for need in REQUIREMENTS.get(launcher, ()):
+    for need in requires:
         if need == "<llama-server>":
             if llama_server.find_llama_server() is None:
                 missing.append("llama-server binary (aicensus lab setup)")

@@ -142,10 +142,10 @@ def _comparison(rows: list[dict[str, Any]]) -> str:
         '<section id="comparison"><h2>Your figures beside the published ones</h2>',
         '<p class="def"><b>How to read.</b> "ours" is computed from this store as the measure '
         'says; its exact definition is printed with the figure it links to. "published" is '
-        "the study's figure as quoted in "
-        "shared/reference/studies.md with its provenance tag ([P] primary text, [S] secondary "
-        "coverage, [A] computed from the study's artifact). Studies differ in data source, "
-        "window and counting unit, so differences are expected.</p>",
+        "the study's figure as recorded, with its source, in aicensus/report/data/published.yaml "
+        "(compiled in shared/reference/studies.md), with its provenance tag ([P] primary text, "
+        "[S] secondary coverage, [A] computed from the study's artifact). Studies differ in data "
+        "source, window and counting unit, so differences are expected.</p>",
         "<table><thead><tr><th>figure</th><th>ours</th><th>published</th><th>study</th>"
         "<th>prov.</th><th>note</th><th>our measure</th></tr></thead><tbody>",
     ]
@@ -158,8 +158,24 @@ def _comparison(rows: list[dict[str, Any]]) -> str:
             f'<td class="w">{_text(r["note"])}</td><td><a href="#{_text(r["figure_id"])}">'
             f"{_text(r['column'])}</a></td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table>")
+    out.append(_sources(rows))
+    out.append("</section>")
     return "".join(out)
+
+
+def _sources(rows: list[dict[str, Any]]) -> str:
+    """Each study once: name, date, citation and URL (as text: the page loads nothing)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r["study"], r)
+    items = "".join(
+        f"<li><b>{_text(name)}</b> ({_text(r.get('date'))}): {_text(r.get('source'))}"
+        + (f" — <code>{_text(r['url'])}</code>" if r.get("url") else "")
+        + "</li>"
+        for name, r in seen.items()
+    )
+    return f'<p class="note">Sources:</p><ul class="note">{items}</ul>'
 
 
 def _meta(meta: dict[str, Any]) -> str:

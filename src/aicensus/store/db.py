@@ -167,7 +167,8 @@ def _batches(items: Iterable[ServiceObservation], size: int) -> Iterator[list[Se
 def _chunk_rows(
     scan_id: int, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation]
 ) -> tuple[list[rows.Row], list[rows.Row]]:
-    observations, log = [], []
+    observations: list[rows.Row] = []
+    log: list[rows.Row] = []
     for obs_id, obs in zip(obs_ids, chunk, strict=True):
         observations.append(rows.observation_row(obs_id, scan_id, obs))
         log.extend(rows.log_row(obs_id, i, e) for i, e in enumerate(obs.request_log))
@@ -344,6 +345,16 @@ class Store:
                 "counts FROM scans ORDER BY scan_id"
             ).fetchall()
         return [_scan_info(row) for row in found]
+
+    def product_counts(self, scan_id: int) -> dict[str, int]:
+        """{product: observations} of one scan (observations with no product not counted)."""
+        with _mapped(f"cannot read observations from {self.path}"):
+            found = self._con.execute(
+                "SELECT product, count(*) FROM observations WHERE scan_id = ? "
+                "AND product IS NOT NULL GROUP BY product",
+                [scan_id],
+            ).fetchall()
+        return dict(found)
 
     def latest_scan_id(self) -> int | None:
         """The most recently begun scan (any kind, any status), or None in an empty store."""

@@ -45,8 +45,8 @@ def observation_key(obs: ServiceObservation) -> str:
     return "|".join((obs.ip, str(obs.port), obs.scheme or "", obs.observed_at, obs.source))
 
 
-def connection(store: Store) -> duckdb.DuckDBPyConnection:
-    """The store's DuckDB connection (the store keeps no other state, so sharing it is safe)."""
+def _connection(store: Store) -> duckdb.DuckDBPyConnection:
+    """The store's DuckDB connection, for this package's modules only: it never leaves store/."""
     return store._con
 
 
@@ -77,8 +77,9 @@ class SourceFile(msgspec.Struct, kw_only=True):
     bad: int
 
 
-def source_seen(con: duckdb.DuckDBPyConnection, sha256: str) -> SourceFile | None:
+def source_seen(store: Store, sha256: str) -> SourceFile | None:
     """The earlier ingest of a file with these bytes, if any."""
+    con = _connection(store)
     row = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources WHERE sha256 = ?",
@@ -90,14 +91,17 @@ def source_seen(con: duckdb.DuckDBPyConnection, sha256: str) -> SourceFile | Non
     return SourceFile(**dict(zip(names, row, strict=True)))
 
 
-def record_source(con: duckdb.DuckDBPyConnection, source: SourceFile) -> None:
-    con.execute(
+def record_source(store: Store, source: SourceFile) -> None:
+    """Record an ingested file in the ledger (replacing an earlier record of the same bytes)."""
+    _connection(store).execute(
         "INSERT OR REPLACE INTO ingest_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [getattr(source, name) for name in SourceFile.__struct_fields__],
     )
 
 
-def sources(con: duckdb.DuckDBPyConnection) -> list[SourceFile]:
+def sources(store: Store) -> list[SourceFile]:
+    """Every ingested file, oldest first."""
+    con = _connection(store)
     found = con.execute(
         "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
         "duplicates, bad FROM ingest_sources ORDER BY ingested_at, path"
@@ -110,7 +114,7 @@ def sources(con: duckdb.DuckDBPyConnection) -> list[SourceFile]:
 
 
 def drop_known(
-    con: duckdb.DuckDBPyConnection, observations: Sequence[ServiceObservation]
+    store: Store, observations: Sequence[ServiceObservation]
 ) -> tuple[list[ServiceObservation], int]:
     """observations less those already stored (by key) or repeated in the list; and how many
     were dropped."""
@@ -120,6 +124,7 @@ def drop_known(
     if not unique:
         return [], len(observations)
     ips = sorted({obs.ip for obs in unique.values()})
+    con = _connection(store)
     known = con.execute(
         f"SELECT k FROM unnest($1::VARCHAR[]) AS t(k) SEMI JOIN "
         f"(SELECT {OBS_KEY_SQL} AS k FROM observations WHERE ip IN (SELECT unnest($2::VARCHAR[])))"
@@ -220,7 +225,7 @@ def host_history(
     store: Store, ip: str, rule: PersistenceRule | None = None, *, identified_only: bool = True
 ) -> HostHistory | None:
     """The longitudinal summary of one IP, or None if it was never observed."""
-    con = connection(store)
+    con = _connection(store)
     rule = rule or PersistenceRule()
     where = "AND status = 'identified'" if identified_only else ""
     row = con.execute(
@@ -284,7 +289,7 @@ def _export_parquet(store: Store, directory: str | Path, *, overwrite: bool) -> 
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputFileError(f"{out} is not empty; choose an empty directory or --overwrite")
     out.mkdir(parents=True, exist_ok=True)
-    con = connection(store)
+    con = _connection(store)
     apply_limits(con)
     shard = str(uuid.uuid4())
     month = "coalesce(strftime(o.observed_at, '%Y-%m'), 'unknown')"
@@ -404,7 +409,7 @@ def import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) -> 
 
 
 def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) -> ParquetImport:
-    con = connection(store)
+    con = _connection(store)
     apply_limits(con)
     legacy = bool(files["models"]) and not files["model_sets"]  # format 1
     _require(con, files["observations"], ("ref", *OBS_FIELDS, *(() if legacy else ("set_key",))))
@@ -499,7 +504,6 @@ __all__ = [
     "SourceFile",
     "StoreError",
     "build_hosts",
-    "connection",
     "dataset_files",
     "drop_known",
     "export_parquet",

@@ -1,0 +1,87 @@
+"""The real products' launch recipes (signature `lab.real`) render into the commands the lab
+runs: pure checks, no processes (the real products need the `lab` extra to start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aicensus.errors import LabError
+from aicensus.fingerprint.schema import LabLaunch
+from aicensus.lab import full, llama_server, recipes
+from aicensus.lab.full import FullLab
+
+PRIVATE = 41999
+
+
+@pytest.fixture()
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FullLab:
+    monkeypatch.setattr(full, "free_port", lambda host="127.0.0.1": PRIVATE)
+    monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/models/m.gguf"))
+    monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/bin/ls-bin"))
+    return FullLab(tmp_path / "all", network="127.0.0.0/24", only="real")
+
+
+def launch(lab: FullLab, name: str) -> tuple[list[str], dict[str, str], full.ComponentState]:
+    svc = lab.service(name)
+    comp = full.ComponentState(
+        name=name, kind="real", pid=0, host=svc.address, port=svc.port, url=svc.url, argv=[],
+        log="", started_at="", health="/", request_log=str(lab.request_log(name)),
+    )  # fmt: skip
+    argv, env = lab._real_argv(comp, svc)
+    return argv, env, comp
+
+
+def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> None:
+    reals = [s for s in lab.layout if s.kind == "real"]
+    assert {s.expected_product for s in reals} == {
+        "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp",
+    }  # fmt: skip
+    for svc in reals:
+        argv, env, comp = launch(lab, svc.name)
+        relay, server = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+        assert relay[relay.index("--host") + 1] == svc.address
+        assert relay[relay.index("--port") + 1] == str(svc.port)
+        assert relay[relay.index("--upstream-port") + 1] == str(PRIVATE)
+        assert svc.address in server and str(PRIVATE) in server, server
+        assert not any("{" in arg for arg in server), server  # every placeholder filled
+        assert env["HF_HUB_OFFLINE"] == "1"
+        assert comp.health == (svc.launch.health if svc.launch else None)
+
+
+def test_key_variants_carry_their_credentials(lab: FullLab) -> None:
+    key = llama_server.LAB_API_KEY
+    argv, _, comp = launch(lab, "llama-server-key")
+    assert argv[argv.index("--api-key") + 1] == key and not comp.health_any
+    argv, _, comp = launch(lab, "gradio-key")
+    assert argv[argv.index("--auth") + 1] == "aicensus:aicensus-lab-password"
+    assert comp.api_key == "aicensus:aicensus-lab-password"
+    _, env, _ = launch(lab, "chroma-key")
+    assert env["CHROMA_SERVER_AUTHN_CREDENTIALS"] == key
+    argv, _, _ = launch(lab, "mcp-sse")
+    assert argv[argv.index("--transport") + 1] == "sse" and "--token" not in argv
+    argv, _, _ = launch(lab, "llama-server-open")
+    server = argv[argv.index("--") + 1 :]
+    assert server[0] == "/bin/ls-bin" and server[server.index("-m") + 1] == "/models/m.gguf"
+    assert "--api-key" not in server
+
+
+def test_litellm_config_routes_to_the_lab_llama_server(lab: FullLab) -> None:
+    upstream = lab.service("llama-server-open").url
+    for name, master in (("litellm-open", None), ("litellm-key", "sk-" + llama_server.LAB_API_KEY)):
+        argv, _, comp = launch(lab, name)
+        config = yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text())
+        params = config["model_list"][0]["litellm_params"]
+        assert params["api_base"] == upstream + "/v1"
+        assert params["model"] == "openai/" + llama_server.SMOLLM2_FILE
+        assert config["general_settings"].get("master_key") == master
+        assert comp.api_key == master
+
+
+def test_a_url_of_a_service_not_in_the_layout_is_a_lab_error() -> None:
+    bad = LabLaunch(name="x", command=["{url:nowhere}"])
+    values = recipes.Values({}, urls={"llama-server-open": "http://127.0.0.10:8080"})
+    with pytest.raises(LabError, match="no lab service 'nowhere'"):
+        recipes.render_launch(bad, values, Path("/nonexistent"))
