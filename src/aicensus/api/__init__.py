@@ -1,7 +1,7 @@
 """aicensus as a library: every command of the `aicensus` CLI is one call here.
 
     from aicensus import api
-    api.whois("qwen2.5:7b")[0].attribution.developer      # 'Alibaba Cloud (Qwen team)'
+    api.whois("qwen2.5:7b")[0].attribution.developer      # 'Alibaba'
     plan = api.plan_targets(["127.0.0.1"], ports="11434")
     summary = api.scan(plan, db="scans.duckdb")
     print(api.render_report(api.load_report("scans.duckdb"), "sarif"))

@@ -15,7 +15,8 @@ import msgspec
 
 from aicensus.errors import LabError
 from aicensus.lab import layout, llama_server
-from aicensus.lab.manager import ComponentStatus, FullLab, Lab
+from aicensus.lab.full import FullLab
+from aicensus.lab.manager import ComponentStatus, Lab
 from aicensus.lab.synth import SynthSummary
 from aicensus.lab.synth import synthesize as _synthesize
 
