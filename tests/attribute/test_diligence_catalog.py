@@ -88,6 +88,34 @@ def test_licence_registry_classes_and_restrictions() -> None:
         assert licence.source and DAY.match(licence.checked)
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("MIT", "permissive"),
+        ("Apache License, Version 2.0", "permissive"),
+        ("GPL-3.0", "copyleft"),  # GPL is copyleft, never permissive
+        ("gpl-2.0-or-later", "copyleft"),
+        ("GPLv3", "copyleft"),
+        ("GNU General Public License v3.0", "copyleft"),
+        ("AGPL-3.0", "copyleft"),
+        ("LGPL-2.1", "copyleft"),
+        ("CC-BY-SA-4.0", "copyleft"),
+        ("cc-by-nc-sa-4.0", "non-commercial"),  # non-commercial beats share-alike
+        ("research-only licence", "non-commercial"),
+        ("llama3.1", "conditional"),  # Hugging Face / GGUF licence ids are the catalog ids
+        ("gemma", "conditional"),
+        ("Llama 3.1 Community License", "conditional"),
+        ("proprietary", "proprietary"),
+        ("openrail", "unknown"),
+        ("other", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_one_licence_classification(text: str | None, kind: str) -> None:
+    assert licence_class(text) == kind
+
+
 def test_family_facts_have_sources() -> None:
     families = default_catalog().families
     released = families["llama3.1"].released

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aicensus.assess.finding import Severity
-from aicensus.audit import analyse_file, licence_class, scan_template
+from aicensus.audit import analyse_file, scan_template
 from aicensus.audit.formats import HeaderError, outside_folder, read_safetensors_header
 from aicensus.audit.gguf_header import GGUFHeaderError, read_gguf_header
 from aicensus.audit.pickles import scan_pickle_file
@@ -219,19 +219,27 @@ def test_onnx_local_external_data_is_fine(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("licence", "kind"),
+    ("licence", "finding", "severity"),
     [
-        ("Apache-2.0", "permissive"),
-        ("MIT", "permissive"),
-        ("cc-by-nc-4.0", "noncommercial"),
-        ("Llama 3.1 Community License", "restricted"),
-        ("Gemma Terms of Use", "restricted"),
-        (None, "unknown"),
-        ("other", "unknown"),
+        ("GPL-3.0", "AIC-FILE-LICENCE-COPYLEFT", Severity.LOW),  # copyleft, never permissive
+        ("GNU Affero General Public License v3.0", "AIC-FILE-LICENCE-COPYLEFT", Severity.LOW),
+        ("cc-by-nc-4.0", "AIC-FILE-LICENCE-NONCOMMERCIAL", Severity.MEDIUM),
+        ("gemma", "AIC-FILE-LICENCE-RESTRICTED", Severity.LOW),
+        ("Zork Public Licence", "AIC-FILE-LICENCE-UNRECOGNISED", Severity.LOW),
+        (None, "AIC-FILE-LICENCE-UNKNOWN", Severity.INFO),
+        ("MIT", None, None),
     ],
 )
-def test_licence_class(licence: str | None, kind: str) -> None:
-    assert licence_class(licence) == kind
+def test_licence_findings_follow_the_one_classification(
+    tmp_path: Path, licence: str | None, finding: str | None, severity: Severity | None
+) -> None:
+    """A model file of unknown provenance: only its own licence text counts."""
+    path = builders.write_gguf(tmp_path / "zork.gguf", name="Zork", organization="nobody",
+                               basename="zork", size_label=None, licence=licence, arch="llama")  # fmt: skip
+    model = _analyse(path)
+    assert model.attribution.developer is None
+    licences = {k: v for k, v in _ids(model).items() if k.startswith("AIC-FILE-LICENCE-")}
+    assert licences == ({finding: severity} if finding else {})
 
 
 def test_guardrail_removed_and_restricted_licence(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from aicensus.assess.finding import Severity
+from aicensus.assess.finding import Finding, Severity
 from aicensus.assess.policy import Policy, load_policy
 from aicensus.audit import render as _render
 from aicensus.audit.files import DEFAULT_HASH_LIMIT
-from aicensus.audit.records import AuditError, AuditFinding, AuditResult
+from aicensus.audit.records import AuditError, AuditResult
 from aicensus.report.denied import PolicyReport, audit_policy_report
 
 AUDIT_FORMATS: tuple[str, ...] = _render.FORMATS
@@ -23,8 +23,8 @@ __all__ = [
     "AUDIT_FORMATS",
     "DEFAULT_HASH_LIMIT",
     "SEVERITIES",
-    "AuditFinding",
     "AuditResult",
+    "Finding",
     "PolicyReport",
     "audit_policy",
     "audit_summary",
@@ -112,7 +112,7 @@ def audit_summary(result: AuditResult) -> dict[str, object]:
     return _render.summary(result)
 
 
-def findings_at_least(result: AuditResult, severity: str) -> list[AuditFinding]:
+def findings_at_least(result: AuditResult, severity: str) -> list[Finding]:
     """The findings of `severity` (one of SEVERITIES) or worse."""
     threshold = Severity(severity).rank
     return [f for f in result.findings if f.severity.rank >= threshold]
@@ -132,7 +132,7 @@ def write_audit(
         _render.write_json(out, result, policy)
     elif fmt == "cyclonedx":
         # Imported here: the CycloneDX validator costs a second at every start of the CLI.
-        from aicensus.audit.bom import write_audit_cyclonedx
+        from aicensus.report.cyclonedx import write_audit_cyclonedx
 
         write_audit_cyclonedx(out, result)
     elif fmt == "table":

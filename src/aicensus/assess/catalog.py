@@ -9,72 +9,29 @@ from __future__ import annotations
 
 import functools
 import re
+import string
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Protocol
 
 import msgspec
 import yaml
 
-from aicensus.assess.finding import OWASP_LLM_2025, Severity
-from aicensus.errors import AicensusError
+from aicensus.assess.detectors import DETECTORS
+from aicensus.assess.finding import OWASP_LLM_2025
+from aicensus.assess.schema import (
+    Check,
+    CheckError,
+    CheckFile,
+    CheckScope,
+    CveFile,
+)
 from aicensus.fingerprint.load import product_ids
-
-
-class CheckError(AicensusError):
-    """A check or CVE-range file that fails validation (names the file and field)."""
-
 
 _ID = re.compile(r"^AIC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 _CWE = re.compile(r"^CWE-\d+$")
 _CVE = re.compile(r"^(CVE-\d{4}-\d{4,}|GHSA-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}|GO-\d{4}-\d+)$")
-
-
-class Check(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    id: str
-    detector: str
-    severity: Severity
-    title: str
-    description: str
-    remediation: str
-    owasp: list[str] = msgspec.field(default_factory=list)
-    cwe: list[str] = msgspec.field(default_factory=list)
-    references: list[str] = msgspec.field(default_factory=list)
-    products: list[str] | None = None  # None: any identified product
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
-class CheckFile(msgspec.Struct, forbid_unknown_fields=True):
-    checks: list[Check]
-
-
-class AffectedRange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    """OSV-style: introduced <= v < fixed, or introduced <= v <= last_affected."""
-
-    introduced: str = "0"
-    fixed: str | None = None
-    last_affected: str | None = None
-
-
-class CveEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    id: str
-    product: str
-    title: str
-    severity: Severity
-    affected: list[AffectedRange]
-    source: str  # URL of the advisory the range was taken from
-    confirmed: bool  # the range was checked against the advisory (not an aggregator)
-    aliases: list[str] = msgspec.field(default_factory=list)
-    cwe: list[str] = msgspec.field(default_factory=list)
-    owasp: list[str] = msgspec.field(default_factory=list)
-    remediation: str = ""
-    note: str = ""
-    evaluate: bool = True  # False: listed for reference, no comparable version boundary known
-
-
-class CveFile(msgspec.Struct, forbid_unknown_fields=True):
-    version_schemes: dict[str, Literal["pep440", "llamacpp-build"]]
-    advisories: list[CveEntry]
 
 
 def _where(path: str, error: msgspec.ValidationError) -> str:
@@ -101,10 +58,40 @@ def _check_refs(path: str, field: str, owasp: list[str], cwe: list[str]) -> None
             raise CheckError(f"{path}: {field}.cwe[{i}]: {ref!r} is not of the form CWE-<n>")
 
 
-def parse_checks(path: str, text: str) -> list[Check]:
-    """Validate one check file's text; `path` only names it in errors."""
-    from aicensus.assess.detectors import DETECTORS  # detectors import this module
+class DetectorSpec(Protocol):
+    """What the catalogue needs of a detector: its parameter Struct. A detector whose check text
+    is filled in per finding (file and host checks) also lists the `fields` it fills."""
 
+    @property
+    def params(self) -> type: ...
+
+
+_SERVICE: Mapping[str, DetectorSpec] = DETECTORS
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def _check_text(path: str, field: str, check: Check, spec: DetectorSpec) -> None:
+    """A check whose detector fills in its text may name only the fields that detector fills."""
+    fields = getattr(spec, "fields", None)
+    if fields is None:
+        return
+    for name in ("title", "description", "remediation"):
+        try:
+            unknown = _placeholders(getattr(check, name)) - set(fields)
+        except ValueError as exc:  # an unmatched brace
+            raise CheckError(f"{path}: {field}.{name}: {exc}") from exc
+        if unknown:
+            raise CheckError(
+                f"{path}: {field}.{name}: unknown placeholder {{{sorted(unknown)[0]}}} "
+                f"(detector {check.detector} fills: {', '.join(sorted(fields)) or 'none'})"
+            )
+
+
+def _parse_file(path: str, text: str) -> CheckFile:
+    """One check file's schema, ids, products and references (not yet its detectors)."""
     data = _load_yaml(path, text)
     try:
         parsed = msgspec.convert(data, CheckFile)
@@ -114,19 +101,44 @@ def parse_checks(path: str, text: str) -> list[Check]:
         field = f"checks[{i}]"
         if not _ID.match(check.id):
             raise CheckError(f"{path}: {field}.id: {check.id!r} must look like AIC-WORD-WORD")
-        if check.detector not in DETECTORS:
-            raise CheckError(
-                f"{path}: {field}.detector: unknown detector {check.detector!r} "
-                f"(known: {', '.join(sorted(DETECTORS))})"
-            )
         for j, product in enumerate(check.products or []):
             if product not in product_ids():
                 raise CheckError(f"{path}: {field}.products[{j}]: unknown product {product!r}")
         _check_refs(path, field, check.owasp, check.cwe)
+    return parsed
+
+
+def _check_detectors(path: str, checks: list[Check], detectors: Mapping[str, DetectorSpec]) -> None:
+    for i, check in enumerate(checks):
+        field = f"checks[{i}]"
+        spec = detectors.get(check.detector)
+        if spec is None:
+            raise CheckError(
+                f"{path}: {field}.detector: unknown detector {check.detector!r} "
+                f"(known: {', '.join(sorted(detectors))})"
+            )
         try:
-            msgspec.convert(check.params, DETECTORS[check.detector].params)
+            msgspec.convert(check.params, spec.params)
         except msgspec.ValidationError as exc:
             raise CheckError(f"{path}: {field}.params: {exc}") from exc
+        _check_text(path, field, check, spec)
+
+
+def parse_checks(
+    path: str,
+    text: str,
+    detectors: Mapping[str, DetectorSpec] | None = None,
+    *,
+    scope: CheckScope = "service",
+) -> list[Check]:
+    """Validate one check file's text; `path` only names it in errors.
+
+    The file must hold checks of `scope`; their detectors are looked up in `detectors` (the
+    service detectors by default; the audit passes its file and host detectors)."""
+    parsed = _parse_file(path, text)
+    if parsed.scope != scope:
+        raise CheckError(f"{path}: scope: holds {parsed.scope} checks, expected {scope} checks")
+    _check_detectors(path, parsed.checks, _SERVICE if detectors is None else detectors)
     return parsed.checks
 
 
@@ -178,14 +190,49 @@ def _package_file(*parts: str) -> tuple[str, str]:
 
 
 @functools.cache
-def builtin_checks() -> tuple[Check, ...]:
-    """Every bundled check, validated, ids unique."""
+def _builtin_files() -> tuple[tuple[str, CheckFile], ...]:
+    """Every bundled check file, schema-checked (a malformed one fails whatever the scope)."""
     folder = resources.files("aicensus.assess").joinpath("checks")
-    checks: list[Check] = []
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith((".yaml", ".yml")))
-    for name in names:
-        path, text = _package_file("checks", name)
-        checks.extend(parse_checks(path, text))
+    files = [(path, _parse_file(path, text)) for path, text in map(_bundled, names)]
+    _same_severity_across_scopes([f for _, f in files])
+    return tuple(files)
+
+
+def _bundled(name: str) -> tuple[str, str]:
+    return _package_file("checks", name)
+
+
+def _same_severity_across_scopes(files: list[CheckFile]) -> None:
+    """An id used in two scopes (AIC-TEMPLATE-CODE-EXEC: served and on disk) means one thing."""
+    seen: dict[str, Check] = {}
+    for f in files:
+        for check in f.checks:
+            first = seen.setdefault(check.id, check)
+            if first.severity != check.severity:
+                raise CheckError(
+                    f"check id {check.id} has severity {first.severity} in one scope and "
+                    f"{check.severity} in another"
+                )
+
+
+@functools.cache
+def builtin_checks(scope: CheckScope = "service") -> tuple[Check, ...]:
+    """Every bundled check of `scope`, validated, ids unique within the scope (service checks
+    by default; the audit's file and host checks through `scoped_checks`)."""
+    if scope != "service":
+        raise CheckError(f"{scope} checks need their detectors: use scoped_checks")
+    return scoped_checks(scope, _SERVICE)
+
+
+def scoped_checks(scope: CheckScope, detectors: Mapping[str, DetectorSpec]) -> tuple[Check, ...]:
+    """The bundled checks of `scope`, their detectors and parameters validated against
+    `detectors`; raises CheckError naming the file and field."""
+    checks: list[Check] = []
+    for path, parsed in _builtin_files():
+        if parsed.scope == scope:
+            _check_detectors(path, parsed.checks, detectors)
+            checks.extend(parsed.checks)
     return tuple(_unique(checks))
 
 

@@ -12,11 +12,12 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
-from aicensus.assess.catalog import CveFile
 from aicensus.assess.finding import Severity
+from aicensus.assess.schema import CveFile
 from aicensus.assess.secrets import find_secrets
 from aicensus.assess.versions import in_range, parse_version
 from aicensus.records import (
@@ -52,7 +53,8 @@ class Context:
     cves: CveFile
 
 
-DetectorFn = Callable[[ServiceObservation, object, Context], Iterator[Hit]]
+# Each detector takes its own params Struct (validated against `Detector.params` on load).
+DetectorFn = Callable[[ServiceObservation, Any, Context], Iterator[Hit]]
 
 
 @dataclass(frozen=True)

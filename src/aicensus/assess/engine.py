@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from aicensus.assess.catalog import Check, CveFile, builtin_checks, builtin_cves
+from aicensus.assess.catalog import builtin_checks, builtin_cves
 from aicensus.assess.detectors import DETECTORS, Context, Hit
 from aicensus.assess.finding import Finding, sort_key
+from aicensus.assess.schema import Check, CveFile
 from aicensus.records import ScanStatus, ServiceObservation
 
 

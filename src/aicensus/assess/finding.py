@@ -1,8 +1,11 @@
-"""The Finding record: one security-relevant fact about one service (or one of its models)."""
+"""The Finding record: one security-relevant fact about a service (or one of its models) or a
+model file. `aicensus scan`/`report`, `policy` and `aicensus audit` all produce and read this one
+record; its JSON form is documented in docs/findings.md and docs/audit.md."""
 
 from __future__ import annotations
 
 import enum
+from typing import Literal
 
 import msgspec
 
@@ -40,11 +43,16 @@ OWASP_LLM_2025: dict[str, str] = {
 OWASP_LLM_URL = "https://genai.owasp.org/llm-top-10/"
 
 
+FindingKind = Literal["service", "file"]
+
+
 class Finding(msgspec.Struct, kw_only=True, frozen=True):
     """One finding. `id` is stable across runs (e.g. AIC-OLLAMA-UNAUTH-MGMT, AIC-CVE-2024-37032).
 
-    `evidence` holds the request-log lines and evidence markers that prove it, already
-    free of secrets; `owasp` holds ids such as "LLM06:2025".
+    Where: a `service` finding has `ip` and `port` (and the service's `product`, `version`); a
+    `file` finding has the model file's `path`. `model` names the model either way.
+    `evidence` holds the request-log lines, evidence markers or file facts that prove it,
+    already free of secrets; `owasp` holds ids such as "LLM06:2025".
     """
 
     id: str
@@ -52,8 +60,10 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     title: str
     detail: str
     remediation: str
-    ip: str
-    port: int
+    kind: FindingKind = "service"
+    ip: str | None = None
+    port: int | None = None
+    path: str | None = None
     product: str | None = None
     version: str | None = None
     model: str | None = None
@@ -64,11 +74,29 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     references: list[str] = msgspec.field(default_factory=list)
     confidence: str = "confirmed"  # "confirmed" | "likely" | "unconfirmed"
 
+    def __post_init__(self) -> None:
+        # Where is part of the identity (key, fingerprints): never a finding without it.
+        if self.kind == "file" and not self.path:
+            raise ValueError(f"file finding {self.id} needs a path")
+        if self.kind == "service" and (self.ip is None or self.port is None):
+            raise ValueError(f"service finding {self.id} needs ip and port")
+
+    @property
+    def subject(self) -> str:
+        """Where, as one string: `ip:port` (`[v6]:port`) for a service, the path for a file."""
+        if self.kind == "file":
+            return self.path or ""
+        ip = self.ip or ""
+        host = f"[{ip}]" if ":" in ip else ip
+        return f"{host}:{self.port}"
+
     def key(self) -> tuple[str, str, int, str, str]:
         """Identity of the finding across scans (used for fingerprints and de-duplication)."""
-        return (self.id, self.ip, self.port, self.model or "", ",".join(self.cve))
+        where = self.path if self.kind == "file" else self.ip
+        return (self.id, where or "", self.port or 0, self.model or "", ",".join(self.cve))
 
 
-def sort_key(f: Finding) -> tuple[int, str, str, int, str]:
-    """Most severe first, then by id, address, port and model."""
-    return (-f.severity.rank, f.id, f.ip, f.port, f.model or "")
+def sort_key(f: Finding) -> tuple[int, str, str, str, int, str]:
+    """Most severe first, then by id, kind, address (or path), port and model."""
+    where = (f.path if f.kind == "file" else f.ip) or ""
+    return (-f.severity.rank, f.id, f.kind, where, f.port or 0, f.model or "")

@@ -3,16 +3,15 @@ model stores and model files with their provenance and risks. See docs/audit.md.
 
     from aicensus.audit import run_audit
     result = run_audit(paths=["~/models"])       # AuditResult
-    for f in result.findings: ...                # AuditFinding, most severe first
+    for f in result.findings: ...                # Finding (aicensus.assess), most severe first
 
 Everything is read-only: services are probed with the scanner's read-only requests on this
 machine's own addresses; files are read (headers, opcodes, configs), never executed or loaded.
 """
 
-from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file, licence_class
+from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file
 from aicensus.audit.records import (
     AuditError,
-    AuditFinding,
     AuditResult,
     GGUFInfo,
     LocalService,
@@ -27,7 +26,6 @@ from aicensus.audit.template import scan_template
 __all__ = [
     "DEFAULT_HASH_LIMIT",
     "AuditError",
-    "AuditFinding",
     "AuditResult",
     "GGUFInfo",
     "LocalService",
@@ -36,7 +34,6 @@ __all__ = [
     "PickleScan",
     "ProcessInfo",
     "analyse_file",
-    "licence_class",
     "run_audit",
     "scan_template",
 ]

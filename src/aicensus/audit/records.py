@@ -1,4 +1,7 @@
-"""The typed records of `aicensus audit`: services, model stores, model files and findings.
+"""The typed records of `aicensus audit`: services, model stores and model files.
+
+Their findings are `aicensus.assess.Finding`s (kind "service" or "file"), the record every
+producer and consumer of findings shares.
 
 Everything here is data (msgspec Structs); `msgspec.to_builtins(result)` is the JSON output
 documented in docs/audit.md. Strings that came from a server or from a file are stored as they
@@ -9,41 +12,13 @@ from __future__ import annotations
 
 import msgspec
 
-from aicensus.assess.finding import Severity
+from aicensus.assess.finding import Finding, Severity, sort_key
 from aicensus.errors import AicensusError
 from aicensus.records import Attribution, ServiceObservation, TextDigest
 
 
 class AuditError(AicensusError):
     """An audit that cannot run as asked (a bad --path, an unknown severity …)."""
-
-
-class AuditFinding(msgspec.Struct, kw_only=True, frozen=True):
-    """One finding about a service on this machine or a model file.
-
-    `subject` is where: `127.0.0.1:11434` for a service, the file's path for a file. Ids shared
-    with `aicensus scan` findings (AIC-TEMPLATE-CODE-EXEC, AIC-MODEL-GUARDRAILS-REMOVED, the
-    AIC-*-UNAUTH-* access checks) mean the same thing; AIC-FILE-* and AIC-AUDIT-* are audit-only.
-    """
-
-    id: str
-    severity: Severity
-    title: str
-    detail: str
-    remediation: str
-    kind: str  # "service" | "file"
-    subject: str
-    model: str | None = None
-    evidence: list[str] = msgspec.field(default_factory=list)
-    owasp: list[str] = msgspec.field(default_factory=list)
-    cwe: list[str] = msgspec.field(default_factory=list)
-    cve: list[str] = msgspec.field(default_factory=list)
-    references: list[str] = msgspec.field(default_factory=list)
-    confidence: str = "confirmed"
-
-
-def finding_order(f: AuditFinding) -> tuple[int, str, str, str]:
-    return (-f.severity.rank, f.id, f.subject, f.model or "")
 
 
 class ProcessInfo(msgspec.Struct, kw_only=True):
@@ -78,7 +53,7 @@ class LocalService(msgspec.Struct, kw_only=True):
     process: ProcessInfo | None = None
     fix: str | None = None
     observation: ServiceObservation
-    findings: list[AuditFinding] = msgspec.field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -149,7 +124,7 @@ class ModelFile(msgspec.Struct, kw_only=True):
     metadata: dict[str, str] = msgspec.field(default_factory=dict)  # other header facts
     pickle: PickleScan | None = None
     attribution: Attribution = msgspec.field(default_factory=Attribution)
-    findings: list[AuditFinding] = msgspec.field(default_factory=list)
+    findings: list[Finding] = msgspec.field(default_factory=list)
     error: str | None = None
 
 
@@ -172,10 +147,10 @@ class AuditResult(msgspec.Struct, kw_only=True):
     notes: list[str] = msgspec.field(default_factory=list)
 
     @property
-    def findings(self) -> list[AuditFinding]:
+    def findings(self) -> list[Finding]:
         found = [f for s in self.services for f in s.findings]
         found += [f for m in self.files for f in m.findings]
-        return sorted(found, key=finding_order)
+        return sorted(found, key=sort_key)
 
     def worst(self) -> Severity | None:
         ranks = [f.severity for f in self.findings]
@@ -184,7 +159,6 @@ class AuditResult(msgspec.Struct, kw_only=True):
 
 __all__ = [
     "AuditError",
-    "AuditFinding",
     "AuditResult",
     "GGUFInfo",
     "LocalService",
@@ -192,5 +166,4 @@ __all__ = [
     "ModelStore",
     "PickleScan",
     "ProcessInfo",
-    "finding_order",
 ]

@@ -12,8 +12,8 @@ from typing import IO, TYPE_CHECKING
 
 import msgspec
 
-from aicensus.assess.finding import Severity
-from aicensus.audit.records import AuditFinding, AuditResult, LocalService, ModelFile
+from aicensus.assess.finding import Finding, Severity
+from aicensus.audit.records import AuditResult, LocalService, ModelFile
 from aicensus.report.render import to_contract
 from aicensus.report.text import terminal_safe
 
@@ -35,7 +35,7 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def severity_counts(findings: Sequence[AuditFinding]) -> dict[str, int]:
+def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
     counts = Counter(str(f.severity) for f in findings)
     return {str(s): counts.get(str(s), 0) for s in _SEVERITIES}
 

@@ -16,15 +16,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import msgspec
+
 from aicensus import api
 from aicensus import targets as target_parser
-from aicensus.assess import Finding, Severity, assess
+from aicensus.assess import Finding, Severity, assess, sort_key
 from aicensus.audit import services as svc
+from aicensus.audit.checking import check_host
 from aicensus.audit.files import DEFAULT_HASH_LIMIT, analyse_file
-from aicensus.audit.records import AuditFinding, AuditResult, LocalService, finding_order
+from aicensus.audit.records import AuditResult, LocalService
 from aicensus.audit.stores import default_locations, discover
 from aicensus.engine.config import EngineConfig
-from aicensus.records import AuthState, ScanStatus, ServiceObservation, Target
+from aicensus.records import ScanStatus, ServiceObservation, Target
 
 Progress = Callable[[str], None]
 LOOPBACK_V4 = "127.0.0.1"
@@ -54,70 +57,15 @@ def _scan(plan: api.TargetPlan, timeout: float) -> list[ServiceObservation]:
     return found
 
 
-def _convert(f: Finding, exposure: str) -> AuditFinding:
-    severity, evidence = f.severity, list(f.evidence)
-    if exposure == "loopback" and not f.cve and severity.rank > Severity.LOW.rank:
-        evidence.append(
-            f"severity lowered from {severity} to low: the service is bound to loopback only "
-            "(reachable by local users and processes, not from the network)"
-        )
-        severity = Severity.LOW
-    return AuditFinding(
-        id=f.id,
-        severity=severity,
-        title=f.title,
-        detail=f.detail,
-        remediation=f.remediation,
-        kind="service",
-        subject=f"{f.ip}:{f.port}",
-        model=f.model,
-        evidence=evidence,
-        owasp=f.owasp,
-        cwe=f.cwe,
-        cve=f.cve,
-        references=f.references,
-        confidence=f.confidence,
+def _lower_on_loopback(f: Finding, exposure: str) -> Finding:
+    """The scan's finding, its severity lowered to low for a service bound to loopback only."""
+    if exposure != "loopback" or f.cve or f.severity.rank <= Severity.LOW.rank:
+        return f
+    note = (
+        f"severity lowered from {f.severity} to low: the service is bound to loopback only "
+        "(reachable by local users and processes, not from the network)"
     )
-
-
-def _exposure_finding(s: LocalService) -> AuditFinding | None:
-    if s.exposure not in ("lan", "public"):
-        return None
-    where = ", ".join(s.reachable_on[:6]) or s.ip
-    bound = ", ".join(s.bound_to) or "(not in the socket table)"
-    product = s.product or "AI service"
-    evidence = [f"bound to {bound}", f"reachable on {where}", f"auth: {s.auth}"]
-    if s.process is not None:
-        evidence.append(f"process {s.process.name or '?'} (pid {s.process.pid})")
-    if s.auth == str(AuthState.AUTH_REQUIRED):
-        return AuditFinding(
-            id="AIC-AUDIT-EXPOSED-AUTH",
-            severity=Severity.LOW,
-            title=f"{product} reachable from the network (credentials required)",
-            detail=f"The service is reachable on {where}; it asks for credentials.",
-            remediation="Keep the credentials strong and rotated; serve it over TLS, or "
-            "bind it to loopback if nothing remote needs it: " + (s.fix or svc.DEFAULT_FIX),
-            kind="service",
-            subject=f"{s.ip}:{s.port}",
-            evidence=evidence,
-            owasp=["LLM10:2025"],
-            cwe=["CWE-668"],
-        )
-    public = s.exposure == "public"
-    return AuditFinding(
-        id="AIC-AUDIT-EXPOSED-OPEN",
-        severity=Severity.CRITICAL if public else Severity.HIGH,
-        title=f"{product} reachable from the {'Internet' if public else 'network'} "
-        "without authentication",
-        detail=f"The service listens on {bound} and answers without credentials: anyone who "
-        f"can reach {where} can use it (and, for most products, manage its models).",
-        remediation=s.fix or svc.DEFAULT_FIX,
-        kind="service",
-        subject=f"{s.ip}:{s.port}",
-        evidence=evidence,
-        owasp=["LLM10:2025", "LLM06:2025"],
-        cwe=["CWE-306", "CWE-668"],
-    )
+    return msgspec.structs.replace(f, severity=Severity.LOW, evidence=[*f.evidence, note])
 
 
 def _service(
@@ -144,12 +92,12 @@ def _service(
     if exposure in ("lan", "public"):
         s.fix = svc.fix_for(obs.product, process)
     found = [
-        _convert(f, exposure) for f in assess(obs) if not f.id.startswith(_PROBE_SCOPE_FINDINGS)
+        _lower_on_loopback(f, exposure)
+        for f in assess(obs)
+        if not f.id.startswith(_PROBE_SCOPE_FINDINGS)
     ]
-    extra = _exposure_finding(s)
-    if extra is not None:
-        found.append(extra)
-    s.findings = sorted(found, key=finding_order)
+    found += check_host(s, svc.DEFAULT_FIX)
+    s.findings = sorted(found, key=sort_key)
     return s
 
 

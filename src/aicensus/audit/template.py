@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import re
 
-from aicensus.assess.catalog import Check, builtin_checks
+from aicensus.assess.catalog import builtin_checks
+from aicensus.assess.schema import Check
 
 TEMPLATE_CHECK_ID = "AIC-TEMPLATE-CODE-EXEC"
 

@@ -21,7 +21,7 @@ from aicensus import __version__
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.records import ServiceObservation
-from aicensus.report.render import to_contract
+from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
 from aicensus.report.text import terminal_safe
 
@@ -38,11 +38,6 @@ def redact_deep(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_deep(v) for v in value]
     return value
-
-
-def service_url(obs: ServiceObservation) -> str:
-    host = f"[{obs.ip}]" if ":" in obs.ip else obs.ip
-    return f"{obs.scheme or 'tcp'}://{host}:{obs.port}/"
 
 
 def _encode(doc: object) -> str:
@@ -243,7 +238,7 @@ def write_sarif(out: IO[str], assessed: Assessed) -> None:
 
 def write_table(out: IO[str], assessed: Assessed) -> int:
     rows = [
-        (str(f.severity).upper(), f.id, f"[{f.ip}]:{f.port}" if ":" in f.ip else f"{f.ip}:{f.port}",
+        (str(f.severity).upper(), f.id, f.subject,
          f.product or "-", terminal_safe(f.model or "-", 40), terminal_safe(f.title, 90))
         for f in sorted(assessed.findings, key=sort_key)
     ]  # fmt: skip

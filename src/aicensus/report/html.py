@@ -20,7 +20,8 @@ from typing import IO, TYPE_CHECKING
 from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.records import ServiceObservation
-from aicensus.report.exports import service_url, severity_counts
+from aicensus.report.exports import severity_counts
+from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ def _finding_row(f: Finding) -> str:
     return (
         f"<tr><td>{_sev_badge(sev)}</td>"
         f'<td class="id">{_e(f.id)}</td>'
-        f"<td>{_e(f.ip)}:{f.port}<br>{_e(f.product)} {_e(f.version)}{model}</td>"
+        f"<td>{_e(f.subject)}<br>{_e(f.product)} {_e(f.version)}{model}</td>"
         f"<td><b>{_e(f.title)}</b><br>{_e(f.detail)}"
         f'<div class="muted">{refs} · confidence: {_e(f.confidence)}</div>'
         f'<p class="fix"><b>Fix:</b> {_e(f.remediation)}</p></td>'

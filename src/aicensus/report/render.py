@@ -14,6 +14,12 @@ FORMATS = ("table", "json", "jsonl")
 _encoder = msgspec.json.Encoder()
 
 
+def service_url(obs: ServiceObservation) -> str:
+    """The service's URL (`tcp://` when it did not speak HTTP), IPv6 in brackets."""
+    host = f"[{obs.ip}]" if ":" in obs.ip else obs.ip
+    return f"{obs.scheme or 'tcp'}://{host}:{obs.port}/"
+
+
 def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str, object]:
     """One service as the documented JSON object (docs/output.md)."""
     doc = msgspec.to_builtins(obs)
