@@ -9,6 +9,8 @@ import aicensus
 from aicensus import api
 
 PUBLIC = [
+    "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
+    "advisory_bundle", "affected_ranges", "update_advisories",
     "AUDIT_FORMATS", "CARD_FORMATS", "DEFAULT_HASH_LIMIT", "DEFAULT_LAB_NETWORK",
     "DEFAULT_USER_AGENT", "INGEST_FORMATS", "OBSERVATION_FORMATS", "PLAN_ARGS",
     "REPORT_FORMATS", "SEVERITIES", "STUDY_FORMATS",

@@ -60,7 +60,7 @@ def keyed_llamacpp(ip: str = "10.0.0.7") -> ServiceObservation:
         scheme="http",
         status=ScanStatus.IDENTIFIED,
         product="llama.cpp",
-        version="b6000-abcdef12",
+        version="b9000-abcdef12",  # newer than every bundled llama.cpp advisory
         confidence=0.9,
         auth=AuthState.AUTH_REQUIRED,
         models=[ModelRecord(name="Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",

@@ -141,7 +141,8 @@ def test_lab_ollama_is_listed_with_loopback_exposure(audited: dict) -> None:
     assert svc["process"]["pid"] == audited["pid"]
     assert svc["observation"]["models"], "the emulator's models are enumerated"
     assert not any(f["id"].startswith("AIC-AUDIT-EXPOSED") for f in svc["findings"])
-    assert all(f["severity"] in ("low", "info") for f in svc["findings"])
+    # Exposure findings stay low; published advisories for the emulated version keep theirs.
+    assert all(f["severity"] in ("low", "info") for f in svc["findings"] if not f["cve"])
 
 
 def test_every_model_file_has_provenance(audited: dict) -> None:

@@ -13,6 +13,17 @@ subclasses whose message is one complete line. See docs/library.md.
 
 from __future__ import annotations
 
+from aicensus.api.advisories import (
+    Advisory,
+    AdvisoryError,
+    Bundle,
+    UpdateResult,
+    advisories,
+    advisory,
+    advisory_bundle,
+    affected_ranges,
+    update_advisories,
+)
 from aicensus.api.audits import (
     AUDIT_FORMATS,
     DEFAULT_HASH_LIMIT,
@@ -115,10 +126,13 @@ __all__ = [
     "REPORT_FORMATS",
     "SEVERITIES",
     "STUDY_FORMATS",
+    "Advisory",
+    "AdvisoryError",
     "AlternativesResult",
     "Assessed",
     "Attribution",
     "AuditResult",
+    "Bundle",
     "ComponentStatus",
     "EngineConfig",
     "FamilySummary",
@@ -138,8 +152,13 @@ __all__ = [
     "StudyOptions",
     "SynthSummary",
     "TargetPlan",
+    "UpdateResult",
     "Violation",
     "Whois",
+    "advisories",
+    "advisory",
+    "advisory_bundle",
+    "affected_ranges",
     "alternatives",
     "audit_policy",
     "audit_summary",
@@ -176,6 +195,7 @@ __all__ = [
     "study",
     "synthesize",
     "terminal_safe",
+    "update_advisories",
     "whois",
     "write_audit",
     "write_observation",

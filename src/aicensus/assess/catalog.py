@@ -1,4 +1,4 @@
-"""Load and validate the check catalogue (checks/*.yaml) and the CVE range table (cve/ranges.yaml).
+"""Load and validate the check catalogue (checks/*.yaml). Advisories: assess/advisories/.
 
 Both are data: a check names a detector (Python, in detectors.py) and gives it parameters,
 severity, wording, remediation and references. Everything is validated on load; an invalid
@@ -25,13 +25,11 @@ from aicensus.assess.schema import (
     CheckError,
     CheckFile,
     CheckScope,
-    CveFile,
 )
 from aicensus.fingerprint.load import product_ids
 
 _ID = re.compile(r"^AIC-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 _CWE = re.compile(r"^CWE-\d+$")
-_CVE = re.compile(r"^(CVE-\d{4}-\d{4,}|GHSA-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}|GO-\d{4}-\d+)$")
 
 
 def _where(path: str, error: msgspec.ValidationError) -> str:
@@ -142,48 +140,6 @@ def parse_checks(
     return parsed.checks
 
 
-def parse_cves(path: str, text: str) -> CveFile:
-    from aicensus.assess.versions import parse_version
-
-    data = _load_yaml(path, text)
-    try:
-        parsed = msgspec.convert(data, CveFile)
-    except msgspec.ValidationError as exc:
-        raise CheckError(_where(path, exc)) from exc
-    seen: set[tuple[str, str]] = set()
-    for i, entry in enumerate(parsed.advisories):
-        field = f"advisories[{i}]"
-        if not _CVE.match(entry.id):
-            raise CheckError(f"{path}: {field}.id: {entry.id!r} is not a CVE, GHSA or GO id")
-        if (entry.id, entry.product) in seen:
-            raise CheckError(f"{path}: {field}.id: {entry.id} listed twice for {entry.product}")
-        seen.add((entry.id, entry.product))
-        if entry.product not in product_ids():
-            raise CheckError(f"{path}: {field}.product: unknown product {entry.product!r}")
-        if entry.product not in parsed.version_schemes:
-            raise CheckError(
-                f"{path}: {field}.product: no version_schemes entry for {entry.product!r}"
-            )
-        if not entry.source.startswith("https://"):
-            raise CheckError(f"{path}: {field}.source: must be an https:// URL")
-        _check_refs(path, field, entry.owasp, entry.cwe)
-        scheme = parsed.version_schemes[entry.product]
-        if entry.evaluate and not entry.affected:
-            raise CheckError(f"{path}: {field}.affected: needs at least one range")
-        for j, rng in enumerate(entry.affected):
-            if rng.fixed is not None and rng.last_affected is not None:
-                raise CheckError(
-                    f"{path}: {field}.affected[{j}]: give fixed or last_affected, not both"
-                )
-            for name in ("introduced", "fixed", "last_affected"):
-                value = getattr(rng, name)
-                if value is not None and value != "0" and parse_version(scheme, value) is None:
-                    raise CheckError(
-                        f"{path}: {field}.affected[{j}].{name}: {value!r} is not a {scheme} version"
-                    )
-    return parsed
-
-
 def _package_file(*parts: str) -> tuple[str, str]:
     ref = resources.files("aicensus.assess").joinpath(*parts)
     return f"aicensus/assess/{'/'.join(parts)}", ref.read_text(encoding="utf-8")
@@ -255,9 +211,3 @@ def _unique(checks: list[Check]) -> list[Check]:
             raise CheckError(f"check id {check.id} is defined twice")
         seen.add(check.id)
     return checks
-
-
-@functools.cache
-def builtin_cves() -> CveFile:
-    path, text = _package_file("cve", "ranges.yaml")
-    return parse_cves(path, text)

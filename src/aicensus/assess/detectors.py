@@ -12,14 +12,12 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aicensus.assess.finding import Severity
-from aicensus.assess.schema import CveFile
 from aicensus.assess.secrets import find_secrets
-from aicensus.assess.versions import in_range, parse_version
 from aicensus.records import (
     AuthState,
     Evidence,
@@ -48,9 +46,13 @@ class Hit:
     remediation: str | None = None
 
 
+if TYPE_CHECKING:
+    from aicensus.assess.advisories.bundle import Bundle
+
+
 @dataclass(frozen=True)
 class Context:
-    cves: CveFile
+    advisories: Bundle | None = None  # None: the installed bundle (assess/advisories)
 
 
 # Each detector takes its own params Struct (validated against `Detector.params` on load).
@@ -203,80 +205,6 @@ def _unauth_management(obs: ServiceObservation, p: ManagementParams, ctx: Contex
     evidence.append("write routes (never sent): " + ", ".join(p.routes))
     confidence = "confirmed" if (proof or exists or marked) else "likely"
     yield Hit(evidence, confidence=confidence)
-
-
-# ---------------------------------------------------------------- vulnerable versions
-
-
-class VersionParams(_Params):
-    pass
-
-
-@detector("vulnerable_version", VersionParams)
-def _vulnerable_version(obs: ServiceObservation, p: VersionParams, ctx: Context) -> Iterator[Hit]:
-    scheme = ctx.cves.version_schemes.get(obs.product or "")
-    if scheme is None:
-        return
-    version = parse_version(scheme, obs.version)
-    if version is None:
-        return
-    proof = [evidence_line(ev) for ev in obs.evidence if ev.kind == "version"]
-    for ev in obs.evidence:
-        if ev.kind == "version":
-            proof += _log_for(obs, ev.probe)
-    for entry in ctx.cves.advisories:
-        if entry.product != obs.product or not entry.evaluate:
-            continue
-        for rng in entry.affected:
-            bounds = [
-                None if v in (None, "0") else parse_version(scheme, v)
-                for v in (rng.introduced, rng.fixed, rng.last_affected)
-            ]
-            if not in_range(version, *bounds):
-                continue
-            affected = _describe_range(rng.introduced, rng.fixed, rng.last_affected)
-            fix = (
-                f"Upgrade {obs.product} to {rng.fixed} or later."
-                if rng.fixed
-                else (
-                    f"Upgrade {obs.product} past {rng.last_affected}."
-                    if rng.last_affected
-                    else f"Upgrade {obs.product} to a release that fixes {entry.id}."
-                )
-            )
-            detail = (
-                f"{entry.title}. Reported version {obs.version} is in the affected range {affected}"
-            )
-            detail += (
-                " (range confirmed against the advisory)."
-                if entry.confirmed
-                else (" (range NOT confirmed against the advisory: verify before acting).")
-            )
-            if entry.note:
-                detail += f" {entry.note}"
-            yield Hit(
-                [f"version: {obs.version} ({scheme})", f"affected: {affected}", *proof],
-                id=f"AIC-{entry.id}",
-                title=f"{entry.id}: {entry.title}",
-                severity=entry.severity,
-                detail=detail,
-                cve=[entry.id, *entry.aliases],
-                cwe=entry.cwe or None,
-                owasp=entry.owasp or None,
-                references=[entry.source],
-                remediation=" ".join(x for x in (fix, entry.remediation) if x),
-                confidence="confirmed" if entry.confirmed else "unconfirmed",
-            )
-            break
-
-
-def _describe_range(introduced: str, fixed: str | None, last: str | None) -> str:
-    low = "" if introduced in ("0", "") else f">= {introduced}, "
-    if fixed:
-        return f"{low}< {fixed}"
-    if last:
-        return f"{low}<= {last}"
-    return low.rstrip(", ") or "all versions"
 
 
 # ---------------------------------------------------------------- model-level checks
@@ -481,3 +409,7 @@ def _honeypot(obs: ServiceObservation, p: NoParams, ctx: Context) -> Iterator[Hi
     ]
     if markers:
         yield Hit(markers, confidence="likely")
+
+
+# Registers the `advisories` detector (vulnerable versions, assess/advisories/detector.py).
+from aicensus.assess.advisories import detector as _advisories  # noqa: E402, F401

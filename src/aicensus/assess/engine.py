@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from aicensus.assess.catalog import builtin_checks, builtin_cves
+from aicensus.assess.advisories.bundle import Bundle
+from aicensus.assess.catalog import builtin_checks
 from aicensus.assess.detectors import DETECTORS, Context, Hit
 from aicensus.assess.finding import Finding, sort_key
-from aicensus.assess.schema import Check, CveFile
+from aicensus.assess.schema import Check
 from aicensus.records import ScanStatus, ServiceObservation
 
 
@@ -46,7 +47,7 @@ def assess(
     obs: ServiceObservation,
     *,
     checks: Iterable[Check] | None = None,
-    cves: CveFile | None = None,
+    advisories: Bundle | None = None,
 ) -> list[Finding]:
     """The findings for one observation, most severe first. Pure: sends nothing.
 
@@ -54,7 +55,7 @@ def assess(
     """
     if obs.status != ScanStatus.IDENTIFIED or obs.product is None:
         return []
-    ctx = Context(cves=cves or builtin_cves())
+    ctx = Context(advisories=advisories)
     found: dict[tuple[str, str, int, str, str], Finding] = {}
     for check in builtin_checks() if checks is None else checks:
         if check.products is not None and obs.product not in check.products:

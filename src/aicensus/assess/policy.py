@@ -11,6 +11,8 @@
     products: {deny: [ray]}
     sanctioned_hosts: [10.20.1.0/24]       # AI services elsewhere are violations
     sanctioned_models: ["llama3.2:*"]      # glob patterns; other models are violations
+    advisories: {deny_severity: high, known_exploited: deny, deny_ids: [CVE-2024-37032],
+                 unknown_version: deny}    # see assess/advisories/policy.py
 
 Comparison is case-insensitive. A value the scan could not determine (e.g. an unattributed
 model's country) passes a deny list and fails an allow list unless `unknown: allow`.
@@ -27,6 +29,7 @@ from typing import Literal
 import msgspec
 import yaml
 
+from aicensus.assess.advisories.policy import AdvisoryRule, check_advisories
 from aicensus.assess.finding import Finding, Severity
 from aicensus.errors import AicensusError
 from aicensus.records import AuthState, ModelRecord, ScanStatus, ServiceObservation
@@ -59,6 +62,7 @@ class Policy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     products: ListRule | None = None
     sanctioned_hosts: list[str] | None = None
     sanctioned_models: list[str] | None = None
+    advisories: AdvisoryRule | None = None  # assess/advisories/policy.py
 
     def networks(self, field: str) -> list[Network]:
         return [ipaddress.ip_network(c, strict=False) for c in getattr(self, field) or []]
@@ -256,6 +260,8 @@ def check_observation(
                     f.evidence,
                     model=f.model,
                 )
+    if policy.advisories is not None:
+        check_advisories(policy.advisories, findings, lambda r, m, e: ctx.add(r, m, e))
     for m in obs.models:
         _model_rules(policy, ctx, m)
     return ctx.out

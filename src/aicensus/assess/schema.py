@@ -1,7 +1,7 @@
-"""The schema of the check catalogue (checks/*.yaml) and the CVE range table (cve/ranges.yaml).
+"""The schema of the check catalogue (checks/*.yaml).
 
-Plain records, no loading and no detectors: `catalog` validates files against these, `detectors`
-reads a `CveFile`, and neither has to import the other.
+Plain records, no loading and no detectors: `catalog` validates files against these and
+`detectors` read them; neither has to import the other.
 """
 
 from __future__ import annotations
@@ -39,32 +39,3 @@ class Check(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tru
 class CheckFile(msgspec.Struct, forbid_unknown_fields=True):
     checks: list[Check]
     scope: CheckScope = "service"
-
-
-class AffectedRange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    """OSV-style: introduced <= v < fixed, or introduced <= v <= last_affected."""
-
-    introduced: str = "0"
-    fixed: str | None = None
-    last_affected: str | None = None
-
-
-class CveEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    id: str
-    product: str
-    title: str
-    severity: Severity
-    affected: list[AffectedRange]
-    source: str  # URL of the advisory the range was taken from
-    confirmed: bool  # the range was checked against the advisory (not an aggregator)
-    aliases: list[str] = msgspec.field(default_factory=list)
-    cwe: list[str] = msgspec.field(default_factory=list)
-    owasp: list[str] = msgspec.field(default_factory=list)
-    remediation: str = ""
-    note: str = ""
-    evaluate: bool = True  # False: listed for reference, no comparable version boundary known
-
-
-class CveFile(msgspec.Struct, forbid_unknown_fields=True):
-    version_schemes: dict[str, Literal["pep440", "llamacpp-build"]]
-    advisories: list[CveEntry]

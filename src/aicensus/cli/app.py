@@ -67,6 +67,7 @@ def cli() -> None:
 
 def _register() -> None:
     from aicensus.cli import (  # noqa: F401 - ingest_formats and lab_synth attach subcommands
+        advisories,
         audit,
         ingest_formats,
         lab,
@@ -79,6 +80,7 @@ def _register() -> None:
     )
 
     cli.add_command(audit.audit_command)
+    cli.add_command(advisories.advisories_group)
     cli.add_command(scan.scan_command)
     cli.add_command(scan.ingest_group)
     cli.add_command(scan.signatures_group)

@@ -19,6 +19,7 @@ import msgspec
 
 from aicensus import __version__
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
+from aicensus.assess.advisories.match import bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
@@ -58,6 +59,8 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
     for obs, findings in assessed.services:
         doc = to_contract(obs)
         doc["findings"] = msgspec.to_builtins(findings)
+        if obs.product is not None:
+            doc["advisory_state"] = state_of(obs.product, obs.version)
         services.append(doc)
     policy = {} if assessed.policy is None else {"policy": assessed.policy.to_builtins()}
     return redact_deep({
@@ -72,6 +75,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
             "models": sum(len(o.models) for o, _ in assessed.services),
             "findings": severity_counts(assessed.findings),
         },
+        "advisories": bundle_stamp(),
         "services": services,
         **policy,
     })  # fmt: skip

@@ -1,0 +1,473 @@
+"""Build the bundled OSV advisories (src/aicensus/assess/advisories/data/) from public records.
+
+Sources (each a local git checkout; every record keeps its repo, path and commit):
+  --vulndb  golang/vulndb        data/osv/*.json         OSV, reviewed by the Go team
+  --pypa    pypa/advisory-database vulns/<pkg>/*.yaml    OSV (PYSEC), from the PyPI ecosystem
+            (or a mirror of it, named with --pypa-name)
+  --aig     Tencent/AI-Infra-Guard data/vuln_en/<c>/*.yaml  aggregator: CVE, CVSS vector, a
+            version rule; converted to OSV, kept only when the record names the product, and its
+            ranges reported as unconfirmed
+  --kev     cisagov/kev-data     known_exploited_vulnerabilities.json (known-exploited flag)
+  scripts/advisories/handkept_ranges.yaml: the hand-checked table aicensus shipped before; its
+            notes are attached to the matching record, its entries fill gaps.
+
+Precedence when two sources describe one vulnerability (same id or alias) for one product:
+Go vulndb > PYSEC > hand-kept > aggregator. Raw files read are copied under .cache/advisories/raw/
+(gitignored). Usage:
+  python scripts/build_advisories.py --vulndb /path/golang+vulndb/repo --pypa ... --aig ... --kev ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "src/aicensus/assess/advisories/data"
+PRODUCTS = ROOT / "src/aicensus/assess/advisories/products.yaml"
+HANDKEPT = ROOT / "scripts/advisories/handkept_ranges.yaml"
+CACHE = ROOT / ".cache/advisories/raw"
+SCHEMA = "1.6.0"
+RANK = {"vulndb": 0, "pypa": 1, "handkept": 2, "aig": 3}
+
+
+class Git:
+    """Read files of one commit of a (bare or mirrored) git repository."""
+
+    def __init__(self, gitdir: str, repo: str) -> None:
+        self.dir, self.repo = gitdir, repo
+        self.commit = self._run("rev-parse", "HEAD").strip()
+        self.date = self._run("log", "-1", "--format=%cI", "HEAD").strip()
+
+    def _run(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "--git-dir", self.dir, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def ls(self, folder: str) -> list[str]:
+        out = self._run("ls-tree", "-r", "-z", "--name-only", self.commit, "--", folder)
+        return [p for p in out.split("\0") if p]
+
+    def show(self, path: str) -> str:
+        text = self._run("show", f"{self.commit}:{path}")
+        cached = CACHE / self.repo.replace("/", "+") / path
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(text, encoding="utf-8")
+        return text
+
+    def source(self, path: str) -> dict[str, str]:
+        return {"repo": self.repo, "path": path, "commit": self.commit}
+
+
+def load_products() -> dict[str, dict]:
+    return yaml.safe_load(PRODUCTS.read_text(encoding="utf-8"))["products"]
+
+
+def package_index(products: dict[str, dict]) -> dict[tuple[str, str], str]:
+    index = {}
+    for slug, spec in products.items():
+        for pkg in spec["packages"]:
+            eco, name = pkg.split(":", 1)
+            index[(eco, name.lower() if eco == "PyPI" else name)] = slug
+    return index
+
+
+def _pkg(spec: dict) -> dict[str, str]:
+    eco, name = spec["packages"][0].split(":", 1)
+    return {"ecosystem": eco, "name": name}
+
+
+# ---------------------------------------------------------------- OSV sources
+
+
+def trim_osv(rec: dict, keep: set[tuple[str, str]]) -> dict:
+    """The fields the bundle keeps, with affected entries narrowed to the mapped packages."""
+    affected = []
+    for aff in rec.get("affected", []):
+        pkg = aff.get("package", {})
+        eco, name = pkg.get("ecosystem", ""), pkg.get("name", "")
+        if (eco, name.lower() if eco == "PyPI" else name) not in keep:
+            continue
+        entry = {"package": {"ecosystem": eco, "name": name}}
+        if aff.get("ranges"):
+            entry["ranges"] = aff["ranges"]
+        numbered = any(r.get("type") in ("ECOSYSTEM", "SEMVER") for r in aff.get("ranges", []))
+        if aff.get("versions") and not numbered:
+            # PYSEC enumerates every version its ranges cover; the ranges say the same.
+            entry["versions"] = aff["versions"]
+        affected.append(entry)
+    out = {
+        "schema_version": SCHEMA,
+        "id": rec["id"],
+        "modified": str(rec.get("modified", "")),
+        "aliases": sorted(set(rec.get("aliases") or [])),
+        "summary": summary_of(rec),
+        "affected": affected,
+        "references": [
+            {"type": r.get("type", "WEB"), "url": r["url"]} for r in rec.get("references") or []
+        ],
+    }
+    if rec.get("published"):
+        out["published"] = str(rec["published"])
+    if rec.get("severity"):
+        out["severity"] = rec["severity"]
+    return out
+
+
+def summary_of(rec: dict) -> str:
+    text = (rec.get("summary") or "").strip()
+    if not text:
+        details = " ".join((rec.get("details") or "").split())
+        text = details.split(". ")[0][:200]
+    return text
+
+
+def from_vulndb(git: Git, index: dict) -> list[tuple[str, dict]]:
+    out = []
+    for path in git.ls("data/osv"):
+        text = git._run("show", f"{git.commit}:{path}")
+        if not any(f'"{name}"' in text for eco, name in index if eco == "Go"):
+            continue
+        git.show(path)  # cache the raw record
+        rec = json.loads(text)
+        if rec.get("withdrawn"):
+            continue
+        osv = trim_osv(rec, set(index))
+        for slug in {
+            index[(a["package"]["ecosystem"], a["package"]["name"])] for a in osv["affected"]
+        }:
+            out.append((slug, annotate(osv, slug, "vulndb", git.source(path), "reviewed")))
+    return out
+
+
+def from_pypa(git: Git, index: dict) -> list[tuple[str, dict]]:
+    out = []
+    for (eco, name), slug in index.items():
+        if eco != "PyPI":
+            continue
+        for path in git.ls(f"vulns/{name}"):
+            rec = yaml.safe_load(git.show(path))
+            if rec.get("withdrawn"):
+                continue
+            osv = trim_osv(rec, {(eco, name)})
+            out.append((slug, annotate(osv, slug, "pypa", git.source(path), "reviewed")))
+    return out
+
+
+def annotate(osv: dict, slug: str, kind: str, source: dict, confidence: str) -> dict:
+    osv = json.loads(json.dumps(osv))
+    osv.setdefault("database_specific", {})["aicensus"] = {
+        "product": slug,
+        "source_kind": kind,
+        "source": source,
+        "confidence": confidence,
+    }
+    return osv
+
+
+# ---------------------------------------------------------------- aggregator (AI-Infra-Guard)
+
+_CLAUSE = re.compile(r'^version\s*(<=|>=|==|=|<|>)\s*"([^"]*)"$')
+
+
+def parse_rule(rule: str) -> list[list[tuple[str, str]]] | None:
+    """'version >= "1" && version < "2" || …' → [[(op, v), …], …]; None when not a rule."""
+    rule = rule.split(" #")[0].strip().strip("'").strip()
+    if not rule:
+        return None
+    if re.fullmatch(r'"[^"]+"', rule):
+        return [[("==", rule.strip('"'))]]
+    terms = []
+    for term in rule.replace("(", " ").replace(")", " ").split("||"):
+        clauses = []
+        for part in term.split("&&"):
+            m = _CLAUSE.match(part.strip())
+            if not m or m.group(2).lower() in ("", "unknown"):
+                return None
+            clauses.append(("==" if m.group(1) == "=" else m.group(1), m.group(2)))
+        terms.append(clauses)
+    return terms
+
+
+def rule_to_affected(terms: list[list[tuple[str, str]]], pkg: dict, boundary: str | None) -> dict:
+    """OSV affected entry: one ECOSYSTEM range per OR term; == becomes an explicit version."""
+    entry: dict = {"package": pkg, "ranges": [], "versions": []}
+    for clauses in terms:
+        if boundary and not all(re.match(boundary, v) for _, v in clauses):
+            continue  # not comparable with the versions the product reports
+        if len(clauses) == 1 and clauses[0][0] == "==":
+            entry["versions"].append(clauses[0][1])
+            continue
+        events: list[dict] = []
+        exclusive = False
+        low = [c for c in clauses if c[0] in (">", ">=")]
+        high = [c for c in clauses if c[0] in ("<", "<=")]
+        if len(low) > 1 or len(high) > 1 or len(low) + len(high) != len(clauses):
+            continue
+        if not high:
+            # An aggregator's rule without an upper bound is its guess that "every version"
+            # is affected: reported as undetermined, not as affected.
+            continue
+        if low:
+            events.append({"introduced": low[0][1]})
+            exclusive = low[0][0] == ">" and low[0][1] != "0"
+        else:
+            events.append({"introduced": "0"})
+        if high:
+            events.append({"fixed" if high[0][0] == "<" else "last_affected": high[0][1]})
+        rng: dict = {"type": "ECOSYSTEM", "events": events}
+        if exclusive:
+            # OSV has no exclusive lower bound; the evaluator honours this flag.
+            rng["database_specific"] = {"introduced_exclusive": True}
+        entry["ranges"].append(rng)
+    if not entry["versions"]:
+        del entry["versions"]
+    return entry
+
+
+def _words(slug: str, spec: dict) -> list[str]:
+    return [w.lower() for w in spec.get("mention") or [slug, *spec.get("aig", [])]]
+
+
+def about_product(slug: str, spec: dict, products: dict, summary: str, text: str) -> bool:
+    """Whether an aggregator record is about this product: its summary names it, or names no
+    other product while the rest of the record names this one."""
+    own = _words(slug, spec)
+    summary = summary.lower()
+    if any(w in summary for w in own):
+        return True
+    others = {
+        w for other, ospec in products.items() if other != slug
+        for w in _words(other, ospec) if len(w) > 3 and not any(w in o or o in w for o in own)
+    }  # fmt: skip
+    if any(re.search(rf"\b{re.escape(w)}\b", summary) for w in others):
+        return False
+    return any(w in text for w in own)
+
+
+def from_aig(git: Git, products: dict) -> tuple[list[tuple[str, dict]], dict[str, int]]:
+    out, dropped = [], {"wrong_product": 0, "no_id": 0}
+    for slug, spec in products.items():
+        for comp in spec.get("aig") or []:
+            for path in git.ls(f"data/vuln_en/{comp}"):
+                if not path.endswith((".yaml", ".yml")):
+                    continue
+                try:
+                    doc = yaml.safe_load(git.show(path))
+                except yaml.YAMLError:
+                    dropped["no_id"] += 1
+                    continue
+                info = doc.get("info") or {}
+                cve = str(info.get("cve") or "").strip()
+                if not re.fullmatch(r"(CVE-\d{4}-\d{4,}|GHSA-[\w-]+)", cve):
+                    dropped["no_id"] += 1
+                    continue
+                refs = [str(r) for r in doc.get("references") or []]
+                text = " ".join(
+                    [str(info.get("summary", "")), str(info.get("details", "")), *refs]
+                ).lower()
+                if not about_product(slug, spec, products, str(info.get("summary", "")), text):
+                    dropped["wrong_product"] += 1
+                    continue
+                terms = parse_rule(str(doc.get("rule") or ""))
+                aff = rule_to_affected(terms or [], _pkg(spec), spec.get("boundary"))
+                osv = {
+                    "schema_version": SCHEMA,
+                    "id": cve,
+                    "modified": git.date,
+                    "aliases": [],
+                    "summary": str(info.get("summary") or "").strip(),
+                    "affected": [aff],
+                    "references": [{"type": "WEB", "url": u} for u in refs],
+                }
+                vector = str(info.get("cvss") or "").strip()
+                if vector.startswith("CVSS:3"):
+                    osv["severity"] = [{"type": "CVSS_V3", "score": vector}]
+                elif vector.startswith("CVSS:4"):
+                    osv["severity"] = [{"type": "CVSS_V4", "score": vector}]
+                rec = annotate(osv, slug, "aig", git.source(path), "aggregator")
+                label = str(info.get("severity") or "").lower()
+                if label in ("critical", "high", "medium", "low"):
+                    rec["database_specific"]["aicensus"]["severity_label"] = label
+                if not aff.get("ranges") and not aff.get("versions"):
+                    rec["database_specific"]["aicensus"]["range_note"] = (
+                        f"the source's version rule {doc.get('rule')!r} is not comparable with "
+                        "the versions this product reports"
+                    )
+                out.append((slug, rec))
+    return out, dropped
+
+
+# ---------------------------------------------------------------- hand-kept table
+
+
+def from_handkept(products: dict) -> list[tuple[str, dict]]:
+    data = yaml.safe_load(HANDKEPT.read_text(encoding="utf-8"))
+    out = []
+    for e in data["advisories"]:
+        slug = e["product"]
+        ranges = []
+        for r in e.get("affected") or []:
+            events = [{"introduced": str(r.get("introduced", "0"))}]
+            if r.get("fixed"):
+                events.append({"fixed": str(r["fixed"])})
+            elif r.get("last_affected"):
+                events.append({"last_affected": str(r["last_affected"])})
+            ranges.append({"type": "ECOSYSTEM", "events": events})
+        aff: dict = {"package": _pkg(products[slug])}
+        if e.get("evaluate", True) and ranges:
+            aff["ranges"] = ranges
+        osv = {
+            "schema_version": SCHEMA,
+            "id": e["id"],
+            "modified": "",
+            "aliases": sorted(e.get("aliases") or []),
+            "summary": e["title"],
+            "affected": [aff],
+            "references": [{"type": "ADVISORY", "url": e["source"]}],
+        }
+        src = {"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml", "commit": ""}
+        rec = annotate(osv, slug, "handkept", src, "reviewed" if e["confirmed"] else "aggregator")
+        extra = rec["database_specific"]["aicensus"]
+        extra["severity_label"] = e["severity"]
+        for key in ("note", "remediation"):
+            if e.get(key):
+                extra[key] = " ".join(str(e[key]).split())
+        if e.get("cwe"):
+            rec["database_specific"]["cwe_ids"] = e["cwe"]
+        out.append((slug, rec))
+    return out
+
+
+# ---------------------------------------------------------------- merge
+
+
+def ids_of(rec: dict) -> set[str]:
+    return {rec["id"], *rec.get("aliases", [])}
+
+
+def merge(records: list[tuple[str, dict]]) -> list[dict]:
+    """One record per (product, vulnerability): the highest-ranked source wins; the others
+    contribute aliases, a missing CVSS vector, notes, and their source (as `also_in`)."""
+    records.sort(key=lambda sr: RANK[sr[1]["database_specific"]["aicensus"]["source_kind"]])
+    kept: list[dict] = []
+    by_id: dict[tuple[str, str], dict] = {}
+    for slug, rec in records:
+        match = next((by_id[(slug, i)] for i in ids_of(rec) if (slug, i) in by_id), None)
+        if match is None:
+            kept.append(rec)
+            for i in ids_of(rec):
+                by_id[(slug, i)] = rec
+            continue
+        mine, theirs = match["database_specific"]["aicensus"], rec["database_specific"]["aicensus"]
+        new_ids = ids_of(rec) - ids_of(match)
+        match["aliases"] = sorted(set(match["aliases"]) | (new_ids - {match["id"]}))
+        for i in new_ids:
+            by_id[(slug, i)] = match
+        if not match.get("severity") and rec.get("severity"):
+            match["severity"] = rec["severity"]
+            mine["severity_from"] = theirs["source"]
+        for key in ("note", "remediation", "severity_label"):
+            if theirs.get(key) and not mine.get(key):
+                mine[key] = theirs[key]
+        if _open_ended(match) and theirs["source_kind"] == "handkept" and (
+            theirs["confidence"] == "reviewed" and not _open_ended(rec)
+        ):
+            # The record names no fix; the hand-kept entry found it in the upstream history.
+            pkg = match["affected"][0]["package"] if match["affected"] else None
+            match["affected"] = [dict(a, package=pkg or a["package"]) for a in rec["affected"]]
+            mine["range_from"] = theirs["source"]
+        if not match["summary"] and rec["summary"]:
+            match["summary"] = rec["summary"]
+        mine.setdefault("also_in", []).append(theirs["source"])
+    return kept
+
+
+def _open_ended(rec: dict) -> bool:
+    """No range of the record ends: every version from its introduction on is affected."""
+    events = [e for a in rec["affected"] for r in a.get("ranges", []) for e in r["events"]]
+    return bool(events) and not any(("fixed" in e or "last_affected" in e) for e in events)
+
+
+def add_kev(records: list[dict], git: Git | None) -> str | None:
+    if git is None:
+        return None
+    catalog = json.loads(git.show("known_exploited_vulnerabilities.json"))
+    kev = {v["cveID"]: v.get("dateAdded", "") for v in catalog["vulnerabilities"]}
+    for rec in records:
+        hits = sorted(i for i in ids_of(rec) if i in kev)
+        if hits:
+            rec["database_specific"]["aicensus"]["known_exploited"] = {
+                "catalog": "CISA KEV",
+                "cve": hits[0],
+                "date_added": kev[hits[0]],
+            }
+    return catalog.get("catalogVersion")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vulndb", required=True)
+    ap.add_argument("--pypa", required=True)
+    ap.add_argument(
+        "--pypa-name", default="pypa/advisory-database",
+        help="the repository --pypa is a checkout of (a mirror such as "
+        "westonsteimel/advisory-database-pypa is newer than the stored pypa snapshot)",
+    )  # fmt: skip
+    ap.add_argument("--aig", required=True)
+    ap.add_argument("--kev")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    products = load_products()
+    index = package_index(products)
+    vulndb = Git(args.vulndb, "golang/vulndb")
+    pypa = Git(args.pypa, args.pypa_name)
+    aig = Git(args.aig, "Tencent/AI-Infra-Guard")
+    kev = Git(args.kev, "cisagov/kev-data") if args.kev else None
+    raw = from_vulndb(vulndb, index) + from_pypa(pypa, index) + from_handkept(products)
+    aig_records, dropped = from_aig(aig, products)
+    records = merge(raw + aig_records)
+    kev_version = add_kev(records, kev)
+    records.sort(key=lambda r: (r["database_specific"]["aicensus"]["product"], r["id"]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in records)
+    with gzip.GzipFile(out / "advisories.jsonl.gz", "wb", mtime=0) as fh:
+        fh.write(lines.encode())
+    counts: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    for r in records:
+        meta = r["database_specific"]["aicensus"]
+        counts[meta["product"]] = counts.get(meta["product"], 0) + 1
+        kinds[meta["source_kind"]] = kinds.get(meta["source_kind"], 0) + 1
+    manifest = {
+        "built": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": max(g.date for g in (vulndb, aig) if g)[:10],
+        "sources": [
+            {"repo": g.repo, "commit": g.commit, "date": g.date}
+            for g in (vulndb, pypa, aig, kev)
+            if g
+        ]
+        + [{"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"}],
+        "kev_catalog_version": kev_version,
+        "advisories": len(records),
+        "products": len(counts),
+        "by_product": dict(sorted(counts.items())),
+        "by_source": kinds,
+        "aggregator_dropped": dropped,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(records)} advisories, {len(counts)} products -> {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
