@@ -1,121 +1,98 @@
-"""The only module that wires the stages: engine → fingerprint → enumerate → attribute.
+"""The only module that wires the stages per target: engine → fingerprint → enumerate → attribute.
 
 One (ip, port) becomes one ServiceObservation, whatever happens there: a target that runs out
 of time keeps what it learned before (identification and models from the responses already
 in), and a parser that fails on hostile input costs that step, not the observation.
+
+`conclude` is the one step from exchanges to what an observation says (product, version,
+auth, models, attribution). A live scan (`TargetScan`) calls it after its requests; ingest
+calls it on the exchanges another tool recorded (`observe_recorded`). The scheduler is
+`engine.scheduler`; the choice between candidate products is `fingerprint.choose`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 
 from aicensus.attribute import attribute_model, is_cloud_name
-from aicensus.engine.client import HttpClient
+from aicensus.engine import scheduler
+from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
 from aicensus.engine.config import EngineConfig
+from aicensus.engine.scheduler import BodyBudget, TargetSlot
+from aicensus.engine.session import TargetRequests
 from aicensus.enumerate import get_dialect
 from aicensus.errors import ReadOnlyViolation
-from aicensus.fingerprint.evaluate import MatchResult, auth_state, choose, evaluate, extract_version
+from aicensus.fingerprint.choose import Choice, canary_probe, identify
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, extract_version
+from aicensus.fingerprint.probes import RequestKey, exchanges_for, identity_probes, probe_request
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import (
     Evidence,
     Exchange,
     ModelRecord,
     ProbeRequest,
+    ProductClaim,
+    RecordedService,
     ScanStatus,
     ServiceObservation,
     Target,
     TLSInfo,
 )
 
-CANARY_PREFIX = "aicensus-canary-"
 TLS_FIRST_PORTS = frozenset({443, 6443, 8443, 9443})
 ROOT = ProbeRequest(method="GET", path="/")
-RequestKey = tuple[str, str, str]
 
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-_PROBES: dict[tuple[int, str], tuple[Signature, ProbeRequest, RequestKey]] = {}
+# ---------------------------------------------------------------- the shared step
 
 
-def _probe(sig: Signature, probe_id: str) -> tuple[ProbeRequest, RequestKey]:
-    # Built once per signature; the stored signature guards against a reused id().
-    slot = (id(sig), probe_id)
-    cached = _PROBES.get(slot)
-    if cached is None or cached[0] is not sig:
-        probe = sig.probes[probe_id]
-        request = ProbeRequest(method=probe.method, path=probe.path, json_body=probe.json)
-        cached = _PROBES[slot] = (sig, request, request.key())
-    return cached[1], cached[2]
-
-
-def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
-    return _probe(sig, probe_id)[0]
-
-
-def identity_probes(sigs: Iterable[Signature]) -> Iterator[ProbeRequest]:
-    """Probes that may go to a service whose product is not known yet."""
-    for sig in sigs:
-        for pid, probe in sig.probes.items():
-            if probe.when == "identify":
-                yield probe_request(sig, pid)
-
-
-def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
-    """The signature's view of what was sent: probe id → exchange."""
-    view: dict[str, Exchange] = {}
-    for pid in sig.probes:
-        ex = cache.get(_probe(sig, pid)[1])
-        if ex is not None:
-            view[pid] = ex
-    return view
-
-
-HONEYPOT_MIN_PRODUCTS = 3  # distinct products one service claims to be at once
-
-
-def without_catch_all(
-    cache: Mapping[RequestKey, Exchange], canary: Exchange | None
-) -> Mapping[RequestKey, Exchange]:
-    """Drop answers identical to a random path's 2xx answer: they prove nothing."""
-    if canary is None or canary.status is None or not 200 <= canary.status < 300:
-        return cache
-    return {
-        k: ex
-        for k, ex in cache.items()
-        if not (ex.status == canary.status and ex.body == canary.body)
-    }
-
-
-def identify(
+def conclude(
+    obs: ServiceObservation,
     sigs: Sequence[Signature],
     cache: Mapping[RequestKey, Exchange],
     canary: Exchange | None = None,
-) -> tuple[MatchResult | None, list[MatchResult]]:
-    view = without_catch_all(cache, canary)
-    results = [evaluate(sig, exchanges_for(sig, view)) for sig in sigs]
-    return choose(results), results
+    choice: Choice | None = None,
+) -> None:
+    """Fill obs from the exchanges in hand (pure): the product chosen (or a suspected
+    honeypot), its version and auth, its models with their recorded details, attributed.
 
-
-def claimed_products(best: MatchResult | None, results: Sequence[MatchResult]) -> list[str]:
-    """Specific products that match besides the winner's known look-alikes."""
-    if best is None:
-        return []
-    specific = {r.signature.id for r in results if r.matched and not r.signature.generic}
-    return sorted(specific - set(best.signature.beats))
+    `choice`: the one a live scan's requests followed (else chosen here). obs.status is left
+    alone when no product is chosen: the caller knows if that means unidentified or a timeout.
+    """
+    if choice is None:
+        choice = identify(sigs, cache, canary)
+    if choice.honeypot:
+        obs.status = ScanStatus.SUSPECTED_HONEYPOT
+        obs.evidence = [choice.honeypot_evidence()]
+        return
+    if choice.best is None:
+        return
+    describe(obs, choice.best, cache)
+    sig = choice.best.signature
+    if sig.models is None:
+        return
+    try:
+        obs.models = list_models(sig, cache, obs)
+    except Exception as exc:  # a parser bug on hostile input: keep the identification
+        obs.error = _internal("enumerate", exc)
+        return
+    try:
+        attribute_all(obs.models)
+    except Exception as exc:
+        obs.error = _internal("attribute", exc)
 
 
 def describe(
-    obs: ServiceObservation, best: MatchResult | None, cache: Mapping[RequestKey, Exchange]
+    obs: ServiceObservation, best: MatchResult, cache: Mapping[RequestKey, Exchange]
 ) -> None:
-    """Fill product, version, auth and models from what was seen (pure)."""
-    if best is None:
-        return
+    """Fill product, version and auth from what was seen (pure)."""
     sig = best.signature
     view = exchanges_for(sig, cache)
     obs.status = ScanStatus.IDENTIFIED
@@ -128,10 +105,23 @@ def describe(
     obs.auth, obs.auth_evidence = auth_state(sig, view)
 
 
-def enumerate_models(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> list[ModelRecord]:
-    if sig.models is None:
-        return []
-    return get_dialect(sig.models.dialect).parse(exchanges_for(sig, cache))
+def list_models(
+    sig: Signature, cache: Mapping[RequestKey, Exchange], obs: ServiceObservation
+) -> list[ModelRecord]:
+    """The product's models from its listing, with each model's details that were fetched
+    (or recorded). A detail the dialect cannot read costs that detail (noted in obs.error)."""
+    assert sig.models is not None
+    dialect = get_dialect(sig.models.dialect)
+    models = dialect.parse(exchanges_for(sig, cache))
+    for model, probe in dialect.followups(models):
+        ex = cache.get(probe.key())
+        if ex is None:
+            continue
+        try:
+            dialect.apply_followup(model, ex)
+        except Exception as exc:
+            obs.error = _internal("model details", exc)
+    return models
 
 
 def attribute_all(models: Iterable[ModelRecord]) -> None:
@@ -146,52 +136,68 @@ def attribute_all(models: Iterable[ModelRecord]) -> None:
         model.attribution_confidence = att.confidence
 
 
-class HostGate:
-    """At most N requests in flight per address, across all its ports."""
-
-    def __init__(self, per_host: int) -> None:
-        self.per_host = per_host
-        self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}
-
-    def acquire(self, ip: str) -> asyncio.Semaphore:
-        sem, users = self._gates.get(ip, (asyncio.Semaphore(self.per_host), 0))
-        self._gates[ip] = (sem, users + 1)
-        return sem
-
-    def release(self, ip: str) -> None:
-        sem, users = self._gates[ip]
-        if users <= 1:
-            del self._gates[ip]
-        else:
-            self._gates[ip] = (sem, users - 1)
+# ---------------------------------------------------------------- recorded elsewhere
 
 
-class BodyBudget:
-    """Response-body bytes held by all targets in progress together (one event loop, no lock).
+def observe_recorded(recorded: RecordedService, sigs: Sequence[Signature]) -> ServiceObservation:
+    """Run the same fingerprints and extractors (`conclude`) over responses recorded elsewhere;
+    then the source's own claim, if any, and its labels."""
+    target = recorded.target
+    answered = bool(recorded.exchanges) or recorded.claim is not None
+    obs = ServiceObservation(
+        ip=target.ip,
+        port=target.port,
+        scheme=recorded.scheme if answered else None,
+        status=recorded.status if not recorded.exchanges else ScanStatus.UNIDENTIFIED,
+        observed_at=recorded.observed_at or now_iso(),
+        hostname=target.hostname,
+        error=recorded.error,
+        source=recorded.source,
+    )
+    if recorded.exchanges:
+        cache: dict[RequestKey, Exchange] = {}
+        for ex in recorded.exchanges:
+            cache.setdefault((ex.method, ex.path, ex.request_body or ""), ex)
+        conclude(obs, sigs, cache)
+        obs.request_log = [ex.log_entry() for ex in recorded.exchanges]
+    if recorded.claim is not None:
+        _apply_claim(obs, recorded.claim)
+    obs.evidence.extend(recorded.evidence)
+    return obs
 
-    A request reserves its body cap before it is sent and gives back what it did not read, so
-    the bodies held plus the reads in flight never pass `total`, except by the small floor
-    every request is granted (a bomb next door must not blind the scan to everyone else).
-    """
 
-    def __init__(self, total: int, floor: int) -> None:
-        self.total = total
-        self.floor = floor
-        self.used = 0
-        self.peak = 0
+def _apply_claim(obs: ServiceObservation, claim: ProductClaim) -> None:
+    if obs.product not in (None, claim.product):
+        obs.evidence.append(
+            Evidence(
+                kind="source-label",
+                probe=claim.probe,
+                marker=f"{claim.label}, but the recorded responses identify {obs.product}",
+                weight=0.0,
+            )
+        )
+        return
+    obs.status = ScanStatus.IDENTIFIED
+    obs.product = claim.product
+    obs.confidence = max(obs.confidence, claim.confidence)
+    obs.version = claim.version or obs.version
+    obs.evidence.extend(claim.evidence)
+    if claim.models is not None:
+        attribute_all(claim.models)
+        obs.models = claim.models
+    obs.auth = claim.auth
+    obs.auth_evidence = list(claim.auth_evidence)
 
-    def reserve(self, want: int) -> int:
-        grant = max(min(want, self.total - self.used), min(want, self.floor))
-        self.used += grant
-        self.peak = max(self.peak, self.used)
-        return grant
 
-    def give_back(self, size: int) -> None:
-        self.used -= size
+# ---------------------------------------------------------------- a live scan
 
 
 class TargetScan:
-    """Everything learned at one (ip, port); survives a timeout with what it has."""
+    """Everything learned at one (ip, port); survives a timeout with what it has.
+
+    `run` only sends requests (deciding what to send from what came back); `finish` turns
+    what came back into the observation with `conclude`.
+    """
 
     def __init__(
         self,
@@ -202,21 +208,18 @@ class TargetScan:
         config: EngineConfig,
         budget: BodyBudget | None = None,
     ) -> None:
-        self.budget = budget or BodyBudget(
-            config.max_total_body_bytes, config.max_body_after_budget
-        )
+        self.requests = TargetRequests(client, sem, target, config, budget)
         self.client = client
-        self.sem = sem
         self.target = target
         self.sigs = sigs
         self.config = config
-        self.cache: dict[RequestKey, Exchange] = {}
-        self.order: list[Exchange] = []
+        self.cache = self.requests.cache  # the same objects: what came back, by request
+        self.order = self.requests.order  # and in the order it came
         self.tls: TLSInfo | None = None
         self.canary: Exchange | None = None
-        self.results: list[MatchResult] = []
-        self.body_bytes = 0  # kept across this target's responses; see EngineConfig
-        self._attributed = False
+        self.choice: Choice | None = None  # settled: the product the requests then followed
+        self.timed_out = False
+        self.failed = False  # an internal error: nothing to conclude
         self.obs = ServiceObservation(
             ip=target.ip,
             port=target.port,
@@ -227,85 +230,46 @@ class TargetScan:
         )
 
     async def send(self, probe: ProbeRequest) -> Exchange:
-        key = probe.key()
-        if key in self.cache:
-            return self.cache[key]
-        scheme = self.obs.scheme or "http"
-        async with self.sem:
-            granted = self.budget.reserve(self._body_cap())
-            kept = 0
-            try:
-                ex = await self.client.fetch(
-                    self.target.ip,
-                    self.target.port,
-                    scheme,
-                    probe,
-                    self.target.hostname,
-                    max_body=granted,
-                )
-                kept = len(ex.body)
-            finally:  # a cancelled request keeps nothing
-                self.budget.give_back(granted - kept)
-        self.body_bytes += kept
-        self.cache[key] = ex
-        self.order.append(ex)
-        return ex
-
-    def _body_cap(self) -> int:
-        left = self.config.max_target_bytes - self.body_bytes
-        return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))
+        return await self.requests.send(probe, self.obs.scheme or "http")
 
     async def send_all(self, probes: Iterable[ProbeRequest]) -> None:
-        unique = {p.key(): p for p in probes if p.key() not in self.cache}
-        await asyncio.gather(*(self.send(p) for p in unique.values()))
+        await self.requests.send_all(probes, self.obs.scheme or "http")
 
-    def _identify(self) -> MatchResult | None:
-        best, self.results = identify(self.sigs, self.cache, self.canary)
-        return best
+    def _identify(self) -> Choice:
+        return identify(self.sigs, self.cache, self.canary)
 
     async def run(self) -> None:
         if not await self._connect():
             return
         port_sigs = [s for s in self.sigs if self.target.port in s.ports]
         await self.send_all(identity_probes(port_sigs))
-        best = self._identify()
+        choice = self._identify()
+        best = choice.best
         if (best is None or best.signature.generic) and self.config.probe_scope == "all":
             await self.send_all(identity_probes(self.sigs))
-            best = self._identify()
-        best = await self._settle(best)
+            choice = self._identify()
+        self.choice = choice = await self._settle(choice)
         self.obs.status = ScanStatus.UNIDENTIFIED
-        claimed = claimed_products(best, self.results)
-        if len(claimed) >= HONEYPOT_MIN_PRODUCTS:
-            self._mark_honeypot(claimed)
+        if choice.honeypot or choice.best is None:
             return
-        if best is not None:
-            # Product-specific probes (route checks, details) go only to the settled winner.
-            await self.send_all(probe_request(best.signature, pid) for pid in best.signature.probes)
-        describe(self.obs, best, self.cache)
-        if best is not None:
-            await self._enumerate(best.signature)
+        sig = choice.best.signature
+        # Product-specific probes (route checks, details) go only to the settled winner.
+        await self.send_all(probe_request(sig, pid) for pid in sig.probes)
+        await self._fetch_model_details(sig)
 
-    def _mark_honeypot(self, claimed: list[str]) -> None:
-        self.obs.status = ScanStatus.SUSPECTED_HONEYPOT
-        self.obs.evidence = [
-            Evidence(
-                kind="honeypot",
-                probe="(all probes)",
-                marker=f"claims to be {len(claimed)} products at once: {', '.join(claimed)}",
-            )
-        ]
-
-    async def _settle(self, best: MatchResult | None) -> MatchResult | None:
+    async def _settle(self, choice: Choice) -> Choice:
         """Send the winner's remaining identity probes: a look-alike may overturn it."""
         for _ in range(3):
-            if best is None:
-                return None
-            pending = [p for p in identity_probes([best.signature]) if p.key() not in self.cache]
+            if choice.best is None:
+                return choice
+            pending = [
+                p for p in identity_probes([choice.best.signature]) if p.key() not in self.cache
+            ]
             if not pending:
-                return best
+                return choice
             await self.send_all(pending)
-            best = self._identify()
-        return best
+            choice = self._identify()
+        return choice
 
     async def _connect(self) -> bool:
         """Find the scheme with one GET /; False when nothing HTTP answers."""
@@ -315,10 +279,7 @@ class TargetScan:
             self.obs.scheme = scheme
             ex = await self.send(ROOT)
             if ex.status is not None and not _speaks_tls_only(ex):
-                # A random path: a catch-all app's answer to it is what "no route" looks like.
-                self.canary = await self.send(
-                    ProbeRequest(method="GET", path=f"/{CANARY_PREFIX}{secrets.token_hex(6)}")
-                )
+                self.canary = await self.send(canary_probe())
                 if scheme == "https":
                     self.tls = await self.client.certificate(
                         self.target.ip, self.target.port, self.target.hostname
@@ -337,7 +298,9 @@ class TargetScan:
         self.obs.scheme = None
         return False
 
-    async def _enumerate(self, sig: Signature) -> None:
+    async def _fetch_model_details(self, sig: Signature) -> None:
+        """The model listing, then each listed model's details (as many as the config allows).
+        Only fetched here: `conclude` reads them."""
         if sig.models is None:
             return
         await self.send_all(probe_request(sig, pid) for pid in sig.models.probes)
@@ -345,60 +308,18 @@ class TargetScan:
         try:
             models = dialect.parse(exchanges_for(sig, self.cache))
             followups = dialect.followups(models)[: self.config.max_model_details]
-        except Exception as exc:  # a parser bug on hostile input: keep the identification
-            self.obs.error = _internal("enumerate", exc)
+        except Exception:  # conclude parses again and records the error
             return
-        self.obs.models = models  # listed: kept even if the details below time out
-        results = await asyncio.gather(*(self._followup(p) for _, p in followups))
-        for (model, _), ex in zip(followups, results, strict=True):
-            if ex is None:
-                continue
-            try:
-                dialect.apply_followup(model, ex)
-            except Exception as exc:
-                self.obs.error = _internal("model details", exc)
-        self._attribute()
+        await asyncio.gather(*(self._followup(p) for _, p in followups))
 
-    async def _followup(self, probe: ProbeRequest) -> Exchange | None:
+    async def _followup(self, probe: ProbeRequest) -> None:
         try:
-            return await self.send(probe)
+            await self.send(probe)
         except ReadOnlyViolation:
-            return None
-
-    def salvage(self) -> None:
-        """After a target timeout: identify and list models from the responses already in.
-
-        Pure (no requests). The status stays a timeout unless a product was identified.
-        """
-        if self.obs.scheme is None or not any(ex.status is not None for ex in self.order):
             return
-        try:
-            if self.obs.status not in (ScanStatus.IDENTIFIED, ScanStatus.SUSPECTED_HONEYPOT):
-                best = self._identify()
-                claimed = claimed_products(best, self.results)
-                if len(claimed) >= HONEYPOT_MIN_PRODUCTS:
-                    self._mark_honeypot(claimed)
-                    return
-                if best is None:
-                    return
-                describe(self.obs, best, self.cache)
-            if not self.obs.models and self.obs.status == ScanStatus.IDENTIFIED:
-                sig = next(s for s in self.sigs if s.id == self.obs.product)
-                self.obs.models = enumerate_models(sig, self.cache)
-            self._attribute()
-        except Exception as exc:
-            self.obs.error = _internal("target timeout; then", exc)
-
-    def _attribute(self) -> None:
-        if self._attributed:
-            return
-        self._attributed = True
-        try:
-            attribute_all(self.obs.models)
-        except Exception as exc:
-            self.obs.error = _internal("attribute", exc)
 
     def finish(self) -> ServiceObservation:
+        self._conclude()
         if self.obs.error is None and self.obs.scheme is not None:
             failed = [ex for ex in self.cache.values() if ex.error]
             if failed:  # e.g. reset mid-body: say so, the request log has each one
@@ -409,9 +330,28 @@ class TargetScan:
                 )[:300]
         self.obs.tls = self.tls
         self.obs.request_log = [ex.log_entry() for ex in self.order]
-        self.budget.give_back(self.body_bytes)  # the bodies go with this TargetScan
-        self.body_bytes = 0
+        self.requests.release()  # the bodies go with this TargetScan
         return self.obs
+
+    def _conclude(self) -> None:
+        """conclude over the responses in, also after a target timeout (then the status stays
+        a timeout unless a product was identified)."""
+        if self.failed or self.obs.scheme is None:
+            return
+        if not any(ex.status is not None for ex in self.order):
+            return
+        before = self.obs.error
+        try:
+            conclude(self.obs, self.sigs, self.cache, self.canary, self.choice)
+        except Exception as exc:
+            if self.timed_out:
+                self.obs.error = _internal("target timeout; then", exc)
+            else:
+                self.obs.status = ScanStatus.ERROR
+                self.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
+            return
+        if self.timed_out and self.obs.error != before:
+            self.obs.error = f"{before}; then {self.obs.error}"[:300]
 
 
 def _speaks_tls_only(ex: Exchange) -> bool:
@@ -432,30 +372,24 @@ def _failure_status(error: str) -> ScanStatus:
 
 
 async def scan_target(
-    client: HttpClient,
-    gate: HostGate,
-    target: Target,
-    sigs: Sequence[Signature],
-    config: EngineConfig,
-    budget: BodyBudget | None = None,
+    sigs: Sequence[Signature], slot: TargetSlot, target: Target
 ) -> ServiceObservation:
-    scan = TargetScan(client, gate.acquire(target.ip), target, sigs, config, budget)
+    """One target, start to finish: the job the engine's scheduler runs per target."""
+    scan = TargetScan(slot.client, slot.sem, target, sigs, slot.config, slot.budget)
     try:
         # asyncio.timeout, not wait_for: wait_for can swallow a cancellation (Ctrl-C) that
         # arrives as the target finishes, and the worker would go on to the next target.
-        async with asyncio.timeout(config.target_timeout):
+        async with asyncio.timeout(slot.config.target_timeout):
             await scan.run()
     except TimeoutError:
+        scan.timed_out = True
         scan.obs.error = "target timeout"
         if scan.obs.status == ScanStatus.ERROR:
             scan.obs.status = ScanStatus.IO_TIMEOUT
-        scan.salvage()
     except Exception as exc:
+        scan.failed = True
         scan.obs.status = ScanStatus.ERROR
         scan.obs.error = f"internal: {type(exc).__name__}: {exc}"[:300]
-    finally:
-        gate.release(target.ip)
-        client.done_with(target.ip, target.port)
     return scan.finish()
 
 
@@ -469,15 +403,15 @@ async def run_scan(
     config: EngineConfig,
     on_result: ResultSink,
     *,
-    connect_hook: Callable[[str, int], None] | None = None,
-    on_connection: Callable[[], None] | None = None,
+    connect_hook: ConnectHook | None = None,
+    on_connection: ConnectionHook | None = None,
 ) -> None:
-    """Scan targets with a fixed pool of workers, so memory does not grow with their number."""
-    await run_indexed_scan(
-        enumerate(targets),
-        sigs,
+    """Scan targets with the engine's fixed pool of workers (engine.scheduler)."""
+    await scheduler.run(
+        targets,
+        partial(scan_target, sigs),
         config,
-        lambda _index, obs: on_result(obs),
+        on_result,
         connect_hook=connect_hook,
         on_connection=on_connection,
     )
@@ -489,55 +423,16 @@ async def run_indexed_scan(
     config: EngineConfig,
     on_result: IndexedSink,
     *,
-    connect_hook: Callable[[str, int], None] | None = None,
-    on_connection: Callable[[], None] | None = None,
+    connect_hook: ConnectHook | None = None,
+    on_connection: ConnectionHook | None = None,
 ) -> None:
     """run_scan over (plan position, target) pairs; each result comes back with its position,
     which is what a checkpoint records (see api.scan)."""
-    gate = HostGate(config.per_host_inflight)
-    budget = BodyBudget(config.max_total_body_bytes, config.max_body_after_budget)
-    async with HttpClient(config, connect_hook=connect_hook, on_connection=on_connection) as client:
-
-        async def worker() -> None:
-            task = asyncio.current_task()
-            for index, target in targets:  # a shared iterator: each target goes to one worker
-                obs = await scan_target(client, gate, target, sigs, config, budget)
-                if task is not None and task.cancelling():
-                    # Interrupted: a target cut short is not a result (a resume rescans it).
-                    raise asyncio.CancelledError
-                pending = on_result(index, obs)
-                if pending is not None:
-                    await pending
-
-        await asyncio.gather(*(worker() for _ in range(max(1, config.concurrency))))
-
-
-def observe_recorded(
-    target: Target,
-    scheme: str | None,
-    exchanges: Sequence[Exchange],
-    sigs: Sequence[Signature],
-    observed_at: str | None = None,
-    source: str = "responses",
-) -> ServiceObservation:
-    """Run the same fingerprints and extractors over responses recorded elsewhere."""
-    cache: dict[RequestKey, Exchange] = {}
-    for ex in exchanges:
-        body = ex.request_body or ""
-        cache.setdefault((ex.method, ex.path, body), ex)
-    obs = ServiceObservation(
-        ip=target.ip,
-        port=target.port,
-        scheme=scheme,
-        status=ScanStatus.UNIDENTIFIED,
-        observed_at=observed_at or now_iso(),
-        hostname=target.hostname,
-        source=source,
+    await scheduler.run_indexed(
+        targets,
+        partial(scan_target, sigs),
+        config,
+        on_result,
+        connect_hook=connect_hook,
+        on_connection=on_connection,
     )
-    best, _ = identify(sigs, cache)
-    describe(obs, best, cache)
-    if best is not None:
-        obs.models = enumerate_models(best.signature, cache)
-        attribute_all(obs.models)
-    obs.request_log = [ex.log_entry() for ex in exchanges]
-    return obs

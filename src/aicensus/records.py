@@ -1,8 +1,8 @@
 """Typed records that flow between the pipeline stages.
 
-Stages never share objects other than these: targets → engine (Exchange) →
-fingerprint (ServiceMatch, Evidence) → enumerate (ModelRecord) → attribute
-(Attribution) → assess → store → report (ServiceObservation).
+Stages never share objects other than these: targets → engine (Exchange), or ingest
+(RecordedService) → fingerprint (ServiceMatch, Evidence) → enumerate (ModelRecord) →
+attribute (Attribution) → assess → store → report (ServiceObservation).
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class Target(msgspec.Struct, frozen=True, order=True):
     hostname: str | None = None
 
 
+RequestKey = tuple[str, str, str]  # (method, path, JSON body or ""): what was asked
+
+
 class ProbeRequest(msgspec.Struct, frozen=True):
     """One request the engine may send. Read-only rules are enforced by the engine."""
 
@@ -51,7 +54,7 @@ class ProbeRequest(msgspec.Struct, frozen=True):
     json_body: dict[str, object] | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> RequestKey:
         body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""
         return (self.method, self.path, body)
 
@@ -239,3 +242,40 @@ class ServiceObservation(msgspec.Struct, kw_only=True):
     request_log: list[RequestLogEntry] = msgspec.field(default_factory=list)
     error: str | None = None
     source: str = "scan"  # "scan" or the ingest format it came from
+
+
+class ProductClaim(msgspec.Struct, kw_only=True):
+    """A recording tool's own statement of what a service is (e.g. Censys's `ollama` object).
+
+    Applied after the service's recorded exchanges are fingerprinted, unless they identify
+    another product: then only the label is kept, as evidence that they disagree.
+    """
+
+    product: str
+    confidence: float
+    probe: str  # where the claim comes from, e.g. "censys:ollama"
+    label: str  # e.g. "labelled Ollama by censys"
+    evidence: list[Evidence]  # why the source says so
+    version: str | None = None
+    models: list[ModelRecord] | None = None  # None: the source said nothing about models
+    auth: AuthState = AuthState.UNKNOWN
+    auth_evidence: list[Evidence] = msgspec.field(default_factory=list)
+
+
+class RecordedService(msgspec.Struct, kw_only=True):
+    """What another tool recorded at one (ip, port) at one time: what ingest readers return.
+
+    The exchanges become an observation through the same step a live scan's responses go
+    through (`pipeline.observe_recorded` → `pipeline.conclude`). A service without any keeps
+    `status` and `error` (port open, connection-timeout, not HTTP …).
+    """
+
+    target: Target
+    source: str  # the ingest format
+    observed_at: str | None = None  # None: the time of reading
+    scheme: str | None = None  # of the exchanges (or the claim); None when nothing answered
+    exchanges: list[Exchange] = msgspec.field(default_factory=list)
+    claim: ProductClaim | None = None
+    evidence: list[Evidence] = msgspec.field(default_factory=list)  # the source's own labels
+    status: ScanStatus = ScanStatus.UNIDENTIFIED  # when no exchange was recorded
+    error: str | None = None

@@ -18,12 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aicensus import pipeline
-from aicensus.enumerate.dialects import DIALECTS
+from aicensus.enumerate.registry import DIALECTS
 from aicensus.errors import InputFileError, TargetError
-from aicensus.fingerprint.evaluate import auth_state, choose, evaluate, extract_version
+from aicensus.fingerprint.choose import choose
+from aicensus.fingerprint.evaluate import auth_state, evaluate, extract_version
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.ingest.responses import read_responses
-from aicensus.records import Exchange, ModelRecord, Target
+from aicensus.records import Exchange, ModelRecord, RecordedService, Target
 from aicensus.targets import formats, parse_ports, parse_shard, parse_targets
 from tests.fuzz.strategies import bodies, exchanges, keyed_json, mutated, seed_corpus
 
@@ -73,7 +74,10 @@ def recorded(draw: st.DrawFn) -> list[Exchange]:
 @given(recorded())
 def test_offline_pipeline_never_raises(found: list[Exchange]) -> None:
     """Identification, version, auth, enumeration and attribution over one recorded service."""
-    obs = pipeline.observe_recorded(Target("127.0.0.1", 11434), "http", found, SIGS)
+    recorded = RecordedService(
+        target=Target("127.0.0.1", 11434), source="responses", scheme="http", exchanges=found
+    )
+    obs = pipeline.observe_recorded(recorded, SIGS)
     msgspec.json.encode(obs)  # and the result can always be written out
 
 
@@ -160,7 +164,7 @@ def test_ingest_reader_never_raises(lines: list[bytes]) -> None:
     groups, bad = read_responses(lines)
     assert len(bad) <= len(lines)
     for group in groups:
-        pipeline.observe_recorded(group.target, group.scheme, group.exchanges, SIGS)
+        pipeline.observe_recorded(group, SIGS)
 
 
 target_text = st.one_of(

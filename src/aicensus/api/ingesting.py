@@ -62,10 +62,7 @@ def ingest_responses(
     sigs = sigs if sigs is not None else builtin_signatures()
     started = time.monotonic()
     groups, bad = read_responses(open_lines(path))
-    observations = [
-        pipeline.observe_recorded(g.target, g.scheme, g.exchanges, sigs, g.observed_at)
-        for g in groups
-    ]
+    observations = [pipeline.observe_recorded(g, sigs) for g in groups]
     tally = _Tally()
     for obs in observations:
         tally.add(obs)

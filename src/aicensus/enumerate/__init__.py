@@ -1,5 +1,6 @@
 """Model enumeration: pure parsers that turn recorded exchanges into ModelRecords."""
 
-from aicensus.enumerate.base import Dialect, get_dialect
+from aicensus.enumerate.base import Dialect
+from aicensus.enumerate.registry import DIALECTS, get_dialect
 
-__all__ = ["Dialect", "get_dialect"]
+__all__ = ["DIALECTS", "Dialect", "get_dialect"]

@@ -26,17 +26,6 @@ class Dialect:
         return None
 
 
-def get_dialect(name: str) -> Dialect:
-    from aicensus.enumerate.dialects import DIALECTS
-
-    try:
-        return DIALECTS[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown model dialect {name!r}; known: {', '.join(sorted(DIALECTS))}"
-        ) from None
-
-
 def digest_text(text: object) -> TextDigest | None:
     """Keep a server's long text as sha256, length and the first 200 characters."""
     if not isinstance(text, str) or not text:

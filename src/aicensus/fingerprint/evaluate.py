@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import msgspec
 
@@ -119,18 +119,6 @@ def evaluate(sig: Signature, exchanges: Exchanges) -> MatchResult:
     score = min(1.0, round(score, 3))
     matched = score >= sig.threshold and all(r in fired for r in sig.require)
     return MatchResult(signature=sig, score=score, matched=matched, evidence=evidence)
-
-
-def choose(results: Iterable[MatchResult]) -> MatchResult | None:
-    """The best match: specific products beat generic ones; `beats` settles look-alikes."""
-    matched = [r for r in results if r.matched]
-    if not matched:
-        return None
-    specific = [r for r in matched if not r.signature.generic] or matched
-    ids = {r.signature.id for r in specific}
-    beaten = {b for r in specific for b in r.signature.beats if b in ids}
-    survivors = [r for r in specific if r.signature.id not in beaten] or specific
-    return max(survivors, key=lambda r: (r.score, len(r.evidence)))
 
 
 def extract_version(sig: Signature, exchanges: Exchanges) -> tuple[str | None, Evidence | None]:

@@ -27,18 +27,15 @@ Mapping (docs/measurement.md). One observation per service (ip, port), timed by 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from aicensus import pipeline
 from aicensus.enumerate.base import as_int, as_str
 from aicensus.enumerate.dialects.ollama import model_from_entry
-from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.common import (
     BadRecord,
-    FormatResult,
+    Recorded,
     RecordError,
-    batched,
     check_ip,
     check_port,
     check_time,
@@ -51,8 +48,8 @@ from aicensus.records import (
     Evidence,
     Exchange,
     ModelRecord,
-    ScanStatus,
-    ServiceObservation,
+    ProductClaim,
+    RecordedService,
     Target,
 )
 
@@ -100,44 +97,28 @@ def _model(entry: dict[str, object]) -> ModelRecord | None:
     return record
 
 
-def ollama_observation(
-    ip: str,
-    port: int,
-    at: str,
-    obj: dict[str, object],
-    source: str,
-    base: ServiceObservation | None,
-) -> ServiceObservation:
-    """An identified Ollama observation from an `ollama` object, over what the HTTP responses
-    gave (base) when there were any."""
-    obs = base or ServiceObservation(
-        ip=ip, port=port, scheme="http", status=ScanStatus.IDENTIFIED, observed_at=at, source=source
-    )
-    if obs.product not in (None, "ollama"):
-        obs.evidence.append(
-            Evidence(kind="source-label", probe=f"{source}:ollama", marker="labelled Ollama by "
-                     f"{source}, but the recorded responses identify {obs.product}", weight=0.0)
-        )  # fmt: skip
-        return obs
-    obs.status = ScanStatus.IDENTIFIED
-    obs.product = "ollama"
-    obs.confidence = max(obs.confidence, 0.9)
-    version = as_str(obj.get("version"), 64)
-    obs.version = version or obs.version
-    obs.evidence.append(
-        Evidence(kind="match", probe=f"{source}:ollama",
-                 marker=f"{source} service record has an ollama object", weight=0.9)
-    )  # fmt: skip
+def ollama_claim(obj: dict[str, object], source: str) -> ProductClaim:
+    """What an `ollama` object says: Ollama, its version and models, readable without
+    credentials (the source read them). Models are attributed when the claim is applied."""
+    probe = f"{source}:ollama"
     models = ollama_models(obj)
-    if models or "models" in obj:
-        pipeline.attribute_all(models)
-        obs.models = models
-    obs.auth = AuthState.OPEN
-    obs.auth_evidence = [
-        Evidence(kind="auth", probe=f"{source}:ollama",
-                 marker=f"{source} read the Ollama API (models/version) without credentials")
-    ]  # fmt: skip
-    return obs
+    return ProductClaim(
+        product="ollama",
+        confidence=0.9,
+        probe=probe,
+        label=f"labelled Ollama by {source}",
+        version=as_str(obj.get("version"), 64),
+        models=models if models or "models" in obj else None,
+        evidence=[
+            Evidence(kind="match", probe=probe,
+                     marker=f"{source} service record has an ollama object", weight=0.9)
+        ],
+        auth=AuthState.OPEN,
+        auth_evidence=[
+            Evidence(kind="auth", probe=probe,
+                     marker=f"{source} read the Ollama API (models/version) without credentials")
+        ],
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- records
@@ -214,9 +195,9 @@ def _service_exchanges(service: dict[str, object]) -> list[Exchange]:
     return exchanges
 
 
-def service_observation(
-    ip: str, service: dict[str, object], fallback_time: object, sigs: Sequence[Signature]
-) -> ServiceObservation | None:
+def service_record(
+    ip: str, service: dict[str, object], fallback_time: object
+) -> RecordedService | None:
     transport = str(service.get("transport_protocol") or "tcp").lower()
     if transport not in ("tcp", "quic"):
         return None
@@ -226,31 +207,27 @@ def service_observation(
     tls = service.get("tls") or service.get("cert") or protocol == "HTTPS"
     scheme = "https" if tls else "http"
     exchanges = _service_exchanges(service)
-    base = None
-    if exchanges:
-        base = pipeline.observe_recorded(
-            Target(ip, port), scheme, exchanges, sigs, at, source=SOURCE
-        )
     ollama = service.get("ollama")
-    if isinstance(ollama, dict):
-        return ollama_observation(ip, port, at, ollama, SOURCE, base)
-    if base is not None:
-        return base
-    return ServiceObservation(
-        ip=ip,
-        port=port,
-        scheme=None,
-        status=ScanStatus.UNIDENTIFIED,
+    claim = ollama_claim(ollama, SOURCE) if isinstance(ollama, dict) else None
+    if exchanges or claim is not None:
+        return RecordedService(
+            target=Target(ip, port),
+            source=SOURCE,
+            observed_at=at,
+            scheme=scheme,
+            exchanges=exchanges,
+            claim=claim,
+        )
+    return RecordedService(
+        target=Target(ip, port),
+        source=SOURCE,
         observed_at=at,
         evidence=[Evidence(kind="source-label", probe="censys", marker=protocol or "service")],
         error="service listed by Censys; no HTTP response recorded",
-        source=SOURCE,
     )
 
 
-def _observations(
-    obj: dict[str, object], sigs: Sequence[Signature], number: int, bad: list[BadRecord]
-) -> list[ServiceObservation]:
+def _services(obj: dict[str, object], number: int, bad: list[BadRecord]) -> list[RecordedService]:
     """A host's services; a bad service is reported (with the host's line) and skipped."""
     ip = check_ip(obj.get("ip") or obj.get("host_ip"))
     services = obj.get("services")
@@ -259,40 +236,38 @@ def _observations(
     if not isinstance(services, list):
         raise RecordError("no 'services' list and no 'port'")
     fallback = obj.get("last_updated_at") or obj.get("scan_time") or obj.get("observed_at")
-    observations = []
+    found = []
     for index, service in enumerate(services):
         try:
             if not isinstance(service, dict):
                 raise RecordError("not an object")
-            obs = service_observation(ip, service, fallback, sigs)
+            recorded = service_record(ip, service, fallback)
         except RecordError as exc:
             bad.append(BadRecord(line=number, reason=f"{ip} service {index}: {reason(exc)}"))
             continue
-        if obs is not None:
-            observations.append(obs)
-    return observations
+        if recorded is not None:
+            found.append(recorded)
+    return found
 
 
-def stream(
-    path: str | Path, sigs: Sequence[Signature], batch: int = 20_000
-) -> Iterator[FormatResult]:
-    """The file's observations in results of about `batch` each, read as they are needed."""
-    return batched((_record(number, value, sigs) for number, value in iter_json_file(path)), batch)
+def records(path: str | Path) -> Iterator[Recorded]:
+    """The file's records one at a time, read as they are needed (memory stays flat)."""
+    return (_record(number, value) for number, value in iter_json_file(path))
 
 
-def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
-    return merged(stream(path, sigs))
+def read(path: str | Path) -> Recorded:
+    return merged(records(path))
 
 
-def _record(number: int, value: object, sigs: Sequence[Signature]) -> FormatResult:
-    """One line (or array element): its hosts' observations, or why it was skipped."""
-    part = FormatResult(observations=[], records=1)
+def _record(number: int, value: object) -> Recorded:
+    """One line (or array element): its hosts' services, or why it was skipped."""
+    part = Recorded(services=[], records=1)
     try:
         if isinstance(value, RecordError):
             raise value
         for obj in _unwrap(value):
             try:
-                part.observations.extend(_observations(obj, sigs, number, part.bad))
+                part.services.extend(_services(obj, number, part.bad))
             except RecordError as exc:
                 part.bad.append(BadRecord(line=number, reason=reason(exc)))
     except RecordError as exc:

@@ -1,5 +1,6 @@
 """What every ingest format shares: reading (plain or gzip) files, numbered JSON values, raw
-HTTP responses, time grouping, and the result a reader hands back.
+HTTP responses, time grouping, and the result a reader hands back: recorded services
+(`Recorded`), which `pipeline.observe_recorded` turns into observations (`FormatResult`).
 
 A reader never raises on a bad record: it appends a `BadRecord(line, reason)` and goes on, so
 one broken line never costs the good ones around it. Only a file that cannot be read at all
@@ -22,12 +23,13 @@ import msgspec
 
 from aicensus.errors import InputFileError
 from aicensus.ingest.responses import BadRecord
-from aicensus.records import Exchange, ServiceObservation
+from aicensus.records import Exchange, RecordedService, ServiceObservation
 
 __all__ = [
     "BadRecord",
     "FormatResult",
     "RecordError",
+    "Recorded",
     "batched",
     "check_ip",
     "check_port",
@@ -49,8 +51,16 @@ class RecordError(ValueError):
     """A record that cannot be used; its message becomes the BadRecord reason."""
 
 
+class Recorded(msgspec.Struct, kw_only=True):
+    """What a reader gave: recorded services (in file order) and the records it skipped."""
+
+    services: list[RecordedService]
+    bad: list[BadRecord] = msgspec.field(default_factory=list)
+    records: int = 0  # source records read (lines, hosts, banners …), good and bad
+
+
 class FormatResult(msgspec.Struct, kw_only=True):
-    """What one file gave: observations (in file order) and the records that were skipped."""
+    """What one file gave once observed: observations (in file order) and the skipped records."""
 
     observations: list[ServiceObservation]
     bad: list[BadRecord] = msgspec.field(default_factory=list)
@@ -152,7 +162,8 @@ def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError
 
 
 def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
-    """Per-record results gathered into results of about `size` observations each."""
+    """Per-record results gathered into results of about `size` observations each (each
+    record observed first: a batch holds observations, not the exchanges behind them)."""
     batch = FormatResult(observations=[])
     for part in parts:
         batch.observations.extend(part.observations)
@@ -165,11 +176,11 @@ def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
         yield batch
 
 
-def merged(parts: Iterator[FormatResult]) -> FormatResult:
-    """Every part of a stream as one result."""
-    whole = FormatResult(observations=[])
+def merged(parts: Iterator[Recorded]) -> Recorded:
+    """Every record's part of a file as one result."""
+    whole = Recorded(services=[])
     for part in parts:
-        whole.observations.extend(part.observations)
+        whole.services.extend(part.services)
         whole.bad.extend(part.bad)
         whole.records += part.records
     return whole

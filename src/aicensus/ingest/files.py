@@ -33,7 +33,7 @@ from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
-from aicensus.ingest.common import BadRecord, FormatResult, file_sha256
+from aicensus.ingest.common import BadRecord, FormatResult, Recorded, batched, file_sha256
 from aicensus.ingest.responses import open_lines, read_responses
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
@@ -43,22 +43,20 @@ from aicensus.store import longitudinal as lon
 Reader = Callable[..., FormatResult]
 
 
-def _responses(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
+def _responses(path: str | Path) -> Recorded:
     groups, bad = read_responses(open_lines(path))
-    observations = [
-        pipeline.observe_recorded(g.target, g.scheme, g.exchanges, sigs, g.observed_at)
-        for g in groups
-    ]
-    return FormatResult(observations=observations, bad=bad, records=len(groups) + len(bad))
+    return Recorded(services=groups, bad=bad, records=len(groups) + len(bad))
 
 
-# Formats read a batch at a time (their records stand alone); the rest are read whole.
-STREAMS: dict[str, Callable[..., Iterator[FormatResult]]] = {
-    "censys": censys.stream,
-    "shodan": shodan.stream,
+# Formats read a record at a time (their records stand alone); the rest are read whole.
+RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
+    "censys": censys.records,
+    "shodan": shodan.records,
 }
+BATCH = 20_000  # observations stored per transaction
 
-READERS: dict[str, Reader] = {
+# Each format's reader: a file's recorded services (no fingerprinting).
+RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "zgrab2": zgrab2.read,
     "masscan": masscan.read,
     "nmap": nmap.read,
@@ -66,6 +64,26 @@ READERS: dict[str, Reader] = {
     "shodan": shodan.read,
     "responses": _responses,
 }
+
+
+def observed(part: Recorded, sigs: Sequence[Signature]) -> FormatResult:
+    """A reader's result with each recorded service turned into its observation."""
+    return FormatResult(
+        observations=[pipeline.observe_recorded(s, sigs) for s in part.services],
+        bad=part.bad,
+        records=part.records,
+    )
+
+
+def _observing(fmt: str) -> Reader:
+    def read(path: str | Path, sigs: Sequence[Signature], **options: object) -> FormatResult:
+        return observed(RECORDED_READERS[fmt](path, **options), sigs)
+
+    return read
+
+
+# format → read(path, sigs, **options): the file's observations.
+READERS: dict[str, Reader] = {fmt: _observing(fmt) for fmt in RECORDED_READERS}
 
 
 class IngestSummary(msgspec.Struct, kw_only=True):
@@ -168,8 +186,8 @@ def ingest_file(
 def _parts(
     fmt: str, path: str | Path, sigs: Sequence[Signature], options: dict[str, object]
 ) -> Iterator[FormatResult]:
-    if fmt in STREAMS and not options:
-        return STREAMS[fmt](path, sigs)
+    if fmt in RECORDED_STREAMS and not options:
+        return batched((observed(part, sigs) for part in RECORDED_STREAMS[fmt](path)), BATCH)
     return iter([READERS[fmt](path, sigs, **options)])
 
 

@@ -19,17 +19,14 @@ SCTP and ICMP records are skipped (not bad).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-from aicensus import pipeline
-from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.common import (
     BadRecord,
-    FormatResult,
+    Recorded,
     RecordError,
     check_ip,
     check_port,
@@ -42,7 +39,7 @@ from aicensus.ingest.common import (
     reason,
     unescape_banner,
 )
-from aicensus.records import Evidence, ScanStatus, ServiceObservation, Target
+from aicensus.records import Evidence, RecordedService, Target
 
 SOURCE = "masscan"
 OPEN_ONLY_ERROR = "port open; no HTTP response recorded"
@@ -128,7 +125,7 @@ def _is_list_format(text: str) -> bool:
 _FINISHED = re.compile(r'\{\s*"?finished"?\s*:\s*\d+\s*\}')
 
 
-def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
+def read(path: str | Path) -> Recorded:
     text = _FINISHED.sub(lambda m: " " * len(m.group()), read_text(path))
     bad: list[BadRecord] = []
     seen: list[_Seen] = []
@@ -154,28 +151,30 @@ def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
             except RecordError as exc:
                 bad.append(BadRecord(line=number, reason=reason(exc)))
     groups = group_by_time(seen, lambda s: (s.ip, s.port), _when)
-    return FormatResult(observations=[_observe(g, sigs) for g in groups], bad=bad, records=records)
+    return Recorded(services=[_service(g) for g in groups], bad=bad, records=records)
 
 
-def _observe(group: list[_Seen], sigs: Sequence[Signature]) -> ServiceObservation:
+def _service(group: list[_Seen]) -> RecordedService:
     first = group[0]
+    target = Target(first.ip, first.port)
     banners = [s for s in group if s.banner and s.service and s.service.startswith("http")]
     for item in banners:
         exchange = exchange_from_raw_http(item.banner or "")
         if exchange is not None:
             scheme = "https" if "ssl" in (item.service or "") else "http"
-            return pipeline.observe_recorded(
-                Target(first.ip, first.port), scheme, [exchange], sigs, first.at, source=SOURCE
+            return RecordedService(
+                target=target,
+                source=SOURCE,
+                observed_at=first.at,
+                scheme=scheme,
+                exchanges=[exchange],
             )
-    return ServiceObservation(
-        ip=first.ip,
-        port=first.port,
-        scheme=None,
-        status=ScanStatus.UNIDENTIFIED,
+    return RecordedService(
+        target=target,
+        source=SOURCE,
         observed_at=first.at,
         evidence=[
             Evidence(kind="port", probe="masscan", marker=f"tcp/{first.port} open", weight=0.0)
         ],
         error=OPEN_ONLY_ERROR,
-        source=SOURCE,
     )

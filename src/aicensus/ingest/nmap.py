@@ -27,14 +27,12 @@ its start tag); malformed XML stops the read at that line, keeping every host be
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from aicensus import pipeline
-from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.common import (
     BadRecord,
-    FormatResult,
+    Recorded,
     RecordError,
     check_ip,
     check_port,
@@ -44,7 +42,7 @@ from aicensus.ingest.common import (
     reason,
     unescape_banner,
 )
-from aicensus.records import Evidence, Exchange, ScanStatus, ServiceObservation, Target
+from aicensus.records import Evidence, Exchange, RecordedService, Target
 
 SOURCE = "nmap"
 OPEN_ONLY_ERROR = "port open; no HTTP response recorded"
@@ -103,13 +101,11 @@ def _exchanges(port: ET.Element) -> list[Exchange]:
     return exchanges
 
 
-def _observations(
-    host: ET.Element, run_start: str | None, sigs: Sequence[Signature]
-) -> list[ServiceObservation]:
+def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
     ip = _address(host)
     at = iso_from_epoch(host.get("starttime") or run_start)
     hostnames = [h.get("name") for h in host.findall("hostnames/hostname") if h.get("name")]
-    observations = []
+    found = []
     for port in host.findall("ports/port"):
         state = port.find("state")
         if port.get("protocol") != "tcp" or state is None or state.get("state") != "open":
@@ -119,23 +115,18 @@ def _observations(
         scheme = "https" if service is not None and service.get("tunnel") == "ssl" else "http"
         target = Target(ip, number, hostnames[0] if hostnames else None)
         exchanges = _exchanges(port)
-        if exchanges:
-            obs = pipeline.observe_recorded(target, scheme, exchanges, sigs, at, source=SOURCE)
-        else:
-            obs = ServiceObservation(
-                ip=ip,
-                port=number,
-                scheme=None,
-                status=ScanStatus.UNIDENTIFIED,
-                observed_at=at,
-                hostname=target.hostname,
-                error=OPEN_ONLY_ERROR,
-                source=SOURCE,
-            )
+        recorded = RecordedService(
+            target=target,
+            source=SOURCE,
+            observed_at=at,
+            scheme=scheme,
+            exchanges=exchanges,
+            error=None if exchanges else OPEN_ONLY_ERROR,
+        )
         for script in port.findall("script"):
             if script.get("id") in ("http-headers", "http-title", "http-server-header"):
                 text = " ".join((script.get("output") or "").split())[:200]
-                obs.evidence.append(
+                recorded.evidence.append(
                     Evidence(kind="nmap-script", probe=script.get("id") or "", marker=text)
                 )
         if service is not None:
@@ -144,22 +135,22 @@ def _observations(
                 for v in (service.get("name"), service.get("product"), service.get("version"))
                 if v
             )
-            obs.evidence.append(
+            recorded.evidence.append(
                 Evidence(kind="nmap-service", probe="nmap -sV", marker=described, weight=0.0)
             )
-        observations.append(obs)
-    return observations
+        found.append(recorded)
+    return found
 
 
-def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
+def read(path: str | Path) -> Recorded:
     bad: list[BadRecord] = []
-    observations: list[ServiceObservation] = []
+    services: list[RecordedService] = []
     records = 0
     for line, host, run_start in _hosts(read_text(path), bad):
         records += 1
         try:
-            observations.extend(_observations(host, run_start, sigs))
+            services.extend(_services(host, run_start))
         except RecordError as exc:
             bad.append(BadRecord(line=line, reason=reason(exc)))
     bad.sort(key=lambda b: b.line)
-    return FormatResult(observations=observations, bad=bad, records=records)
+    return Recorded(services=services, bad=bad, records=records)

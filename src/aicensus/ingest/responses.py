@@ -18,19 +18,14 @@ from typing import IO
 import msgspec
 
 from aicensus.errors import InputFileError
-from aicensus.records import Exchange, Target
+from aicensus.records import Exchange, RecordedService, Target
+
+SOURCE = "responses"
 
 
 class BadRecord(msgspec.Struct):
     line: int
     reason: str
-
-
-class Recorded(msgspec.Struct):
-    target: Target
-    scheme: str | None
-    observed_at: str | None
-    exchanges: list[Exchange]
 
 
 class _Line(msgspec.Struct):
@@ -59,8 +54,8 @@ def _parse_line(raw: bytes) -> _Line:
     return rec
 
 
-def read_responses(lines: Iterable[bytes]) -> tuple[list[Recorded], list[BadRecord]]:
-    groups: dict[tuple[str, int, str | None], Recorded] = {}
+def read_responses(lines: Iterable[bytes]) -> tuple[list[RecordedService], list[BadRecord]]:
+    groups: dict[tuple[str, int, str | None], RecordedService] = {}
     bad: list[BadRecord] = []
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -71,9 +66,14 @@ def read_responses(lines: Iterable[bytes]) -> tuple[list[Recorded], list[BadReco
             bad.append(BadRecord(line=number, reason=" ".join(str(exc).split())[:200]))
             continue
         key = (rec.ip, rec.port, rec.scheme)
-        group = groups.setdefault(
-            key, Recorded(Target(rec.ip, rec.port), rec.scheme, rec.observed_at, [])
-        )
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = RecordedService(
+                target=Target(rec.ip, rec.port),
+                source=SOURCE,
+                observed_at=rec.observed_at,
+                scheme=rec.scheme,
+            )
         body = (rec.body or "").encode("utf-8", errors="replace")
         group.exchanges.append(
             Exchange(

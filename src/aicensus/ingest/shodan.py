@@ -20,17 +20,14 @@ and organisation are not stored: every IP is enriched from one database at repor
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from aicensus import pipeline
-from aicensus.fingerprint.schema import Signature
-from aicensus.ingest.censys import ollama_observation
+from aicensus.ingest.censys import ollama_claim
 from aicensus.ingest.common import (
     BadRecord,
-    FormatResult,
+    Recorded,
     RecordError,
-    batched,
     check_ip,
     check_port,
     check_time,
@@ -39,7 +36,7 @@ from aicensus.ingest.common import (
     merged,
     reason,
 )
-from aicensus.records import Evidence, ScanStatus, ServiceObservation, Target
+from aicensus.records import Evidence, RecordedService, ScanStatus, Target
 
 SOURCE = "shodan"
 
@@ -53,7 +50,7 @@ def _ip(banner: dict[str, object]) -> str:
     return check_ip(value)
 
 
-def _observation(banner: object, sigs: Sequence[Signature]) -> ServiceObservation | None:
+def _service(banner: object) -> RecordedService | None:
     if not isinstance(banner, dict):
         raise RecordError("expected a JSON object")
     ip = _ip(banner)
@@ -74,49 +71,47 @@ def _observation(banner: object, sigs: Sequence[Signature]) -> ServiceObservatio
     exchange = exchange_from_raw_http(
         data, path=path or "/", body=html if isinstance(html, str) else None
     )
-    base = None
-    if exchange is not None:
-        base = pipeline.observe_recorded(target, scheme, [exchange], sigs, at, source=SOURCE)
     ollama = banner.get("ollama")
-    if isinstance(ollama, dict):
-        return ollama_observation(ip, port, at, ollama, SOURCE, base)
-    if base is not None:
-        return base
+    claim = ollama_claim(ollama, SOURCE) if isinstance(ollama, dict) else None
+    if exchange is not None or claim is not None:
+        return RecordedService(
+            target=target,
+            source=SOURCE,
+            observed_at=at,
+            scheme=scheme,
+            exchanges=[exchange] if exchange is not None else [],
+            claim=claim,
+        )
     meta = banner.get("_shodan")
     module = meta.get("module") if isinstance(meta, dict) else None
     label = str(banner.get("product") or module or "non-HTTP banner")[:120]
-    return ServiceObservation(
-        ip=ip,
-        port=port,
-        scheme=None,
-        status=ScanStatus.NOT_HTTP,
-        observed_at=at,
-        hostname=target.hostname,
-        evidence=[Evidence(kind="source-label", probe="shodan", marker=label)],
+    return RecordedService(
+        target=target,
         source=SOURCE,
+        observed_at=at,
+        status=ScanStatus.NOT_HTTP,
+        evidence=[Evidence(kind="source-label", probe="shodan", marker=label)],
     )
 
 
-def stream(
-    path: str | Path, sigs: Sequence[Signature], batch: int = 20_000
-) -> Iterator[FormatResult]:
-    """The file's observations in results of about `batch` each, read as they are needed."""
-    return batched((_record(number, value, sigs) for number, value in iter_json_file(path)), batch)
+def records(path: str | Path) -> Iterator[Recorded]:
+    """The file's records one at a time, read as they are needed (memory stays flat)."""
+    return (_record(number, value) for number, value in iter_json_file(path))
 
 
-def read(path: str | Path, sigs: Sequence[Signature]) -> FormatResult:
-    return merged(stream(path, sigs))
+def read(path: str | Path) -> Recorded:
+    return merged(records(path))
 
 
-def _record(number: int, value: object, sigs: Sequence[Signature]) -> FormatResult:
-    part = FormatResult(observations=[], records=1)
+def _record(number: int, value: object) -> Recorded:
+    part = Recorded(services=[], records=1)
     try:
         if isinstance(value, RecordError):
             raise value
-        obs = _observation(value, sigs)
+        recorded = _service(value)
     except RecordError as exc:
         part.bad.append(BadRecord(line=number, reason=reason(exc)))
         return part
-    if obs is not None:
-        part.observations.append(obs)
+    if recorded is not None:
+        part.services.append(recorded)
     return part

@@ -22,18 +22,15 @@ without a response (`connection-timeout` …) becomes an observation with that s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import msgspec
 
-from aicensus import pipeline
-from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.common import (
     BadRecord,
-    FormatResult,
+    Recorded,
     RecordError,
     check_ip,
     check_port,
@@ -43,7 +40,7 @@ from aicensus.ingest.common import (
     read_text,
     reason,
 )
-from aicensus.records import Exchange, ScanStatus, ServiceObservation, Target
+from aicensus.records import Exchange, RecordedService, ScanStatus, Target
 
 SOURCE = "zgrab2"
 _FAILURES = {
@@ -159,12 +156,7 @@ def _when(grab: _Grab) -> datetime | None:
     return parse_time(grab.at)
 
 
-def read(
-    path: str | Path,
-    sigs: Sequence[Signature],
-    *,
-    default_port: int | None = None,
-) -> FormatResult:
+def read(path: str | Path, *, default_port: int | None = None) -> Recorded:
     bad: list[BadRecord] = []
     grabs: list[_Grab] = []
     records = 0
@@ -176,27 +168,25 @@ def read(
             grabs.extend(_grabs(value, default_port))
         except RecordError as exc:
             bad.append(BadRecord(line=number, reason=reason(exc)))
-    observations = [
-        _observe(group, sigs)
-        for group in group_by_time(grabs, lambda g: (g.ip, g.port, g.scheme), _when)
+    services = [
+        _service(group) for group in group_by_time(grabs, lambda g: (g.ip, g.port, g.scheme), _when)
     ]
-    return FormatResult(observations=observations, bad=bad, records=records)
+    return Recorded(services=services, bad=bad, records=records)
 
 
-def _observe(group: list[_Grab], sigs: Sequence[Signature]) -> ServiceObservation:
+def _service(group: list[_Grab]) -> RecordedService:
     first = group[0]
     exchanges = [g.exchange for g in group if g.exchange is not None]
+    target = Target(first.ip, first.port)
     if not exchanges:
         failure = first.failure or "unknown-error"
-        return ServiceObservation(
-            ip=first.ip,
-            port=first.port,
-            scheme=None,
-            status=_FAILURES.get(failure, ScanStatus.ERROR),
-            observed_at=first.at,
-            error=f"zgrab2: {failure}",
+        return RecordedService(
+            target=target,
             source=SOURCE,
+            observed_at=first.at,
+            status=_FAILURES.get(failure, ScanStatus.ERROR),
+            error=f"zgrab2: {failure}",
         )
-    return pipeline.observe_recorded(
-        Target(first.ip, first.port), first.scheme, exchanges, sigs, first.at, source=SOURCE
+    return RecordedService(
+        target=target, source=SOURCE, observed_at=first.at, scheme=first.scheme, exchanges=exchanges
     )

@@ -1,0 +1,76 @@
+"""One target's requests: each sent at most once, drawing on the scan's shared resources.
+
+Product-agnostic: it sends what it is asked to and keeps the answers by request
+(method, path, body), in the order they came; what to ask is the caller's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aicensus.engine.client import HttpClient
+from aicensus.engine.config import EngineConfig
+from aicensus.engine.scheduler import BodyBudget
+from aicensus.records import Exchange, ProbeRequest, RequestKey, Target
+
+
+class TargetRequests:
+    """The exchanges with one (ip, port), bounded by the per-target and global body budgets
+    and the address's gate (at most N requests in flight to one address)."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        sem: asyncio.Semaphore,
+        target: Target,
+        config: EngineConfig,
+        budget: BodyBudget | None = None,
+    ) -> None:
+        self.budget = budget or BodyBudget(
+            config.max_total_body_bytes, config.max_body_after_budget
+        )
+        self.client = client
+        self.sem = sem
+        self.target = target
+        self.config = config
+        self.cache: dict[RequestKey, Exchange] = {}
+        self.order: list[Exchange] = []
+        self.body_bytes = 0  # kept across this target's responses; see EngineConfig
+
+    async def send(self, probe: ProbeRequest, scheme: str) -> Exchange:
+        key = probe.key()
+        if key in self.cache:
+            return self.cache[key]
+        async with self.sem:
+            granted = self.budget.reserve(self._body_cap())
+            kept = 0
+            try:
+                ex = await self.client.fetch(
+                    self.target.ip,
+                    self.target.port,
+                    scheme,
+                    probe,
+                    self.target.hostname,
+                    max_body=granted,
+                )
+                kept = len(ex.body)
+            finally:  # a cancelled request keeps nothing
+                self.budget.give_back(granted - kept)
+        self.body_bytes += kept
+        self.cache[key] = ex
+        self.order.append(ex)
+        return ex
+
+    def _body_cap(self) -> int:
+        left = self.config.max_target_bytes - self.body_bytes
+        return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))
+
+    async def send_all(self, probes: Iterable[ProbeRequest], scheme: str) -> None:
+        unique = {p.key(): p for p in probes if p.key() not in self.cache}
+        await asyncio.gather(*(self.send(p, scheme) for p in unique.values()))
+
+    def release(self) -> None:
+        """The bodies go with this target: give their bytes back to the global budget."""
+        self.budget.give_back(self.body_bytes)
+        self.body_bytes = 0
