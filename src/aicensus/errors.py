@@ -1,15 +1,32 @@
-"""The aicensus error tree. Third-party exceptions are mapped to these at the boundary.
+"""The aicensus error tree: every exception the project defines is here, and third-party
+exceptions are mapped to these at the boundary. The modules that raise them import them
+from here (and keep the names importable where they used to live).
 
-AicensusError
-├── TargetError          a target, exclusion, port list or shard spec that cannot be parsed
-├── InputFileError       a file that cannot be read or parsed (target lists, ingest files)
-├── SignatureError       a fingerprint file that fails validation (names the file and field)
-├── CatalogError         the provenance catalog fails validation
-├── StudyDataError       the published study figures (report/data/published.yaml) fail validation
-├── ReadOnlyViolation    a probe that is not GET/HEAD or an allow-listed read-only POST
-├── StoreError           the DuckDB store cannot be opened or written
-│   └── StoreLockedError another process holds the store
-└── LabError             a lab server could not be started, stopped or found
+AicensusError                a complete, one-line explanation for the user (CLI: exit 2)
+├── TargetError              a target, exclusion, port list or shard spec that cannot be parsed
+├── InputFileError           a file that cannot be read or parsed (target lists, ingest files)
+├── RecordError              one record of an input file that cannot be used: it becomes a
+│                            skipped record (BadRecord) and reading goes on; also a ValueError
+├── SignatureError           a fingerprint file that fails validation (names the file and field)
+├── CatalogError             the provenance catalog fails validation
+├── StudyDataError           the published study figures (report/data/published.yaml) are invalid
+├── CheckError               a check or CVE-range file that fails validation (file and field)
+├── PolicyError              a policy file that cannot be read or fails validation
+├── AdvisoryError            an advisory bundle or file that cannot be read (names the file)
+├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
+├── StoreError               the DuckDB store cannot be opened or written
+│   └── StoreLockedError     another process holds the store
+├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
+├── AuditError               an audit that cannot run as asked (a bad --path, an unknown severity)
+├── HeaderError              a model file's header that cannot be read; also a ValueError
+│   └── GGUFHeaderError      a GGUF file the reader cannot walk
+├── BomError                 a CycloneDX document that fails its schema
+└── LabError                 a lab server could not be started, stopped or found
+    └── EmulatorConfigError  a setting an emulator refuses (non-loopback address, bad auth
+                             spec); also a ValueError
+
+Terminated (a KeyboardInterrupt, outside the tree on purpose): SIGTERM or SIGHUP during a
+scan, handled like Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,6 +44,10 @@ class InputFileError(AicensusError):
     pass
 
 
+class RecordError(AicensusError, ValueError):
+    """A record that cannot be used; its message becomes the BadRecord reason."""
+
+
 class SignatureError(AicensusError):
     pass
 
@@ -37,6 +58,18 @@ class CatalogError(AicensusError):
 
 class StudyDataError(AicensusError):
     pass
+
+
+class CheckError(AicensusError):
+    """A check or CVE-range file that fails validation (names the file and the field)."""
+
+
+class PolicyError(AicensusError):
+    """A policy file that cannot be read or fails validation (names the file and field)."""
+
+
+class AdvisoryError(AicensusError):
+    """A bundle or advisory file that cannot be read (names the file)."""
 
 
 class ReadOnlyViolation(AicensusError):
@@ -51,8 +84,32 @@ class StoreLockedError(StoreError):
     pass
 
 
+class ResumeError(AicensusError):
+    """A scan that cannot be resumed: missing, finished, or planned with other arguments."""
+
+
+class AuditError(AicensusError):
+    """An audit that cannot run as asked (a bad --path, an unknown severity …)."""
+
+
+class HeaderError(AicensusError, ValueError):
+    """A model file header that cannot be read (the message says why)."""
+
+
+class GGUFHeaderError(HeaderError):
+    """The file is not a GGUF file the reader can walk (the message says why)."""
+
+
+class BomError(AicensusError):
+    """A CycloneDX document that fails validation against its schema."""
+
+
 class LabError(AicensusError):
     pass
+
+
+class EmulatorConfigError(LabError, ValueError):
+    """A command-line setting the emulator refuses (non-loopback address, bad auth spec)."""
 
 
 class Terminated(KeyboardInterrupt):

@@ -66,7 +66,8 @@ def _decode_json(body: bytes) -> object | None:
     if not body or body.lstrip()[:1] not in (b"{", b"["):
         return None
     try:
-        return msgspec.json.decode(body)
+        decoded: object = msgspec.json.decode(body)
+        return decoded
     except msgspec.ValidationError:  # valid JSON with a number msgspec cannot hold (10**5000)
         return _decode_json_lenient(body)
     except (msgspec.DecodeError, RecursionError, ValueError):  # not JSON, or nested too deep
@@ -88,7 +89,7 @@ def _lenient_float(text: str) -> float | None:
 def _decode_json_lenient(body: bytes) -> object | None:
     """The same document with out-of-range numbers as None, so the rest still counts."""
     try:
-        return json.loads(
+        decoded: object = json.loads(
             body,
             parse_int=_lenient_int,
             parse_float=_lenient_float,
@@ -96,6 +97,7 @@ def _decode_json_lenient(body: bytes) -> object | None:
         )
     except (ValueError, RecursionError):
         return None
+    return decoded
 
 
 class Exchange(msgspec.Struct, kw_only=True):

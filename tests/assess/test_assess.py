@@ -10,7 +10,7 @@ from aicensus.assess.advisories.versions import parse as parse_version
 from aicensus.assess.catalog import CheckError, parse_checks
 from aicensus.assess.detectors import address_scope
 from aicensus.records import AuthState, Evidence, ScanStatus, ServiceObservation
-from tests.assess.cases import FAKE_KEY, hostile_models, keyed_llamacpp, open_ollama
+from tests.support.assess_cases import FAKE_KEY, hostile_models, keyed_llamacpp, open_ollama
 
 OLLAMA_0130_CVES = {
     "CVE-2024-37032", "CVE-2024-39719", "CVE-2024-39720", "CVE-2024-39721", "CVE-2024-39722",

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from aicensus.assess import assess
 from aicensus.assess.policy import PolicyError, check_observation, load_policy, parse_policy
 from aicensus.cli.policy import policy_group
-from tests.assess.cases import keyed_llamacpp, open_ollama
+from tests.support.assess_cases import keyed_llamacpp, open_ollama
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 

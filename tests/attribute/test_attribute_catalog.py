@@ -13,7 +13,8 @@ from aicensus.attribute import default_catalog, list_families, load_catalog
 from aicensus.attribute.schema import OllamaRule
 from aicensus.errors import CatalogError
 
-REFERENCE = Path("/work/shared/reference/provenance.yaml")
+# The shared provenance reference, reduced to family ids and Ollama prefixes (ships with the repo).
+REFERENCE = Path(__file__).parents[1] / "data" / "provenance-reference-families.yaml"
 # Reference families that the catalog splits into one family per developer.
 SPLIT = {
     "cn-misc-arch": {"xverse", "orion", "codeshell", "skywork", "opencoder"},
@@ -50,7 +51,6 @@ def test_unverified_facts_are_flagged() -> None:
     assert len(flagged) > 50  # most licences were not re-read at the source
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="shared reference not available")
 def test_covers_every_reference_family_and_ollama_name() -> None:
     reference = yaml.safe_load(REFERENCE.read_text())["families"]
     catalog = default_catalog()
@@ -62,7 +62,7 @@ def test_covers_every_reference_family_and_ollama_name() -> None:
         for rule in family.ollama
     }
     for ref in reference:
-        for prefix in ref["match"]["ollama_prefixes"]:
+        for prefix in ref["ollama_prefixes"]:
             assert prefix.split(":")[0] in names, prefix
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit import builders
+from tests.support import audit_builders as builders
 
 SMOL_LINK = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

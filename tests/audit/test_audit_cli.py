@@ -6,8 +6,6 @@ up and a model folder holding benign and malicious files. Loopback only: every p
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,42 +15,13 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from aicensus.lab import llama_server
 from aicensus.lab.manager import Lab, free_port
+from tests.support.audit_cli import run_audit_cli
 
 FILE_IDS = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": ("Hugging Face", "US", "Apache-2.0"),
     "qwen2.5-0.5b-instruct-f32.gguf": ("Alibaba", "CN", "Apache-2.0"),
     "mistral-7b-instruct-v0.3/model.safetensors": ("Mistral AI", "FR", "Apache-2.0"),
 }
-
-
-def _audit_argv() -> list[str]:
-    """`aicensus audit` once the command is registered in cli/app.py; until then the same
-    click command run directly."""
-    from aicensus.cli import app
-
-    app._register()
-    if "audit" in app.cli.commands:
-        return [sys.executable, "-m", "aicensus", "audit"]
-    return [
-        sys.executable,
-        "-c",
-        "from aicensus.cli.audit import audit_command; audit_command(prog_name='aicensus audit')",
-    ]
-
-
-def run_audit_cli(
-    *args: str, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [*_audit_argv(), *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=env,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def _lab_port(lab: Lab, name: str) -> int:

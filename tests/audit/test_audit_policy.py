@@ -13,7 +13,7 @@ from aicensus.audit.records import AuditResult, LocalService, ModelFile
 from aicensus.audit.render import to_document, write_table
 from aicensus.records import Attribution, AuthState, ModelRecord, ScanStatus, ServiceObservation
 from aicensus.report.denied import audit_policy_report
-from tests.audit.test_audit_cli import run_audit_cli
+from tests.support.audit_cli import run_audit_cli
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "policies" / "no-cn-models-on-production.yaml"
 

@@ -13,7 +13,7 @@ from aicensus.audit.formats import HeaderError, outside_folder, read_safetensors
 from aicensus.audit.gguf_header import GGUFHeaderError, read_gguf_header
 from aicensus.audit.pickles import scan_pickle_file
 from aicensus.audit.stores import Candidate
-from tests.audit import builders
+from tests.support import audit_builders as builders
 
 
 def _analyse(path: Path, **kw: object):

@@ -9,7 +9,7 @@ import pytest
 
 from aicensus.audit import AuditError, run_audit
 from aicensus.audit.stores import default_locations, discover
-from tests.audit import builders
+from tests.support import audit_builders as builders
 
 
 def _files(result):

@@ -10,7 +10,7 @@ from pathlib import Path
 import aicensus
 
 SRC = Path(aicensus.__file__).parent
-ALLOWED = ("aicensus.api", "aicensus.errors", "aicensus.records", "aicensus.cli")
+ALLOWED = ("aicensus.api", "aicensus.errors", "aicensus.records", "aicensus.cli", "aicensus.version")
 
 
 def _imports(path: Path) -> list[str]:

@@ -7,7 +7,7 @@ import pty
 import subprocess
 import sys
 
-from tests.loopback import free_port
+from tests.support.loopback import free_port
 
 
 def _scan_args() -> list[str]:

@@ -6,9 +6,6 @@ import asyncio
 import datetime as dt
 import gzip
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,32 +18,7 @@ from cryptography.x509.oid import NameOID
 from aicensus.engine.client import HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.records import ProbeRequest
-from tests.loopback import free_port
-
-
-@contextmanager
-def app_server(app: web.Application, ssl_ctx: ssl.SSLContext | None = None) -> Iterator[int]:
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    ready = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx).start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield port
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+from tests.support.loopback import app_server, free_port
 
 
 def fetch(port: int, path: str, config: EngineConfig | None = None, scheme: str = "http"):

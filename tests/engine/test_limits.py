@@ -12,8 +12,7 @@ from aicensus import api
 from aicensus.engine.config import EngineConfig
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.records import ScanStatus
-from tests.engine.test_client import app_server
-from tests.loopback import free_port
+from tests.support.loopback import app_server, free_port
 
 
 def test_rate_limits_new_connections() -> None:

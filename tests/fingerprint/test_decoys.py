@@ -10,7 +10,7 @@ from aiohttp import web
 from aicensus import api
 from aicensus.engine.config import EngineConfig
 from aicensus.records import ScanStatus, ServiceObservation
-from tests.engine.test_client import app_server
+from tests.support.loopback import app_server
 
 NGINX_PAGE = (
     "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head>"

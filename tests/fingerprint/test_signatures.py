@@ -10,7 +10,7 @@ import yaml
 from aicensus import api
 from aicensus.engine.config import EngineConfig
 from aicensus.fingerprint.load import builtin_signatures
-from tests.loopback import ScriptedServer, serve
+from tests.support.loopback import ScriptedServer, serve
 
 
 def _signature_files() -> dict[str, dict]:

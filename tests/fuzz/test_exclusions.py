@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from aicensus import api
 from aicensus.engine.config import EngineConfig
-from tests.loopback import free_port
+from tests.support.loopback import free_port
 
 _lock = threading.Lock()
 _recording: list[tuple[str, int]] | None = None

@@ -26,7 +26,7 @@ from aicensus.fingerprint.load import builtin_signatures
 from aicensus.ingest.responses import read_responses
 from aicensus.records import Exchange, ModelRecord, RecordedService, Target
 from aicensus.targets import formats, parse_ports, parse_shard, parse_targets
-from tests.fuzz.strategies import bodies, exchanges, keyed_json, mutated, seed_corpus
+from tests.support.strategies import bodies, exchanges, keyed_json, mutated, seed_corpus
 
 SIGS = builtin_signatures()
 # A bounded run in the suite; AICENSUS_FUZZ_EXAMPLES=5000 for a longer campaign.

@@ -1,4 +1,4 @@
-"""The scanner against adversarial servers (tests/hostile/servers.py), all on loopback.
+"""The scanner against adversarial servers (tests/support/hostile_servers.py), all on loopback.
 
 Every case is scanned by the real CLI in its own process (`python -m aicensus scan ... --all
 --evidence --format jsonl --db ...`) with tight limits: 1 s connect and read timeouts, 2 s per
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import servers
-from tests.hostile.harness import READ, TARGET, TOTAL, ScanRun, run_scan
+from tests.support import hostile_servers as servers
+from tests.support.hostile_harness import READ, TARGET, TOTAL, ScanRun, run_scan
 
 RSS_GROWTH_MIB = 32  # one hostile target; measured at most ~7 MiB
 STORM_RSS_GROWTH_MIB = 320  # 16 bombs + every case at once, concurrency 32; measured ~200 MiB

@@ -22,7 +22,7 @@ from aicensus.engine import client as engine_client
 from aicensus.engine.client import HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.records import Exchange, ProbeRequest
-from tests.hostile import servers
+from tests.support import hostile_servers as servers
 
 DOC = {"models": [{"name": f"model-{i}", "size": i} for i in range(200)]}
 PLAIN = json.dumps(DOC).encode()

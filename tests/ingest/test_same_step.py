@@ -15,7 +15,7 @@ from aicensus import api
 from aicensus.engine.config import EngineConfig
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.records import ScanStatus, ServiceObservation
-from tests.loopback import ScriptedServer, serve
+from tests.support.loopback import ScriptedServer, serve
 
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 SHOW = {

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from aicensus.lab.emulators.generic import LAB_KEY
-from tests.lab.conftest import GenericEmulator, need, spawn_generic
+from tests.support.lab import GenericEmulator, need, spawn_generic
 
 OPENAI_PRODUCTS: dict[str, str] = {  # product → a model id its /v1/models lists
     "vllm": "Qwen/Qwen2.5-1.5B-Instruct",

@@ -29,7 +29,7 @@ from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
-from tests.lab.conftest import ENV_REQUIRE_ALL, free_network, lab_all_required
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
 
 FAST = "emulators,ollama,lookalikes,decoys"
 

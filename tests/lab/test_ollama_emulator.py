@@ -32,7 +32,7 @@ from aicensus.lab.emulators.ollama_profiles import (
     namespace_of,
     parse_name,
 )
-from tests.lab.conftest import EMULATOR, Emulator, spawn_emulator
+from tests.support.lab import EMULATOR, Emulator, spawn_emulator
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

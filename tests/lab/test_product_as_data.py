@@ -16,7 +16,7 @@ from aicensus.fingerprint.load import ai_ports, product_ids, product_names
 from aicensus.lab import layout
 from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
-from tests.lab.conftest import free_network
+from tests.support.lab import free_network
 
 BUILTIN = Path(__file__).resolve().parents[2] / "src" / "aicensus" / "signatures"
 

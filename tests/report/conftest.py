@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.assess.cases import make_store
+from tests.support.assess_cases import make_store
 
 
 @pytest.fixture

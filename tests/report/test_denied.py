@@ -20,7 +20,7 @@ from aicensus.report.exports import render
 from aicensus.report.html import render_html
 from aicensus.report.source import Assessed
 from aicensus.store import Store
-from tests.assess.cases import SCRIPT_NAME, hostile_models, open_ollama
+from tests.support.assess_cases import SCRIPT_NAME, hostile_models, open_ollama
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "policies" / "no-cn-models-on-production.yaml"
 HOSTILE = "qwen2.5:7b\x1b[2J<img src=x onerror=alert(1)>\u202e"

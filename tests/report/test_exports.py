@@ -13,7 +13,13 @@ from aicensus.assess import assess
 from aicensus.cli.report import report_command
 from aicensus.report.exports import csv_safe, render
 from aicensus.report.source import Assessed, load_assessed
-from tests.assess.cases import FAKE_KEY, SCRIPT_NAME, hostile_models, keyed_llamacpp, open_ollama
+from tests.support.assess_cases import (
+    FAKE_KEY,
+    SCRIPT_NAME,
+    hostile_models,
+    keyed_llamacpp,
+    open_ollama,
+)
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 

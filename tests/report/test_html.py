@@ -8,7 +8,13 @@ from aicensus.assess import assess
 from aicensus.cli.report import report_command
 from aicensus.report.html import render_html
 from aicensus.report.source import Assessed
-from tests.assess.cases import FAKE_KEY, SCRIPT_NAME, hostile_models, keyed_llamacpp, open_ollama
+from tests.support.assess_cases import (
+    FAKE_KEY,
+    SCRIPT_NAME,
+    hostile_models,
+    keyed_llamacpp,
+    open_ollama,
+)
 
 
 def test_html_escapes_server_text_and_is_offline() -> None:

@@ -35,7 +35,13 @@ from aicensus.records import (
     ServiceObservation,
 )
 from aicensus.store import Store
-from tests.assess.cases import FAKE_KEY, SCRIPT_NAME, hostile_models, keyed_llamacpp, open_ollama
+from tests.support.assess_cases import (
+    FAKE_KEY,
+    SCRIPT_NAME,
+    hostile_models,
+    keyed_llamacpp,
+    open_ollama,
+)
 
 CHROMIUM = Path(os.environ.get("AICENSUS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

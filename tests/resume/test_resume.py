@@ -14,7 +14,7 @@ from aicensus.cli import app
 from aicensus.engine.config import EngineConfig
 from aicensus.records import ScanStatus, ServiceObservation
 from aicensus.store import SCHEMA_VERSION, Checkpoint, Store
-from tests.loopback import free_port
+from tests.support.loopback import free_port
 
 TARGETS = ["127.22.0.0/26", "127.22.1.0/27"]  # nothing listens there: every target is refused
 

@@ -10,7 +10,7 @@ import msgspec
 from aicensus.records import ServiceObservation
 from aicensus.store import SCHEMA_VERSION, Store, rows
 from aicensus.store.db import _insert
-from tests.store.factory import observation
+from tests.support.store_factory import observation
 
 SCHEMA_V2 = (Path(__file__).parent / "data" / "schema_v2.sql").read_text()
 

@@ -14,7 +14,7 @@ import pytest
 from aicensus.errors import StoreError, StoreLockedError
 from aicensus.records import ModelRecord, ScanStatus, ServiceObservation
 from aicensus.store import SCHEMA_VERSION, Store, db
-from tests.store.factory import observation
+from tests.support.store_factory import observation
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     from aicensus.store import Store, db
-    from tests.store.factory import observation
+    from tests.support.store_factory import observation
     db._CHUNK = 100
     def endless():
         for i in range(10**9):

@@ -6,12 +6,12 @@ import io
 from pathlib import Path
 
 import pytest
-from targets_fakes import FakeResolver
 
 from aicensus.errors import InputFileError
 from aicensus.records import Target
 from aicensus.targets import parse_targets, plan
 from aicensus.targets.formats import Format, detect
+from tests.support.targets_fakes import FakeResolver
 
 
 def scan_of(tmp_path: Path, text: str, ports: list[int] | None = None) -> list[Target]:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from targets_fakes import FakeResolver
 
 from aicensus.errors import TargetError
 from aicensus.records import Target
 from aicensus.targets import parse_targets, plan
+from tests.support.targets_fakes import FakeResolver
 
 # Small documentation-only blocks, so brute-force expectations stay cheap.
 REGIONS = [

@@ -18,7 +18,7 @@ import msgspec
 
 from aicensus import pipeline, targets
 from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
-from aicensus.errors import AicensusError, Terminated
+from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.responses import BadRecord
@@ -47,10 +47,6 @@ ObservationCallback = Callable[[ServiceObservation], None]
 # The scan arguments that fix the plan (which targets, in which order): a scan can only be
 # resumed with the same values, because its checkpoint counts positions in that plan.
 PLAN_ARGS = ("targets", "ports", "excludes", "seed", "shard")
-
-
-class ResumeError(AicensusError):
-    """A scan that cannot be resumed: missing, finished, or planned with other arguments."""
 
 
 class ScanSummary(msgspec.Struct, kw_only=True):

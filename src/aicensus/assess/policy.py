@@ -31,14 +31,10 @@ import yaml
 
 from aicensus.assess.advisories.policy import AdvisoryRule, check_advisories
 from aicensus.assess.finding import Finding, Severity
-from aicensus.errors import AicensusError
+from aicensus.errors import PolicyError
 from aicensus.records import AuthState, ModelRecord, ScanStatus, ServiceObservation
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class PolicyError(AicensusError):
-    """A policy file that cannot be read or fails validation (names the file and field)."""
 
 
 class ListRule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -11,15 +11,11 @@ from typing import Any, Literal
 import msgspec
 
 from aicensus.assess.finding import Severity
-from aicensus.errors import AicensusError
+from aicensus.errors import CheckError as CheckError  # re-exported; defined in errors.py
 
 # What a check looks at: a scanned service (`assess`), a model file (`aicensus audit`), or a
 # service of this machine as the audit places it (binding, exposure, owning process).
 CheckScope = Literal["service", "file", "host"]
-
-
-class CheckError(AicensusError):
-    """A check or CVE-range file that fails validation (names the file and field)."""
 
 
 class Check(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):

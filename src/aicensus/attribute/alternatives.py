@@ -196,7 +196,7 @@ def _candidates(catalog: Catalog) -> list[_Candidate]:
         for variant in family.variants:
             if variant.cloud_only:
                 continue
-            for size in variant.sizes or [None]:
+            for size in variant.sizes or [None]:  # type: ignore[list-item]
                 cand = _candidate(catalog, family, variant, size)
                 if cand is not None:
                     out.append(cand)

@@ -60,7 +60,7 @@ def variant_capabilities(
     family: Family, variant: Variant | None, size: str | None
 ) -> frozenset[str]:
     if variant is None:
-        caps = set(family.capabilities)
+        caps: set[str] = set(family.capabilities)
         caps.update(cap for mod, cap in _MODALITY_CAPS.items() if mod in family.modality)
         return frozenset(caps)
     info = variant.per_size.get(size) if size else None

@@ -20,9 +20,12 @@ import os
 import struct
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from aicensus.errors import HeaderError
 
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the format's own limit
 MAX_KERAS_CONFIG = 64 * 1024 * 1024
@@ -30,10 +33,6 @@ MAX_H5_SCAN = 64 * 1024 * 1024
 MAX_ONNX_FIELDS = 5_000_000
 MAX_ONNX_DEPTH = 16
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-class HeaderError(ValueError):
-    """A header that cannot be read (the message says why)."""
 
 
 # --------------------------------------------------------------------------- safetensors
@@ -262,7 +261,7 @@ class _Wire:
             if shift > 63:
                 raise HeaderError("protobuf varint too long")
 
-    def fields_in(self, end: int) -> object:
+    def fields_in(self, end: int) -> Iterator[tuple[int, int, Any]]:
         while self.fh.tell() < end:
             self.fields += 1
             if self.fields > MAX_ONNX_FIELDS:
@@ -308,7 +307,7 @@ class _Wire:
         return key, value
 
 
-def _packed_or_single(wire: _Wire, number_wire: int, val: object) -> list[int]:
+def _packed_or_single(wire: _Wire, number_wire: int, val: Any) -> list[int]:
     if number_wire == _VARINT:
         return [int(val)]  # type: ignore[call-overload]
     start, length = val  # type: ignore[misc]

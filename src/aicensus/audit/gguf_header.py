@@ -26,15 +26,13 @@ from typing import Any
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, LlamaFileType
 
+from aicensus.errors import GGUFHeaderError
+
 GGUF_MAGIC = b"GGUF"
 SMALL_ARRAY = 256  # arrays longer than this are skipped (vocabularies), not decoded
 MAX_STRING = 64 * 1024  # characters kept of an ordinary string value
 MAX_TEMPLATE = 1024 * 1024  # characters kept of a chat template (analysed in full up to this)
 MAX_COUNT = 10_000_000  # key/value pairs or tensors: more is not a real model
-
-
-class GGUFHeaderError(ValueError):
-    """The file is not a GGUF file the reader can walk (the message says why)."""
 
 
 class _HeaderReader(GGUFReader):
@@ -61,7 +59,7 @@ class _HeaderReader(GGUFReader):
         # byte_order: "I" the host's order, "S" swapped.
         little = (sys.byteorder == "little") == (self.byte_order == "I")
         order = "<" if little else ">"
-        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value]
+        return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value, arg-type]
 
     def _skip_array(
         self, offs: int, size: int

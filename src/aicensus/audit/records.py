@@ -13,12 +13,8 @@ from __future__ import annotations
 import msgspec
 
 from aicensus.assess.finding import Finding, Severity, sort_key
-from aicensus.errors import AicensusError
+from aicensus.errors import AuditError
 from aicensus.records import Attribution, ServiceObservation, TextDigest
-
-
-class AuditError(AicensusError):
-    """An audit that cannot run as asked (a bad --path, an unknown severity …)."""
 
 
 class ProcessInfo(msgspec.Struct, kw_only=True):

@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
-from aicensus import __version__
 from aicensus.errors import AicensusError, Terminated
+from aicensus.version import __version__
 
 
 def fail(message: str) -> NoReturn:

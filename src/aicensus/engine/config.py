@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from aicensus import __version__
+from aicensus.version import __version__
 
 DEFAULT_USER_AGENT = f"aicensus/{__version__} (read-only AI service census)"
 

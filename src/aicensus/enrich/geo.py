@@ -20,7 +20,7 @@ import ipaddress
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -68,7 +68,7 @@ class EmbeddedGeo:
 
         self._cls = GeoIP2Fast
         self._v4 = GeoIP2Fast(geoip2fast_data_file=self.V4, verbose=False)
-        self._v6: object | None = None
+        self._v6: Any | None = None
         self._info = self._v4.get_database_info()
         self._asn = bundled_asn()
 
@@ -80,7 +80,7 @@ class EmbeddedGeo:
             # one, and holds IPv4 networks too, so from here on it answers both.
             self._v6 = self._cls(geoip2fast_data_file=self.V6, verbose=False)
             self._v4 = self._v6
-            self._info = self._v6.get_database_info()  # type: ignore[attr-defined]
+            self._info = self._v6.get_database_info()
         return self._v6
 
     def lookup(self, ip: str) -> GeoResult:
@@ -159,7 +159,7 @@ class MmdbGeo:
                 if country is None and isinstance(block, dict) and block.get("iso_code"):
                     country = str(block["iso_code"]).upper()
             if asn is None and isinstance(record.get("autonomous_system_number"), int):
-                asn = record["autonomous_system_number"]
+                asn = record["autonomous_system_number"]  # type: ignore[assignment]  # int: checked
             if org is None and record.get("autonomous_system_organization"):
                 org = str(record["autonomous_system_organization"])
         return GeoResult(country=country, asn=asn, org=org)

@@ -21,7 +21,7 @@ from typing import IO, TypeVar
 
 import msgspec
 
-from aicensus.errors import InputFileError
+from aicensus.errors import InputFileError, RecordError
 from aicensus.ingest.responses import BadRecord
 from aicensus.records import Exchange, RecordedService, ServiceObservation
 
@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 GROUP_WINDOW_S = 3600.0  # responses for one service closer than this form one observation
-
-
-class RecordError(ValueError):
-    """A record that cannot be used; its message becomes the BadRecord reason."""
 
 
 class Recorded(msgspec.Struct, kw_only=True):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from aicensus.ingest.common import (
     BadRecord,
@@ -55,13 +56,14 @@ _PROBES = {
 
 def _hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
     """(line of <host>, element, run start) for each host; XML errors go to bad."""
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     run_start: str | None = None
     host_line = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         try:
             parser.feed(line)
-            events = list(parser.read_events())
+            # with events=(start, end) every event is (name, element)
+            events = cast(list[tuple[str, ET.Element]], list(parser.read_events()))
         except ET.ParseError as exc:
             bad.append(BadRecord(line=number, reason=f"malformed XML, reading stopped: {exc}"))
             return

@@ -227,13 +227,13 @@ class FullLab(Lab):
                 comp.argv += ["--tables", folder]
             for s in svcs:
                 comp.argv += ["--site", s.source, s.variant, s.address, str(s.port)]
-            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]
+            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]  # type: ignore[list-item]  # set above
         elif first.source == "ollama":
             comp.kind = "ollama-emulator"
             comp.ready_file = str(self.dir / f"{name}.ready.json")
             Path(comp.ready_file).unlink(missing_ok=True)
             comp.argv = [sys.executable, "-m", EMULATOR_MODULE, "--address", first.address]
-            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]
+            comp.argv += ["--request-log", comp.request_log, "--ready-file", comp.ready_file]  # type: ignore[list-item]  # set above
             if first.variant == "key":
                 comp.argv += ["--auth", f"basic:{LAB_USER}:{LAB_PASSWORD}"]
             comp.argv += ["--quiet", "--port", str(first.port)]

@@ -113,7 +113,7 @@ def _hosts(network: str) -> Iterable[str]:
         net = ipaddress.ip_network(network, strict=False)
     except ValueError:
         raise LabError(f"{network!r} is not a CIDR block") from None
-    if net.version != 4 or not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+    if net.version != 4 or not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):  # type: ignore[arg-type]
         raise LabError(f"refusing to lay out the lab on {net}: 127.0.0.0/8 only")
     for offset in range(FIRST_HOST, net.num_addresses - 1):
         yield str(net.network_address + offset)

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import aicensus
 from aicensus.errors import LabError
 
 STATE_FORMAT = 1
@@ -249,7 +248,7 @@ def answers(comp: ComponentState, url: str) -> bool:
 def spawn(comp: ComponentState, cwd: Path, extra_env: Mapping[str, str] | None = None) -> None:
     """Start the component's argv detached (own session), output to its log; sets its pid."""
     env = {**os.environ, **(extra_env or {})}
-    src = str(Path(aicensus.__file__).resolve().parent.parent)
+    src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     with open(comp.log, "ab") as log:
         proc = subprocess.Popen(

@@ -45,13 +45,13 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets
 from aicensus.assess.detectors import address_scope
-from aicensus.errors import AicensusError
+from aicensus.errors import BomError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
+from aicensus.version import __version__
 
 if TYPE_CHECKING:  # the audit's records are read, never imported at run time (report ← audit)
     from aicensus.audit.records import AuditResult, LocalService, ModelFile
@@ -67,10 +67,6 @@ _AUTHENTICATED = {
     str(AuthState.AUTH_REQUIRED): True, str(AuthState.OPEN): False, str(AuthState.PARTIAL): False,
 }  # fmt: skip
 _LICENCES = LicenseFactory()
-
-
-class BomError(AicensusError):
-    pass
 
 
 # ---------------------------------------------------------------- parts

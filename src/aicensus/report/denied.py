@@ -312,7 +312,7 @@ class _Advisor:
 
 
 def _pairs(source: object) -> list[tuple[ServiceObservation, Sequence[Any]]]:
-    services = getattr(source, "services", source)
+    services: Any = getattr(source, "services", source)
     out: list[tuple[ServiceObservation, Sequence[Any]]] = []
     for item in services:
         if isinstance(item, ServiceObservation):

@@ -17,7 +17,6 @@ from typing import IO, Any
 
 import msgspec
 
-from aicensus import __version__
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
 from aicensus.assess.advisories.match import bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
@@ -25,6 +24,7 @@ from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
 from aicensus.report.text import terminal_safe
+from aicensus.version import __version__
 
 FORMATS = ("table", "json", "csv", "sarif", "cyclonedx")
 INFORMATION_URI = "https://github.com/aicensus/aicensus"

@@ -17,12 +17,12 @@ from collections import Counter
 from html import escape
 from typing import IO, TYPE_CHECKING
 
-from aicensus import __version__
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.records import ServiceObservation
 from aicensus.report.exports import severity_counts
 from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
+from aicensus.version import __version__
 
 if TYPE_CHECKING:
     from aicensus.report.denied import CardSummary, DeniedModel, PolicyReport

@@ -65,7 +65,7 @@ def write_table(
         for o in observations
     ]
     header = ("SERVICE", "PRODUCT", "VERSION", "AUTH", "CONF", "#", "MODELS")
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]  # type: ignore[arg-type]
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         cells = row[:7]

@@ -27,7 +27,6 @@ from typing import IO, Any
 
 import msgspec
 
-from aicensus import __version__
 from aicensus.enrich import default_tiers, enrich, open_geo
 from aicensus.errors import StoreError
 from aicensus.report import study_figures as figures_of
@@ -46,6 +45,7 @@ from aicensus.store.study import (
     PERSISTENCE_BINS,
     StudyQueries,
 )
+from aicensus.version import __version__
 
 # The figures in the order the report shows them.
 FIGURE_ORDER = (

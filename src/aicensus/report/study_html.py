@@ -92,7 +92,7 @@ def _bars(labels: list[object], values: list[float | None], *, max_value: float 
     return "".join(parts)
 
 
-def _figure(figure: dict[str, Any], published: dict[tuple[str, str], float]) -> str:
+def _figure(figure: dict[str, Any], published: dict[tuple[str, str, str], float]) -> str:
     columns: list[str] = figure["columns"]
     out = [
         f'<section id="{_text(figure["id"])}"><h2>{_text(figure["title"])}</h2>',

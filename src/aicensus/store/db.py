@@ -15,11 +15,11 @@ from typing import Any, Literal, Self
 import duckdb
 import msgspec
 
-from aicensus import __version__
 from aicensus.errors import StoreError, StoreLockedError
 from aicensus.records import ServiceObservation
 from aicensus.store import rows, sets
 from aicensus.store.schema import SCHEMA_VERSION, check_version, ensure_schema, stored_version
+from aicensus.version import __version__
 
 DEFAULT_PATH = "aicensus.duckdb"
 ScanKind = Literal["scan", "ingest"]

@@ -21,15 +21,11 @@ import msgspec
 import yaml
 
 from aicensus.assess.advisories.cvss import base_score, rating
-from aicensus.errors import AicensusError
+from aicensus.errors import AdvisoryError
 
 ENV_DIR = "AICENSUS_ADVISORIES_DIR"
 RECORDS = "advisories.jsonl.gz"
 MANIFEST = "manifest.json"
-
-
-class AdvisoryError(AicensusError):
-    """A bundle or advisory file that cannot be read (names the file)."""
 
 
 class Osv(msgspec.Struct, kw_only=True):

@@ -23,11 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
+from aicensus.errors import EmulatorConfigError
+
 MAX_ADDRESSES = 65536
-
-
-class EmulatorConfigError(ValueError):
-    """A command-line setting the emulator refuses (non-loopback address, bad auth spec)."""
 
 
 # --------------------------------------------------------------------------- addresses

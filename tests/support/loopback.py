@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -64,6 +65,32 @@ def serve(server: ScriptedServer, host: str = "127.0.0.1") -> Iterator[int]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     started.wait(10)
+    try:
+        yield port
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@contextmanager
+def app_server(app: web.Application, ssl_ctx: ssl.SSLContext | None = None) -> Iterator[int]:
+    """Run `app` on 127.0.0.1 (TLS with `ssl_ctx`) in a background thread; yields its port."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None)
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
     try:
         yield port
     finally:
