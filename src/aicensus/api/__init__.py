@@ -76,6 +76,7 @@ from aicensus.api.policy import (
     Violation,
     check_policy,
     load_policy,
+    policy_rule_frameworks,
 )
 from aicensus.api.reports import (
     OBSERVATION_FORMATS,
@@ -104,6 +105,7 @@ from aicensus.api.scanning import (
     scan_arguments,
     signatures,
 )
+from aicensus.api.serving import dashboard_app, store_readable
 from aicensus.api.studies import (
     STUDY_FORMATS,
     PersistenceRule,
@@ -164,6 +166,7 @@ __all__ = [
     "audit_summary",
     "card",
     "check_policy",
+    "dashboard_app",
     "export_parquet",
     "findings_at_least",
     "format_alternatives",
@@ -184,6 +187,7 @@ __all__ = [
     "parse_max_params",
     "parse_size",
     "plan_targets",
+    "policy_rule_frameworks",
     "port_presets",
     "render_report",
     "report_formats",
@@ -192,6 +196,7 @@ __all__ = [
     "scan",
     "scan_arguments",
     "signatures",
+    "store_readable",
     "study",
     "synthesize",
     "terminal_safe",

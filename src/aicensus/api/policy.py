@@ -7,10 +7,19 @@ from pathlib import Path
 import msgspec
 
 from aicensus.assess import policy as _policy
+from aicensus.assess.frameworks import Refs, rule_refs
 from aicensus.assess.policy import Policy, PolicyError, Violation
 from aicensus.report.source import load_assessed
 
-__all__ = ["Policy", "PolicyCheck", "PolicyError", "Violation", "check_policy", "load_policy"]
+__all__ = [
+    "Policy",
+    "PolicyCheck",
+    "PolicyError",
+    "Violation",
+    "check_policy",
+    "load_policy",
+    "policy_rule_frameworks",
+]
 
 
 class PolicyCheck(msgspec.Struct, kw_only=True):
@@ -44,3 +53,9 @@ def check_policy(
         services_checked=len(assessed.services),
         violations=list(_policy.check_policy(loaded, assessed.services)),
     )
+
+
+def policy_rule_frameworks(rule: str) -> Refs:
+    """The compliance-framework references (e.g. OWASP, NIST, ATLAS) of a policy rule such as
+    "countries.deny"."""
+    return rule_refs(rule)

@@ -1,4 +1,4 @@
-"""`aicensus policy check|validate`: policy-as-code over a stored scan.
+"""`aicensus policy check|validate|packs`: policy-as-code over a stored scan.
 
 Exit status: 0 compliant, 1 violations, 2 error (bad policy file, unreadable store).
 """
@@ -11,8 +11,9 @@ import click
 import msgspec
 
 from aicensus import api
-from aicensus.cli.app import Group
+from aicensus.cli.app import Group, fail
 from aicensus.cli.output import print_table
+from aicensus.cli.packs import check_packs_command, load_services, pack_options, packs_group
 
 
 @click.group("policy", cls=Group)
@@ -28,15 +29,33 @@ def validate_command(policy_file: str) -> None:
     click.echo(f"policy {policy_file}: valid ({api.terminal_safe(policy.name, 80)})")
 
 
+policy_group.add_command(packs_group)
+
+
 @policy_group.command("check")
-@click.option("--policy", "policy_file", required=True, metavar="FILE", help="YAML policy.")
+@click.option("--policy", "policy_file", default=None, metavar="FILE", help="YAML policy.")
+@pack_options
+@click.option("--audit", "audit_file", default=None, metavar="FILE",
+              help="With --pack: read an `aicensus audit --format json` file instead.")  # fmt: skip
 @click.option("--db", default="aicensus.duckdb", show_default=True, help="Store to read.")
 @click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: latest).")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> None:
-    """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error."""
+def check_command(
+    policy_file: str | None, packs: tuple[str, ...], params: tuple[str, ...],
+    profile: str | None, audit_file: str | None, db: str, scan_id: int | None, fmt: str,
+) -> None:  # fmt: skip
+    """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error.
+    --pack NAME (repeatable) checks bundled policy packs (`aicensus policy packs list`)."""
+    if not policy_file and not packs:
+        fail("give --policy FILE and/or --pack NAME")
+    status = 0
+    if packs:
+        services, scan = load_services(db, scan_id, audit_file)
+        status = check_packs_command(packs, params, profile, services, fmt, scan)
+    if not policy_file:
+        sys.exit(status)
     check = api.check_policy(policy_file, db, scan_id)
     if fmt == "json":
         doc = {
@@ -44,7 +63,13 @@ def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> N
             "scan_id": check.scan_id,
             "services_checked": check.services_checked,
             "compliant": check.compliant,
-            "violations": msgspec.to_builtins(check.violations),
+            "violations": [
+                {
+                    **msgspec.to_builtins(v),
+                    "frameworks": msgspec.to_builtins(api.policy_rule_frameworks(v.rule)),
+                }
+                for v in check.violations
+            ],
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
     else:
@@ -55,7 +80,7 @@ def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> N
             f"checked, {verdict}",
             err=True,
         )
-    sys.exit(0 if check.compliant else 1)
+    sys.exit(1 if check.violations or status else 0)
 
 
 def _service(v: api.Violation) -> str:
