@@ -3,18 +3,13 @@ fingerprinted offline with the same signatures as a live scan."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from aicensus import pipeline
-from aicensus.api.scanning import ObservationCallback, ScanSummary, _Tally
-from aicensus.fingerprint.load import builtin_signatures
+from aicensus.api.scanning import ObservationCallback
 from aicensus.fingerprint.schema import Signature
 from aicensus.ingest import files
 from aicensus.ingest.files import IngestSummary
-from aicensus.ingest.responses import open_lines, read_responses
-from aicensus.store import Store
 
 # The formats `ingest` reads; "responses" is aicensus's own recorded-exchange JSON Lines.
 INGEST_FORMATS: tuple[str, ...] = tuple(files.READERS)
@@ -56,24 +51,10 @@ def ingest_responses(
     db: str | Path | None = None,
     sigs: Sequence[Signature] | None = None,
     on_observation: ObservationCallback | None = None,
-) -> ScanSummary:
-    """Fingerprint recorded responses (JSON Lines) and store them like a scan (no
-    de-duplication: each call is one more scan of the same services)."""
-    sigs = sigs if sigs is not None else builtin_signatures()
-    started = time.monotonic()
-    groups, bad = read_responses(open_lines(path))
-    observations = [pipeline.observe_recorded(g, sigs) for g in groups]
-    tally = _Tally()
-    for obs in observations:
-        tally.add(obs)
-        if on_observation is not None:
-            on_observation(obs)
-    scan_id = None
-    if db:
-        with Store.open(db) as store:
-            scan_id = store.begin_scan("ingest", {"format": "responses", "file": str(path)})
-            store.add_observations(scan_id, observations)
-            store.finish_scan(scan_id, "completed")
-    summary = tally.summary(scan_id, started)
-    summary.bad_records = bad
-    return summary
+    force: bool = False,
+) -> IngestSummary:
+    """Fingerprint recorded responses (JSON Lines) and store them: the one ingest path
+    (`ingest_file(path, "responses")`: time grouping, ledger, de-duplication, batching)."""
+    return ingest_file(
+        path, "responses", db=db, sigs=sigs, on_observation=on_observation, force=force
+    )

@@ -21,7 +21,7 @@ from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
 from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest.responses import BadRecord
+from aicensus.ingest.common import BadRecord
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc
 from aicensus.store import Checkpoint, ScanInfo, Store
