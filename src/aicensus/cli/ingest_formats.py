@@ -13,14 +13,15 @@ from typing import Any
 
 import click
 
+from aicensus import api
+from aicensus.cli.app import Command
 from aicensus.cli.scan import Emitter, ingest_group, output_options
 from aicensus.cli.text import printable
-from aicensus.ingest.files import IngestSummary, ingest_file, ingest_parquet
 
 _MAX_BAD_SHOWN = 20
 
 
-def print_summary(summary: IngestSummary) -> None:
+def print_summary(summary: api.IngestSummary) -> None:
     where = summary.path
     if summary.already_ingested is not None:
         earlier = summary.already_ingested
@@ -64,8 +65,13 @@ def _make(fmt: str, helptext: str) -> click.Command:
         db = kw.pop("db")
         if kw.pop("no_db"):
             db = None
-        summary = ingest_file(
-            kw.pop("file"), fmt, db=db, on_observation=emitter, force=kw.pop("force"), **kw
+        summary = api.ingest_file(
+            kw.pop("file"),
+            fmt,
+            db=db,
+            on_observation=emitter,
+            force=kw.pop("force"),
+            default_port=kw.pop("default_port", None),
         )
         if summary.already_ingested is None:
             emitter.finish()
@@ -80,7 +86,7 @@ def _make(fmt: str, helptext: str) -> click.Command:
         "--force", is_flag=True, help="Read the file even if it was ingested before."
     )(run)
     run = click.argument("file", type=click.Path(dir_okay=False))(run)
-    return click.command(fmt, help=helptext)(run)
+    return click.command(fmt, help=helptext, cls=Command)(run)
 
 
 _HELP = {
@@ -119,4 +125,4 @@ for _fmt, _text in _HELP.items():
 def ingest_parquet_command(path: str, db: str, force: bool) -> None:
     """Merge a Parquet dataset (written by `aicensus export parquet` or `aicensus lab synth`)
     into the store; observations already stored are skipped, so shards combine once."""
-    print_summary(ingest_parquet(path, db=db, force=force))
+    print_summary(api.ingest_parquet(path, db=db, force=force))

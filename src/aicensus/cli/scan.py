@@ -10,10 +10,9 @@ from typing import IO, Literal
 import click
 
 from aicensus import api
+from aicensus.cli.app import Command, Group
 from aicensus.cli.text import printable
-from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
 from aicensus.records import ScanStatus, ServiceObservation
-from aicensus.report import render
 
 
 class Progress:
@@ -63,20 +62,19 @@ class Emitter:
         if not self.show_all and obs.status not in REPORTED:
             return
         if self.fmt == "jsonl":
-            render.write_jsonl(sys.stdout, obs, with_log=self.with_log)
+            api.write_observation(sys.stdout, obs, with_log=self.with_log)
             sys.stdout.flush()
         else:
             self.kept.append(obs)
 
     def finish(self) -> None:
         self.kept.sort(key=lambda o: (o.ip, o.port))
-        if self.fmt == "json":
-            render.write_json(sys.stdout, self.kept, with_log=self.with_log)
-        elif self.fmt == "table":
-            if self.kept:
-                render.write_table(sys.stdout, self.kept, explain=self.explain)
-            else:
-                click.echo("No AI services found.")
+        if self.fmt == "table" and not self.kept:
+            click.echo("No AI services found.")
+        elif self.fmt != "jsonl":
+            api.write_observations(
+                sys.stdout, self.kept, self.fmt, explain=self.explain, with_log=self.with_log
+            )
 
 
 def output_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -85,7 +83,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
             click.option(
                 "--format",
                 "fmt",
-                type=click.Choice(render.FORMATS),
+                type=click.Choice(api.OBSERVATION_FORMATS),
                 default="table",
                 show_default=True,
                 help="Output format.",
@@ -118,7 +116,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-@click.command("scan")
+@click.command("scan", cls=Command)
 @click.argument("targets", nargs=-1)
 @click.option(
     "-p",
@@ -160,7 +158,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="Seconds for everything at one address and port; what was learned by then is kept.",
 )
-@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
+@click.option("--user-agent", default=api.DEFAULT_USER_AGENT, show_default=True)
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
 @click.option(
@@ -248,7 +246,7 @@ def scan_command(
     plan = api.plan_targets(
         targets, ports=ports, excludes=excludes, seed=seed, shard=shard, stdin_lines=stdin_lines
     )
-    config = EngineConfig(
+    config = api.EngineConfig(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         total_timeout=total_timeout,
@@ -324,12 +322,12 @@ def _print_summary(summary: api.ScanSummary) -> None:
         click.echo(f"aicensus: … and {len(summary.bad_records) - 20} more bad lines", err=True)
 
 
-@click.group("ingest")
+@click.group("ingest", cls=Group)
 def ingest_group() -> None:
     """Bring recorded scan data into the store and fingerprint it offline."""
 
 
-@click.group("signatures")
+@click.group("signatures", cls=Group)
 def signatures_group() -> None:
     """Inspect and validate fingerprint signature files."""
 
