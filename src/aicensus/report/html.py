@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.records import ServiceObservation
+from aicensus.report.charts import world_map
 from aicensus.report.exports import severity_counts
 from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
@@ -138,6 +139,14 @@ def _country_items(services: list[tuple[ServiceObservation, list[Finding]]], top
     return [(country, n, _BAR) for country, n in ranked]
 
 
+def _developer_map(services: list[tuple[ServiceObservation, list[Finding]]]) -> str:
+    counts = Counter(m.country for obs, _ in services for m in obs.models if m.country)
+    if not counts:
+        return ""
+    chart = world_map("models by developer country (map)", counts, width=640, noun="models")
+    return f"<figure><figcaption>Models by developer country</figcaption>{chart}</figure>"
+
+
 def _auth_badge(auth: object, prefix: str = "auth: ") -> str:
     kind = str(auth) if str(auth) in _AUTH_COLOURS else "other"
     return f'<span class="auth auth-{kind}">{prefix}{_e(auth)}</span>'
@@ -239,6 +248,7 @@ def render_html(assessed: Assessed) -> str:
     out.append(_bar_chart("findings by severity", [(s, n, _COLOURS[s]) for s, n in counts.items()]))
     out.append(_bar_chart("models by developer country", _country_items(assessed.services)))
     out.append("</div>")
+    out.append(_developer_map(assessed.services))
 
     out.append("<h2>Services</h2>")
     out.append(

@@ -1,0 +1,220 @@
+"""Reading the store for the dashboard: a read-only open per request (so a scan can still open
+the store for writing between requests), and a snapshot of the heavy aggregates kept in memory
+until the store file changes.
+
+While a scan holds the store (DuckDB allows one writer and refuses a read-only open meanwhile),
+the pages keep showing the last snapshot read, marked as such; a page that has none says the
+store is busy. Neither is an error page.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from aicensus.assess import Finding, Severity, assess
+from aicensus.enrich import enrich
+from aicensus.errors import StoreLockedError
+from aicensus.store import Store
+from aicensus.store import dashboard as board
+
+T = TypeVar("T")
+_CHUNK = 2_000  # observations read at a time when assessing every service
+
+
+class Geo:
+    """Country and AS of one IP (offline databases, aicensus.enrich)."""
+
+    __slots__ = ("as_key", "country", "org")
+
+    def __init__(self, country: str | None, as_key: str | None, org: str | None) -> None:
+        self.country, self.as_key, self.org = country, as_key, org
+
+
+_ORDER = tuple(s.value for s in sorted(Severity, key=lambda s: -s.rank))
+
+
+class Assessed:
+    """One service's findings, reduced to what the list pages use (the service page assesses
+    its observation again, in full)."""
+
+    __slots__ = ("count", "ids", "severities", "worst")
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.count = len(findings)
+        self.ids = tuple(sorted({f.id for f in findings}))
+        counts = Counter(f.severity.value for f in findings)
+        self.severities = counts
+        self.worst = next((s for s in _ORDER if counts.get(s)), "")
+
+
+class Snapshot:
+    """The store's aggregates at one moment: services, models, new hosts; then, from a
+    background thread, each host's geography and each service's findings (`pending` until
+    then, so that no page waits for them)."""
+
+    def __init__(self, fingerprint: tuple[int, ...], read_at: datetime) -> None:
+        self.fingerprint = fingerprint
+        self.read_at = read_at
+        self.totals = board.Totals(observations=0, identified=0, scans=0)
+        self.services: list[board.ServiceRow] = []
+        self.new_hosts: list[tuple[object, int]] = []
+        self.models: list[board.ModelSeen] = []
+        self.geo: dict[str, Geo] = {}
+        self.findings: dict[tuple[str, int], Assessed] = {}
+        self.pending = "host countries and findings"  # what the background has still to add
+        self.done = threading.Event()
+        self.version = 0  # bumped when the background publishes: derived views are rebuilt
+        self._derived: dict[str, tuple[int, object]] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, *, geo: dict[str, Geo] | None = None,
+                findings: dict[tuple[str, int], Assessed] | None = None,
+                pending: str = "") -> None:  # fmt: skip
+        with self._lock:
+            if geo is not None:
+                self.geo = geo
+            if findings is not None:
+                self.findings = findings
+            self.pending = pending
+            self.version += 1
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """build(), computed once per version of this snapshot (pages share the result)."""
+        with self._lock:
+            version = self.version
+            cached = self._derived.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]  # type: ignore[return-value]
+        value = build()
+        with self._lock:
+            self._derived[name] = (version, value)
+        return value
+
+    def host_countries(self) -> Counter[str]:
+        return Counter(
+            g.country
+            for ip in {s.ip for s in self.services}
+            if (g := self.geo.get(ip)) and g.country
+        )
+
+    def severity_counts(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for a in self.findings.values():
+            counts.update(a.severities)
+        return {s: counts.get(s, 0) for s in _ORDER}
+
+
+class Reader:
+    """The dashboard's only way to the store (db opened read-only, through store/dashboard.py)."""
+
+    def __init__(self, db: str | Path, *, background: bool = True) -> None:
+        self.db = str(db)
+        self.background = background
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._geo: dict[str, Geo] = {}  # IP → Geo; an IP's answer never changes while we run
+        self._findings: dict[tuple[str, int, int], Assessed] = {}  # by (ip, port, obs_id)
+        self.busy_since: datetime | None = None
+
+    def fingerprint(self) -> tuple[int, ...]:
+        """Changes whenever the store (or its write-ahead log) is written."""
+        out: list[int] = []
+        for path in (self.db, self.db + ".wal"):
+            try:
+                st = os.stat(path)
+            except OSError:
+                out += [0, 0]
+            else:
+                out += [st.st_mtime_ns, st.st_size]
+        return tuple(out)
+
+    def current(self) -> Snapshot | None:
+        """The last snapshot read, if any (without looking at the store)."""
+        return self._snapshot
+
+    def read(self, fn: Callable[[Store], T]) -> T:
+        """fn(store) on a fresh read-only open; StoreLockedError while a writer holds it."""
+        with Store.open(self.db, read_only=True) as store:
+            return fn(store)
+
+    def snapshot(self) -> tuple[Snapshot, bool]:
+        """(the current snapshot, stale): stale when the store changed but is held by a writer,
+        so the snapshot is the last one read. StoreLockedError when there is none yet."""
+        with self._lock:
+            fp = self.fingerprint()
+            if self._snapshot is not None and self._snapshot.fingerprint == fp:
+                return self._snapshot, False
+            try:
+                snap = self._build(fp)
+            except StoreLockedError:
+                self.busy_since = self.busy_since or datetime.now(UTC)
+                if self._snapshot is None:
+                    raise
+                return self._snapshot, True
+            self.busy_since = None
+            self._snapshot = snap
+        if self.background:
+            threading.Thread(target=self._complete, args=(snap,), daemon=True).start()
+        else:
+            self._complete(snap)
+        return snap, False
+
+    def _build(self, fp: tuple[int, ...]) -> Snapshot:
+        snap = Snapshot(fp, datetime.now(UTC))
+
+        def load(store: Store) -> None:
+            snap.totals = board.totals(store)
+            snap.services = board.services(store)
+            snap.new_hosts = list(board.new_hosts_by_day(store))
+            snap.models = board.models_seen(store)
+
+        self.read(load)
+        return snap
+
+    def _complete(self, snap: Snapshot) -> None:
+        """Geography, then findings (the slow part: every service's latest observation is
+        read and assessed), each published when whole."""
+        try:
+            snap.publish(geo=self._lookup({s.ip for s in snap.services}), pending="findings")
+            snap.publish(findings=self._assess(snap.services))
+        except StoreLockedError:
+            snap.publish(pending="findings (the store became busy; they come with the next read)")
+        except Exception as exc:  # a page must say so: the thread must not die silently
+            snap.publish(pending=f"findings (failed: {type(exc).__name__}: {exc})")
+        finally:
+            snap.done.set()
+
+    def _lookup(self, ips: set[str]) -> dict[str, Geo]:
+        todo = sorted(ips - self._geo.keys())
+        for e in enrich(todo):
+            self._geo[e.ip] = Geo(e.country, e.as_key, e.org)
+        return {ip: self._geo[ip] for ip in ips}
+
+    def _assess(self, services: list[board.ServiceRow]) -> dict[tuple[str, int], Assessed]:
+        """Every service's findings, from its latest observation (kept by obs_id, so a new
+        snapshot assesses only the services that changed), read in chunks: each chunk a short
+        read-only open, so a scan waiting to start is held up for one chunk at most."""
+        out: dict[tuple[str, int], Assessed] = {}
+        latest = {(s.ip, s.port): s.obs_id for s in services}
+        todo = []
+        for s in services:
+            known = self._findings.get((s.ip, s.port, s.obs_id))
+            if known is None:
+                todo.append(s.obs_id)
+            else:
+                out[(s.ip, s.port)] = known
+        for start in range(0, len(todo), _CHUNK):
+            chunk = todo[start : start + _CHUNK]
+            for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
+                found = Assessed(assess(obs))
+                out[(obs.ip, obs.port)] = found
+        # Only the current services' entries are kept: memory stays one entry per service.
+        self._findings = {(ip, port, latest[(ip, port)]): a for (ip, port), a in out.items()}
+        return out
