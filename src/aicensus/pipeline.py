@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 
+import msgspec
+
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
 from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
@@ -80,6 +82,7 @@ def conclude(
         return
     try:
         obs.models = list_models(sig, cache, obs)
+        get_dialect(sig.models.dialect).annotate(obs, cache.values())
     except Exception as exc:  # a parser bug on hostile input: keep the identification
         obs.error = _internal("enumerate", exc)
         return
@@ -256,6 +259,21 @@ class TargetScan:
         # Product-specific probes (route checks, details) go only to the settled winner.
         await self.send_all(probe_request(sig, pid) for pid in sig.probes)
         await self._fetch_model_details(sig)
+        if sig.models is not None:
+            await get_dialect(sig.models.dialect).converse(self._sender(sig.id))
+
+    def _sender(self, product: str) -> Callable[[ProbeRequest], Awaitable[Exchange]]:
+        """send, with each request stamped as meant for the product the scan settled on (the
+        read-only guard allows a protocol's listing calls only to that product)."""
+
+        async def send(probe: ProbeRequest) -> Exchange:
+            stamped = msgspec.structs.replace(probe, for_product=product)
+            try:
+                return await self.send(stamped)
+            except ReadOnlyViolation as exc:
+                return Exchange(method=probe.method, path=probe.path, error=str(exc)[:200])
+
+        return send
 
     async def _settle(self, choice: Choice) -> Choice:
         """Send the winner's remaining identity probes: a look-alike may overturn it."""

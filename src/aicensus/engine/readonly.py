@@ -34,6 +34,38 @@ READ_ONLY_POSTS: dict[str, Callable[[Mapping[str, object] | None], bool]] = {
     "/v2/repository/index": _empty_body,  # Triton: model repository listing
 }
 
+# MCP (JSON-RPC 2.0 over HTTP): the protocol's own listing calls, which only read the server's
+# self-description. Any other JSON-RPC method (tools/call, resources/read, prompts/get, ...) is
+# refused here, and these are sent only to a service the pipeline already identified as MCP
+# (ProbeRequest.for_product), at whatever path its transport uses (/mcp, /, /messages/?...).
+MCP_LISTING_METHODS = frozenset(
+    {"initialize", "notifications/initialized", "tools/list", "resources/list", "prompts/list"}
+)
+_MCP_PARAMS = {  # method → the params keys a listing call may carry
+    "initialize": {"protocolVersion", "capabilities", "clientInfo"},
+    "notifications/initialized": set(),
+    "tools/list": {"cursor"},
+    "resources/list": {"cursor"},
+    "prompts/list": {"cursor"},
+}
+
+
+def _mcp_refusal(probe: ProbeRequest) -> str | None:
+    """Why a JSON-RPC POST is refused, or None for an allowed MCP listing call."""
+    body = probe.json_body or {}
+    method = body.get("method")
+    if method not in MCP_LISTING_METHODS:
+        return f"JSON-RPC method {method!r} is not an MCP listing call"
+    if probe.for_product != "mcp":
+        return "MCP listing calls go only to a service identified as MCP"
+    if not set(body) <= {"jsonrpc", "id", "method", "params"} or body.get("jsonrpc") != "2.0":
+        return "not a plain JSON-RPC 2.0 request"
+    params = body.get("params", {})
+    if not isinstance(params, Mapping) or not set(params) <= _MCP_PARAMS[str(method)]:
+        return f"unexpected params for {method}"
+    return None
+
+
 # Route-existence probes: (method, exact path) → the upstream fact that makes it safe.
 #
 # A management finding is proven from the product's documented lack of auth plus a read-only
@@ -100,6 +132,11 @@ def check(probe: ProbeRequest) -> None:
     if method in SAFE_METHODS:
         if probe.json_body is not None:
             raise ReadOnlyViolation(f"refused {method} {probe.path}: a body on a {method}")
+        return
+    if method == "POST" and probe.json_body is not None and "jsonrpc" in probe.json_body:
+        why = _mcp_refusal(probe)
+        if why is not None:
+            raise ReadOnlyViolation(f"refused POST {probe.path}: {why}")
         return
     if method == "POST":
         validator = READ_ONLY_POSTS.get(probe.path)
