@@ -40,7 +40,8 @@ PROTOCOL_VERSION = "2025-06-18"  # asked for; the server answers with the one it
 ENDPOINTS = ("/mcp", "/")  # Streamable HTTP paths tried, in order
 LISTINGS = ("tools", "resources", "prompts")
 MAX_ITEMS = 500  # a hostile server may list millions
-_ACCEPT = ("Accept", "application/json, text/event-stream")
+_ACCEPT = ("Accept", "application/json, text/event-stream")  # both, or the SDKs answer 406
+_JSON = ("Content-Type", "application/json")  # the engine sends none by default
 _CLIENT = {"name": "aicensus", "version": "1"}
 
 Send = Callable[[ProbeRequest], Awaitable[Exchange]]
@@ -54,7 +55,7 @@ def rpc(method: str, path: str, rid: int | None, params: dict[str, object] | Non
     if params:
         body["params"] = params
     # The pipeline stamps for_product (the product it settled on) before sending.
-    return ProbeRequest(method="POST", path=path, json_body=body, headers=(_ACCEPT, *headers))
+    return ProbeRequest(method="POST", path=path, json_body=body, headers=(_ACCEPT, _JSON, *headers))
 
 
 def initialize(path: str) -> ProbeRequest:
