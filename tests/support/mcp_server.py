@@ -92,7 +92,9 @@ def recording(app: Any, log_path: str) -> Any:
         except (ValueError, AttributeError):
             rpc = "<unparsed>"
         with open(log_path, "a") as log:
-            log.write(json.dumps({"http": scope["method"], "path": scope["path"], "rpc": rpc}) + "\n")
+            log.write(
+                json.dumps({"http": scope["method"], "path": scope["path"], "rpc": rpc}) + "\n"
+            )
         sent = False
 
         async def replay() -> dict[str, Any]:

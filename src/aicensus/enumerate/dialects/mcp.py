@@ -55,7 +55,9 @@ def rpc(method: str, path: str, rid: int | None, params: dict[str, object] | Non
     if params:
         body["params"] = params
     # The pipeline stamps for_product (the product it settled on) before sending.
-    return ProbeRequest(method="POST", path=path, json_body=body, headers=(_ACCEPT, _JSON, *headers))
+    return ProbeRequest(
+        method="POST", path=path, json_body=body, headers=(_ACCEPT, _JSON, *headers)
+    )
 
 
 def initialize(path: str) -> ProbeRequest:
