@@ -125,3 +125,29 @@ def test_bearer_protected_server_is_auth_required_with_its_metadata(mcp_server: 
     assert inv.scopes == ["mcp"]
     calls = assert_only_listing_calls(mcp_server)
     assert calls == ["initialize"]  # refused at once: nothing listed without the token
+
+
+def _cli(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "aicensus", *args], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("mcp_server", [("streamable-http", "/mcp", None)], indirect=True)
+def test_cli_json_carries_the_inventory_and_the_table_the_flagged_tools(
+    mcp_server: Running,
+) -> None:
+    port = str(mcp_server.port)
+    (doc,) = json.loads(_cli("scan", "127.0.0.1", "--ports", port, "--format", "json", "--no-db"))
+    inv = doc["mcp"]
+    assert inv["server_name"] == "census-test-mcp" and inv["server_version"] == "3.1.4"
+    risky = {t["name"]: t["risks"] for t in inv["tools"] if t["risks"]}
+    assert risky == {"run_shell": ["exec"], "write_file": ["file-write"], "fetch_url": ["fetch"]}
+    table = _cli("scan", "127.0.0.1", "--ports", port, "--no-db")
+    assert "4 tools (3 flagged), 1 resources, 1 prompts" in table
+    flagged = [line.split() for line in table.splitlines() if line.strip().startswith("tool ")]
+    assert sorted((f[1], f[2]) for f in flagged) == [
+        ("fetch_url", "fetch"), ("run_shell", "exec"), ("write_file", "file-write"),
+    ]  # fmt: skip
+    assert "tools/call" not in assert_only_listing_calls(mcp_server)
