@@ -151,3 +151,19 @@ def test_cli_json_carries_the_inventory_and_the_table_the_flagged_tools(
         ("fetch_url", "fetch"), ("run_shell", "exec"), ("write_file", "file-write"),
     ]  # fmt: skip
     assert "tools/call" not in assert_only_listing_calls(mcp_server)
+
+
+@pytest.mark.parametrize("mcp_server", [("sse", "/sse", None)], indirect=True)
+def test_legacy_sse_server_is_named_and_listed_over_its_stream(mcp_server: Running) -> None:
+    obs = scan(mcp_server.port)
+    assert obs.product == "mcp" and obs.auth is AuthState.OPEN, obs.error
+    inv = obs.mcp
+    assert inv is not None and inv.transport == "sse" and inv.endpoint == "/sse", obs.error
+    assert (inv.server_name, inv.server_version) == ("census-test-mcp", "3.1.4")
+    assert {t.name: t.risks for t in inv.tools} == {
+        "run_shell": ["exec"], "write_file": ["file-write"], "fetch_url": ["fetch"], "add": [],
+    }  # fmt: skip
+    assert [r.uri for r in inv.resources] == ["notes://readme"]
+    assert [p.name for p in inv.prompts] == ["summarize"]
+    calls = assert_only_listing_calls(mcp_server)
+    assert {"initialize", "tools/list", "resources/list", "prompts/list"} <= set(calls)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import msgspec
 import yaml
 
-from aicensus.enumerate.base import Dialect, Exchanges, as_str
+from aicensus.enumerate.base import Dialect, Exchanges, Lines, Streamer, as_str
 from aicensus.records import (
     AuthState,
     Evidence,
@@ -86,7 +86,7 @@ def rpc_message(exchange: Exchange | None) -> dict[str, object] | None:
     doc = exchange.json()
     if isinstance(doc, dict):
         return doc
-    for data in _sse_data(exchange.text()):
+    for _name, data in _sse_events(exchange.text()):
         try:
             msg = msgspec.json.decode(data)
         except (msgspec.DecodeError, RecursionError, ValueError):
@@ -94,18 +94,6 @@ def rpc_message(exchange: Exchange | None) -> dict[str, object] | None:
         if isinstance(msg, dict) and ("result" in msg or "error" in msg):
             return msg
     return None
-
-
-def _sse_data(text: str) -> list[str]:
-    """Each event's data (its data: lines joined), in order."""
-    events, lines = [], []
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("data:"):
-            lines.append(line[5:].removeprefix(" "))
-        elif not line and lines:
-            events.append("\n".join(lines))
-            lines = []
-    return events
 
 
 def _result(exchange: Exchange | None) -> dict[str, object] | None:
@@ -117,15 +105,16 @@ def _result(exchange: Exchange | None) -> dict[str, object] | None:
 # ---------------------------------------------------------------- the conversation (I/O)
 
 
-async def open_session(send: Send) -> None:
-    """Open a session at the first endpoint that accepts `initialize`, then list.
+async def open_session(send: Send) -> bool:
+    """Open a session at the first endpoint that accepts `initialize`, then list; False when
+    no Streamable HTTP endpoint answered it.
 
     What comes back stays in the engine's cache; `inventory` reads it from there (pure)."""
     for path in ENDPOINTS:
         init = await send(initialize(path))
         if init.status == 401:
             await _metadata(send, init)
-            return
+            return True
         result = _result(init)
         if result is None:
             continue
@@ -134,7 +123,77 @@ async def open_session(send: Send) -> None:
         await send(note)
         for probe in listing_requests(path, headers):
             await send(probe)
-        return
+        return True
+    return False
+
+
+SSE_PATH = "/sse"
+SSE_OPEN = ProbeRequest(method="GET", path=SSE_PATH, headers=(("Accept", "text/event-stream"),))
+_MAX_EVENTS = 64  # events read while waiting for one answer (others: pings, notifications)
+
+
+async def sse_session(send: Send, stream: Streamer) -> None:
+    """The legacy HTTP+SSE transport: GET /sse names a message endpoint in its first event
+    (`endpoint`); each POST there is answered 202, the JSON-RPC answer arrives on the stream."""
+    async with stream(SSE_OPEN) as events:
+        if events.exchange.status == 401:
+            await _metadata(send, events.exchange)
+            return
+        name, data = await _next_event(events)
+        path = _endpoint_path(data) if name == "endpoint" else None
+        if path is None:
+            return
+        await send(initialize(path))
+        answer = await _answer(events, 1)
+        result = answer.get("result") if answer else None
+        if not isinstance(result, dict):
+            return
+        await send(rpc("notifications/initialized", path, None))
+        for probe in listing_requests(path, ()):
+            await send(probe)
+            await _answer(events, (probe.json_body or {}).get("id"))
+
+
+async def _next_event(events: Lines) -> tuple[str, str]:
+    """(event name, data) of the next event; ("", "") at the stream's end."""
+    name, data = "message", []
+    while (line := await events.line()) is not None:
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            return name, "\n".join(data)
+    return "", ""
+
+
+async def _answer(events: Lines, rid: object) -> dict[str, object] | None:
+    for _ in range(_MAX_EVENTS):
+        name, data = await _next_event(events)
+        if not name:
+            return None
+        msg = _decode(data)
+        if msg is not None and msg.get("id") == rid:
+            return msg
+    return None
+
+
+def _decode(data: str) -> dict[str, object] | None:
+    try:
+        msg = msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
+    return msg if isinstance(msg, dict) else None
+
+
+def _endpoint_path(data: str) -> str | None:
+    """The endpoint event's URI as a path on this server (relative, or absolute on any host:
+    only this target is ever asked)."""
+    data = data.strip()
+    if data.startswith("/") and not data.startswith("//"):
+        return data[:512]
+    found = re.match(r"(?i)^https?://[^/]+(/\S*)", data)
+    return found.group(1)[:512] if found else None
 
 
 async def _metadata(send: Send, challenge: Exchange) -> None:
@@ -160,17 +219,81 @@ def _same_server_path(url: str | None) -> str | None:
 
 def inventory(cache: Iterable[Exchange]) -> McpInventory | None:
     """The server's self-description from the listing calls' exchanges, if any were made."""
-    by_call = _by_call(cache)
+    exchanges = list(cache)
+    by_call = _by_call(exchanges)
     for path in ENDPOINTS:
         init = by_call.get((path, "initialize"))
         if init is None:
             continue
         if init.status == 401:
-            return _protected(path, init, by_call)
+            return _protected(path, "streamable-http", init, by_call)
         result = _result(init)
         if result is not None:
-            return _listed(path, result, by_call)
-    return None
+            return _listed(path, "streamable-http", result, _http_answers(path, by_call))
+    return _sse_inventory(exchanges, by_call)
+
+
+Answer = Callable[[str], tuple[dict[str, object] | None, str | None]]  # method → result, why not
+
+
+def _http_answers(path: str, calls: Mapping[tuple[str, str], Exchange]) -> Answer:
+    def answer(method: str) -> tuple[dict[str, object] | None, str | None]:
+        ex = calls.get((path, method))
+        if ex is None:
+            return None, None
+        result = _result(ex)
+        return result, None if result is not None else _failure(ex)
+
+    return answer
+
+
+def _sse_inventory(
+    exchanges: list[Exchange], calls: Mapping[tuple[str, str], Exchange]
+) -> McpInventory | None:
+    opened = next((ex for ex in exchanges if ex.method == "GET" and ex.path == SSE_PATH), None)
+    if opened is None:
+        return None
+    if opened.status == 401:
+        return _protected(SSE_PATH, "sse", opened, calls)
+    events = _sse_events(opened.text())
+    path = next((_endpoint_path(d) for n, d in events if n == "endpoint"), None)
+    if path is None:
+        return None
+    answers = {}
+    for _name, data in events:
+        msg = _decode(data)
+        if msg is not None and "id" in msg:
+            answers[str(msg["id"])] = msg
+
+    def answer(method: str) -> tuple[dict[str, object] | None, str | None]:
+        ex = calls.get((path, method))
+        body = _decode(ex.request_body or "") if ex is not None else None
+        if body is None:
+            return None, None
+        msg = answers.get(str(body.get("id")))
+        result = msg.get("result") if msg else None
+        if isinstance(result, dict):
+            return result, None
+        error = msg.get("error") if msg else None
+        why = str(error.get("message", "error"))[:100] if isinstance(error, dict) else "no answer"
+        return None, why
+
+    init, _ = answer("initialize")
+    return None if init is None else _listed(SSE_PATH, "sse", init, answer)
+
+
+def _sse_events(text: str) -> list[tuple[str, str]]:
+    """(event name, data) of each event in a stream's text."""
+    events, name, lines = [], "message", []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            lines.append(line[5:].removeprefix(" "))
+        elif not line and lines:
+            events.append((name, "\n".join(lines)))
+            name, lines = "message", []
+    return events
 
 
 def _by_call(cache: Iterable[Exchange]) -> dict[tuple[str, str], Exchange]:
@@ -180,20 +303,17 @@ def _by_call(cache: Iterable[Exchange]) -> dict[tuple[str, str], Exchange]:
             calls[(ex.path, "GET")] = ex
         if ex.method != "POST" or not ex.request_body:
             continue
-        try:
-            body = msgspec.json.decode(ex.request_body)
-        except (msgspec.DecodeError, ValueError):
-            continue
-        if isinstance(body, dict) and isinstance(body.get("method"), str):
-            calls.setdefault((ex.path, body["method"]), ex)
+        body = _decode(ex.request_body)
+        if body is not None and isinstance(body.get("method"), str):
+            calls.setdefault((ex.path, str(body["method"])), ex)
     return calls
 
 
 def _protected(
-    path: str, init: Exchange, calls: Mapping[tuple[str, str], Exchange]
+    path: str, transport: str, challenge: Exchange, calls: Mapping[tuple[str, str], Exchange]
 ) -> McpInventory:
-    inv = McpInventory(endpoint=path, transport="streamable-http", auth_required=True)
-    inv.resource_metadata = resource_metadata(init)
+    inv = McpInventory(endpoint=path, transport=transport, auth_required=True)
+    inv.resource_metadata = resource_metadata(challenge)
     meta_path = _same_server_path(inv.resource_metadata)
     meta = calls.get((meta_path, "GET")) if meta_path else None
     doc = meta.json() if meta is not None and meta.status == 200 else None
@@ -203,24 +323,21 @@ def _protected(
     return inv
 
 
-def _listed(
-    path: str, init: dict[str, object], calls: Mapping[tuple[str, str], Exchange]
-) -> McpInventory:
+def _listed(path: str, transport: str, init: dict[str, object], answer: Answer) -> McpInventory:
     info = init.get("serverInfo")
     info = info if isinstance(info, dict) else {}
     inv = McpInventory(
         endpoint=path,
-        transport="streamable-http",
+        transport=transport,
         server_name=as_str(info.get("name"), 200),
         server_version=as_str(info.get("version"), 100),
         protocol_version=as_str(init.get("protocolVersion"), 64),
     )
     for kind in LISTINGS:
-        ex = calls.get((path, f"{kind}/list"))
-        result = _result(ex)
+        result, why = answer(f"{kind}/list")
         if result is None:
-            if ex is not None:
-                inv.errors.append(f"{kind}/list: {_failure(ex)}")
+            if why is not None:
+                inv.errors.append(f"{kind}/list: {why}")
             continue
         items = result.get(kind)
         entries = (
@@ -340,8 +457,9 @@ class McpDialect(Dialect):
     def parse(self, exchanges: Exchanges) -> list[ModelRecord]:
         return []
 
-    async def converse(self, send: Send) -> None:
-        await open_session(send)
+    async def converse(self, send: Send, stream: Streamer | None = None) -> None:
+        if not await open_session(send) and stream is not None:
+            await sse_session(send, stream)
 
     def annotate(self, obs: ServiceObservation, cache: Iterable[Exchange]) -> None:
         inv = inventory(cache)
