@@ -22,8 +22,6 @@ from aicensus.engine.readonly import READ_ONLY_POSTS
 from aicensus.records import AuthState, ScanStatus, ServiceObservation
 from tests.support.loopback import free_port
 
-pytest.importorskip("mcp", reason="the lab extra's `mcp` SDK")  # a dev dependency; see pyproject
-
 SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_server.py"
 LISTING = {"initialize", "notifications/initialized", "tools/list", "resources/list",
            "prompts/list"}  # fmt: skip

@@ -61,7 +61,11 @@ def rpc(method: str, path: str, rid: int | None, params: dict[str, object] | Non
 
 
 def initialize(path: str) -> ProbeRequest:
-    params = {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": _CLIENT}
+    params: dict[str, object] = {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": _CLIENT,
+    }
     return rpc("initialize", path, 1, params)
 
 
