@@ -271,7 +271,10 @@ class TargetScan:
         await self._fetch_model_details(sig)
         if sig.models is not None:
             dialect = get_dialect(sig.models.dialect)
-            await dialect.converse(self._sender(sig.id), self._streamer(sig.id))
+            try:
+                await dialect.converse(self._sender(sig.id), self._streamer(sig.id))
+            except Exception as exc:  # a parser bug on hostile input: keep what came back
+                self.obs.error = _internal("conversation", exc)
 
     def _sender(self, product: str) -> Callable[[ProbeRequest], Awaitable[Exchange]]:
         """send, with each request stamped as meant for the product the scan settled on (the
