@@ -25,9 +25,10 @@ def _app(seen: list[str]) -> web.Application:
         seen.append(method)
         results: dict[str, object] = {
             "initialize": {"serverInfo": ["not", "a", "dict"], "protocolVersion": 7},
-            "tools/list": {"tools": [{"name": 5}, "junk", {"name": "exec_cmd"}]
-                           + [{"name": f"t{i}", "inputSchema": {"properties": "x"}}
-                              for i in range(2000)]},  # fmt: skip
+            "tools/list": {
+                "tools": [{"name": 5}, "junk", {"name": "exec_cmd"}]
+                + [{"name": f"t{i}", "inputSchema": {"properties": "x"}} for i in range(2000)]
+            },
             "resources/list": {"resources": "not a list"},
         }
         if method == "notifications/initialized":
