@@ -233,6 +233,9 @@ class McpTool(msgspec.Struct, kw_only=True):
     parameters: list[str] = msgspec.field(default_factory=list)  # inputSchema property names
     risks: list[str] = msgspec.field(default_factory=list)  # "exec", "file-write", "fetch", ...
     why: list[str] = msgspec.field(default_factory=list)  # the rule behind each risk
+    # The server's own ToolAnnotations set true (readOnlyHint → "read-only", destructiveHint,
+    # idempotentHint, openWorldHint): self-declared, so recorded, never trusted for `risks`.
+    hints: list[str] = msgspec.field(default_factory=list)
 
 
 class McpResource(msgspec.Struct, kw_only=True):

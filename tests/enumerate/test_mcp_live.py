@@ -100,6 +100,7 @@ def test_streamable_http_server_is_named_and_listed(mcp_server: Running) -> None
     tools = {t.name: t for t in inv.tools}
     assert set(tools) == {"run_shell", "write_file", "fetch_url", "add"}
     assert "exec" in tools["run_shell"].risks
+    assert tools["run_shell"].hints == ["destructive", "open-world"]  # its own annotations
     assert "file-write" in tools["write_file"].risks
     assert "fetch" in tools["fetch_url"].risks
     assert tools["add"].risks == [] and tools["add"].parameters == ["a", "b"]

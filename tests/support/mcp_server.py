@@ -21,6 +21,7 @@ def build(token: str | None, resource_url: str) -> Any:
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver import MCPServer
+    from mcp.types import ToolAnnotations
 
     class Verifier:
         async def verify_token(self, presented: str) -> AccessToken | None:
@@ -39,7 +40,7 @@ def build(token: str | None, resource_url: str) -> Any:
     def never(name: str) -> None:
         raise RuntimeError(f"{name} must never be called by a scanner")
 
-    @server.tool()
+    @server.tool(annotations=ToolAnnotations(destructiveHint=True, openWorldHint=True))
     def run_shell(command: str) -> str:
         """Run a shell command on the host and return its output."""
         never("run_shell")

@@ -379,7 +379,14 @@ def tool_from_entry(entry: dict[str, object]) -> McpTool | None:
     tool = McpTool(name=name, description=description[:200] if description else None,
                    parameters=params)  # fmt: skip
     tool.risks, tool.why = classify(name, description or "", params)
+    notes = entry.get("annotations")
+    if isinstance(notes, dict):
+        tool.hints = [word for key, word in _HINTS.items() if notes.get(key) is True]
     return tool
+
+
+_HINTS = {"readOnlyHint": "read-only", "destructiveHint": "destructive",
+          "idempotentHint": "idempotent", "openWorldHint": "open-world"}  # fmt: skip
 
 
 def _resource(entry: dict[str, object]) -> McpResource | None:
