@@ -40,6 +40,7 @@ PROTOCOL_VERSION = "2025-06-18"  # asked for; the server answers with the one it
 ENDPOINTS = ("/mcp", "/")  # Streamable HTTP paths tried, in order
 LISTINGS = ("tools", "resources", "prompts")
 MAX_ITEMS = 500  # a hostile server may list millions
+MAX_PAGES = 10  # pages of one listing followed (nextCursor)
 _ACCEPT = ("Accept", "application/json, text/event-stream")  # both, or the SDKs answer 406
 _JSON = ("Content-Type", "application/json")  # the engine sends none by default
 _CLIENT = {"name": "aicensus", "version": "1"}
@@ -80,7 +81,20 @@ def session_headers(init: Exchange, version: str | None) -> tuple[tuple[str, str
 
 
 def listing_requests(path: str, headers: tuple[tuple[str, str], ...]) -> list[ProbeRequest]:
-    return [rpc(f"{kind}/list", path, 2 + i, None, headers) for i, kind in enumerate(LISTINGS)]
+    """The first page of each listing."""
+    return [page_request(path, kind, None, 0, headers) for kind in LISTINGS]
+
+
+def page_request(
+    path: str, kind: str, cursor: str | None, page: int, headers: tuple[tuple[str, str], ...]
+) -> ProbeRequest:
+    rid = 100 * (LISTINGS.index(kind) + 1) + page  # unique in the session
+    return rpc(f"{kind}/list", path, rid, {"cursor": cursor} if cursor else None, headers)
+
+
+def next_cursor(result: dict[str, object] | None) -> str | None:
+    cursor = result.get("nextCursor") if result else None
+    return cursor[:1024] if isinstance(cursor, str) and cursor else None
 
 
 def rpc_message(exchange: Exchange | None) -> dict[str, object] | None:
@@ -125,8 +139,13 @@ async def open_session(send: Send) -> bool:
         headers = session_headers(init, as_str(result.get("protocolVersion"), 64))
         note = rpc("notifications/initialized", path, None, None, headers)
         await send(note)
-        for probe in listing_requests(path, headers):
-            await send(probe)
+        for kind in LISTINGS:
+            cursor: str | None = None
+            for page in range(MAX_PAGES):
+                ex = await send(page_request(path, kind, cursor, page, headers))
+                cursor = next_cursor(_result(ex))
+                if cursor is None:
+                    break
         return True
     return False
 
@@ -153,9 +172,16 @@ async def sse_session(send: Send, stream: Streamer) -> None:
         if not isinstance(result, dict):
             return
         await send(rpc("notifications/initialized", path, None))
-        for probe in listing_requests(path, ()):
-            await send(probe)
-            await _answer(events, (probe.json_body or {}).get("id"))
+        for kind in LISTINGS:
+            cursor: str | None = None
+            for page in range(MAX_PAGES):
+                probe = page_request(path, kind, cursor, page, ())
+                await send(probe)
+                answer = await _answer(events, (probe.json_body or {}).get("id"))
+                got = answer.get("result") if answer else None
+                cursor = next_cursor(got if isinstance(got, dict) else None)
+                if cursor is None:
+                    break
 
 
 async def _next_event(events: Lines) -> tuple[str, str]:
@@ -233,22 +259,36 @@ def inventory(cache: Iterable[Exchange]) -> McpInventory | None:
             return _protected(path, "streamable-http", init, by_call)
         result = _result(init)
         if result is not None:
-            return _listed(path, "streamable-http", result, _http_answers(path, by_call))
+            return _listed(path, "streamable-http", result, _http_answers(path, exchanges))
     return _sse_inventory(exchanges, by_call)
 
 
-Answer = Callable[[str], tuple[dict[str, object] | None, str | None]]  # method → result, why not
+# method → its results (each page's, in order), and why the first failed page failed
+Answer = Callable[[str], tuple[list[dict[str, object]], str | None]]
 
 
-def _http_answers(path: str, calls: Mapping[tuple[str, str], Exchange]) -> Answer:
-    def answer(method: str) -> tuple[dict[str, object] | None, str | None]:
-        ex = calls.get((path, method))
-        if ex is None:
-            return None, None
-        result = _result(ex)
-        return result, None if result is not None else _failure(ex)
+def _http_answers(path: str, exchanges: list[Exchange]) -> Answer:
+    def answer(method: str) -> tuple[list[dict[str, object]], str | None]:
+        results: list[dict[str, object]] = []
+        for ex in _pages(exchanges, path, method):
+            result = _result(ex)
+            if result is None:
+                return results, _failure(ex)
+            results.append(result)
+        return results, None
 
     return answer
+
+
+def _pages(exchanges: list[Exchange], path: str, method: str) -> list[Exchange]:
+    """The POSTs of one JSON-RPC method at one path, in the order sent."""
+    found = []
+    for ex in exchanges:
+        if ex.method == "POST" and ex.path == path and ex.request_body:
+            body = _decode(ex.request_body)
+            if body is not None and body.get("method") == method:
+                found.append(ex)
+    return found[:MAX_PAGES]
 
 
 def _sse_inventory(
@@ -269,21 +309,21 @@ def _sse_inventory(
         if msg is not None and "id" in msg:
             answers[str(msg["id"])] = msg
 
-    def answer(method: str) -> tuple[dict[str, object] | None, str | None]:
-        ex = calls.get((path, method))
-        body = _decode(ex.request_body or "") if ex is not None else None
-        if body is None:
-            return None, None
-        msg = answers.get(str(body.get("id")))
-        result = msg.get("result") if msg else None
-        if isinstance(result, dict):
-            return result, None
-        error = msg.get("error") if msg else None
-        why = str(error.get("message", "error"))[:100] if isinstance(error, dict) else "no answer"
-        return None, why
+    def answer(method: str) -> tuple[list[dict[str, object]], str | None]:
+        results: list[dict[str, object]] = []
+        for ex in _pages(exchanges, path, method):
+            body = _decode(ex.request_body or "") or {}
+            msg = answers.get(str(body.get("id")))
+            result = msg.get("result") if msg else None
+            if not isinstance(result, dict):
+                error = msg.get("error") if msg else None
+                why = str(error.get("message", "error"))[:100] if isinstance(error, dict) else None
+                return results, why or "no answer"
+            results.append(result)
+        return results, None
 
     init, _ = answer("initialize")
-    return None if init is None else _listed(SSE_PATH, "sse", init, answer)
+    return _listed(SSE_PATH, "sse", init[0], answer) if init else None
 
 
 def _sse_events(text: str) -> list[tuple[str, str]]:
@@ -338,15 +378,14 @@ def _listed(path: str, transport: str, init: dict[str, object], answer: Answer) 
         protocol_version=as_str(init.get("protocolVersion"), 64),
     )
     for kind in LISTINGS:
-        result, why = answer(f"{kind}/list")
-        if result is None:
-            if why is not None:
-                inv.errors.append(f"{kind}/list: {why}")
-            continue
-        items = result.get(kind)
-        entries = (
-            [e for e in items[:MAX_ITEMS] if isinstance(e, dict)] if isinstance(items, list) else []
-        )
+        results, why = answer(f"{kind}/list")
+        if why is not None:
+            inv.errors.append(f"{kind}/list: {why}")
+        entries: list[dict[str, object]] = []
+        for result in results:
+            items = result.get(kind)
+            if isinstance(items, list):
+                entries += [e for e in items[: MAX_ITEMS - len(entries)] if isinstance(e, dict)]
         if kind == "tools":
             inv.tools = [t for t in map(tool_from_entry, entries) if t is not None]
         elif kind == "resources":
