@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from aicensus import api
 from aicensus.cli.lab import lab_group
+from aicensus.engine.readonly import MCP_LISTING_METHODS
 from aicensus.errors import LabError
 from aicensus.lab import layout, llama_server
 from aicensus.lab.accuracy import compare, render
@@ -49,6 +50,15 @@ def scan(network: str, addresses: list[str] | None = None) -> list[ServiceObserv
     return observed
 
 
+def _mcp_listing(entry: dict[str, object]) -> bool:
+    """A POST carrying one of MCP's listing calls (engine/readonly.py allows only those)."""
+    try:
+        body = json.loads(str(entry.get("body") or ""))
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("method") in MCP_LISTING_METHODS
+
+
 def write_requests(lab: FullLab) -> list[dict[str, object]]:
     bad = []
     for comp in lab.state().components.values():
@@ -65,6 +75,7 @@ def write_requests(lab: FullLab) -> list[dict[str, object]]:
                         "/v2/repository/index",
                         "/v2/vectordb/collections/list",
                     )
+                    and not _mcp_listing(entry)
                 )
             ):
                 bad.append(entry)
