@@ -166,3 +166,16 @@ def test_legacy_sse_server_is_named_and_listed_over_its_stream(mcp_server: Runni
     assert [p.name for p in inv.prompts] == ["summarize"]
     calls = assert_only_listing_calls(mcp_server)
     assert {"initialize", "tools/list", "resources/list", "prompts/list"} <= set(calls)
+
+
+@pytest.mark.parametrize("mcp_server", [("sse", "/sse", "s3cret")], indirect=True)
+def test_bearer_protected_sse_server_is_auth_required(mcp_server: Running) -> None:
+    obs = scan(mcp_server.port)
+    assert obs.product == "mcp" and obs.auth is AuthState.AUTH_REQUIRED
+    inv = obs.mcp
+    assert inv is not None and inv.transport == "sse" and inv.auth_required
+    assert (
+        inv.resource_metadata and "/.well-known/oauth-protected-resource" in inv.resource_metadata
+    )
+    assert inv.authorization_servers == ["http://127.0.0.1:9/"]
+    assert inv.tools == [] and "tools/list" not in assert_only_listing_calls(mcp_server)
