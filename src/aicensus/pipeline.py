@@ -13,8 +13,17 @@ calls it on the exchanges another tool recorded (`observe_recorded`). The schedu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from functools import partial
 
 import msgspec
@@ -26,6 +35,7 @@ from aicensus.engine.config import EngineConfig
 from aicensus.engine.scheduler import BodyBudget, TargetSlot
 from aicensus.engine.session import TargetRequests
 from aicensus.enumerate import get_dialect
+from aicensus.enumerate.base import Lines, Streamer
 from aicensus.errors import ReadOnlyViolation
 from aicensus.fingerprint.choose import Choice, canary_probe, identify, without_catch_all
 from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
@@ -82,6 +92,7 @@ def conclude(
         return
     try:
         obs.models = list_models(sig, cache, obs)
+        get_dialect(sig.models.dialect).annotate(obs, cache.values())
     except Exception as exc:  # a parser bug on hostile input: keep the identification
         obs.error = _internal("enumerate", exc)
         return
@@ -261,6 +272,42 @@ class TargetScan:
         await self.send_all(probe_request(sig, pid) for pid in sig.probes)
         self.choice = _with_own_probes(choice, self.cache, self.canary)
         await self._fetch_model_details(sig)
+        if sig.models is not None:
+            dialect = get_dialect(sig.models.dialect)
+            try:
+                await dialect.converse(self._sender(sig.id), self._streamer(sig.id))
+            except Exception as exc:  # a parser bug on hostile input: keep what came back
+                self.obs.error = _internal("conversation", exc)
+
+    def _sender(self, product: str) -> Callable[[ProbeRequest], Awaitable[Exchange]]:
+        """send, with each request stamped as meant for the product the scan settled on (the
+        read-only guard allows a protocol's listing calls only to that product)."""
+
+        async def send(probe: ProbeRequest) -> Exchange:
+            stamped = msgspec.structs.replace(probe, for_product=product)
+            try:
+                return await self.send(stamped)
+            except ReadOnlyViolation as exc:
+                return Exchange(method=probe.method, path=probe.path, error=str(exc)[:200])
+
+        return send
+
+    def _streamer(self, product: str) -> Streamer:
+        """A GET held open (an event stream), kept in the cache like any exchange once closed."""
+
+        @contextlib.asynccontextmanager
+        async def stream(probe: ProbeRequest) -> AsyncIterator[Lines]:
+            stamped = msgspec.structs.replace(probe, for_product=product)
+            async with self.client.stream(
+                self.target.ip, self.target.port, self.obs.scheme or "http", stamped,
+                self.target.hostname, max_body=self.config.max_body_bytes,
+            ) as events:  # fmt: skip
+                try:
+                    yield events
+                finally:
+                    self.requests.record(stamped, events.exchange)
+
+        return stream
 
     async def _settle(self, choice: Choice) -> Choice:
         """Send the winner's remaining identity probes: a look-alike may overturn it."""

@@ -16,10 +16,11 @@ factory checks the address of every socket it connects (engine/guard.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
 import aiohttp
@@ -220,6 +221,43 @@ class HttpClient:
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
 
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, ip: str, port: int, scheme: str, probe: ProbeRequest, host: str | None = None,
+        *, max_body: int | None = None,
+    ) -> AsyncIterator[EventStream]:  # fmt: skip
+        """A GET held open to read an event stream line by line (MCP's legacy /sse), within
+        the same read-only guard and body cap; what was read is the stream's Exchange."""
+        readonly.check(probe)
+        if probe.method not in ("GET", "HEAD"):
+            raise ReadOnlyViolation(f"refused to stream {probe.method} {probe.path}")
+        assert self._session is not None, "use HttpClient as an async context manager"
+        cap = min(self.config.max_body_bytes, max_body or self.config.max_body_bytes)
+        if self._guard.refuses(ip):
+            refused = EventStream(Exchange(method=probe.method, path=probe.path), cap, 0.0)
+            refused.exchange.error = "excluded address: not contacted"
+            yield refused
+            return
+        if self._connect_hook is not None:
+            self._connect_hook(ip, port)
+        headers = dict(probe.headers)
+        if host:
+            headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
+        url = f"{scheme}://{_authority(ip, port)}{probe.path}"
+        events = EventStream(Exchange(method=probe.method, path=probe.path), cap,
+                             self.config.read_timeout)  # fmt: skip
+        try:
+            async with self._session.get(url, headers=headers, allow_redirects=False,
+                                         timeout=self._timeout) as resp:  # fmt: skip
+                events.exchange.status = resp.status
+                events.exchange.headers = _flatten_headers(resp)
+                events.response = resp
+                yield events
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            events.exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
+            if events.response is None:
+                yield events  # nothing to read: line() answers None at once
+
     async def certificate(
         self, ip: str, port: int, server_name: str | None = None
     ) -> TLSInfo | None:
@@ -244,6 +282,32 @@ class HttpClient:
             return tls_info_from_der(der) if der else None
         finally:
             writer.close()
+
+
+class EventStream:
+    """Lines of an open response, each read within `timeout`, all within the body cap."""
+
+    def __init__(self, exchange: Exchange, cap: int, timeout: float) -> None:
+        self.exchange = exchange
+        self.response: aiohttp.ClientResponse | None = None
+        self.cap = cap
+        self.timeout = timeout
+        self._read: list[bytes] = []
+
+    async def line(self) -> str | None:
+        """The next line without its end, or None at the end, a timeout or the cap."""
+        if self.response is None or sum(map(len, self._read)) >= self.cap:
+            return None
+        try:
+            async with asyncio.timeout(self.timeout):
+                raw = await self.response.content.readline()
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+            return None
+        if not raw:
+            return None
+        self._read.append(raw)
+        self.exchange.body = b"".join(self._read)[: self.cap]
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 class _Connector(aiohttp.TCPConnector):

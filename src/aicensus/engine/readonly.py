@@ -55,6 +55,39 @@ POST_OWNERS: dict[str, frozenset[str]] = {
     "/v2/repository/index": frozenset({"triton"}),
 }
 
+# MCP (JSON-RPC 2.0 over HTTP): the protocol's own listing calls, which only read the server's
+# self-description. Any other JSON-RPC method (tools/call, resources/read, prompts/get, ...) is
+# refused here, and these are sent only to a service the pipeline already identified as MCP
+# (ProbeRequest.for_product), at whatever path its transport uses (/mcp, /, /messages/?...).
+MCP_LISTING_METHODS = frozenset(
+    {"initialize", "notifications/initialized", "tools/list", "resources/list", "prompts/list"}
+)
+_MCP_PARAMS = {  # method → the params keys a listing call may carry
+    "initialize": {"protocolVersion", "capabilities", "clientInfo"},
+    "notifications/initialized": set(),
+    "tools/list": {"cursor"},
+    "resources/list": {"cursor"},
+    "prompts/list": {"cursor"},
+}
+
+
+def _mcp_refusal(probe: ProbeRequest, product: str | None) -> str | None:
+    """Why a JSON-RPC POST is refused, or None for an allowed MCP listing call. `product` is
+    the product the engine identified the service as (the probe's own mark when not given)."""
+    body = probe.json_body or {}
+    method = body.get("method")
+    if method not in MCP_LISTING_METHODS:
+        return f"JSON-RPC method {method!r} is not an MCP listing call"
+    if (product if product is not None else probe.for_product) != "mcp":
+        return "MCP listing calls go only to a service identified as MCP"
+    if not set(body) <= {"jsonrpc", "id", "method", "params"} or body.get("jsonrpc") != "2.0":
+        return "not a plain JSON-RPC 2.0 request"
+    params = body.get("params", {})
+    if not isinstance(params, Mapping) or not set(params) <= _MCP_PARAMS[str(method)]:
+        return f"unexpected params for {method}"
+    return None
+
+
 # Route-existence probes: (method, exact path) → the upstream fact that makes it safe.
 #
 # A management finding is proven from the product's documented lack of auth plus a read-only
@@ -173,6 +206,11 @@ def check(probe: ProbeRequest, *, product: str | None = None) -> None:
         if probe.json_body is not None:
             raise ReadOnlyViolation(f"refused {method} {probe.path}: a body on a {method}")
         return
+    if method == "POST" and probe.json_body is not None and "jsonrpc" in probe.json_body:
+        why = _mcp_refusal(probe, product)
+        if why is not None:
+            raise ReadOnlyViolation(f"refused POST {probe.path}: {why}")
+        return
     if method == "POST":
         validator = READ_ONLY_POSTS.get(probe.path)
         if validator is None or not validator(probe.json_body):
@@ -209,13 +247,17 @@ def received_violation(
         return None if not body else f"{method} {path}: a body on a {method}"
     if method != "POST":
         return f"{method} {path}: only GET, HEAD and allow-listed POSTs"
-    validator = READ_ONLY_POSTS.get(path)
-    if validator is None:
-        return f"POST {path}: not on the read-only POST allowlist"
     try:
         doc = json.loads(body) if body else None
     except ValueError:
         return f"POST {path}: a body that is not JSON"
+    if isinstance(doc, dict) and "jsonrpc" in doc:
+        listing = ProbeRequest(method="POST", path=path, json_body=doc, for_product="mcp")
+        why = _mcp_refusal(listing, product)
+        return None if why is None else f"POST {path}: {why}"
+    validator = READ_ONLY_POSTS.get(path)
+    if validator is None:
+        return f"POST {path}: not on the read-only POST allowlist"
     if (doc is not None and not isinstance(doc, dict)) or not validator(doc):
         return f"POST {path}: a body of another shape"
     if product is not None and product not in POST_OWNERS.get(path, frozenset()):

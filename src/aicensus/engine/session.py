@@ -66,6 +66,14 @@ class TargetRequests:
         self.order.append(ex)
         return ex
 
+    def record(self, probe: ProbeRequest, ex: Exchange) -> None:
+        """Keep an exchange made outside `send` (a held-open stream), as if sent by it."""
+        if probe.key() in self.cache:
+            return
+        self.body_bytes += len(ex.body)
+        self.cache[probe.key()] = ex
+        self.order.append(ex)
+
     def _body_cap(self) -> int:
         left = self.config.max_target_bytes - self.body_bytes
         return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))

@@ -7,7 +7,7 @@ from typing import IO
 
 import msgspec
 
-from aicensus.records import ScanStatus, ServiceObservation
+from aicensus.records import McpInventory, ScanStatus, ServiceObservation
 from aicensus.report.text import json_safe, terminal_safe
 
 FORMATS = ("table", "json", "jsonl")
@@ -41,9 +41,28 @@ def write_json(
 
 
 def _models_cell(obs: ServiceObservation, limit: int = 3) -> str:
+    if obs.mcp is not None:
+        return _mcp_cell(obs.mcp)
     names = [terminal_safe(m.name, 40) for m in obs.models[:limit]]
     more = len(obs.models) - limit
     return ", ".join(names) + (f" (+{more})" if more > 0 else "")
+
+
+def _mcp_cell(inv: McpInventory) -> str:
+    if inv.auth_required:
+        return f"MCP {inv.endpoint}: auth required"
+    name = terminal_safe(f"{inv.server_name or '?'} {inv.server_version or ''}".strip(), 40)
+    return (
+        f"MCP {name}: {len(inv.tools)} tools ({len(inv.flagged())} flagged), "
+        f"{len(inv.resources)} resources, {len(inv.prompts)} prompts"
+    )
+
+
+def _flagged_lines(out: IO[str], obs: ServiceObservation) -> None:
+    """Every tool that runs commands, writes files, fetches URLs or holds credentials."""
+    for tool in obs.mcp.flagged() if obs.mcp is not None else []:
+        risks = ",".join(tool.risks)
+        out.write(f"    tool     {terminal_safe(tool.name, 60):32} {terminal_safe(risks, 60)}\n")
 
 
 def write_table(
@@ -70,6 +89,7 @@ def write_table(
     for row in rows:
         cells = row[:7]
         out.write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+        _flagged_lines(out, row[7])
         if explain:
             _explain(out, row[7])
     return len(rows)
