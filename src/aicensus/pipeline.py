@@ -269,7 +269,10 @@ class TargetScan:
             return
         sig = choice.best.signature
         # Product-specific probes (route checks, details) go only to the settled winner.
-        await self.send_all(probe_request(sig, pid) for pid in sig.probes)
+        # (Those sent `unless` a matcher fired were settled in _settle.)
+        await self.send_all(
+            probe_request(sig, pid) for pid, p in sig.probes.items() if not p.unless
+        )
         await self._fetch_model_details(sig)
 
     async def _probe_for(self, sigs: Sequence[Signature]) -> Choice:
