@@ -117,12 +117,22 @@ def _work(
     _die_with_parent()
     # Ctrl-C reaches the whole process group: the parent decides; a worker just stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent's SIGTERM/SIGHUP handlers (raise to write the last batch) are not ours: the
+    # parent ends a worker with SIGTERM, and a worker has nothing to write.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     mine = ((pos, t) for pos, t in positions if share_of(t.ip, workers) == index)
 
     def send(position: int, obs: ServiceObservation) -> None:
         results.put((position, obs))
 
-    asyncio.run(pipeline.run_indexed_scan(mine, sigs, config, send, **hooks))
+    scan = pipeline.run_indexed_scan(mine, sigs, config, send, **hooks)
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+
+        uvloop.run(scan)
+    except ImportError:
+        asyncio.run(scan)
     results.put(_DONE)
     results.close()
     results.join_thread()  # everything sent is in the pipe before this process exits
