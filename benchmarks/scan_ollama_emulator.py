@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--cidr", default="127.1.0.0/20")
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--concurrency", type=int, default=512)
+    parser.add_argument("--workers", type=int, default=1, help="scanner processes")
     args = parser.parse_args()
     net = ipaddress.ip_network(args.cidr)
     if not net.is_loopback:
@@ -79,10 +80,17 @@ def main() -> None:
             started = time.perf_counter()
             cpu_started = time.process_time()
             summary = api.scan(
-                plan, config=config, db=Path(tmp) / "bench.duckdb", on_observation=results.append
+                plan,
+                config=config,
+                db=Path(tmp) / "bench.duckdb",
+                on_observation=results.append,
+                workers=args.workers,
             )
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            # The workers, reaped by now (the emulator is not: it is stopped below).
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu += children.ru_utime + children.ru_stime
             emulator_rss = child_peak_rss_mib(proc.pid)
         finally:
             proc.terminate()

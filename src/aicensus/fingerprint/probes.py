@@ -58,9 +58,17 @@ def conditional_probes(
                 yield probe_request(sig, pid)
 
 
+_KEYS: dict[int, tuple[Signature, frozenset[RequestKey]]] = {}
+
+
 def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
     """The signature's view of what was sent: probe id → exchange."""
     view: dict[str, Exchange] = {}
+    keys = _KEYS.get(id(sig))
+    if keys is None or keys[0] is not sig:
+        keys = _KEYS[id(sig)] = (sig, frozenset(_probe(sig, pid)[1] for pid in sig.probes))
+    if keys[1].isdisjoint(cache.keys()):  # most signatures, at most targets: nothing to look up
+        return view
     for pid in sig.probes:
         ex = cache.get(_probe(sig, pid)[1])
         if ex is not None:
