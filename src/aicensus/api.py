@@ -20,7 +20,8 @@ from aicensus.engine.config import EngineConfig
 from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature as Signature  # re-exported: the CLI types with it
-from aicensus.ingest.responses import BadRecord, open_lines, read_responses
+from aicensus.ingest.common import BadRecord
+from aicensus.ingest.files import IngestSummary, ingest_file
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc
 from aicensus.store import Checkpoint, ScanInfo, Store
@@ -386,26 +387,13 @@ def ingest_responses(
     db: str | Path | None = None,
     sigs: Sequence[Signature] | None = None,
     on_observation: ObservationCallback | None = None,
-) -> ScanSummary:
-    """Fingerprint recorded responses (JSON Lines) and store them like a scan."""
-    sigs = sigs if sigs is not None else builtin_signatures()
-    started = time.monotonic()
-    groups, bad = read_responses(open_lines(path))
-    observations = [pipeline.observe_recorded(g, sigs) for g in groups]
-    tally = _Tally()
-    for obs in observations:
-        tally.add(obs)
-        if on_observation is not None:
-            on_observation(obs)
-    scan_id = None
-    if db:
-        with Store.open(db) as store:
-            scan_id = store.begin_scan("ingest", {"format": "responses", "file": str(path)})
-            store.add_observations(scan_id, observations)
-            store.finish_scan(scan_id, "completed")
-    summary = tally.summary(scan_id, started)
-    summary.bad_records = bad
-    return summary
+    force: bool = False,
+) -> IngestSummary:
+    """Fingerprint recorded responses (JSON Lines) and store them: the one ingest path
+    (`ingest.files.ingest_file`: time grouping, ledger, de-duplication, batching)."""
+    return ingest_file(
+        path, "responses", db=db, sigs=sigs, on_observation=on_observation, force=force
+    )
 
 
 # ---------------------------------------------------------------- the dashboard (issue 19)

@@ -211,3 +211,8 @@ def _unique(checks: list[Check]) -> list[Check]:
             raise CheckError(f"check id {check.id} is defined twice")
         seen.add(check.id)
     return checks
+
+
+def all_checks() -> tuple[Check, ...]:
+    """Every bundled check of every scope (schema-checked only), e.g. for framework references."""
+    return tuple(c for _, parsed in _builtin_files() for c in parsed.checks)

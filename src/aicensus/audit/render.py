@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING
 import msgspec
 
 from aicensus.assess.finding import Finding, Severity
+from aicensus.assess.frameworks import finding_document
 from aicensus.audit.records import AuditResult, LocalService, ModelFile
 from aicensus.report.render import to_contract
 from aicensus.report.text import terminal_safe
@@ -63,7 +64,7 @@ def to_document(result: AuditResult, policy: PolicyReport | None = None) -> dict
     for service, raw in zip(result.services, doc["services"], strict=True):
         raw["observation"] = to_contract(service.observation)
         raw["url"] = service.url
-    doc["findings"] = msgspec.to_builtins(result.findings)
+    doc["findings"] = [finding_document(f) for f in result.findings]  # + atlas, nist fields
     doc["summary"] = summary(result)
     if policy is not None:
         doc["policy"] = policy.to_builtins()

@@ -41,6 +41,7 @@ def _register() -> None:
         lab,
         lab_synth,
         models,
+        packs,
         policy,
         report,
         scan,
@@ -56,6 +57,7 @@ def _register() -> None:
     cli.add_command(models.models_group)
     cli.add_command(lab.lab_group)
     report.report_command.add_command(study.study_command)
+    report.report_command.add_command(packs.compliance_command)
     cli.add_command(report.report_command)
     cli.add_command(study.export_group)
     cli.add_command(policy.policy_group)

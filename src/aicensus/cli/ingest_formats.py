@@ -1,4 +1,4 @@
-"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|parquet`: other tools' scan data into the
+"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|responses|parquet`: other tools' scan data into the
 store. Importing this module attaches the commands to `aicensus.cli.scan.ingest_group`.
 
 Each command hashes its file first: a file already ingested is skipped (say --force to read it
@@ -8,6 +8,7 @@ their line number and skipped; the summary line says how many were stored.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -39,6 +40,9 @@ def print_summary(summary: IngestSummary) -> None:
         + (f"; scan {summary.scan_id}" if summary.scan_id is not None else ""),
         err=True,
     )
+    if summary.skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
+        click.echo(f"aicensus: not stored (not TCP services, or not records): {reasons}", err=True)
     if summary.missing_model_sets:
         click.echo(
             f"aicensus: warning: {summary.missing_model_sets} model sets named by observations "
@@ -65,6 +69,10 @@ def _make(fmt: str, helptext: str) -> click.Command:
         if summary.already_ingested is None:
             emitter.finish()
         print_summary(summary)
+        if summary.unusable is not None:
+            click.echo(f"aicensus: error: {summary.path}: {summary.unusable}; not recorded as "
+                       "ingested", err=True)  # fmt: skip
+            sys.exit(1)
 
     run = output_options(run)
     run = click.option(
@@ -77,13 +85,17 @@ def _make(fmt: str, helptext: str) -> click.Command:
 _HELP = {
     "zgrab2": "Ingest zgrab2 JSON (http module; one or more --endpoint runs, multi-module "
     "too) and fingerprint the responses as a scan would.",
-    "masscan": "Ingest masscan -oJ/-oD/-oL output: open ports, and HTTP banners (--banners) "
+    "masscan": "Ingest masscan -oJ/-oD/-oX/-oL output: open ports, and HTTP banners (--banners) "
     "fingerprinted as GET /.",
-    "nmap": "Ingest nmap XML (-oX): open TCP ports; service fingerprints (GetRequest …) are "
-    "fingerprinted.",
+    "nmap": "Ingest nmap XML (-oX) or normal output (-oN): open TCP ports; service "
+    "fingerprints (GetRequest …) are fingerprinted.",
     "censys": "Ingest Censys host/service records (Platform API, incl. the ollama object: models, "
-    "running models, version; or Search 2.0 hosts), JSON Lines or a JSON array.",
-    "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too).",
+    "running models, version; or Search 2.0 hosts), JSON Lines, a JSON array or "
+    "pretty-printed (`censys view`).",
+    "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too), host "
+    "API responses or search pages.",
+    "responses": "Ingest recorded HTTP responses (JSON Lines: ip, port, scheme, path, status, "
+    "headers, body, observed_at) and fingerprint them as a scan would.",
 }
 
 for _fmt, _text in _HELP.items():

@@ -11,7 +11,9 @@ from typing import NoReturn
 import click
 import msgspec
 
+from aicensus.assess.frameworks import rule_refs
 from aicensus.assess.policy import Violation, check_policy, load_policy
+from aicensus.cli.packs import check_packs_command, load_services, pack_options, packs_group
 from aicensus.errors import AicensusError
 from aicensus.report.text import terminal_safe
 
@@ -37,17 +39,38 @@ def validate_command(policy_file: str) -> None:
     click.echo(f"policy {policy_file}: valid ({terminal_safe(policy.name, 80)})")
 
 
+policy_group.add_command(packs_group)
+
+
 @policy_group.command("check")
-@click.option("--policy", "policy_file", required=True, metavar="FILE", help="YAML policy.")
+@click.option("--policy", "policy_file", default=None, metavar="FILE", help="YAML policy.")
+@pack_options
+@click.option("--audit", "audit_file", default=None, metavar="FILE",
+              help="With --pack: read an `aicensus audit --format json` file instead.")  # fmt: skip
 @click.option("--db", default="aicensus.duckdb", show_default=True, help="Store to read.")
 @click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: latest).")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> None:
-    """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error."""
+def check_command(
+    policy_file: str | None, packs: tuple[str, ...], params: tuple[str, ...],
+    profile: str | None, audit_file: str | None, db: str, scan_id: int | None, fmt: str,
+) -> None:  # fmt: skip
+    """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error.
+    --pack NAME (repeatable) checks bundled policy packs (`aicensus policy packs list`)."""
     from aicensus.report.source import load_assessed
 
+    if not policy_file and not packs:
+        _fail(AicensusError("give --policy FILE and/or --pack NAME"))
+    status = 0
+    if packs:
+        try:
+            services, scan = load_services(db, scan_id, audit_file)
+        except AicensusError as exc:
+            _fail(exc)
+        status = check_packs_command(packs, params, profile, services, fmt, scan)
+    if not policy_file:
+        sys.exit(status)
     try:
         policy = load_policy(policy_file)
         assessed = load_assessed(db, scan_id)
@@ -60,7 +83,10 @@ def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> N
             "scan_id": assessed.scan.scan_id if assessed.scan else None,
             "services_checked": len(assessed.services),
             "compliant": not violations,
-            "violations": msgspec.to_builtins(violations),
+            "violations": [
+                {**msgspec.to_builtins(v), "frameworks": msgspec.to_builtins(rule_refs(v.rule))}
+                for v in violations
+            ],
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
     else:
@@ -71,7 +97,7 @@ def check_command(policy_file: str, db: str, scan_id: int | None, fmt: str) -> N
             f"checked, {verdict}",
             err=True,
         )
-    sys.exit(1 if violations else 0)
+    sys.exit(1 if violations or status else 0)
 
 
 def _service(v: Violation) -> str:

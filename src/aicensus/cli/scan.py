@@ -337,20 +337,6 @@ def ingest_group() -> None:
     """Bring recorded scan data into the store and fingerprint it offline."""
 
 
-@ingest_group.command("responses")
-@click.argument("file", type=click.Path(dir_okay=False))
-@output_options
-def ingest_responses(
-    file: str, fmt: str, show_all: bool, explain: bool, with_log: bool, db: str, no_db: bool
-) -> None:
-    """Fingerprint recorded HTTP responses (JSON Lines: ip, port, scheme, path, status,
-    headers, body) with the same signatures and extractors as a live scan."""
-    emitter = Emitter(fmt, show_all, explain, with_log)
-    summary = api.ingest_responses(file, db=None if no_db else db, on_observation=emitter)
-    emitter.finish()
-    _print_summary(summary)
-
-
 @click.group("signatures")
 def signatures_group() -> None:
     """Inspect and validate fingerprint signature files."""

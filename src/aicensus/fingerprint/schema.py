@@ -149,8 +149,11 @@ def validate_references(sig: Signature) -> list[str]:
     for i, ex in enumerate(sig.version):
         if ex.probe not in sig.probes:
             problems.append(f"version[{i}].probe: unknown probe {ex.probe!r}")
-        if (ex.json is None) == (ex.header is None and ex.regex is None):
+        # json (a regex may narrow its value), or a header, or the body (regex alone)
+        if (ex.json is None) == (ex.header is None and ex.regex is None) and ex.regex is None:
             problems.append(f"version[{i}]: give either json, or header/regex")
+        if ex.json is not None and ex.header is not None:
+            problems.append(f"version[{i}]: give either json or header, not both")
     refs: list[tuple[str, list[str]]] = []
     if sig.models:
         refs.append(("models.probes", sig.models.probes))

@@ -42,6 +42,7 @@ from aicensus.ingest.common import (
     iter_json_file,
     merged,
     reason,
+    skip,
 )
 from aicensus.records import (
     AuthState,
@@ -195,11 +196,29 @@ def _service_exchanges(service: dict[str, object]) -> list[Exchange]:
     return exchanges
 
 
+def transport(service: dict[str, object]) -> str:
+    """The service's transport: `tcp`, `udp` or `quic` (Censys lists QUIC apart from UDP)."""
+    return str(service.get("transport_protocol") or "tcp").lower()
+
+
+def _ollama(service: dict[str, object]) -> dict[str, object] | None:
+    """The service's `ollama` object: on the service (older records) or, as the Platform's
+    `EndpointScan` schema puts it, on one of its endpoints (`services[].endpoints[].ollama`)."""
+    found = service.get("ollama")
+    if isinstance(found, dict):
+        return found
+    endpoints = service.get("endpoints")
+    for endpoint in endpoints if isinstance(endpoints, list) else []:
+        if isinstance(endpoint, dict) and isinstance(endpoint.get("ollama"), dict):
+            return endpoint["ollama"]  # type: ignore[no-any-return]
+    return None
+
+
 def service_record(
     ip: str, service: dict[str, object], fallback_time: object
 ) -> RecordedService | None:
-    transport = str(service.get("transport_protocol") or "tcp").lower()
-    if transport not in ("tcp", "quic"):
+    """A TCP service as recorded by Censys; None for UDP and QUIC (not HTTP over TCP)."""
+    if transport(service) != "tcp":
         return None
     port = check_port(service.get("port"))
     at = check_time(service.get("scan_time") or service.get("observed_at") or fallback_time)
@@ -207,8 +226,8 @@ def service_record(
     tls = service.get("tls") or service.get("cert") or protocol == "HTTPS"
     scheme = "https" if tls else "http"
     exchanges = _service_exchanges(service)
-    ollama = service.get("ollama")
-    claim = ollama_claim(ollama, SOURCE) if isinstance(ollama, dict) else None
+    ollama = _ollama(service)
+    claim = ollama_claim(ollama, SOURCE) if ollama is not None else None
     if exchanges or claim is not None:
         return RecordedService(
             target=Target(ip, port),
@@ -227,7 +246,7 @@ def service_record(
     )
 
 
-def _services(obj: dict[str, object], number: int, bad: list[BadRecord]) -> list[RecordedService]:
+def _services(obj: dict[str, object], number: int, part: Recorded) -> list[RecordedService]:
     """A host's services; a bad service is reported (with the host's line) and skipped."""
     ip = check_ip(obj.get("ip") or obj.get("host_ip"))
     services = obj.get("services")
@@ -243,9 +262,11 @@ def _services(obj: dict[str, object], number: int, bad: list[BadRecord]) -> list
                 raise RecordError("not an object")
             recorded = service_record(ip, service, fallback)
         except RecordError as exc:
-            bad.append(BadRecord(line=number, reason=f"{ip} service {index}: {reason(exc)}"))
+            part.bad.append(BadRecord(line=number, reason=f"{ip} service {index}: {reason(exc)}"))
             continue
-        if recorded is not None:
+        if recorded is None:
+            skip(part, f"{transport(service)} services")
+        else:
             found.append(recorded)
     return found
 
@@ -267,7 +288,7 @@ def _record(number: int, value: object) -> Recorded:
             raise value
         for obj in _unwrap(value):
             try:
-                part.services.extend(_services(obj, number, part.bad))
+                part.services.extend(_services(obj, number, part))
             except RecordError as exc:
                 part.bad.append(BadRecord(line=number, reason=reason(exc)))
     except RecordError as exc:

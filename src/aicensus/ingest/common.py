@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import ipaddress
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,6 @@ from typing import IO, TypeVar
 import msgspec
 
 from aicensus.errors import InputFileError, RecordError
-from aicensus.ingest.responses import BadRecord
 from aicensus.records import Exchange, RecordedService, ServiceObservation
 
 __all__ = [
@@ -47,12 +47,20 @@ __all__ = [
 GROUP_WINDOW_S = 3600.0  # responses for one service closer than this form one observation
 
 
+class BadRecord(msgspec.Struct):
+    """A record that was skipped: its line (or the line its element starts on) and why."""
+
+    line: int
+    reason: str
+
+
 class Recorded(msgspec.Struct, kw_only=True):
     """What a reader gave: recorded services (in file order) and the records it skipped."""
 
     services: list[RecordedService]
     bad: list[BadRecord] = msgspec.field(default_factory=list)
     records: int = 0  # source records read (lines, hosts, banners …), good and bad
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)  # why → count (not bad)
 
 
 class FormatResult(msgspec.Struct, kw_only=True):
@@ -61,6 +69,7 @@ class FormatResult(msgspec.Struct, kw_only=True):
     observations: list[ServiceObservation]
     bad: list[BadRecord] = msgspec.field(default_factory=list)
     records: int = 0  # source records read (lines, hosts, banners …), good and bad
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)  # why → count (not bad)
 
 
 def reason(exc: BaseException) -> str:
@@ -105,7 +114,7 @@ def iter_json_values(text: str) -> Iterator[tuple[int, object | RecordError]]:
     written one after another. A value that does not parse yields a RecordError and reading
     resumes on the next line."""
     stripped = text.lstrip()
-    if not stripped.startswith("["):
+    if not stripped.startswith("[") and not _pretty(stripped):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -135,6 +144,18 @@ def iter_json_values(text: str) -> Iterator[tuple[int, object | RecordError]]:
         yield lineno, value
 
 
+def _pretty(text: str) -> bool:
+    """Whether text starts with a JSON object spread over several lines (`jq .`, `censys view`):
+    its first line is `{` alone and the object parses (else it is a broken JSON line)."""
+    if text.split("\n", 1)[0].strip() != "{":
+        return False
+    try:
+        json.JSONDecoder().raw_decode(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError]]:
     """iter_json_values over a file: JSON Lines are read a line at a time (memory stays flat
     however large the file); a JSON array or other layout is read whole."""
@@ -145,7 +166,17 @@ def iter_json_file(path: str | Path) -> Iterator[tuple[int, object | RecordError
                 text = handle.read().decode("utf-8", errors="replace")
                 yield from iter_json_values(text)
                 return
-            for number, raw in enumerate(handle, start=1):
+            blank: list[bytes] = []
+            first = handle.readline()
+            while first and not first.strip():
+                blank.append(first)
+                first = handle.readline()
+            if first.strip() == b"{":  # perhaps pretty-printed: iter_json_values decides
+                text = b"".join([*blank, first, handle.read()]).decode("utf-8", errors="replace")
+                yield from iter_json_values(text)
+                return
+            lines = itertools.chain(blank, [first] if first else [], handle)
+            for number, raw in enumerate(lines, start=1):
                 line = raw.decode("utf-8", errors="replace")
                 if not line.strip():
                     continue
@@ -165,6 +196,7 @@ def batched(parts: Iterator[FormatResult], size: int) -> Iterator[FormatResult]:
         batch.observations.extend(part.observations)
         batch.bad.extend(part.bad)
         batch.records += part.records
+        add_counts(batch.skipped, part.skipped)
         if len(batch.observations) >= size:
             yield batch
             batch = FormatResult(observations=[])
@@ -179,7 +211,19 @@ def merged(parts: Iterator[Recorded]) -> Recorded:
         whole.services.extend(part.services)
         whole.bad.extend(part.bad)
         whole.records += part.records
+        add_counts(whole.skipped, part.skipped)
     return whole
+
+
+def add_counts(into: dict[str, int], more: dict[str, int]) -> None:
+    for key, count in more.items():
+        into[key] = into.get(key, 0) + count
+
+
+def skip(part: Recorded, why: str) -> None:
+    """Count a record (or service) that is deliberately not stored: UDP, ICMP, closed ports,
+    summary lines. Not bad: the file says what it should; aicensus stores TCP services only."""
+    part.skipped[why] = part.skipped.get(why, 0) + 1
 
 
 def check_ip(value: object) -> str:

@@ -28,24 +28,24 @@ from pathlib import Path
 
 import msgspec
 
-from aicensus import pipeline
 from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest import censys, masscan, nmap, shodan, zgrab2
-from aicensus.ingest.common import BadRecord, FormatResult, Recorded, batched, file_sha256
-from aicensus.ingest.responses import open_lines, read_responses
+from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2
+from aicensus.ingest.common import (
+    BadRecord,
+    FormatResult,
+    Recorded,
+    add_counts,
+    batched,
+    file_sha256,
+)
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
 from aicensus.store import Store
 from aicensus.store import longitudinal as lon
 
 Reader = Callable[..., FormatResult]
-
-
-def _responses(path: str | Path) -> Recorded:
-    groups, bad = read_responses(open_lines(path))
-    return Recorded(services=groups, bad=bad, records=len(groups) + len(bad))
 
 
 # Formats read a record at a time (their records stand alone); the rest are read whole.
@@ -62,16 +62,17 @@ RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "nmap": nmap.read,
     "censys": censys.read,
     "shodan": shodan.read,
-    "responses": _responses,
+    "responses": responses.read,
 }
 
 
 def observed(part: Recorded, sigs: Sequence[Signature]) -> FormatResult:
     """A reader's result with each recorded service turned into its observation."""
     return FormatResult(
-        observations=[pipeline.observe_recorded(s, sigs) for s in part.services],
+        observations=[partial.observe(s, sigs) for s in part.services],
         bad=part.bad,
         records=part.records,
+        skipped=part.skipped,
     )
 
 
@@ -96,6 +97,7 @@ class IngestSummary(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     models: int = 0
     bad_records: list[BadRecord] = msgspec.field(default_factory=list)
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)  # not stored, not bad: why → n
     already_ingested: lon.SourceFile | None = None
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
     by_product: dict[str, int] = msgspec.field(default_factory=dict)
@@ -103,6 +105,7 @@ class IngestSummary(msgspec.Struct, kw_only=True):
     files: int = 1
     skipped_files: int = 0
     missing_model_sets: int = 0  # Parquet: sets named but absent; those observations lack models
+    unusable: str | None = None  # why the file gave no usable record (not entered in the ledger)
 
 
 def _tally(summary: IngestSummary, observations: Sequence[ServiceObservation]) -> None:
@@ -159,7 +162,10 @@ def ingest_file(
             if store is not None and summary.scan_id is not None:
                 store.finish_scan(summary.scan_id, "failed")
             raise
-        if store is not None and summary.scan_id is not None:
+        summary.unusable = _unusable(summary)
+        if store is not None and summary.scan_id is not None and summary.unusable is not None:
+            store.finish_scan(summary.scan_id, "failed")
+        elif store is not None and summary.scan_id is not None:
             store.finish_scan(summary.scan_id, "completed")
             lon.record_source(
                 store,
@@ -183,6 +189,23 @@ def ingest_file(
     return summary
 
 
+def _unusable(summary: IngestSummary) -> str | None:
+    """Why a file gave nothing to store (None when it did): such a file is not entered in the
+    ledger, so reading it again after a fix is not "already ingested"."""
+    if summary.observations or summary.duplicates:
+        return None
+    if not summary.records:
+        return f"no {summary.format} records in the file"
+    if summary.bad_records:
+        first = summary.bad_records[0]
+        return (
+            f"no usable {summary.format} record: {len(summary.bad_records)} of "
+            f"{summary.records} records bad (line {first.line}: {first.reason})"
+        )
+    why = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.skipped.items()))
+    return f"no usable {summary.format} record: all {summary.records} records skipped ({why})"
+
+
 def _parts(
     fmt: str, path: str | Path, sigs: Sequence[Signature], options: dict[str, object]
 ) -> Iterator[FormatResult]:
@@ -200,6 +223,7 @@ def _take(
     """Store one batch (its own transaction): new observations only; count everything."""
     summary.records += part.records
     summary.bad_records.extend(part.bad)
+    add_counts(summary.skipped, part.skipped)
     kept = part.observations
     if store is not None:
         kept, duplicates = lon.drop_known(store, kept)

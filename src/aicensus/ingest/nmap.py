@@ -1,4 +1,4 @@
-"""nmap XML (-oX), typically from `nmap -sV -p 11434,… --script http-headers,http-title`.
+"""nmap XML (-oX) and normal output (-oN; see read_normal), typically from `nmap -sV -p 11434,… --script http-headers,http-title`.
 
     <host starttime="1740787200" endtime="1740787260">
       <address addr="192.0.2.7" addrtype="ipv4"/>
@@ -26,8 +26,10 @@ its start tag); malformed XML stops the read at that line, keeping every host be
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -41,6 +43,7 @@ from aicensus.ingest.common import (
     iso_from_epoch,
     read_text,
     reason,
+    skip,
     unescape_banner,
 )
 from aicensus.records import Evidence, Exchange, RecordedService, Target
@@ -54,7 +57,7 @@ _PROBES = {
 }
 
 
-def _hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
+def hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, str | None]]:
     """(line of <host>, element, run start) for each host; XML errors go to bad."""
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     run_start: str | None = None
@@ -81,7 +84,7 @@ def _hosts(text: str, bad: list[BadRecord]) -> Iterator[tuple[int, ET.Element, s
         bad.append(BadRecord(line=text.count("\n") + 1, reason=f"malformed XML at the end: {exc}"))
 
 
-def _address(host: ET.Element) -> str:
+def address(host: ET.Element) -> str:
     for address in host.findall("address"):
         if address.get("addrtype") in ("ipv4", "ipv6"):
             return check_ip(address.get("addr"))
@@ -104,7 +107,7 @@ def _exchanges(port: ET.Element) -> list[Exchange]:
 
 
 def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
-    ip = _address(host)
+    ip = address(host)
     at = iso_from_epoch(host.get("starttime") or run_start)
     hostnames = [h.get("name") for h in host.findall("hostnames/hostname") if h.get("name")]
     found = []
@@ -145,10 +148,17 @@ def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
 
 
 def read(path: str | Path) -> Recorded:
+    text = read_text(path)
+    if 'scanner="masscan"' in text[:2000]:  # masscan -oX: its reader keeps the banners
+        from aicensus.ingest import masscan
+
+        return masscan.read(path)
+    if not text.lstrip().startswith("<"):
+        return read_normal(text)
     bad: list[BadRecord] = []
     services: list[RecordedService] = []
     records = 0
-    for line, host, run_start in _hosts(read_text(path), bad):
+    for line, host, run_start in hosts(text, bad):
         records += 1
         try:
             services.extend(_services(host, run_start))
@@ -156,3 +166,88 @@ def read(path: str | Path) -> Recorded:
             bad.append(BadRecord(line=line, reason=reason(exc)))
     bad.sort(key=lambda b: b.line)
     return Recorded(services=services, bad=bad, records=records)
+
+
+# ---------------------------------------------------------------- normal output (-oN)
+
+_HEADER = re.compile(r"^# Nmap \S+ scan initiated (.+?) as: ")
+_STARTING = re.compile(r"^Starting Nmap \S+ \( \S+ \) at (\d{4}-\d\d-\d\d \d\d:\d\d)")
+_REPORT = re.compile(r"^Nmap scan report for (?:(\S+) \(([^)]+)\)|(\S+))\s*$")
+_PORT = re.compile(r"^(\d+)/([a-z]+)\s+(\S+)\s+(\S+)(?:\s+(.*?))?\s*$")
+_SCRIPTS = ("http-title", "http-server-header", "http-headers")
+
+
+def _normal_time(line: str) -> str | None:
+    """The scan's start from the `# Nmap … scan initiated <ctime> as:` header (-oN) or the
+    `Starting Nmap … at YYYY-MM-DD HH:MM ZONE` line (console). nmap writes local time with no
+    zone: it is taken as UTC."""
+    if found := _HEADER.match(line):
+        try:
+            at = datetime.strptime(" ".join(found.group(1).split()), "%a %b %d %H:%M:%S %Y")
+        except ValueError:
+            return None
+        return at.replace(tzinfo=UTC).isoformat(timespec="seconds")
+    if found := _STARTING.match(line):
+        return datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC).isoformat()
+    return None
+
+
+def read_normal(text: str) -> Recorded:
+    """nmap normal output (-oN, or the console's): one observation per open TCP port line of
+    each `Nmap scan report for`, with the SERVICE/VERSION columns and the http-title /
+    http-server-header script lines kept as evidence (nmap's normal output keeps no raw
+    response, so nothing is fingerprinted)."""
+    part = Recorded(services=[])
+    at: str | None = None
+    ip: str | None = None
+    hostname: str | None = None
+    last: RecordedService | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if (when := _normal_time(line)) is not None:
+            at = when
+        elif report := _REPORT.match(line):
+            part.records += 1
+            last, hostname = None, report.group(1)
+            try:
+                ip = check_ip(report.group(2) or report.group(3))
+            except RecordError as exc:
+                ip = None
+                part.bad.append(BadRecord(line=number, reason=reason(exc)))
+        elif port := _PORT.match(line):
+            last = _normal_port(port, ip, hostname, at, number, part)
+        elif last is not None and line.startswith("|"):
+            script, _, output = line.lstrip("|_ ").partition(":")
+            if script in _SCRIPTS:
+                last.evidence.append(
+                    Evidence(kind="nmap-script", probe=script, marker=output.strip()[:200])
+                )
+    return part
+
+
+def _normal_port(
+    port: re.Match[str], ip: str | None, hostname: str | None, at: str | None, number: int,
+    part: Recorded,
+) -> RecordedService | None:  # fmt: skip
+    if ip is None:
+        part.bad.append(BadRecord(line=number, reason="port line outside a 'Nmap scan report'"))
+        return None
+    proto, state = port.group(2), port.group(3)
+    if proto != "tcp" or state != "open":
+        skip(part, f"{proto} records" if proto != "tcp" else f"{state} ports")
+        return None
+    try:
+        number_ = check_port(port.group(1))
+    except RecordError as exc:
+        part.bad.append(BadRecord(line=number, reason=reason(exc)))
+        return None
+    described = " ".join(v for v in (port.group(4), port.group(5)) if v)
+    service = RecordedService(
+        target=Target(ip, number_, hostname),
+        source=SOURCE,
+        observed_at=at,
+        error=OPEN_ONLY_ERROR,
+        evidence=[Evidence(kind="nmap-service", probe="nmap -sV", marker=described, weight=0.0)],
+    )
+    part.services.append(service)
+    return service

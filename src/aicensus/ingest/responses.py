@@ -4,8 +4,10 @@
      "status": 200, "headers": {...}, "body": "...", "method": "GET",
      "observed_at": "2025-01-01T00:00:00Z"}
 
-Lines for the same (ip, port, scheme) are fingerprinted together. A bad line is
-counted and reported with its number, and the rest are kept.
+Lines for the same (ip, port, scheme) less than an hour apart are fingerprinted together as
+one observation, timed by the earliest (the time grouping of every ingest format): one host
+recorded on 120 days gives 120 observations. A bad line is counted and reported with its
+number, and the rest are kept.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ from typing import IO
 import msgspec
 
 from aicensus.errors import InputFileError
+from aicensus.ingest.common import BadRecord, Recorded, group_by_time, open_binary, parse_time
 from aicensus.records import Exchange, RecordedService, Target
 
 SOURCE = "responses"
-
-
-class BadRecord(msgspec.Struct):
-    line: int
-    reason: str
+__all__ = ["BadRecord", "open_lines", "read", "read_responses"]
 
 
 class _Line(msgspec.Struct):
@@ -55,43 +54,59 @@ def _parse_line(raw: bytes) -> _Line:
 
 
 def read_responses(lines: Iterable[bytes]) -> tuple[list[RecordedService], list[BadRecord]]:
-    groups: dict[tuple[str, int, str | None], RecordedService] = {}
+    """The recorded services of these lines (grouped per service and hour) and the bad lines."""
+    part = _read(lines)
+    return part.services, part.bad
+
+
+def _read(lines: Iterable[bytes]) -> Recorded:
+    good: list[_Line] = []
     bad: list[BadRecord] = []
+    records = 0
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        records += 1
         try:
-            rec = _parse_line(raw)
+            good.append(_parse_line(raw))
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             bad.append(BadRecord(line=number, reason=" ".join(str(exc).split())[:200]))
-            continue
-        key = (rec.ip, rec.port, rec.scheme)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = RecordedService(
-                target=Target(rec.ip, rec.port),
-                source=SOURCE,
-                observed_at=rec.observed_at,
-                scheme=rec.scheme,
-            )
-        body = (rec.body or "").encode("utf-8", errors="replace")
-        group.exchanges.append(
+    groups = group_by_time(
+        good, lambda r: (r.ip, r.port, r.scheme), lambda r: parse_time(r.observed_at)
+    )
+    return Recorded(services=[_service(g) for g in groups], bad=bad, records=records)
+
+
+def _service(group: list[_Line]) -> RecordedService:
+    first = group[0]  # the earliest: group_by_time sorts by time
+    return RecordedService(
+        target=Target(first.ip, first.port),
+        source=SOURCE,
+        observed_at=first.observed_at,
+        scheme=first.scheme,
+        exchanges=[
             Exchange(
                 method=rec.method.upper(),
                 path=rec.path,
                 status=rec.status,
                 headers=rec.headers or {},
-                body=body,
+                body=(rec.body or "").encode("utf-8", errors="replace"),
                 request_body=rec.request_body,
             )
-        )
-    return list(groups.values()), bad
+            for rec in group
+        ],
+    )
+
+
+def read(path: str | Path) -> Recorded:
+    """A responses file (plain or gzipped) as recorded services: the ingest reader."""
+    return _read(open_lines(path))
 
 
 def open_lines(path: str | Path) -> Iterator[bytes]:
-    try:
-        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the generator
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    handle: IO[bytes] = open_binary(path)
     with handle:
-        yield from handle
+        try:
+            yield from handle
+        except (OSError, EOFError) as exc:
+            raise InputFileError(f"cannot read {path}: {exc}") from None

@@ -1,5 +1,7 @@
 """Shodan banner JSON: one banner per line, as `shodan download` (gzipped) and `shodan parse`
-write it and as the search and streaming APIs return it.
+write it and as the search and streaming APIs return it; also a host API response
+(`/shodan/host/{ip}`: the host with its banners in a `data` array) or a search page
+(`{"total", "matches": [banner, …]}`), one per line or pretty-printed.
 
     {"ip_str": "192.0.2.7", "port": 11434, "transport": "tcp",
      "timestamp": "2025-03-01T12:00:00.123456", "hostnames": [],
@@ -35,6 +37,7 @@ from aicensus.ingest.common import (
     iter_json_file,
     merged,
     reason,
+    skip,
 )
 from aicensus.records import Evidence, RecordedService, ScanStatus, Target
 
@@ -103,15 +106,35 @@ def read(path: str | Path) -> Recorded:
     return merged(records(path))
 
 
+def _banners(value: object) -> list[object]:
+    """The banners of one JSON value: the value itself, or the `data` array of a host API
+    response (`/shodan/host/{ip}`, `api.host(ip)`), each banner completed with the host's IP."""
+    if isinstance(value, RecordError):
+        raise value
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        host_ip = {k: value[k] for k in ("ip_str", "ip") if k in value}
+        return [{**host_ip, **b} if isinstance(b, dict) else b for b in value["data"]]
+    if isinstance(value, dict) and isinstance(value.get("matches"), list):
+        return list(value["matches"])  # a search page (`api.search(q)`): {"total", "matches"}
+    return [value]
+
+
 def _record(number: int, value: object) -> Recorded:
     part = Recorded(services=[], records=1)
     try:
-        if isinstance(value, RecordError):
-            raise value
-        recorded = _service(value)
+        banners = _banners(value)
     except RecordError as exc:
         part.bad.append(BadRecord(line=number, reason=reason(exc)))
         return part
-    if recorded is not None:
-        part.services.append(recorded)
+    for banner in banners:
+        try:
+            recorded = _service(banner)
+        except RecordError as exc:
+            part.bad.append(BadRecord(line=number, reason=reason(exc)))
+            continue
+        if recorded is None:
+            transport = banner.get("transport") if isinstance(banner, dict) else None
+            skip(part, f"{str(transport or 'non-tcp').lower()} banners")
+        else:
+            part.services.append(recorded)
     return part

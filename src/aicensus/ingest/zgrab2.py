@@ -17,7 +17,9 @@ of one (ip, port, scheme) within an hour of each other are fingerprinted togethe
 live scan's responses would be, so several zgrab2 runs with different `--endpoint`s (or a
 multi-module .ini run) combined in one file give one observation with models. The port comes
 from the record's `port`, else `request.url.host`, else `default_port`. A module that failed
-without a response (`connection-timeout` …) becomes an observation with that status.
+without a response (`connection-timeout` …) becomes an observation with that status; a
+non-HTTP module that succeeded (ssh, redis …) is a `not-http` observation on that module's
+port. zgrab2's closing `{"statuses": …}` summary line is counted as skipped, not bad.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from aicensus.ingest.common import (
     parse_time,
     read_text,
     reason,
+    skip,
 )
-from aicensus.records import Exchange, RecordedService, ScanStatus, Target
+from aicensus.records import Evidence, Exchange, RecordedService, ScanStatus, Target
 
 SOURCE = "zgrab2"
 _FAILURES = {
@@ -57,6 +60,7 @@ class _Grab(msgspec.Struct):
     at: str
     exchange: Exchange | None
     failure: str | None = None
+    module: str | None = None  # the zgrab2 module of a grab without an HTTP response
 
 
 def _headers(raw: object) -> dict[str, str]:
@@ -110,15 +114,32 @@ def _port_of(host: str | None) -> int | None:
         return None
 
 
-def _grabs(record: object, default_port: int | None) -> list[_Grab]:
+# Default ports of zgrab2's modules (each module's `AddCommand(…, port, …)`), for records of
+# a module run without --port: zgrab2 writes no port then.
+_MODULE_PORTS = {
+    "http": 80, "ssh": 22, "ftp": 21, "telnet": 23, "smtp": 25, "pop3": 110, "imap": 143,
+    "redis": 6379, "mysql": 3306, "postgres": 5432, "mssql": 1433, "mongodb": 27017,
+    "memcached": 11211, "mqtt": 1883, "tls": 443, "banner": 80,
+}  # fmt: skip
+
+
+def _is_summary(record: dict[str, object]) -> bool:
+    """zgrab2's closing line: `{"statuses": {MODULE: {"successes", "failures"}}, "start", …}`."""
+    return "statuses" in record and "data" not in record and "ip" not in record
+
+
+def _grabs(record: object, default_port: int | None, part: Recorded) -> list[_Grab]:
     if not isinstance(record, dict):
         raise RecordError("expected a JSON object")
+    if _is_summary(record):
+        skip(part, "zgrab2 summary lines")
+        return []
     ip = check_ip(record.get("ip"))
     data = record.get("data")
     if not isinstance(data, dict) or not data:
         raise RecordError("no 'data' object")
     grabs: list[_Grab] = []
-    for module in data.values():
+    for name, module in data.items():
         if not isinstance(module, dict):
             continue
         result = module.get("result")
@@ -142,11 +163,15 @@ def _grabs(record: object, default_port: int | None) -> list[_Grab]:
                 body=(body if isinstance(body, str) else "").encode("utf-8", errors="replace"),
             )
             grabs.append(_Grab(ip, check_port(port), scheme, at, exchange))
-        elif isinstance(module.get("status"), str) and module["status"] != "success":
-            port = module.get("port", record.get("port")) or default_port
+        elif isinstance(module.get("status"), str):
+            kind = str(module.get("protocol") or name)
+            port = module.get("port", record.get("port")) or default_port or _MODULE_PORTS.get(kind)
             if port is None:
-                raise RecordError("a failed grab without a port; give --port")
-            grabs.append(_Grab(ip, check_port(port), "http", at, None, module["status"]))
+                raise RecordError(f"a {kind} grab without a port; give --port")
+            status = module["status"]
+            if status == "success":  # a module that is not HTTP answered: the port is not HTTP
+                status = f"{kind} answered (not HTTP)"
+            grabs.append(_Grab(ip, check_port(port), "http", at, None, status, kind))
     if not grabs:
         raise RecordError("no HTTP response and no scan status in 'data'")
     return grabs
@@ -157,21 +182,20 @@ def _when(grab: _Grab) -> datetime | None:
 
 
 def read(path: str | Path, *, default_port: int | None = None) -> Recorded:
-    bad: list[BadRecord] = []
+    part = Recorded(services=[])
     grabs: list[_Grab] = []
-    records = 0
     for number, value in iter_json_values(read_text(path)):
-        records += 1
+        part.records += 1
         try:
             if isinstance(value, RecordError):
                 raise value
-            grabs.extend(_grabs(value, default_port))
+            grabs.extend(_grabs(value, default_port, part))
         except RecordError as exc:
-            bad.append(BadRecord(line=number, reason=reason(exc)))
-    services = [
+            part.bad.append(BadRecord(line=number, reason=reason(exc)))
+    part.services = [
         _service(group) for group in group_by_time(grabs, lambda g: (g.ip, g.port, g.scheme), _when)
     ]
-    return Recorded(services=services, bad=bad, records=records)
+    return part
 
 
 def _service(group: list[_Grab]) -> RecordedService:
@@ -180,6 +204,15 @@ def _service(group: list[_Grab]) -> RecordedService:
     target = Target(first.ip, first.port)
     if not exchanges:
         failure = first.failure or "unknown-error"
+        if first.module and failure.endswith("(not HTTP)"):
+            return RecordedService(
+                target=target,
+                source=SOURCE,
+                observed_at=first.at,
+                status=ScanStatus.NOT_HTTP,
+                evidence=[Evidence(kind="source-label", probe="zgrab2", marker=first.module)],
+                error=f"zgrab2: {failure}",
+            )
         return RecordedService(
             target=target,
             source=SOURCE,

@@ -20,6 +20,13 @@ import msgspec
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
 from aicensus.assess.advisories.match import bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
+from aicensus.assess.frameworks import (
+    Refs,
+    finding_document,
+    refs_for_finding,
+    sarif_relationships,
+    sarif_taxonomies,
+)
 from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
@@ -58,7 +65,7 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
     services = []
     for obs, findings in assessed.services:
         doc = to_contract(obs)
-        doc["findings"] = msgspec.to_builtins(findings)
+        doc["findings"] = [finding_document(f) for f in findings]
         if obs.product is not None:
             doc["advisory_state"] = state_of(obs.product, obs.version)
         services.append(doc)
@@ -167,6 +174,7 @@ def _rule(f: Finding, checks: dict[str, Any]) -> dict[str, object]:
     refs = f.references or ([OWASP_LLM_URL] if f.owasp else [])
     if refs:
         rule["helpUri"] = refs[0]
+    rule["relationships"] = sarif_relationships(refs_for_finding(f.id, f.owasp, f.cwe))
     return rule
 
 
@@ -181,8 +189,10 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
     rules: list[dict[str, object]] = []
     index: dict[str, int] = {}
     results: list[dict[str, object]] = []
+    used = Refs()
     for obs, findings in assessed.services:
         for f in findings:
+            used = used.merged(refs_for_finding(f.id, f.owasp, f.cwe))
             if f.id not in index:
                 index[f.id] = len(rules)
                 rules.append(_rule(f, checks))
@@ -216,6 +226,8 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
         "results": results,
         "columnKind": "unicodeCodePoints",
     }  # fmt: skip
+    if used != Refs():
+        run["taxonomies"] = sarif_taxonomies(used)
     if assessed.scan is not None:
         run["automationDetails"] = {"id": f"aicensus/scan/{assessed.scan.scan_id}"}
         scan = assessed.scan

@@ -159,6 +159,7 @@ def compute_study(db: str | Path, options: StudyOptions | None = None) -> dict[s
             "synthetic": "synthetic" in sources,
             "persistence_rule": msgspec.to_builtins(options.rule),
             "ingested_files": q.ingested_files(),
+            "ingest": q.ingest_by_format(),
         }
         meta["enrichment"] = _enrichment(q, options)
         q.prepare(options.rule)

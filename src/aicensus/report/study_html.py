@@ -180,6 +180,18 @@ def _sources(rows: list[dict[str, Any]]) -> str:
     return f'<p class="note">Sources:</p><ul class="note">{items}</ul>'
 
 
+def _ingest(by_format: dict[str, dict[str, int]]) -> str:
+    """Per source format: records read, used (stored), duplicates and bad (skipped)."""
+    return (
+        "; ".join(
+            f"{fmt}: {r['files']} files, {r['records']} records read, {r['observations']} "
+            f"observations stored, {r['duplicates']} duplicates, {r['bad']} bad records skipped"
+            for fmt, r in sorted(by_format.items())
+        )
+        or "none (own scans only)"
+    )
+
+
 def _meta(meta: dict[str, Any]) -> str:
     enrichment = meta.get("enrichment", {})
     window = meta.get("window", {})
@@ -190,6 +202,7 @@ def _meta(meta: dict[str, Any]) -> str:
         ("window", f"{window.get('first')} → {window.get('last')} ({window.get('days')} days)"),
         ("products (hosts)", ", ".join(f"{k}: {v}" for k, v in meta.get("products", {}).items())),
         ("sources (observations)", ", ".join(f"{k}: {v}" for k, v in meta.get("sources", {}).items())),
+        ("ingested (per format)", _ingest(meta.get("ingest", {}))),
         ("GeoIP / ASN database", f"{enrichment.get('database')}, data of {enrichment.get('date')}"),
         ("infrastructure tiers", enrichment.get("tier_table")),
         ("persistence rule", ", ".join(f"{k} = {v}" for k, v in meta.get("persistence_rule", {}).items())),

@@ -153,6 +153,20 @@ class StudyQueries:
     def ingested_files(self) -> int:
         return len(lon.sources(self._store))
 
+    def ingest_by_format(self) -> dict[str, dict[str, int]]:
+        """Per ingest format, from the ledger: files, records read, observations stored
+        (used), duplicates (read again, not stored twice) and bad records (skipped)."""
+        by: dict[str, dict[str, int]] = {}
+        for f in lon.sources(self._store):
+            row = by.setdefault(
+                f.format,
+                {"files": 0, "records": 0, "observations": 0, "duplicates": 0, "bad": 0},
+            )
+            row["files"] += 1
+            for key in ("records", "observations", "duplicates", "bad"):
+                row[key] += getattr(f, key)
+        return by
+
     def ips(self) -> list[str]:
         """The population's distinct IP addresses (for the report's enrichment)."""
         return [r[0] for r in self._q("SELECT DISTINCT ip FROM study_obs")]

@@ -22,6 +22,7 @@ import yaml
 
 from aicensus.assess.advisories.cvss import base_score, rating
 from aicensus.errors import AdvisoryError
+from aicensus.fingerprint.load import product_ids
 
 ENV_DIR = "AICENSUS_ADVISORIES_DIR"
 RECORDS = "advisories.jsonl.gz"
@@ -117,6 +118,8 @@ class Bundle:
 def builtin_products() -> dict[str, ProductSpec]:
     text = resources.files("aicensus.assess.advisories").joinpath("products.yaml").read_text()
     data = yaml.safe_load(text)["products"]
+    # A product is matched against its advisories once a signature identifies it.
+    signature_products = set(product_ids())
     out = {}
     for slug, spec in data.items():
         pkgs = tuple((p.split(":", 1)[0], p.split(":", 1)[1]) for p in spec["packages"])
@@ -124,7 +127,7 @@ def builtin_products() -> dict[str, ProductSpec]:
             slug=slug,
             packages=pkgs,
             scheme=spec.get("scheme", "pep440"),
-            identified=bool(spec.get("identified")),
+            identified=slug in signature_products,
         )
     return out
 
