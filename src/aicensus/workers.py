@@ -64,6 +64,8 @@ def run(
     **hooks: Any,
 ) -> None:
     """Scan `positions` in `workers` forked processes; each result goes to on_result here."""
+    if not can_fork():
+        raise WorkerError("--workers above 1 needs the fork start method (Linux, macOS)")
     ctx = mp.get_context("fork")  # the workers inherit the lazy plan iterator, not a pickle
     results: Any = ctx.Queue(maxsize=4096)
     share = worker_config(config, workers)
@@ -147,5 +149,12 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def can_fork() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
 def default_workers() -> int:
+    """The cores this process may use (1 where workers cannot be forked)."""
+    if not can_fork():
+        return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
