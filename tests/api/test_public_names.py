@@ -9,7 +9,7 @@ import aicensus
 from aicensus import api
 
 PUBLIC = [
-    "dashboard_app", "store_readable", "policy_rule_frameworks",
+    "dashboard_app", "store_readable", "policy_rule_frameworks", "default_workers",
     "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
     "advisory_bundle", "affected_ranges", "update_advisories",
     "AUDIT_FORMATS", "CARD_FORMATS", "DEFAULT_HASH_LIMIT", "DEFAULT_LAB_NETWORK",

@@ -277,8 +277,12 @@ def scan(
     resume: int | None = None,
     connect_hook: Callable[[str, int], None] | None = None,
     on_connection: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> ScanSummary:
     """Scan every planned target; store observations in `db` (if given) in batches.
+
+    `workers` > 1: the targets are scanned in that many processes (aicensus.workers), their
+    observations stored and passed on here, in this process.
 
     Each batch is written with the scan's checkpoint in one transaction: a batch is flushed
     at `batch_size` observations or `checkpoint_seconds` after the last one, whichever comes
@@ -350,16 +354,29 @@ def scan(
     status = "failed"
     try:
         with quiet_gc(), _terminate_as_interrupt():
-            _run_async(
-                pipeline.run_indexed_scan(
+            if workers > 1:
+                from aicensus import workers as worker_pool
+
+                worker_pool.run(
                     _positions(plan, progress),
                     sigs,
                     config,
+                    workers,
                     collect,
                     connect_hook=connect_hook,
                     on_connection=on_connection,
                 )
-            )
+            else:
+                _run_async(
+                    pipeline.run_indexed_scan(
+                        _positions(plan, progress),
+                        sigs,
+                        config,
+                        collect,
+                        connect_hook=connect_hook,
+                        on_connection=on_connection,
+                    )
+                )
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -374,3 +391,10 @@ def scan(
     summary = tally.summary(scan_id, started)
     summary.resumed = resumed
     return summary
+
+
+def default_workers() -> int:
+    """Worker processes a scan uses by default: the cores this process may run on."""
+    from aicensus.workers import default_workers as cores
+
+    return cores()

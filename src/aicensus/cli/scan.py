@@ -185,6 +185,13 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     help="Continue an interrupted scan in --db: the latest unfinished one with these "
     "arguments (a new scan if there is none), or SCAN_ID with its stored arguments.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Processes that scan shares of the targets into the one store [default: the "
+    "number of cores]; 1 scans in this process. Standard input (-) always uses 1.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=500, hidden=True)
 @click.option("--checkpoint-every", type=click.FloatRange(0), default=2.0, hidden=True)
 @output_options
@@ -205,6 +212,7 @@ def scan_command(
     probe_scope: Literal["all", "port"],
     signature_dir: str | None,
     resume: str | None,
+    workers: int | None,
     batch_size: int,
     checkpoint_every: float,
     fmt: str,
@@ -274,6 +282,7 @@ def scan_command(
         batch_size=batch_size,
         checkpoint_seconds=checkpoint_every,
         resume=resume_id,
+        workers=1 if "-" in targets else workers or api.default_workers(),
     )
     progress.close()
     emitter.finish()
