@@ -66,6 +66,7 @@ __all__ = [
     "card",
     "check_policy",
     "dashboard_app",
+    "default_workers",
     "export_parquet",
     "findings_at_least",
     "format_alternatives",
