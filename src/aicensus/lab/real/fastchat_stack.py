@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ctl_port = _free_port(args.host)
     ctl = [sys.executable, "-m", "fastchat.serve.controller", "--host", args.host]
-    subprocess.Popen([*ctl, "--port", str(ctl_port)])  # noqa: S603 - our own interpreter
+    subprocess.Popen([*ctl, "--port", str(ctl_port)])  # the controller: same address
     api = [sys.executable, "-m", "fastchat.serve.openai_api_server", "--host", args.host]
     api += ["--port", str(args.port), "--controller-address", f"http://{args.host}:{ctl_port}"]
     if args.api_keys:
         api += ["--api-keys", args.api_keys]
-    os.execv(sys.executable, api)  # noqa: S606 - replaces this process; never returns
+    os.execv(sys.executable, api)  # becomes the API server; never returns
     return 0
 
 
