@@ -75,3 +75,24 @@ def test_keyed_open_webui_without_signup_is_not_flagged(server) -> None:
     obs = _observe(server, "open-webui", "keyed-open-webui")
     assert str(obs.auth) == "auth_required"
     assert "AIC-OPENWEBUI-OPEN-SIGNUP" not in _ids(obs)
+
+
+@pytest.mark.parametrize(
+    ("product", "case", "expected"),
+    [
+        ("jupyter", "real-jupyter-server-2.21.1-no-token", "AIC-JUPYTER-UNAUTH"),
+        ("jupyter", "real-jupyter-server-2.21.1-token", None),
+        ("mlflow", "real-mlflow-3.17.2-open", "AIC-MLFLOW-UNAUTH"),
+        ("mlflow", "real-mlflow-3.17.2-basic-auth", None),
+        ("tensorboard", "real-tensorboard-2.21.0", "AIC-TENSORBOARD-EXPOSED"),
+    ],
+)
+def test_notebooks_and_mlops_get_their_own_finding_not_inference(
+    server, product: str, case: str, expected: str | None
+) -> None:
+    """Captured from the real servers: an open Jupyter/MLflow/TensorBoard is not an
+    'unauthenticated inference API'; it gets the finding that says what is exposed."""
+    found = _ids(_observe(server, product, case))
+    assert "AIC-UNAUTH-INFERENCE" not in found
+    own = {f for f in found if f.startswith(("AIC-JUPYTER", "AIC-MLFLOW", "AIC-TENSORBOARD"))}
+    assert own == ({expected} if expected else set())

@@ -119,6 +119,7 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
+    "tensorboard",
 )  # fmt: skip
 
 
@@ -173,6 +174,7 @@ def test_real_notebook_tracking_and_fastchat_versions(
         "mlflow-key": ("mlflow", None, "auth_required"),  # basic auth guards /version too
         "fastchat-open": ("fastchat", None, "open"),  # FastChat publishes no version
         "fastchat-key": ("fastchat", None, "auth_required"),
+        "tensorboard-open": ("tensorboard", version("tensorboard"), "open"),
     }
     for name, want in expected.items():
         svc = real_lab.service(name)
