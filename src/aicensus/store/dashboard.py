@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from aicensus.records import ServiceObservation
-from aicensus.store.db import _OBS_NAMES, Store, _observation, apply_limits
+from aicensus.store.db import OBSERVATION_COLUMNS, Store, _observation, apply_limits
 from aicensus.store.longitudinal import _connection
 
 
@@ -155,9 +155,7 @@ def new_hosts_by_day(store: Store) -> list[tuple[date, int]]:
 
 
 _BY_ID = f"""
-SELECT {", ".join(f"o.{n}" for n in _OBS_NAMES)},
-    (SELECT list(m ORDER BY m.seq) FROM set_models m WHERE m.set_id = o.model_set),
-    (SELECT list(r ORDER BY r.seq) FROM request_log r WHERE r.obs_id = o.obs_id)
+SELECT {OBSERVATION_COLUMNS}
 FROM observations o
 WHERE o.obs_id IN (SELECT unnest($1::BIGINT[]))
 ORDER BY o.obs_id

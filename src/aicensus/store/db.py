@@ -195,11 +195,14 @@ def _inventory_key(obs: ServiceObservation) -> bytes | None:
 # ---------------------------------------------------------------- reading
 
 _OBS_NAMES = tuple(name for name, _ in rows.OBS_COLUMNS)
-_SELECT_OBSERVATIONS = f"""
-SELECT {", ".join(f"o.{n}" for n in _OBS_NAMES)},
+# What `_observation` reads for one observation `o`: every reader of whole observations
+# selects exactly these columns.
+OBSERVATION_COLUMNS = f"""{", ".join(f"o.{n}" for n in _OBS_NAMES)},
     (SELECT list(m ORDER BY m.seq) FROM set_models m WHERE m.set_id = o.model_set),
     (SELECT list(r ORDER BY r.seq) FROM request_log r WHERE r.obs_id = o.obs_id),
-    (SELECT i.inventory FROM mcp_inventories i WHERE i.obs_id = o.obs_id)
+    (SELECT i.inventory FROM mcp_inventories i WHERE i.obs_id = o.obs_id)"""
+_SELECT_OBSERVATIONS = f"""
+SELECT {OBSERVATION_COLUMNS}
 FROM observations o
 WHERE $scan_id IS NULL OR o.scan_id = $scan_id
 ORDER BY o.obs_id
