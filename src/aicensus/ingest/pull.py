@@ -115,9 +115,11 @@ def page_key(engine: str, query: str, run: int, number: int) -> str:
 class _Shodan:
     def __init__(self, key: str, base_url: str | None, per_second: float) -> None:
         try:
-            import shodan  # noqa: PLC0415 (optional extra)
+            import shodan
         except ImportError:
-            raise PullError("the shodan SDK is not installed: pip install 'aicensus[pull]'") from None
+            raise PullError(
+                "the shodan SDK is not installed: pip install 'aicensus[pull]'"
+            ) from None
         self._errors: tuple[type[BaseException], ...] = (shodan.APIError,)
         self.api = shodan.Shodan(key)
         if base_url:
@@ -149,9 +151,9 @@ _RATE_HEADERS = ("ratelimit", "rate-limit", "credit", "retry-after")
 class _Censys:
     def __init__(self, key: str, base_url: str | None, per_second: float) -> None:
         try:
-            import httpx  # noqa: PLC0415
-            from censys_platform import SDK  # noqa: PLC0415 (optional extra)
-            from censys_platform.utils import BackoffStrategy, RetryConfig  # noqa: PLC0415
+            import httpx
+            from censys_platform import SDK
+            from censys_platform.utils import BackoffStrategy, RetryConfig
         except ImportError:
             raise PullError(
                 "the censys-platform SDK is not installed: pip install 'aicensus[pull]'"
