@@ -395,7 +395,6 @@ def store_readable(db: str | Path) -> bool:
         return False
 
 
-
 # --- pulling a search engine's results (issue 15; ingest/pull.py): re-exported for the CLI ----
 from aicensus.ingest.pull import ENGINES as PULL_ENGINES  # noqa: E402
 from aicensus.ingest.pull import Page as PulledPage  # noqa: E402

@@ -89,9 +89,9 @@ def _make(fmt: str, helptext: str) -> click.Command:
     )(run)
     if fmt in PULL_ENGINES:
         run = pull_options(run)
-    run = click.argument(
-        "file", type=click.Path(dir_okay=False), required=fmt not in PULL_ENGINES
-    )(run)
+    run = click.argument("file", type=click.Path(dir_okay=False), required=fmt not in PULL_ENGINES)(
+        run
+    )
     return click.command(fmt, help=helptext)(run)
 
 
