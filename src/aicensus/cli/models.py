@@ -49,6 +49,9 @@ def whois_command(names: Sequence[str], fmt: str, family: str | None) -> None:
         click.echo(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode())
         return
     _echo_table(_WHOIS_COLUMNS, [_whois_row(name, att) for name, att in results])
+    for name, att in results:  # a family match is weaker than a name match: say what it rests on
+        if att.matched_by == "family" and att.evidence:
+            click.echo(f"{name}: matched by family only: {att.evidence[0]}")
 
 
 def _whois_json(name: str, att: Attribution) -> dict[str, object]:
@@ -63,6 +66,7 @@ def _whois_json(name: str, att: Attribution) -> dict[str, object]:
         "guardrails_removed": att.guardrails_removed,
         "cloud": is_cloud_name(name),
         "confidence": att.confidence,
+        "matched_by": att.matched_by,
         "candidates": att.candidates,
         "evidence": att.evidence,
     }
