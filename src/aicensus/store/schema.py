@@ -11,11 +11,15 @@ import duckdb
 from aicensus.errors import StoreError
 from aicensus.store import sets
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order; a version
 # in _DATA_STEPS also has a Python step, run after its SQL in the same transaction.
-_MIGRATIONS: dict[int, str] = {1: "migrate_1_to_2.sql", 2: "migrate_2_to_3.sql"}
+_MIGRATIONS: dict[int, str] = {
+    1: "migrate_1_to_2.sql",
+    2: "migrate_2_to_3.sql",
+    3: "migrate_3_to_4.sql",
+}
 
 
 def _models_into_sets(con: duckdb.DuckDBPyConnection) -> None:
