@@ -27,6 +27,7 @@ TOKENS = {"": 1, "AAAAAQ-page-2": 2, "AAAAAg-page-3": 3}
 
 
 class Replay(BaseHTTPRequestHandler):
+    credits: ClassVar[int | None] = None  # query_credits reported by /api-info
     fail_pages: ClassVar[set[int]] = set()
     served: ClassVar[list[tuple[str, int]]] = []
 
@@ -47,7 +48,10 @@ class Replay(BaseHTTPRequestHandler):
         args = parse_qs(url.query)
         assert args.get("key") == ["test-key"]
         if url.path == "/api-info":
-            self._send(200, json.loads((PAGES / "shodan-api-info.json").read_text()))
+            info = json.loads((PAGES / "shodan-api-info.json").read_text())
+            if self.credits is not None:
+                info["query_credits"] = self.credits
+            self._send(200, info)
             return
         assert url.path == "/shodan/host/search"
         number = int(args["page"][0])
@@ -73,7 +77,7 @@ class Replay(BaseHTTPRequestHandler):
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    Replay.fail_pages, Replay.served = set(), []
+    Replay.fail_pages, Replay.served, Replay.credits = set(), [], None
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -145,3 +149,16 @@ def test_cli_pull_and_no_key(server: str, tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 0, result.output
     assert "3 pages" in result.stderr and "x-ratelimit-remaining: 9" in result.stderr.lower()
     assert len(_stored(Path(db))) > 0
+
+
+def test_shodan_pull_stops_when_credits_run_out_and_resumes(server: str, tmp_path: Path) -> None:
+    opts = {"key": "test-key", "base_url": server, "per_second": 100.0}
+    db = tmp_path / "s.duckdb"
+    Replay.credits = 2
+    with pytest.raises(PullError, match="no shodan query credits left"):
+        pull("shodan", "q", db=db, save_pages=tmp_path / "p", **opts)
+    assert Replay.served == [("shodan", 1), ("shodan", 2)]  # page 3 not asked for
+    Replay.credits = 100
+    resumed = pull("shodan", "q", db=db, save_pages=tmp_path / "p", **opts)
+    assert (resumed.resumed_pages, resumed.pages) == (2, 1)
+    assert Replay.served[-1] == ("shodan", 3)

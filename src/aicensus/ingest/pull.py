@@ -278,6 +278,7 @@ def pull(
             return _rewalk(client, summary, db, query, done, max_pages, page_size,
                            on_observation, on_page)  # fmt: skip
     while max_pages is None or summary.pages < max_pages:
+        _check_credits(summary, number)
         page = client.page(query, number, cursor, page_size)
         _take_page(summary, page, db, folder, on_observation)
         if on_page is not None:
@@ -287,6 +288,17 @@ def pull(
         number, cursor = number + 1, page.next_cursor
     summary.credits = client.credits()
     return summary
+
+
+def _check_credits(summary: PullSummary, number: int) -> None:
+    """Stop before a page that the credits Shodan reported cannot pay for (each page is
+    counted as one query credit, the most a page costs); the pull resumes at that page."""
+    left = summary.credits.get("query_credits")
+    if isinstance(left, int) and left - summary.pages <= 0:
+        raise PullError(
+            f"no {summary.engine} query credits left ({left} at the start, {summary.pages} "
+            f"pages fetched); the pull resumes at page {number} when there are"
+        )
 
 
 def _rewalk(
