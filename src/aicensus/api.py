@@ -396,11 +396,11 @@ def store_readable(db: str | Path) -> bool:
 
 
 # --- pulling a search engine's results (issue 15; ingest/pull.py): re-exported for the CLI ----
-from aicensus.ingest.pull import ENGINES as PULL_ENGINES  # noqa: E402
-from aicensus.ingest.pull import Page as PulledPage  # noqa: E402
+from aicensus.ingest import pull as _pull  # noqa: E402
 from aicensus.ingest.pull import PullError as PullError  # noqa: E402
 from aicensus.ingest.pull import PullSummary as PullSummary  # noqa: E402
 from aicensus.ingest.pull import find_key as find_key  # noqa: E402
-from aicensus.ingest.pull import pull as pull_search  # noqa: E402
 
-__pull__ = (PULL_ENGINES, PulledPage, pull_search)  # re-exported (ruff: used)
+PULL_ENGINES = _pull.ENGINES
+PulledPage = _pull.Page
+pull_search = _pull.pull

@@ -115,7 +115,7 @@ def page_key(engine: str, query: str, run: int, number: int) -> str:
 class _Shodan:
     def __init__(self, key: str, base_url: str | None, per_second: float) -> None:
         try:
-            import shodan
+            import shodan  # type: ignore[import-untyped]
         except ImportError:
             raise PullError(
                 "the shodan SDK is not installed: pip install 'aicensus[pull]'"

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import msgspec
@@ -84,9 +85,9 @@ _SOURCE_COLUMNS = (
 )
 
 
-def _source(row: tuple[object, ...]) -> SourceFile:
+def _source(row: tuple[Any, ...]) -> SourceFile:
     names = SourceFile.__struct_fields__
-    values = dict(zip(names, row, strict=True))
+    values: dict[str, Any] = dict(zip(names, row, strict=True))
     values["skipped"] = msgspec.json.decode(values["skipped"]) if values["skipped"] else {}
     return SourceFile(**values)
 
