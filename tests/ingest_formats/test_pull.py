@@ -162,3 +162,23 @@ def test_shodan_pull_stops_when_credits_run_out_and_resumes(server: str, tmp_pat
     resumed = pull("shodan", "q", db=db, save_pages=tmp_path / "p", **opts)
     assert (resumed.resumed_pages, resumed.pages) == (2, 1)
     assert Replay.served[-1] == ("shodan", 3)
+
+
+def test_censys_resume_without_the_saved_pages_walks_the_cursors_again(
+    server: str, tmp_path: Path
+) -> None:
+    opts = {"key": "test-key", "base_url": server, "per_second": 100.0}
+    whole = tmp_path / "whole.duckdb"
+    pull("censys", "q", db=whole, save_pages=tmp_path / "p1", **opts)
+    Replay.served.clear()
+    Replay.fail_pages = {3}
+    db = tmp_path / "s.duckdb"
+    with pytest.raises(PullError):
+        pull("censys", "q", db=db, save_pages=tmp_path / "p2", **opts)
+    for page in (tmp_path / "p2").rglob("page-*.json"):
+        page.unlink()  # the cursor of page 3 is gone with page 2's file
+    Replay.served.clear()
+    resumed = pull("censys", "q", db=db, save_pages=tmp_path / "p2", **opts)
+    assert Replay.served == [("censys", 1), ("censys", 2), ("censys", 3)]
+    assert (resumed.pages, resumed.observations, resumed.duplicates) == (1, 4, 0)  # 2 hosts × 2
+    assert _stored(db) == _stored(whole)
