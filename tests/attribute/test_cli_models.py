@@ -114,4 +114,4 @@ def test_whois_explains_a_family_match() -> None:
     rows = json.loads(
         _invoke(["whois", "my-assistant:latest", "--family", "qwen3", "--format", "json"]).output
     )
-    assert rows[0]["matched_by"] == "family" and rows[0]["base"]["developer"] == "Alibaba"
+    assert rows[0]["matched_by"] == "family" and rows[0]["family"] == "qwen3"

@@ -4,10 +4,10 @@ Unknown stays unknown: with no name evidence, an architecture only attributes wh
 family using it belongs to one developer and the architecture is not a generic one ('llama', 'bert'),
 or — `matched_by: family`, confidence below any name match — when the catalog has the family
 the architecture is named after ('qwen3' → Alibaba's Qwen3): the record then names that family
-and its original developer as the model's base (where the weights came from), while the
+(`family`, confidence 0.4) and, in its evidence, the family's original developer, while the
 developer of the model served stays ambiguous among the family's users, because others
 fine-tune under the same family name (so a family match is never a confident, possibly wrong,
-developer).
+developer, nor a base that policies would act on).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _origin_hit(idx: Index, arch: str, origin: str, developers: list[str]) -> Hi
     others = [_label(idx, d) for d in developers if d != dev]
     note = (
         f"model family '{arch}' only (the name matches no catalog entry): the family's original "
-        f"developer is {_label(idx, dev) if dev else '?'}, given as the base (low confidence); "
+        f"developer is {_label(idx, dev) if dev else '?'} (low confidence); "
         "who made this model is unknown, since fine-tunes by others share the family"
         + (f" ({', '.join(others)} also use it in the catalog)" if others else "")
     )
@@ -172,17 +172,12 @@ def _unknown(evidence: list[str], licence: str | None, removed: bool) -> Attribu
 def _family_only(
     idx: Index, hit: Hit, extra: list[str], licence: str | None, removed: bool
 ) -> Attribution:
-    """Only the family is known: its original developer as the base, the developer unknown."""
-    assert hit.base_family is not None
-    base_dev = idx.developer(hit.base_developer)
+    """Only the family is known: named (its original developer in the evidence), the developer
+    ambiguous. No `base` is set: a 0.4 guess must not trip policies and counts that read the
+    base as fact (a qwen2 model may as well be a DeepSeek or Sakana fine-tune)."""
     return Attribution(
         licence=licence,
         family=hit.base_family,
-        base=BaseModelRef(
-            developer=base_dev.name if base_dev else None,
-            country=base_dev.country if base_dev else None,
-            family=hit.base_family,
-        ),
         guardrails_removed=removed,
         confidence=hit.confidence,
         status="ambiguous",  # the developer: any of the family's users; the base is known
