@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from aicensus import api
+from aicensus.engine import readonly
 from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.full import FullLab
@@ -31,29 +32,23 @@ from aicensus.records import ServiceObservation
 
 
 def refused_requests(lab: FullLab) -> list[dict[str, object]]:
-    """Requests the lab's servers received that a read-only scanner must never send."""
+    """Requests the lab's servers received that a read-only scanner must never send: any the
+    emulators refused, and any that engine/readonly.py's judge of received requests rejects
+    (a GET or HEAD to a write route included, not only a refused method)."""
     bad: list[dict[str, object]] = []
     for comp in lab.state().components.values():
         if not comp.request_log:
             continue
         for entry in read_request_log(comp.request_log):
-            if entry.get("refused"):
-                bad.append({"component": comp.name, **entry})
-            elif comp.kind not in ("emulators", "ollama-emulator"):
-                method = str(entry.get("method", ""))
-                path = str(entry.get("path", ""))
-                if method not in ("GET", "HEAD") and not _allowed_post(method, path):
-                    bad.append({"component": comp.name, **entry})
+            why = entry.get("refused") and "refused by the emulator"
+            why = why or readonly.received_violation(
+                str(entry.get("method", "")), str(entry.get("path", "")),
+                str(entry.get("body") or ""),
+                product=(str(entry.get("product") or "(decoy)") if "site" in entry else None),
+            )  # fmt: skip
+            if why:
+                bad.append({"component": comp.name, "why": why, **entry})
     return bad
-
-
-def _allowed_post(method: str, path: str) -> bool:
-    # engine/readonly.py's read-only POSTs (Ollama /api/show, Triton's index, Milvus list)
-    return method == "POST" and path.split("?")[0] in (
-        "/api/show",
-        "/v2/repository/index",
-        "/v2/vectordb/collections/list",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

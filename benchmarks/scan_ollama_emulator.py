@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--cidr", default="127.1.0.0/20")
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--concurrency", type=int, default=512)
+    parser.add_argument("--workers", type=int, default=1, help="scanner processes")
     args = parser.parse_args()
     net = ipaddress.ip_network(args.cidr)
     if not net.is_loopback:
@@ -77,10 +78,19 @@ def main() -> None:
             results: list[ServiceObservation] = []
             config = EngineConfig(concurrency=args.concurrency)
             started = time.perf_counter()
+            cpu_started = time.process_time()
             summary = api.scan(
-                plan, config=config, db=Path(tmp) / "bench.duckdb", on_observation=results.append
+                plan,
+                config=config,
+                db=Path(tmp) / "bench.duckdb",
+                on_observation=results.append,
+                workers=args.workers,
             )
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            # The workers, reaped by now (the emulator is not: it is stopped below).
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu += children.ru_utime + children.ru_stime
             emulator_rss = child_peak_rss_mib(proc.pid)
         finally:
             proc.terminate()
@@ -98,6 +108,11 @@ def main() -> None:
     print(
         f"requests per second:      {summary.requests / elapsed:.0f} ({summary.requests} requests)"
     )
+    print(f"requests per host:        {summary.requests / max(1, summary.targets):.2f}")
+    print(f"scanner CPU per host:     {1000 * cpu / max(1, summary.targets):.2f} ms")
+    print(f"scanner CPU per request:  {1e6 * cpu / max(1, summary.requests):.0f} us")
+    if results:
+        print(f"one host's requests:      {[f'{e.method} {e.path}' for e in results[0].request_log]}")
     print(f"scanner peak RSS:         {peak_mib:.0f} MiB")
     print(f"emulator peak RSS:        {emulator_rss:.0f} MiB")
     print(f"cpu count:                {os.cpu_count()}")

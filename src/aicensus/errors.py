@@ -14,12 +14,17 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── PolicyError              a policy file that cannot be read or fails validation
 ├── AdvisoryError            an advisory bundle or file that cannot be read (names the file)
 ├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
+├── ExcludedAddress          a connection to an excluded address, refused before the socket
+│                            connects (engine/guard.py); also an OSError, as sockets fail
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
 ├── AuditError               an audit that cannot run as asked (a bad --path, an unknown severity)
 ├── HeaderError              a model file's header that cannot be read; also a ValueError
-│   └── GGUFHeaderError      a GGUF file the reader cannot walk
+│   ├── GGUFHeaderError      a GGUF file the reader cannot walk
+│   └── PickleStreamError    where a pickle stream stops being a pickle (the audit's walker)
+├── LimitExceeded            a model file beyond a reader limit: the message becomes the
+│                            file's note (docs/audit.md#limits), never an error
 ├── BomError                 a CycloneDX document that fails its schema
 └── LabError                 a lab server could not be started, stopped or found
     └── EmulatorConfigError  a setting an emulator refuses (non-loopback address, bad auth
@@ -76,6 +81,10 @@ class ReadOnlyViolation(AicensusError):
     pass
 
 
+class ExcludedAddress(AicensusError, OSError):
+    """Raised by the socket factory: aiohttp and asyncio treat it as a failed connection."""
+
+
 class StoreError(AicensusError):
     pass
 
@@ -98,6 +107,15 @@ class HeaderError(AicensusError, ValueError):
 
 class GGUFHeaderError(HeaderError):
     """The file is not a GGUF file the reader can walk (the message says why)."""
+
+
+class PickleStreamError(HeaderError):
+    """Where a pickle stream stops being a pickle: its end, bytes that are no opcode, a
+    truncated argument (the message says which)."""
+
+
+class LimitExceeded(AicensusError):
+    """A model file exceeds a reader limit: the message is the file's note, not an error."""
 
 
 class BomError(AicensusError):

@@ -13,9 +13,20 @@ calls it on the exchanges another tool recorded (`observe_recorded`). The schedu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from functools import partial
+
+import msgspec
 
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
@@ -24,10 +35,23 @@ from aicensus.engine.config import EngineConfig
 from aicensus.engine.scheduler import BodyBudget, TargetSlot
 from aicensus.engine.session import TargetRequests
 from aicensus.enumerate import get_dialect
+from aicensus.enumerate.base import Lines, Streamer
 from aicensus.errors import ReadOnlyViolation
-from aicensus.fingerprint.choose import Choice, canary_probe, identify
-from aicensus.fingerprint.evaluate import MatchResult, auth_state, extract_version
-from aicensus.fingerprint.probes import RequestKey, exchanges_for, identity_probes, probe_request
+from aicensus.fingerprint.choose import (
+    Choice,
+    canary_can_matter,
+    canary_probe,
+    identify,
+    without_catch_all,
+)
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
+from aicensus.fingerprint.probes import (
+    RequestKey,
+    conditional_probes,
+    exchanges_for,
+    identity_probes,
+    probe_request,
+)
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import (
     Evidence,
@@ -80,6 +104,7 @@ def conclude(
         return
     try:
         obs.models = list_models(sig, cache, obs)
+        get_dialect(sig.models.dialect).annotate(obs, cache.values())
     except Exception as exc:  # a parser bug on hostile input: keep the identification
         obs.error = _internal("enumerate", exc)
         return
@@ -242,33 +267,98 @@ class TargetScan:
         if not await self._connect():
             return
         port_sigs = [s for s in self.sigs if self.target.port in s.ports]
-        await self.send_all(identity_probes(port_sigs))
-        choice = self._identify()
-        best = choice.best
-        if (best is None or best.signature.generic) and self.config.probe_scope == "all":
-            await self.send_all(identity_probes(self.sigs))
+        choice = await self._probe_for(port_sigs)
+        widened = False
+        while True:
+            best = choice.best
+            if not widened and (best is None or best.signature.generic):
+                widened = True
+                if self.config.probe_scope == "all":
+                    choice = await self._probe_for(self.sigs)
+            choice = await self._settle(choice)
+            # The canary (a random path) only when its answer could change the verdict
+            # (fingerprint.choose.canary_can_matter); then identify, widen and settle again.
+            if self.canary is not None or not canary_can_matter(choice, self.cache):
+                break
+            self.canary = await self.send(canary_probe())
             choice = self._identify()
-        self.choice = choice = await self._settle(choice)
+        self.choice = choice
         self.obs.status = ScanStatus.UNIDENTIFIED
         if choice.honeypot or choice.best is None:
             return
         sig = choice.best.signature
-        # Product-specific probes (route checks, details) go only to the settled winner.
-        await self.send_all(probe_request(sig, pid) for pid in sig.probes)
+        # Product-specific probes (route checks, details, its POSTs) go only to the settled
+        # winner (engine/readonly.py POST_OWNERS), whose match their answers may then support.
+        # (Those sent `unless` a matcher fired were settled in _settle.)
+        self.requests.product = sig.id
+        await self.send_all(
+            probe_request(sig, pid) for pid, p in sig.probes.items() if not p.unless
+        )
+        self.choice = _with_own_probes(choice, self.cache, self.canary)
         await self._fetch_model_details(sig)
+        if sig.models is not None:
+            dialect = get_dialect(sig.models.dialect)
+            try:
+                await dialect.converse(self._sender(sig.id), self._streamer(sig.id))
+            except Exception as exc:  # a parser bug on hostile input: keep what came back
+                self.obs.error = _internal("conversation", exc)
+
+    def _sender(self, product: str) -> Callable[[ProbeRequest], Awaitable[Exchange]]:
+        """send, with each request stamped as meant for the product the scan settled on (the
+        read-only guard allows a protocol's listing calls only to that product)."""
+
+        async def send(probe: ProbeRequest) -> Exchange:
+            stamped = msgspec.structs.replace(probe, for_product=product)
+            try:
+                return await self.send(stamped)
+            except ReadOnlyViolation as exc:
+                return Exchange(method=probe.method, path=probe.path, error=str(exc)[:200])
+
+        return send
+
+    def _streamer(self, product: str) -> Streamer:
+        """A GET held open (an event stream), kept in the cache like any exchange once closed."""
+
+        @contextlib.asynccontextmanager
+        async def stream(probe: ProbeRequest) -> AsyncIterator[Lines]:
+            stamped = msgspec.structs.replace(probe, for_product=product)
+            async with self.client.stream(
+                self.target.ip, self.target.port, self.obs.scheme or "http", stamped,
+                self.target.hostname, max_body=self.config.max_body_bytes,
+            ) as events:  # fmt: skip
+                try:
+                    yield events
+                finally:
+                    self.requests.record(stamped, events.exchange)
+
+        return stream
+
+    async def _probe_for(self, sigs: Sequence[Signature]) -> Choice:
+        """Send the identity probes of sigs, then those that wait on a matcher (`unless`)."""
+        await self.send_all(identity_probes(sigs))
+        choice = self._identify()
+        return await self._send_conditional(sigs, choice)
+
+    async def _send_conditional(self, sigs: Sequence[Signature], choice: Choice) -> Choice:
+        fired = {r.signature.id: r.fired for r in choice.results}
+        before = len(self.cache)
+        await self.send_all(conditional_probes(sigs, fired))
+        return self._identify() if len(self.cache) != before else choice
 
     async def _settle(self, choice: Choice) -> Choice:
         """Send the winner's remaining identity probes: a look-alike may overturn it."""
         for _ in range(3):
             if choice.best is None:
                 return choice
-            pending = [
-                p for p in identity_probes([choice.best.signature]) if p.key() not in self.cache
-            ]
-            if not pending:
+            winner = [choice.best.signature]
+            pending = [p for p in identity_probes(winner) if p.key() not in self.cache]
+            if pending:
+                await self.send_all(pending)
+                choice = self._identify()
+            before = len(self.cache)
+            choice = await self._send_conditional(winner, choice)
+            if not pending and len(self.cache) == before:
                 return choice
-            await self.send_all(pending)
-            choice = self._identify()
         return choice
 
     async def _connect(self) -> bool:
@@ -279,7 +369,6 @@ class TargetScan:
             self.obs.scheme = scheme
             ex = await self.send(ROOT)
             if ex.status is not None and not _speaks_tls_only(ex):
-                self.canary = await self.send(canary_probe())
                 if scheme == "https":
                     self.tls = await self.client.certificate(
                         self.target.ip, self.target.port, self.target.hostname
@@ -352,6 +441,17 @@ class TargetScan:
             return
         if self.timed_out and self.obs.error != before:
             self.obs.error = f"{before}; then {self.obs.error}"[:300]
+
+
+def _with_own_probes(
+    choice: Choice, cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+) -> Choice:
+    """The winner evaluated again with the answers to its identified-only probes."""
+    if choice.best is None:
+        return choice
+    sig = choice.best.signature
+    again = evaluate(sig, exchanges_for(sig, without_catch_all(cache, canary)))
+    return msgspec.structs.replace(choice, best=again) if again.matched else choice
 
 
 def _speaks_tls_only(ex: Exchange) -> bool:

@@ -53,6 +53,9 @@ class ProbeRequest(msgspec.Struct, frozen=True):
     path: str
     json_body: dict[str, object] | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # The product the pipeline had already identified when it built this request; the
+    # read-only guard allows a protocol's listing calls (MCP JSON-RPC) only to that product.
+    for_product: str | None = None
 
     def key(self) -> RequestKey:
         body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""
@@ -228,6 +231,50 @@ class ModelRecord(msgspec.Struct, kw_only=True):
     attribution_confidence: float = 0.0
 
 
+class McpTool(msgspec.Struct, kw_only=True):
+    name: str
+    description: str | None = None  # first 200 characters
+    parameters: list[str] = msgspec.field(default_factory=list)  # inputSchema property names
+    risks: list[str] = msgspec.field(default_factory=list)  # "exec", "file-write", "fetch", ...
+    why: list[str] = msgspec.field(default_factory=list)  # the rule behind each risk
+    # The server's own ToolAnnotations set true (readOnlyHint → "read-only", destructiveHint,
+    # idempotentHint, openWorldHint): self-declared, so recorded, never trusted for `risks`.
+    hints: list[str] = msgspec.field(default_factory=list)
+
+
+class McpResource(msgspec.Struct, kw_only=True):
+    uri: str
+    name: str | None = None
+    mime_type: str | None = None
+
+
+class McpPrompt(msgspec.Struct, kw_only=True):
+    name: str
+    description: str | None = None
+    arguments: list[str] = msgspec.field(default_factory=list)
+
+
+class McpInventory(msgspec.Struct, kw_only=True):
+    """What an MCP server said about itself through its listing calls only."""
+
+    endpoint: str  # the path that answered `initialize`, e.g. /mcp, /, /sse
+    transport: str  # "streamable-http" | "sse"
+    server_name: str | None = None
+    server_version: str | None = None
+    protocol_version: str | None = None
+    tools: list[McpTool] = msgspec.field(default_factory=list)
+    resources: list[McpResource] = msgspec.field(default_factory=list)
+    prompts: list[McpPrompt] = msgspec.field(default_factory=list)
+    auth_required: bool = False
+    resource_metadata: str | None = None  # the WWW-Authenticate resource_metadata URL
+    authorization_servers: list[str] = msgspec.field(default_factory=list)
+    scopes: list[str] = msgspec.field(default_factory=list)
+    errors: list[str] = msgspec.field(default_factory=list)  # listing calls the server refused
+
+    def flagged(self) -> list[McpTool]:
+        return [t for t in self.tools if t.risks]
+
+
 class ServiceObservation(msgspec.Struct, kw_only=True):
     """One service seen at one moment: the unit of the output contract."""
 
@@ -243,6 +290,7 @@ class ServiceObservation(msgspec.Struct, kw_only=True):
     hostname: str | None = None
     tls: TLSInfo | None = None
     models: list[ModelRecord] = msgspec.field(default_factory=list)
+    mcp: McpInventory | None = None  # an MCP server's tools, resources and prompts
     evidence: list[Evidence] = msgspec.field(default_factory=list)
     auth_evidence: list[Evidence] = msgspec.field(default_factory=list)
     request_log: list[RequestLogEntry] = msgspec.field(default_factory=list)

@@ -157,7 +157,7 @@ def test_benign_pickle_is_info_only(tmp_path: Path) -> None:
 def test_pickle_analysis_is_capped(tmp_path: Path) -> None:
     path = builders.write_evil_pickle(tmp_path / "big.pkl")
     scan = scan_pickle_file(path, max_bytes=8)
-    assert not scan.complete and "cap" in (scan.error or "")
+    assert not scan.complete and "first 8 bytes" in (scan.error or "")
 
 
 def test_bin_file_that_is_not_a_model_is_skipped(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ contract that names it."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def _inject(tree: Path, package: str, line: str) -> None:
 
 def _run(tree: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     # The copy, not the checkout; wide lines so rich does not wrap the contract names.
-    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "COLUMNS": "400"}
+    # NO_COLOR: some import-linter/rich versions colour their output even when captured.
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "COLUMNS": "400", "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, *argv], cwd=tree, env=env, capture_output=True, text=True, timeout=240
     )
@@ -55,6 +57,7 @@ def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
 
 def _broken(output: str) -> set[str]:
     """Ids of the contracts lint-imports reports BROKEN."""
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)
     return {
         cid
         for cid, name in CONTRACTS.items()

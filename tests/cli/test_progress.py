@@ -12,8 +12,18 @@ from tests.support.loopback import free_port
 
 def _scan_args() -> list[str]:
     port = free_port()
-    return [sys.executable, "-m", "aicensus", "scan", "127.0.0.1-127.0.0.20", "--ports",
-            str(port), "--no-db", "--format", "jsonl"]
+    return [
+        sys.executable,
+        "-m",
+        "aicensus",
+        "scan",
+        "127.0.0.1-127.0.0.20",
+        "--ports",
+        str(port),
+        "--no-db",
+        "--format",
+        "jsonl",
+    ]
 
 
 def test_progress_bar_on_a_terminal() -> None:

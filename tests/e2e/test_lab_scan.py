@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from aicensus.engine import readonly
 from aicensus.lab import llama_server
 from aicensus.lab.manager import Lab
 from aicensus.store import Store
@@ -101,24 +102,13 @@ def test_ollama_emulator_models_capabilities_and_running(scanned: dict[str, dict
     assert models["qwen3:8b"]["country"] == "CN"
 
 
-# HEAD is safe by HTTP's definition; these are the routes a product answers 405 on without
-# running the handler, asked only once the product is identified (engine/readonly.py).
-ROUTE_CHECKS = {"ollama": {"/api/pull"}, "llama": {"/slots", "/lora-adapters"}}
-
-
 def _allowed(method: str, path: str, body: str, component: str) -> bool:
-    write_words = ("/api/pull", "/api/delete", "/api/create", "/slots", "/lora")
-    if method == "GET":
-        return not any(w in path for w in write_words)
-    if method == "HEAD":
-        checks = ROUTE_CHECKS["ollama" if component == "ollama" else "llama"]
-        return path in checks or not any(w in path for w in write_words)
-    if method != "POST":
-        return False
-    doc = json.loads(body or "{}")
-    if path == "/api/show":  # Ollama: reads a model's manifest
-        return set(doc) <= {"model", "name", "verbose"}
-    return path == "/v2/repository/index" and doc == {}  # Triton: lists the model repository
+    """engine/readonly.py's judge of a received request: a GET or HEAD to a write route is a
+    violation too (only the allow-listed route-existence HEADs pass), and a POST must be on
+    the allowlist, with its body, to the product that defines it."""
+    if method == "GET" and any(w in path for w in ("/slots", "/lora")):
+        return False  # llama.cpp: the scanner only ever HEADs these (slot prompts are private)
+    return readonly.received_violation(method, path, body, product=component) is None
 
 
 def test_lab_servers_received_only_read_only_requests(lab: Lab, scanned: dict[str, dict]) -> None:

@@ -65,7 +65,8 @@ REFUSED = [
 
 @pytest.mark.parametrize("probe", ALLOWED, ids=lambda p: f"{p.method} {p.path}")
 def test_read_only_requests_pass(probe: ProbeRequest) -> None:
-    readonly.check(probe)
+    owners = readonly.POST_OWNERS.get(probe.path, frozenset({None}))
+    readonly.check(probe, product=min(owners))
 
 
 @pytest.mark.parametrize("probe", REFUSED, ids=lambda p: f"{p.method} {p.path}")
@@ -140,3 +141,26 @@ matchers:
 """
     with pytest.raises(SignatureError, match=r"body_contans"):
         parse_signature(text, "ollama.yaml")
+
+
+RECEIVED = [  # (method, path as a server logs it, body, product) → violation?
+    ("GET", "/api/tags", "", "ollama", False),
+    ("GET", "/api/pull", "", "ollama", True),  # a GET to a write route counts
+    ("GET", "/API/Generate/", "", None, True),
+    ("HEAD", "/api/pull", "", "ollama", False),  # the allow-listed route-existence probe
+    ("HEAD", "/api/push", "", "ollama", True),
+    ("POST", "/api/show", '{"model":"x"}', "ollama", False),
+    ("POST", "/api/show", '{"model":"x"}', "vllm", True),  # not the product that defines it
+    ("POST", "/api/show", '{"model":"x","modelfile":"FROM y"}', "ollama", True),
+    ("POST", "/v2/repository/index", "{}", "triton", False),
+    ("POST", "/v2/repository/index", "{}", "(decoy)", True),
+    ("POST", "/v2/vectordb/collections/list", "{}", None, True),  # never sent by the scanner
+    ("DELETE", "/x", "", None, True),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "product", "bad"), RECEIVED)
+def test_received_requests_are_judged_like_the_engine(
+    method: str, path: str, body: str, product: str | None, bad: bool
+) -> None:
+    assert (readonly.received_violation(method, path, body, product=product) is not None) == bad

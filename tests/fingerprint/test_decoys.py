@@ -44,7 +44,15 @@ def test_catch_all_spa_is_not_a_product() -> None:
     obs = scan_app(catch_all(page))
     assert obs.status == ScanStatus.UNIDENTIFIED
     assert obs.product is None
+
+
+def test_catch_all_banner_needs_the_canary() -> None:
+    # Every path answers Ollama's banner: without the canary the banner alone would pass
+    # Ollama's threshold, so the canary can change the verdict and must be sent.
+    obs = scan_app(catch_all("Ollama is running"))
     assert any(e.path.startswith("/aicensus-canary-") for e in obs.request_log)
+    assert obs.status == ScanStatus.UNIDENTIFIED
+    assert obs.product is None
 
 
 def test_plain_nginx_is_not_a_product() -> None:

@@ -91,7 +91,7 @@ def recorded_scan(plan: api.TargetPlan) -> list[tuple[str, int]]:
 
 @pytest.fixture(autouse=True)
 def stock_asyncio_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "_run_async", asyncio.run)
+    monkeypatch.setattr(api.scanning, "_run_async", asyncio.run)
 
 
 @settings(

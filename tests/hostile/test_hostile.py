@@ -147,9 +147,14 @@ def expect_slow_body(svc: dict, _res: Results) -> None:
 
 
 def expect_slow_after_banner(svc: dict, _res: Results) -> None:
-    # The target timed out, but what came in before is kept: banner and version.
+    # The listing trickles: what came in before is kept (banner and version), whether the
+    # target then ran out of time or (with the fewer requests of issue 18: no canary, no
+    # LocalAI check once /api/version is Ollama's) finished with the trickling requests
+    # timed out one by one, each named.
     assert (svc["status"], svc["product"], svc["version"]) == ("identified", "ollama", "0.12.6")
-    assert svc["error"] == "target timeout"
+    assert svc["error"] == "target timeout" or re.fullmatch(
+        r"\d+ of \d+ requests failed; first: GET /api/(tags|ps): timeout", svc["error"]
+    ), svc["error"]
 
 
 def expect_bounded_bodies(svc: dict, _res: Results) -> None:

@@ -114,7 +114,7 @@ def test_the_study_report_states_per_source_what_was_read_used_and_skipped(
 
 
 def test_the_study_report_says_why_records_were_skipped(tmp_path: Path) -> None:
-    """The ledger keeps each source's skip reasons (schema 4); the report shows them."""
+    """The ledger keeps each source's skip reasons (schema 5); the report shows them."""
     import io
 
     from aicensus.report.study import compute_study

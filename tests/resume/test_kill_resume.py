@@ -100,11 +100,16 @@ def check_consistent(db: Path) -> tuple[int, str]:
     return len(stored), scans[-1].status
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigkill_and_resume_equals_an_uninterrupted_scan(
-    emulator_port: int, tmp_path: Path
+    emulator_port: int, tmp_path: Path, workers: str
 ) -> None:
+    # The reference scans in this process; the killed scan with `workers` processes (2: the
+    # kill takes the parent, and its workers die with it) must still end with the same result.
     reference = tmp_path / "reference.duckdb"
-    done = subprocess.run(scan_argv(emulator_port, reference), capture_output=True, timeout=120)
+    done = subprocess.run(
+        scan_argv(emulator_port, reference, "--workers", "1"), capture_output=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr.decode()
     n_ref, expected, _ = result_set(reference)
     assert n_ref == PLANNED
@@ -114,6 +119,7 @@ def test_sigkill_and_resume_equals_an_uninterrupted_scan(
     seed = int(os.environ.get("AICENSUS_KILL_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     slow = ["--resume", "--rate", "100", "--batch-size", "3", "--checkpoint-every", "0.1"]
+    slow += ["--workers", workers]
     progress = []
     for _ in range(KILLS):
         # Kill once the run has printed a random number of services beyond those it replays
@@ -140,7 +146,9 @@ def test_sigkill_and_resume_equals_an_uninterrupted_scan(
     assert progress == sorted(progress) and progress[-1] < PLANNED, (seed, progress)
 
     final = subprocess.run(
-        scan_argv(emulator_port, db, "--resume"), capture_output=True, timeout=120
+        scan_argv(emulator_port, db, "--resume", "--workers", workers),
+        capture_output=True,
+        timeout=120,
     )
     assert final.returncode == 0, final.stderr.decode()
     assert b"resuming scan 1" in final.stderr

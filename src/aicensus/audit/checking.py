@@ -106,6 +106,15 @@ def _pickle_format(model: ModelFile, facts: FileFacts, p: _Params) -> Iterator[H
         yield Hit(evidence, _pickle_kind(model))
 
 
+@_register(FILE_DETECTORS, "read_limit", fields="format limit")
+def _read_limit(model: ModelFile, facts: FileFacts, p: _Params) -> Iterator[Hit]:
+    if not model.notes:
+        return
+    if model.pickle is not None and not model.pickle.complete:
+        return  # AIC-FILE-PICKLE-INCOMPLETE says it, more severely
+    yield Hit(model.notes[:20], {"format": model.format, "limit": model.notes[0][:120]})
+
+
 class KerasParams(_Params):
     find: Literal["lambda_layers", "dangerous_modules", "custom_modules"]
 

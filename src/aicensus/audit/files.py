@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+import msgspec
+
 from aicensus.attribute import attribute_gguf, attribute_name
 from aicensus.audit import formats
 from aicensus.audit.checking import check_file
 from aicensus.audit.gguf_header import GGUFHeaderError
-from aicensus.audit.reading import READERS, FileFacts, detect_format, hash_file
+from aicensus.audit.limits import LimitExceeded
+from aicensus.audit.reading import (
+    READERS,
+    TORCH_SUFFIXES,
+    FileFacts,
+    detect_format,
+    hash_file,
+)
 from aicensus.audit.records import ModelFile
 from aicensus.audit.stores import Candidate
 from aicensus.enumerate.base import quant_from_name
@@ -67,6 +76,8 @@ def _read(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
     """Run the format's reader; whatever stops it becomes the file's `error`."""
     try:
         READERS[model.format](model, cand, facts)
+    except LimitExceeded as exc:
+        model.notes.append(str(exc)[:300])
     except (GGUFHeaderError, formats.HeaderError) as exc:
         model.error = str(exc)[:300]
     except OSError as exc:
@@ -80,11 +91,24 @@ def analyse_file(
     *,
     hash_all: bool = False,
     hash_limit: int = DEFAULT_HASH_LIMIT,
+    notes: list[str] | None = None,
 ) -> ModelFile | None:
-    """The ModelFile for a candidate, or None when the file is not a model."""
+    """The ModelFile for a candidate, or None when the file is not a model (a PyTorch-named
+    file that is none of the formats gets a line in `notes`: it was looked at, not read)."""
     suffix = None if cand.store == "ollama" else PurePosixPath(cand.name).suffix or None
+    try:
+        with open(cand.path, "rb"):
+            pass
+    except OSError as exc:
+        if notes is not None:
+            notes.append(f"{cand.path}: cannot be read ({exc.strerror or exc}): not audited"[:400])
+        return None
     fmt = detect_format(cand.path, cand.kind_hint, suffix)
     if fmt is None:
+        if notes is not None and (suffix or "").lower() in TORCH_SUFFIXES:
+            notes.append(
+                f"{cand.path}: not a pickle, zip or GGUF file: not audited as a model"[:400]
+            )
         return None
     model = ModelFile(
         path=str(cand.path), name=cand.name, store=cand.store, store_path=cand.store_path,
@@ -104,4 +128,31 @@ def analyse_file(
     hash_file(model, cand, facts, hash_all=hash_all, hash_limit=hash_limit)
     model.attribution = attribute_file(model, cand, facts.gguf_metadata)
     model.findings = check_file(model, facts)
-    return model
+    return _encodable(model)
+
+
+def _encodable(model: ModelFile) -> ModelFile:
+    """The record itself, or — when something read from the file cannot be written out (an
+    integer beyond 64 bits, say) — the record without what its reader found, and why. One
+    hostile file must never cost the report of the others."""
+    try:
+        msgspec.json.encode(model)
+        return model
+    except (ValueError, TypeError, OverflowError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+    bare = ModelFile(
+        path=model.path, name=model.name, store=model.store, store_path=model.store_path,
+        format=model.format, size_bytes=model.size_bytes, aliases=model.aliases,
+        sha256=model.sha256, sha256_source=model.sha256_source,
+        error=f"what the reader found cannot be reported ({reason})",
+    )  # fmt: skip
+    bare.findings = [f for f in model.findings if _finding_encodable(f)]
+    return bare
+
+
+def _finding_encodable(finding: object) -> bool:
+    try:
+        msgspec.json.encode(finding)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 import zipfile
@@ -25,13 +24,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
+from aicensus.audit.limits import (
+    MAX_H5_CONFIG,
+    MAX_H5_SCAN,
+    MAX_INT,
+    MAX_KERAS_CONFIG,
+    MAX_ONNX_DEPTH,
+    MAX_ONNX_FIELDS,
+    MAX_ONNX_LOCATIONS,
+    MAX_SAFETENSORS_HEADER,
+    MAX_SAFETENSORS_TENSORS,
+    MAX_TENSOR_DIMS,
+    MAX_ZIP_ENTRIES,
+    LimitExceeded,
+)
 from aicensus.errors import HeaderError
 
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the format's own limit
-MAX_KERAS_CONFIG = 64 * 1024 * 1024
-MAX_H5_SCAN = 64 * 1024 * 1024
-MAX_ONNX_FIELDS = 5_000_000
-MAX_ONNX_DEPTH = 16
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
@@ -44,11 +54,37 @@ class SafetensorsHeader:
     tensor_count: int
     parameter_count: int
     dtypes: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # limits reached (see limits.py)
+
+
+class _Tensor(msgspec.Struct):
+    """One tensor's description; unknown fields are allowed (and ignored)."""
+
+    dtype: str
+    shape: list[int]
+    data_offsets: tuple[int, int]
+
+
+def shape_product(shape: list[int]) -> int | None:
+    """The number of elements of a shape, or None when it has more than MAX_TENSOR_DIMS
+    dimensions, a negative one, or more than MAX_INT elements (bounded work either way)."""
+    if len(shape) > MAX_TENSOR_DIMS:
+        return None
+    product = 1
+    for d in shape:
+        if d < 0:
+            return None
+        product *= d
+        if product > MAX_INT:
+            return None
+    return product
 
 
 def read_safetensors_header(
     path: str | Path, *, max_header: int = MAX_SAFETENSORS_HEADER
 ) -> SafetensorsHeader:
+    """The tensor table and metadata of a safetensors file, bounded: at most `max_header`
+    bytes of JSON, MAX_SAFETENSORS_TENSORS tensors, MAX_TENSOR_DIMS dimensions each."""
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -56,40 +92,69 @@ def read_safetensors_header(
         if len(prefix) < 8:
             raise HeaderError("shorter than the 8-byte header length")
         (length,) = struct.unpack("<Q", prefix)
-        if length > max_header or length > size - 8:
-            raise HeaderError(f"header length {length} exceeds the cap or the file size")
+        if length > size - 8:
+            raise HeaderError(f"header length {length} exceeds the file size")
+        if length > max_header:
+            raise LimitExceeded(
+                f"safetensors header is {length} bytes (limit {max_header}): not read"
+            )
         raw = fh.read(length)
+    # Every key needs a colon: an upper bound on the entries, known before decoding any.
+    if raw.count(b":") > 4 * MAX_SAFETENSORS_TENSORS + 65_536:
+        raise LimitExceeded(
+            f"safetensors header has over {MAX_SAFETENSORS_TENSORS} entries "
+            f"(limit {MAX_SAFETENSORS_TENSORS} tensors): not read"
+        )
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HeaderError(f"header is not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise HeaderError("header is not a JSON object")
+        doc = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.DecodeError as exc:
+        raise HeaderError(f"header is not a JSON object ({exc})") from None
     data_size = size - 8 - length
-    metadata: dict[str, str] = {}
-    params, count = 0, 0
-    dtypes: Counter[str] = Counter()
+    out = SafetensorsHeader(metadata={}, tensor_count=0, parameter_count=0)
+    skipped: Counter[str] = Counter()
     for key, entry in doc.items():
         if key == "__metadata__":
-            if isinstance(entry, dict):
-                metadata = {str(k)[:256]: str(v)[:4096] for k, v in list(entry.items())[:256]}
+            out.metadata = _safetensors_metadata(entry, out.notes)
             continue
-        if not isinstance(entry, dict):
-            raise HeaderError(f"tensor {key[:80]!r} has no description")
-        shape, offsets = entry.get("shape"), entry.get("data_offsets")
-        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-            raise HeaderError(f"tensor {key[:80]!r} has a malformed shape")
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1] <= data_size
-        ):
+        try:
+            tensor = msgspec.json.decode(entry, type=_Tensor)
+        except msgspec.DecodeError:
+            raise HeaderError(f"tensor {key[:80]!r} has a malformed description") from None
+        start, end = tensor.data_offsets
+        if not 0 <= start <= end <= data_size:
             raise HeaderError(f"tensor {key[:80]!r} points outside the file")
-        count += 1
-        params += math.prod(shape)
-        dtypes[str(entry.get("dtype"))] += 1
-    return SafetensorsHeader(metadata, count, params, dtypes)
+        if out.tensor_count >= MAX_SAFETENSORS_TENSORS:
+            skipped["beyond the tensor limit"] += 1
+            continue
+        out.tensor_count += 1
+        out.dtypes[tensor.dtype[:32]] += 1
+        count = shape_product(tensor.shape)
+        if count is None:
+            skipped[f"shape {_shape_text(tensor.shape)} of tensor {key[:80]!r}"] += 1
+            continue
+        out.parameter_count = min(MAX_INT, out.parameter_count + count)
+    for what, n in list(skipped.items())[:5]:
+        out.notes.append(
+            f"{n} tensor(s) not counted: {what} (limits: {MAX_TENSOR_DIMS} dimensions, "
+            f"{MAX_INT} elements, {MAX_SAFETENSORS_TENSORS} tensors)"
+        )
+    return out
+
+
+def _shape_text(shape: list[int]) -> str:
+    text = ",".join(str(d) if abs(d) < 10**12 else "huge" for d in shape[:4])
+    return f"[{text}{', …' if len(shape) > 4 else ''}] ({len(shape)} dimensions)"
+
+
+def _safetensors_metadata(raw: msgspec.Raw, notes: list[str]) -> dict[str, str]:
+    try:
+        entry = msgspec.json.decode(raw, type=dict[str, str])
+    except msgspec.DecodeError:
+        notes.append("__metadata__ is not a map of strings: ignored")
+        return {}
+    if len(entry) > 256:
+        notes.append(f"__metadata__ has {len(entry)} entries: the first 256 kept")
+    return {k[:256]: v[:4096] for k, v in list(entry.items())[:256]}
 
 
 # --------------------------------------------------------------------------- Keras
@@ -112,6 +177,7 @@ class KerasConfig:
     custom_modules: list[str] = field(default_factory=list)
     layer_count: int = 0
     source: str = "config.json"
+    notes: list[str] = field(default_factory=list)  # limits reached (see limits.py)
 
 
 def _module_kind(module: str) -> str:
@@ -153,27 +219,85 @@ def _walk_keras(node: object, out: KerasConfig, depth: int = 0) -> None:
             _walk_keras(value, out, depth + 1)
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, cap: int) -> bytes | None:
+def zip_entry_count(fh: IO[bytes]) -> int | None:
+    """The entry count a zip archive's end record declares (None: no end record), read
+    before `zipfile` builds one record per entry in memory."""
     try:
-        info = zf.getinfo(name)
-    except KeyError:
+        end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # stable since Python 2
+    except (OSError, struct.error, ValueError):
         return None
-    if info.file_size > cap:
-        raise HeaderError(f"{name} is {info.file_size} bytes (cap {cap})")
-    with zf.open(info) as fh:
-        return fh.read(cap + 1)[:cap]
+    finally:
+        fh.seek(0)
+    if not end:
+        return None
+    return int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+
+
+def open_zip(fh: IO[bytes], what: str) -> zipfile.ZipFile:
+    """A ZipFile over `fh`, once its entry count is known to be within MAX_ZIP_ENTRIES."""
+    entries = zip_entry_count(fh)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise LimitExceeded(f"{what} has {entries} entries (limit {MAX_ZIP_ENTRIES}): not read")
+    return zipfile.ZipFile(fh)
+
+
+# Markers of a Keras config that a bytewise search can see (no JSON parsing).
+_LAMBDA_MARKERS = (b'"class_name": "Lambda"', b'"class_name":"Lambda"')
+
+
+def _search_markers(chunks: IO[bytes], cap: int, out: KerasConfig, *, modules: bool) -> None:
+    """Search at most `cap` bytes of a stream, a chunk at a time, for Lambda layers (and,
+    with `modules`, dangerous modules): constant memory, whatever the size."""
+    tail, seen = b"", 0
+    markers = [
+        (m, f'"module": "{m}'.encode(), f'"module":"{m}'.encode())
+        for m in (DANGEROUS_MODULES if modules else ())
+    ]
+    while seen < cap:
+        chunk = chunks.read(min(1024 * 1024, cap - seen))
+        if not chunk:
+            break
+        seen += len(chunk)
+        window = tail + chunk
+        if not out.lambda_layers and any(m in window for m in _LAMBDA_MARKERS):
+            out.lambda_layers.append("Lambda (marker in the bytes)")
+        for name, spaced, tight in markers:
+            ref = f"{name} (module marker found by a byte search)"
+            if ref not in out.dangerous_modules and (
+                spaced + b'"' in window
+                or tight + b'"' in window
+                or spaced + b"." in window
+                or tight + b"." in window
+            ):
+                out.dangerous_modules.append(ref)
+        tail = window[-64:]
 
 
 def read_keras_archive(path: str | Path, *, cap: int = MAX_KERAS_CONFIG) -> KerasConfig:
+    """A Keras v3 archive's model config: parsed up to `cap` bytes; a larger config.json is
+    searched bytewise (MAX_H5_SCAN bytes) for the same markers, with a note."""
     out = KerasConfig()
+    raw = meta = None
     try:
-        with zipfile.ZipFile(path) as zf:
-            raw = _read_member(zf, "config.json", cap)
+        with open(path, "rb") as fh, open_zip(fh, "the Keras archive") as zf:
+            try:
+                info = zf.getinfo("config.json")
+            except KeyError:
+                raise HeaderError("the archive has no config.json") from None
+            if info.file_size > cap:
+                out.source = f"config.json, {info.file_size} bytes (byte search)"
+                out.notes.append(
+                    f"config.json is {info.file_size} bytes (limit {cap} parsed): searched "
+                    f"bytewise (first {MAX_H5_SCAN} bytes) for Lambda layers and modules only"
+                )
+                with zf.open(info) as member:
+                    _search_markers(member, MAX_H5_SCAN, out, modules=True)
+                return out
+            with zf.open(info) as member:
+                raw = member.read(cap + 1)[:cap]
             meta = _read_member(zf, "metadata.json", 1024 * 1024)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
         raise HeaderError(f"not a readable zip archive ({exc})") from None
-    if raw is None:
-        raise HeaderError("the archive has no config.json")
     try:
         config = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -191,6 +315,17 @@ def read_keras_archive(path: str | Path, *, cap: int = MAX_KERAS_CONFIG) -> Kera
     return out
 
 
+def _read_member(zf: zipfile.ZipFile, name: str, cap: int) -> bytes | None:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > cap:
+        return None
+    with zf.open(info) as fh:
+        return fh.read(cap + 1)[:cap]
+
+
 def is_keras_h5(path: str | Path) -> bool:
     try:
         with open(path, "rb") as fh:
@@ -200,23 +335,40 @@ def is_keras_h5(path: str | Path) -> bool:
     return head.startswith(HDF5_MAGIC) and (b"model_config" in head or b"keras_version" in head)
 
 
+def _find(fh: IO[bytes], needle: bytes, cap: int) -> int:
+    """The offset of `needle` in the first `cap` bytes of a file, read a chunk at a time."""
+    fh.seek(0)
+    tail, base = b"", 0
+    while base < cap:
+        chunk = fh.read(min(1024 * 1024, cap - base))
+        if not chunk:
+            return -1
+        window = tail + chunk
+        at = window.find(needle)
+        if at != -1:
+            return base - len(tail) + at
+        tail = window[-len(needle) :]
+        base += len(chunk)
+    return -1
+
+
 def scan_keras_h5(path: str | Path, *, cap: int = MAX_H5_SCAN) -> KerasConfig:
-    """Bytewise search of a legacy HDF5 Keras file's first `cap` bytes for its model config."""
+    """Bytewise search of a legacy HDF5 Keras file's first `cap` bytes for its model config
+    (read a chunk at a time; the config decoded is at most MAX_H5_CONFIG bytes)."""
     out = KerasConfig(source=f"HDF5 bytes (first {cap} searched)")
     with open(path, "rb") as fh:
-        data = fh.read(cap)
-    start = data.find(b'{"class_name"')
-    while start != -1:
-        try:
-            doc, _end = json.JSONDecoder().raw_decode(data[start:].decode("utf-8", "replace"))
-        except (ValueError, RecursionError):
-            start = data.find(b'{"class_name"', start + 1)
-            continue
-        _walk_keras(doc, out)
-        break
-    for marker in (b'"class_name": "Lambda"', b'"class_name":"Lambda"'):
-        if marker in data and not out.lambda_layers:
-            out.lambda_layers.append("Lambda (marker in the HDF5 attributes)")
+        start = _find(fh, b'{"class_name"', cap)
+        if start != -1:
+            fh.seek(start)
+            text = fh.read(MAX_H5_CONFIG).decode("utf-8", "replace")
+            try:
+                doc, _end = json.JSONDecoder().raw_decode(text)
+            except (ValueError, RecursionError):
+                doc = None
+            if doc is not None:
+                _walk_keras(doc, out)
+        fh.seek(0)
+        _search_markers(fh, cap, out, modules=False)
     return out
 
 
@@ -237,6 +389,9 @@ class OnnxInfo:
     parameter_count: int = 0
     external_locations: list[str] = field(default_factory=list)
     truncated: bool = False
+    truncated_locations: bool = False
+    notes: list[str] = field(default_factory=list)  # limits reached (see limits.py)
+    uncounted: int = 0  # initializers whose shape was beyond the limits
 
 
 class _Wire:
@@ -307,17 +462,23 @@ class _Wire:
         return key, value
 
 
-def _packed_or_single(wire: _Wire, number_wire: int, val: Any) -> list[int]:
+def _packed_or_single(wire: _Wire, number_wire: int, val: Any, room: int) -> list[int]:
+    """The dims of one field (a varint, or a packed run): at most `room` + 1 of them, so a
+    run longer than any real shape costs no more than the limit."""
     if number_wire == _VARINT:
         return [int(val)]  # type: ignore[call-overload]
     start, length = val  # type: ignore[misc]
     here = wire.fh.tell()
     wire.fh.seek(start)
-    out = []
-    while wire.fh.tell() < start + length:
+    out: list[int] = []
+    while wire.fh.tell() < start + length and len(out) <= room:
         out.append(wire.varint())
     wire.fh.seek(here)
     return out
+
+
+def _to_int64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value  # varints carry int64 two's complement
 
 
 def _tensor(wire: _Wire, span: tuple[int, int], info: OnnxInfo) -> None:
@@ -325,16 +486,29 @@ def _tensor(wire: _Wire, span: tuple[int, int], info: OnnxInfo) -> None:
     wire.fh.seek(span[0])
     dims: list[int] = []
     for number, kind, val in wire.fields_in(span[0] + span[1]):
-        if number == 1 and kind in (_VARINT, _LEN):
-            dims += _packed_or_single(wire, kind, val)
+        if number == 1 and kind in (_VARINT, _LEN) and len(dims) <= MAX_TENSOR_DIMS:
+            room = MAX_TENSOR_DIMS - len(dims)
+            dims += [_to_int64(d) for d in _packed_or_single(wire, kind, val, room)]
         elif number == 13 and kind == _LEN:
             key, value = wire.pair(val)  # type: ignore[arg-type]
             if key == "location":
-                info.external_locations.append(value)
+                _location(info, value)
     wire.fh.seek(here)
     info.initializers += 1
-    if all(d >= 0 for d in dims):
-        info.parameter_count += math.prod(dims)
+    count = shape_product(dims)
+    if count is None:
+        info.uncounted += 1
+    else:
+        info.parameter_count = min(MAX_INT, info.parameter_count + count)
+
+
+def _location(info: OnnxInfo, value: str) -> None:
+    if value in info.external_locations:
+        return
+    if len(info.external_locations) >= MAX_ONNX_LOCATIONS:
+        info.truncated_locations = True
+        return
+    info.external_locations.append(value)
 
 
 def _graph(wire: _Wire, span: tuple[int, int], info: OnnxInfo, depth: int) -> None:
@@ -408,6 +582,18 @@ def read_onnx(path: str | Path) -> OnnxInfo:
             info.truncated = True
     if info.ir_version is None and not info.facts and info.initializers == 0:
         raise HeaderError("not an ONNX model (no ModelProto fields)")
+    if info.truncated:
+        info.notes.append(
+            f"protobuf walk stopped at {MAX_ONNX_FIELDS} fields (limit): later tensors, "
+            "nodes and external-data locations not seen"
+        )
+    if info.uncounted:
+        info.notes.append(
+            f"{info.uncounted} initializer(s) not counted: shape beyond {MAX_TENSOR_DIMS} "
+            f"dimensions or {MAX_INT} elements"
+        )
+    if info.truncated_locations:
+        info.notes.append(f"more than {MAX_ONNX_LOCATIONS} external-data locations: the first kept")
     return info
 
 
@@ -421,7 +607,8 @@ def _opset(wire: _Wire, span: tuple[int, int], info: OnnxInfo) -> None:
         elif number == 2 and kind == _VARINT:
             version = int(val)  # type: ignore[call-overload]
     wire.fh.seek(here)
-    info.opsets[domain or "ai.onnx"] = version
+    if len(info.opsets) < 64:
+        info.opsets[domain or "ai.onnx"] = version
 
 
 def outside_folder(model_path: str | Path, location: str) -> str | None:

@@ -26,17 +26,65 @@ from typing import Any
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, LlamaFileType
 
+from aicensus.audit.formats import shape_product
+from aicensus.audit.limits import (
+    MAX_GGUF_ARRAY_ITEMS,
+    MAX_GGUF_KV,
+    MAX_GGUF_TENSORS,
+    MAX_INT,
+    LimitExceeded,
+)
 from aicensus.errors import GGUFHeaderError
 
 GGUF_MAGIC = b"GGUF"
 SMALL_ARRAY = 256  # arrays longer than this are skipped (vocabularies), not decoded
 MAX_STRING = 64 * 1024  # characters kept of an ordinary string value
 MAX_TEMPLATE = 1024 * 1024  # characters kept of a chat template (analysed in full up to this)
-MAX_COUNT = 10_000_000  # key/value pairs or tensors: more is not a real model
+MAX_GGUF_DIMS = 8  # dimensions of a tensor (ggml has 4)
+
+
+@dataclass(frozen=True)
+class _TensorInfo:
+    shape: tuple[int, ...]
+    tensor_type: int
 
 
 class _HeaderReader(GGUFReader):
-    """GGUFReader that skips long arrays and refuses lengths past the end of the file."""
+    """GGUFReader that skips long arrays (and every array once MAX_GGUF_ARRAY_ITEMS elements
+    have been decoded), and refuses lengths past the end of the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.array_budget = MAX_GGUF_ARRAY_ITEMS
+        self.arrays_skipped = 0
+        super().__init__(path, "r")
+
+    def _build_tensor_info(self, offs: int, count: int) -> tuple[int, list[Any]]:
+        """The tensor infos, by struct over the mapped bytes: (shape, ggml type) each. The
+        library builds numpy views per tensor; this keeps only what the audit reports."""
+        little = (sys.byteorder == "little") == (self.byte_order == "I")
+        order = "<" if little else ">"
+        u32, u64 = struct.Struct(order + "I").unpack_from, struct.Struct(order + "Q").unpack_from
+        view = memoryview(self.data)  # type: ignore[arg-type]
+        size = len(view)
+        infos = []
+        try:
+            for _ in range(count):
+                offs += 8 + u64(view, offs)[0]  # the name
+                n_dims = u32(view, offs)[0]
+                if n_dims > MAX_GGUF_DIMS:
+                    raise GGUFHeaderError(f"a tensor has {n_dims} dimensions (ggml allows 4)")
+                shape = struct.unpack_from(f"{order}{n_dims}Q", view, offs + 4)
+                offs += 4 + 8 * n_dims
+                infos.append(_TensorInfo(shape, u32(view, offs)[0]))
+                offs += 12  # type, data offset
+        except struct.error:
+            raise GGUFHeaderError("tensor infos run past the end of the file") from None
+        if offs > size:
+            raise GGUFHeaderError("tensor infos run past the end of the file")
+        return offs, infos
+
+    def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
+        self.tensors = fields
 
     def _get_field_parts(
         self, orig_offs: int, raw_type: int
@@ -61,6 +109,18 @@ class _HeaderReader(GGUFReader):
         order = "<" if little else ">"
         return struct.unpack_from(order + "Q", self.data, offset)  # type: ignore[return-value, arg-type]
 
+    def _strings_size(self, start: int, count: int, size: int) -> int:
+        """The bytes `count` consecutive GGUF strings from `start` take (lengths only)."""
+        little = (sys.byteorder == "little") == (self.byte_order == "I")
+        unpack = struct.Struct("<Q" if little else ">Q").unpack_from
+        view = memoryview(self.data)  # type: ignore[arg-type]
+        pos, last = start, size - 8
+        for _ in range(count):
+            if pos > last:
+                raise GGUFHeaderError(f"string array at offset {start} runs past the end")
+            pos += 8 + unpack(view, pos)[0]
+        return pos - start
+
     def _skip_array(
         self, offs: int, size: int
     ) -> tuple[int, list[Any], list[int], list[GGUFValueType]] | None:
@@ -77,21 +137,24 @@ class _HeaderReader(GGUFReader):
         elif itype == GGUFValueType.STRING:
             if count * 8 > size - start:
                 raise GGUFHeaderError(f"array of {count} strings at offset {offs} is impossible")
-            if count <= SMALL_ARRAY:
-                return None
-            pos = start
-            for _ in range(count):
-                (length,) = self._u64(pos)
-                pos += 8 + length
-            nbytes = pos - start
-        else:  # arrays of arrays: at least 12 bytes each
+            nbytes = self._strings_size(start, count, size)
+        else:  # arrays of arrays: at least 12 bytes each (and none in a real model)
             if count * 12 > size - start:
                 raise GGUFHeaderError(f"nested array at offset {offs} runs past the end")
+            if count > self.array_budget:
+                raise LimitExceeded(
+                    f"array of {count} arrays (limit {MAX_GGUF_ARRAY_ITEMS} elements decoded): "
+                    "header not read"
+                )
+            self.array_budget -= count
             return None
         if start + nbytes > size:
             raise GGUFHeaderError(f"array at offset {offs} runs past the end of the file")
-        if count <= SMALL_ARRAY:
+        if count <= SMALL_ARRAY and count <= self.array_budget:
+            self.array_budget -= count
             return None
+        if count <= SMALL_ARRAY:
+            self.arrays_skipped += 1
         return 12 + nbytes, [raw_itype, alen], [], [GGUFValueType.ARRAY, itype]
 
 
@@ -104,6 +167,7 @@ class GGUFHeader:
     tensor_count: int
     parameter_count: int
     tensor_types: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # limits reached (see limits.py)
 
     def text(self, key: str) -> str | None:
         value = self.metadata.get(key)
@@ -165,10 +229,14 @@ def _check_counts(path: Path) -> None:
         version, tensors, kvs = struct.unpack(order + "IQQ", head[4:])
         if version & 0xFFFF:
             break
-    if tensors > MAX_COUNT or kvs > MAX_COUNT or (tensors + kvs) * 12 > size:
+    if (tensors + kvs) * 12 > size:
         raise GGUFHeaderError(
             f"implausible header: {tensors} tensors and {kvs} key/value pairs in {size} bytes"
         )
+    if kvs > MAX_GGUF_KV:
+        raise LimitExceeded(f"{kvs} key/value pairs (limit {MAX_GGUF_KV}): header not read")
+    if tensors > MAX_GGUF_TENSORS:
+        raise LimitExceeded(f"{tensors} tensors (limit {MAX_GGUF_TENSORS}): header not read")
 
 
 def _decode(field: Any, cap: int) -> tuple[object, int | None]:
@@ -202,8 +270,8 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
     path = Path(path)
     _check_counts(path)
     try:
-        reader = _HeaderReader(path, "r")
-    except GGUFHeaderError:
+        reader = _HeaderReader(path)
+    except (GGUFHeaderError, LimitExceeded):
         raise
     except (ValueError, KeyError, IndexError, OverflowError, TypeError, struct.error) as exc:
         raise GGUFHeaderError(f"GGUF header cannot be read ({exc})") from None
@@ -227,13 +295,25 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
         if length is not None:
             lengths[key] = length
     types: Counter[str] = Counter()
-    params = 0
+    params, uncounted = 0, 0
     for tensor in reader.tensors:
-        params += int(tensor.n_elements)
+        count = shape_product([int(d) for d in tensor.shape])
+        if count is None:
+            uncounted += 1
+        else:
+            params = min(MAX_INT, params + count)
         if len(tensor.shape) >= 2:
             with contextlib.suppress(ValueError):
                 types[GGMLQuantizationType(tensor.tensor_type).name] += 1
     count = len(reader.tensors)
+    notes = []
+    if reader.arrays_skipped:
+        notes.append(
+            f"{reader.arrays_skipped} short arrays not decoded: over {MAX_GGUF_ARRAY_ITEMS} "
+            "array elements in the header (limit)"
+        )
+    if uncounted:
+        notes.append(f"{uncounted} tensor(s) not counted: more than {MAX_INT} elements")
     del reader  # drop the memory map now
     return GGUFHeader(
         version=version,
@@ -243,4 +323,5 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
         tensor_count=count,
         parameter_count=params,
         tensor_types=types,
+        notes=notes,
     )

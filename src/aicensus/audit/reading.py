@@ -1,9 +1,10 @@
 """Reading a model file: its format, its header facts, its hash — never its findings.
 
 Files are read, never executed and never loaded whole: GGUF by its memory-mapped header,
-safetensors by its JSON header, pickles by their opcodes (picklescan), Keras archives by their
-config.json, ONNX by a seek-and-skip protobuf walk. Each reader fills the ModelFile's facts and
-returns what the checks (`audit/checking.py`) need beyond them as `FileFacts`.
+safetensors by its JSON header, pickles by their opcodes (a bounded walk, picklescan's lists),
+Keras archives by their config.json, ONNX by a seek-and-skip protobuf walk. Each reader fills the ModelFile's facts and
+returns what the checks (`audit/checking.py`) need beyond them as `FileFacts`. Every reader
+keeps the limits of `limits.py`; what a limit stopped is a line in the ModelFile's `notes`.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def _gguf(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
     model.context_length = info.context_length
     model.licence_declared = info.licence
     facts.gguf_metadata = header.metadata
+    model.notes += header.notes
     facts.templates = {name: (text, lengths[name]) for name, text in templates.items()}
 
 
@@ -145,10 +147,11 @@ def _safetensors(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         model.metadata["dtypes"] = ",".join(sorted(header.dtypes))
         model.quantization = header.dtypes.most_common(1)[0][0]
     model.licence_declared = header.metadata.get("license") or header.metadata.get("licence")
+    model.notes += header.notes
 
 
 def _pickle(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
-    model.pickle = scan_pickle_file(cand.path, torch=model.format == "pytorch")
+    model.pickle = scan_pickle_file(cand.path, torch=model.format == "pytorch", notes=model.notes)
 
 
 def _keras(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
@@ -158,6 +161,7 @@ def _keras(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         cfg = formats.scan_keras_h5(cand.path)
         facts.keras_confidence = "likely"
     facts.keras = cfg
+    model.notes += cfg.notes
     model.metadata = {
         k: v
         for k, v in {
@@ -186,8 +190,7 @@ def _onnx(model: ModelFile, cand: Candidate, facts: FileFacts) -> None:
         target = formats.outside_folder(cand.path, location)
         if target is not None:
             facts.onnx_outside.append(f"external data location {location!r} resolves to {target}")
-    if info.truncated:
-        model.error = "protobuf walk stopped at its field cap; later tensors not seen"
+    model.notes += info.notes
 
 
 READERS: dict[str, Callable[[ModelFile, Candidate, FileFacts], None]] = {

@@ -122,6 +122,8 @@ class ModelFile(msgspec.Struct, kw_only=True):
     attribution: Attribution = msgspec.field(default_factory=Attribution)
     findings: list[Finding] = msgspec.field(default_factory=list)
     error: str | None = None
+    # What was not read and why: a reader limit (docs/audit.md#limits) the file exceeded.
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 class AuditResult(msgspec.Struct, kw_only=True):

@@ -210,9 +210,9 @@ def _files(out: IO[str], result: AuditResult) -> None:
         "RISK",
     )
     _table(out, header, rows)
-    errors = [m for m in result.files if m.error]
-    for m in errors:
-        out.write(f"    {terminal_safe(m.name, 56)}: {terminal_safe(m.error, 200)}\n")
+    for m in result.files:
+        for line in ([m.error] if m.error else []) + m.notes[:3]:
+            out.write(f"    {terminal_safe(m.name, 56)}: {terminal_safe(line, 200)}\n")
 
 
 def _findings(out: IO[str], result: AuditResult, verbose: bool) -> None:
@@ -270,5 +270,9 @@ def write_table(
         out.write("\nNotes\n")
         for note in result.notes[:50]:
             out.write(f"    {terminal_safe(note, 300)}\n")
+    elif result.notes:
+        out.write(
+            f"\n{len(result.notes)} notes (folders or files not read, limits); -v shows them\n"
+        )
     if not (result.services or result.stores or result.files):
         out.write("\nNothing found: no AI services, no model stores, no model files.\n")

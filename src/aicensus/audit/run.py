@@ -261,7 +261,11 @@ def run_audit(
     result.notes += found.notes
     progress(f"reading {len(found.candidates)} candidate model files")
     for cand in found.candidates:
-        model = analyse_file(cand, hash_all=hash_all, hash_limit=hash_limit)
+        try:
+            model = analyse_file(cand, hash_all=hash_all, hash_limit=hash_limit, notes=result.notes)
+        except Exception as exc:  # never lose the other files' report to one file
+            result.notes.append(f"{cand.path}: not audited ({type(exc).__name__}: {exc})"[:400])
+            continue
         if model is not None:
             result.files.append(model)
     _count(result)

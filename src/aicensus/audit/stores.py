@@ -34,6 +34,7 @@ MODEL_SUFFIXES = frozenset({
 SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".tox", ".mypy_cache"})
 MAX_ENTRIES = 500_000
 MAX_MANIFEST = 1024 * 1024
+MAX_NOTES = 1_000  # notes kept of one discovery (the rest are counted)
 OLLAMA_MODEL = "application/vnd.ollama.image.model"
 OLLAMA_EXTRA_GGUF = {
     "application/vnd.ollama.image.projector": "projector",
@@ -160,15 +161,17 @@ class _Budget:
         return self.used <= self.limit
 
 
-def _walk(root: Path, budget: _Budget) -> Iterator[Path]:
-    """Files under root (symlinked files included, symlinked directories not followed)."""
+def _walk(root: Path, budget: _Budget, notes: list[str] | None = None) -> Iterator[Path]:
+    """Files under root (symlinked files included, symlinked directories not followed);
+    what cannot be listed or read is a line in `notes`."""
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            _note(notes, f"{folder}: cannot be listed ({exc.strerror or exc}): not searched")
             continue
         for entry in entries:
             if not budget.spend():
@@ -179,17 +182,53 @@ def _walk(root: Path, budget: _Budget) -> Iterator[Path]:
                         stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=True):
                     yield Path(entry.path)
-            except OSError:
-                continue
+                else:
+                    _note(notes, _not_a_file(entry))
+            except OSError as exc:
+                _note(notes, f"{entry.path}: cannot be read ({exc.strerror or exc})")
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None:
+        notes.append(text[:400])
+
+
+def _not_a_file(entry: os.DirEntry[str]) -> str:
+    """Why a directory entry that is neither a folder nor a regular file is not read."""
+    if entry.is_symlink() and not os.path.exists(entry.path):
+        return f"{entry.path}: broken symbolic link: not read"
+    return f"{entry.path}: not a regular file (FIFO, socket or device): not read"
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, False (not an exception) where the path cannot be looked at."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return True  # it is there, it cannot be looked into: say so where it is read
 
 
 def is_ollama_store(path: Path) -> bool:
-    return (path / "manifests").is_dir() and (path / "blobs").is_dir()
+    return _is_dir(path / "manifests") and _is_dir(path / "blobs")
 
 
 def is_hf_hub(path: Path) -> bool:
     try:
-        return any(p.name.startswith("models--") and p.is_dir() for p in path.iterdir())
+        return any(p.name.startswith("models--") and _is_dir(p) for p in path.iterdir())
     except OSError:
         return False
 
@@ -200,7 +239,7 @@ def _blob_path(blobs: Path, digest: str) -> Path | None:
         return None
     for name in (f"sha256-{m.group(1)}", f"sha256:{m.group(1)}"):
         candidate = blobs / name
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     return blobs / f"sha256-{m.group(1)}"
 
@@ -232,7 +271,7 @@ def read_ollama_store(root: Path, budget: _Budget, out: Discovery) -> ModelStore
     blobs = root / "blobs"
     by_blob: dict[Path, Candidate] = {}
     manifests = root / "manifests"
-    for manifest in _walk(manifests, budget):
+    for manifest in _walk(manifests, budget, out.notes):
         parts = manifest.relative_to(manifests).parts
         name = _ollama_name(parts)
         try:
@@ -261,7 +300,7 @@ def read_ollama_store(root: Path, budget: _Budget, out: Discovery) -> ModelStore
             elif media in OLLAMA_EXTRA_GGUF:
                 files.append((blob, f"{name} ({OLLAMA_EXTRA_GGUF[media]})", digest))
         for blob, label, digest in files:
-            if not blob.is_file():
+            if not _is_file(blob):
                 out.notes.append(f"Ollama model {name}: blob {blob.name} is missing")
                 continue
             seen = by_blob.get(blob)
@@ -290,16 +329,16 @@ def read_hf_hub(root: Path, budget: _Budget, out: Discovery) -> ModelStore:
     store = ModelStore(kind="huggingface", path=str(root), source="")
     seen: dict[Path, Candidate] = {}
     try:
-        repos = sorted(p for p in root.iterdir() if p.name.startswith("models--") and p.is_dir())
+        repos = sorted(p for p in root.iterdir() if p.name.startswith("models--") and _is_dir(p))
     except OSError as exc:
         store.error = str(exc)
         return store
     for repo_dir in repos:
         repo = repo_dir.name.removeprefix("models--").replace("--", "/", 1)
         snapshots = repo_dir / "snapshots"
-        if not snapshots.is_dir():
+        if not _is_dir(snapshots):
             continue
-        for path in _walk(snapshots, budget):
+        for path in _walk(snapshots, budget, out.notes):
             if path.suffix.lower() not in MODEL_SUFFIXES:
                 continue
             rel = path.relative_to(snapshots).parts[1:]  # drop the revision
@@ -340,7 +379,7 @@ def read_folder(root: Path, kind: str, budget: _Budget, out: Discovery) -> Model
         if folder != root and is_ollama_store(folder):
             nested.append(read_ollama_store(folder, budget, out))
             continue
-        if folder.name.startswith("models--") and (folder / "snapshots").is_dir():
+        if folder.name.startswith("models--") and _is_dir(folder / "snapshots"):
             if folder.parent not in {Path(s.path) for s in nested}:
                 nested.append(read_hf_hub(folder.parent, budget, out))
             continue
@@ -350,27 +389,36 @@ def read_folder(root: Path, kind: str, budget: _Budget, out: Discovery) -> Model
         except OSError as exc:
             if folder == root:
                 store.error = str(exc)
+            else:
+                out.notes.append(
+                    f"{folder}: cannot be listed ({exc.strerror or exc}): not searched"[:400]
+                )
             continue
         for entry in entries:
             if not budget.spend():
                 out.notes.append(f"{root}: stopped after {budget.limit} entries")
                 stack.clear()
                 break
+            model_named = Path(entry.name).suffix.lower() in MODEL_SUFFIXES
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIP_DIRS:
                         stack.append(Path(entry.path))
                     continue
                 if not entry.is_file(follow_symlinks=True):
+                    if model_named:
+                        out.notes.append(_not_a_file(entry)[:400])
                     continue
-            except OSError:
+            except OSError as exc:
+                out.notes.append(f"{entry.path}: cannot be read ({exc.strerror or exc})"[:400])
                 continue
             path = Path(entry.path)
-            if path.suffix.lower() not in MODEL_SUFFIXES:
+            if not model_named:
                 continue
             try:
                 real = path.resolve(strict=True)
-            except OSError:
+            except OSError as exc:
+                out.notes.append(f"{path}: cannot be resolved ({exc.strerror or exc})"[:400])
                 continue
             rel = path.relative_to(root)
             label = str(rel) if kind == "path" else "/".join(rel.parts)
@@ -408,7 +456,7 @@ def discover(
     budget = _Budget(max_entries)
     done: set[Path] = set()
     for given in paths:
-        if not given.exists():
+        if not _exists(given):
             raise AuditError(f"--path {given}: no such file or directory")
     todo = [*locations, *(Location("path", p, "--path") for p in paths)]
     for loc in todo:
@@ -417,10 +465,10 @@ def discover(
             real = loc.path.resolve()
         except OSError:
             continue
-        if real in done or not loc.path.exists():
+        if real in done or not _exists(loc.path):
             continue
         done.add(real)
-        if loc.path.is_file():
+        if _is_file(loc.path):
             out.candidates.append(
                 Candidate(path=real, name=loc.path.name, store=loc.kind, store_path=str(loc.path))
             )
@@ -454,4 +502,7 @@ def discover(
         else:
             unique[key] = cand
     out.candidates = list(unique.values())
+    if len(out.notes) > MAX_NOTES:
+        more = len(out.notes) - MAX_NOTES
+        out.notes[MAX_NOTES:] = [f"… and {more} more notes like these"]
     return out

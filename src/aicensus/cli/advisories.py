@@ -8,16 +8,11 @@ from pathlib import Path
 import click
 import msgspec
 
-from aicensus.assess.advisories.bundle import Advisory, clear_cache, current_bundle, user_dir
-from aicensus.assess.advisories.match import describe
-from aicensus.errors import AicensusError
+from aicensus import api
+from aicensus.cli.app import Group
 
 
-def _ranges(adv: Advisory) -> str:
-    return "; ".join(describe(a) for a in adv.osv.affected) or "no range"
-
-
-def _row(adv: Advisory) -> dict[str, object]:
+def _row(adv: api.Advisory) -> dict[str, object]:
     return {
         "id": adv.id,
         "aliases": adv.osv.aliases,
@@ -26,12 +21,12 @@ def _row(adv: Advisory) -> dict[str, object]:
         "cvss": adv.score,
         "known_exploited": bool(adv.known_exploited),
         "confidence": adv.confidence,
-        "affected": _ranges(adv),
+        "affected": api.affected_ranges(adv),
         "summary": adv.osv.summary,
     }
 
 
-@click.group("advisories")
+@click.group("advisories", cls=Group)
 def advisories_group() -> None:
     """Published advisories (OSV) for the products aicensus identifies: bundled, offline."""
 
@@ -41,11 +36,8 @@ def advisories_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def list_command(product: str | None, fmt: str) -> None:
     """List the advisories of the installed bundle."""
-    bundle = current_bundle()
-    if product is not None and product not in bundle.by_product:
-        known = ", ".join(sorted(bundle.by_product))
-        raise AicensusError(f"no advisories for product {product!r} (products: {known})")
-    chosen = bundle.by_product[product] if product else bundle.advisories
+    chosen = api.advisories(product)
+    bundle = api.advisory_bundle()
     if fmt == "json":
         doc = {
             "bundle": {"date": bundle.date, "location": bundle.location},
@@ -57,7 +49,9 @@ def list_command(product: str | None, fmt: str) -> None:
     for a in chosen:
         score = f"{a.score:.1f}" if a.score is not None else "-"
         kev = " KEV" if a.known_exploited else ""
-        line = f"{a.id:<22} {a.product:<16} {a.severity:<8} {score:>4}{kev}  {_ranges(a)}"
+        line = (
+            f"{a.id:<22} {a.product:<16} {a.severity:<8} {score:>4}{kev}  {api.affected_ranges(a)}"
+        )
         click.echo(f"{line}  {a.osv.summary[:80]}")
 
 
@@ -65,10 +59,7 @@ def list_command(product: str | None, fmt: str) -> None:
 @click.argument("ident")
 def show_command(ident: str) -> None:
     """Show one advisory (by its id or any alias) as OSV JSON, with aicensus's reading of it."""
-    found = current_bundle().lookup(ident)
-    if not found:
-        raise AicensusError(f"no advisory {ident!r} in the bundle")
-    for adv in found:
+    for adv in api.advisory(ident):
         doc = msgspec.to_builtins(adv.osv)
         doc["aicensus_reading"] = _row(adv) | {"vector": adv.vector, "source": adv.source}
         click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
@@ -81,10 +72,7 @@ def show_command(ident: str) -> None:
 )  # fmt: skip
 def update_command(source: Path) -> None:
     """Merge OSV records into the bundle (written to the user's data folder; no network)."""
-    from aicensus.assess.advisories.update import update
-
-    result = update(current_bundle(), source, user_dir())
-    clear_cache()
+    result = api.update_advisories(source)
     click.echo(
         f"read {result.read} records: {result.added} added, {result.replaced} replaced, "
         f"{result.unmapped} about other packages, {len(result.invalid)} invalid; "

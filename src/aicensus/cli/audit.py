@@ -1,57 +1,22 @@
-"""`aicensus audit`: parse arguments, call `aicensus.audit.run_audit` (and, with `--policy`,
-`aicensus.report.denied.audit_policy_report`), render. Nothing else."""
+"""`aicensus audit`: parse arguments, call `api.audit` (and, with `--policy`,
+`api.audit_policy`), render. Nothing else."""
 
 from __future__ import annotations
 
-import re
 import sys
-from typing import IO, TYPE_CHECKING
 
 import click
 
-from aicensus.assess.finding import Severity
-from aicensus.audit import DEFAULT_HASH_LIMIT, AuditError, run_audit
-from aicensus.audit.records import AuditResult
-from aicensus.audit.render import FORMATS, summary, write_json, write_table
-from aicensus.errors import AicensusError
-from aicensus.report.text import terminal_safe
+from aicensus import api
+from aicensus.cli.app import Command, fail
+from aicensus.cli.output import output_file
 
-if TYPE_CHECKING:
-    from aicensus.report.denied import PolicyReport
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-FAIL_ON = ("never", "critical", "high", "medium", "low", "info")
+FAIL_ON = ("never", *api.SEVERITIES)
 POLICY_FORMATS = ("table", "json")
 
 
-def parse_size(text: str) -> int:
-    """'256MiB', '2G', '1000' → bytes."""
-    m = _SIZE.match(text)
-    if not m:
-        raise AuditError(f"bad size {text!r}: expected a number with an optional unit (MiB, GB …)")
-    unit = (m.group(2) or "").lower().removesuffix("b")
-    scale = 1
-    if unit:
-        scale = (1024 if unit.endswith("i") else 1000) ** ("kmgt".index(unit[0]) + 1)
-    return int(float(m.group(1)) * scale)
-
-
-def _render(
-    out: IO[str], result: AuditResult, fmt: str, verbose: bool, policy: PolicyReport | None
-) -> None:
-    if fmt == "json":
-        write_json(out, result, policy)
-    elif fmt == "cyclonedx":
-        # Imported here: the CycloneDX validator costs a second at every start of the CLI.
-        from aicensus.report.cyclonedx import write_audit_cyclonedx
-
-        write_audit_cyclonedx(out, result)
-    else:
-        write_table(out, result, verbose=verbose, policy=policy)
-
-
-def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> str:
-    s = summary(result)
+def _summary_line(result: api.AuditResult, policy: api.PolicyReport | None = None) -> str:
+    s = api.audit_summary(result)
     counts = s["findings"]
     assert isinstance(counts, dict)
     listing = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none"
@@ -60,7 +25,8 @@ def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> st
         f"({s['services_exposed']} reachable from the network), {s['stores']} model stores, "
         f"{s['files']} model files; findings: {listing}"
         + (
-            f"; policy {terminal_safe(policy.name, 80)}: {len(policy.denied_models)} models denied"
+            f"; policy {api.terminal_safe(policy.name, 80)}: "
+            f"{len(policy.denied_models)} models denied"
             if policy is not None
             else ""
         )
@@ -68,7 +34,7 @@ def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> st
     )
 
 
-@click.command("audit")
+@click.command("audit", cls=Command)
 @click.argument("targets", nargs=-1)
 @click.option(
     "--path",
@@ -99,14 +65,16 @@ def _summary_line(result: AuditResult, policy: PolicyReport | None = None) -> st
 @click.option("--hash", "hash_all", is_flag=True, help="sha256 every model file, whatever size.")
 @click.option(
     "--hash-limit",
-    default=f"{DEFAULT_HASH_LIMIT // 1024**2}MiB",
+    default=f"{api.DEFAULT_HASH_LIMIT // 1024**2}MiB",
     show_default=True,
     help="Without --hash, hash only files up to this size.",
 )
 @click.option(
     "--timeout", type=float, default=2.0, show_default=True, help="Seconds per probe request."
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(api.AUDIT_FORMATS), default="table", show_default=True
+)
 @click.option(
     "-o", "--output", default=None, help="Write the report to this file instead of stdout."
 )
@@ -156,49 +124,25 @@ def audit_command(
         (lambda msg: click.echo(f"aicensus: {msg}", err=True)) if sys.stderr.isatty() else None
     )
     if policy_file is not None and fmt not in POLICY_FORMATS:
-        click.echo(
-            f"aicensus: error: --policy works with --format {' or '.join(POLICY_FORMATS)}, "
-            f"not {fmt}",
-            err=True,
-        )
-        sys.exit(2)
-    policy: PolicyReport | None = None
-    try:
-        loaded = None
-        if policy_file is not None:
-            from aicensus.assess.policy import load_policy
-
-            loaded = load_policy(policy_file)  # a bad policy fails before the audit runs
-        result = run_audit(
-            targets,
-            paths=paths,
-            ports=ports,
-            services=not no_services,
-            stores=not no_stores,
-            all_users=all_users,
-            loopback_only=loopback_only,
-            hash_all=hash_all,
-            hash_limit=parse_size(hash_limit),
-            timeout=timeout,
-            progress=progress,
-        )
-        if loaded is not None:
-            from aicensus.report.denied import audit_policy_report
-
-            policy = audit_policy_report(result, loaded, policy_file)
-        if output:
-            try:
-                with open(output, "w", encoding="utf-8") as out:
-                    _render(out, result, fmt, verbose, policy)
-            except OSError as exc:
-                raise AuditError(f"cannot write {output}: {exc.strerror or exc}") from None
-        else:
-            _render(sys.stdout, result, fmt, verbose, policy)
-    except AicensusError as exc:
-        click.echo(f"aicensus: error: {exc}", err=True)
-        sys.exit(2)
-    click.echo(_summary_line(result, policy), err=True)
-    if fail_on != "never":
-        threshold = Severity(fail_on).rank
-        if any(f.severity.rank >= threshold for f in result.findings):
-            sys.exit(1)
+        fail(f"--policy works with --format {' or '.join(POLICY_FORMATS)}, not {fmt}")
+    # A bad policy fails before the audit runs.
+    policy = api.load_policy(policy_file) if policy_file is not None else None
+    result = api.run_audit(
+        targets,
+        paths=paths,
+        ports=ports,
+        services=not no_services,
+        stores=not no_stores,
+        all_users=all_users,
+        loopback_only=loopback_only,
+        hash_all=hash_all,
+        hash_limit=hash_limit,
+        timeout=timeout,
+        progress=progress,
+    )
+    verdict = api.audit_policy(result, policy, policy_file) if policy is not None else None
+    with output_file(output) as out:
+        api.write_audit(out, result, fmt, verbose=verbose, policy=verdict)
+    click.echo(_summary_line(result, verdict), err=True)
+    if fail_on != "never" and api.findings_at_least(result, fail_on):
+        sys.exit(1)

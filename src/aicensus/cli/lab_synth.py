@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from aicensus import api
 from aicensus.cli.lab import lab_group
 
 
@@ -36,13 +37,11 @@ def synth_command(
     drawn at random from real networks so that enrichment has something realistic to do, and
     mean nothing. Ingest with `aicensus ingest parquet OUTPUT`.
     """
-    from aicensus.lab.synth import synthesize
-
     try:
         begin = datetime.fromisoformat(start).replace(tzinfo=UTC)
     except ValueError:
         raise click.BadParameter(f"--start {start!r} is not an ISO 8601 date") from None
-    summary = synthesize(
+    summary = api.synthesize(
         output, hosts=hosts, days=days, seed=seed, start=begin, memory_limit=memory_limit
     )
     click.echo(

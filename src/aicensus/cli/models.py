@@ -8,25 +8,19 @@ from collections.abc import Sequence
 import click
 import msgspec
 
-from aicensus.attribute import (
-    FamilySummary,
-    attribute_model,
-    is_cloud_name,
-    list_families,
-)
-from aicensus.attribute.alternatives import find_alternatives, parse_max_params
-from aicensus.attribute.card_format import alternatives_text, card_markdown, card_text
-from aicensus.attribute.diligence import model_card
-from aicensus.records import Attribution, ModelRecord
+from aicensus import api
+from aicensus.cli.app import Group
+from aicensus.cli.output import print_table
+from aicensus.errors import AicensusError
 
 FORMATS = click.Choice(["table", "json"])
-CARD_FORMATS = click.Choice(["table", "json", "markdown"])
+CARD_FORMATS = click.Choice(list(api.CARD_FORMATS))
 _WHOIS_COLUMNS = ("NAME", "DEVELOPER", "CC", "LICENCE", "BASE", "GUARDRAILS", "CONF")
 _LIST_COLUMNS = ("FAMILY", "DEVELOPER", "CC", "LICENCE", "OPEN", "SINCE", "OLLAMA NAMES")
 _MAX_CELL = 38
 
 
-@click.group(name="models")
+@click.group(name="models", cls=Group)
 def models_group() -> None:
     """Attribute AI models to their developers, and browse the provenance catalog."""
 
@@ -43,20 +37,22 @@ def models_group() -> None:
 )
 def whois_command(names: Sequence[str], fmt: str, family: str | None) -> None:
     """Who developed each model NAME (Ollama name, Hugging Face id or GGUF file name)."""
-    results = [(name, attribute_model(ModelRecord(name=name, family=family))) for name in names]
+    results = api.whois(names, family=family)
     if fmt == "json":
-        rows = [_whois_json(name, att) for name, att in results]
+        rows = [_whois_json(r) for r in results]
         click.echo(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode())
         return
-    _echo_table(_WHOIS_COLUMNS, [_whois_row(name, att) for name, att in results])
-    for name, att in results:  # a family match is weaker than a name match: say what it rests on
+    print_table(_WHOIS_COLUMNS, [_whois_row(r) for r in results], clip=_MAX_CELL)
+    for r in results:  # a family match is weaker than a name match: say what it rests on
+        att = r.attribution
         if att.matched_by == "family" and att.evidence:
-            click.echo(f"{name}: matched by family only: {att.evidence[0]}")
+            click.echo(f"{r.name}: matched by family only: {att.evidence[0]}")
 
 
-def _whois_json(name: str, att: Attribution) -> dict[str, object]:
+def _whois_json(result: api.Whois) -> dict[str, object]:
+    att = result.attribution
     return {
-        "name": name,
+        "name": result.name,
         "status": att.status,
         "developer": att.developer,
         "country": att.country,
@@ -64,7 +60,7 @@ def _whois_json(name: str, att: Attribution) -> dict[str, object]:
         "family": att.family,
         "base": msgspec.to_builtins(att.base) if att.base else None,
         "guardrails_removed": att.guardrails_removed,
-        "cloud": is_cloud_name(name),
+        "cloud": result.cloud,
         "confidence": att.confidence,
         "matched_by": att.matched_by,
         "candidates": att.candidates,
@@ -72,7 +68,8 @@ def _whois_json(name: str, att: Attribution) -> dict[str, object]:
     }
 
 
-def _whois_row(name: str, att: Attribution) -> tuple[str, ...]:
+def _whois_row(result: api.Whois) -> tuple[str, ...]:
+    att = result.attribution
     if att.status == "attributed":
         developer = att.developer or "?"
     elif att.status == "ambiguous":
@@ -83,7 +80,7 @@ def _whois_row(name: str, att: Attribution) -> tuple[str, ...]:
         developer = "unknown"
     base = f"{att.base.developer} ({att.base.country or '?'})" if att.base else ""
     return (
-        name,
+        result.name,
         developer,
         att.country or "",
         att.licence or "",
@@ -102,15 +99,15 @@ def _whois_row(name: str, att: Attribution) -> tuple[str, ...]:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def list_command(country: str | None, developer: str | None, licence: str | None, fmt: str) -> None:
     """List the model families in the provenance catalog."""
-    rows = list_families(country=country, developer=developer, licence=licence)
+    rows = api.list_models(country=country, developer=developer, licence=licence)
     if fmt == "json":
         click.echo(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode())
         return
-    _echo_table(_LIST_COLUMNS, [_list_row(r) for r in rows])
+    print_table(_LIST_COLUMNS, [_list_row(r) for r in rows], clip=_MAX_CELL)
     click.echo(f"{len(rows)} families", err=True)
 
 
-def _list_row(row: FamilySummary) -> tuple[str, ...]:
+def _list_row(row: api.FamilySummary) -> tuple[str, ...]:
     open_weights = (
         row.open_weights
         if isinstance(row.open_weights, str)
@@ -129,18 +126,6 @@ def _list_row(row: FamilySummary) -> tuple[str, ...]:
     )
 
 
-def _echo_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    cells = [[_clip(c) for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(columns)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "…"
-
-
 @models_group.command("card")
 @click.argument("name")
 @click.option("--format", "fmt", type=CARD_FORMATS, default="table", show_default=True)
@@ -148,16 +133,11 @@ def card_command(name: str, fmt: str) -> None:
     """Due-diligence record for NAME: developer, jurisdictions, licence, data, advisories, sources.
 
     A fine-tune or distill also shows the record of the model its weights come from."""
-    card = model_card(name)
+    card = api.card(name)
     if card.model is None or card.status == "ambiguous":
         click.echo(f"aicensus: {card.message or f'{name}: unknown model'}", err=True)
         raise SystemExit(1)
-    if fmt == "json":
-        click.echo(msgspec.json.format(msgspec.json.encode(card), indent=2).decode())
-    elif fmt == "markdown":
-        click.echo(card_markdown(card))
-    else:
-        click.echo(card_text(card))
+    click.echo(api.format_card(card, fmt))
 
 
 def _countries(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> list[str]:
@@ -172,9 +152,9 @@ def _countries(_ctx: click.Context, _param: click.Parameter, values: Sequence[st
 
 def _max_params(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
     try:
-        return parse_max_params(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"'{value}' is not a parameter count (8, 8b, 500m)") from exc
+        return api.parse_max_params(value)
+    except AicensusError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @models_group.command("alternatives")
@@ -214,7 +194,7 @@ def alternatives_command(
     fmt: str,
 ) -> None:
     """Open models comparable to NAME (purpose, modality, capabilities, size, context), ranked."""
-    result = find_alternatives(
+    result = api.alternatives(
         name,
         exclude_countries=exclude,
         licence_class=licence_class,
@@ -224,7 +204,4 @@ def alternatives_command(
     if result is None:
         click.echo(f"aicensus: {name}: no catalog family matches this name", err=True)
         raise SystemExit(1)
-    if fmt == "json":
-        click.echo(msgspec.json.format(msgspec.json.encode(result), indent=2).decode())
-        return
-    click.echo(alternatives_text(result))
+    click.echo(api.format_alternatives(result, fmt))

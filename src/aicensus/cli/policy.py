@@ -1,4 +1,4 @@
-"""`aicensus policy check|validate`: policy-as-code over a stored scan.
+"""`aicensus policy check|validate|packs`: policy-as-code over a stored scan.
 
 Exit status: 0 compliant, 1 violations, 2 error (bad policy file, unreadable store).
 """
@@ -6,24 +6,17 @@ Exit status: 0 compliant, 1 violations, 2 error (bad policy file, unreadable sto
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
 
 import click
 import msgspec
 
-from aicensus.assess.frameworks import rule_refs
-from aicensus.assess.policy import Violation, check_policy, load_policy
+from aicensus import api
+from aicensus.cli.app import Group, fail
+from aicensus.cli.output import print_table
 from aicensus.cli.packs import check_packs_command, load_services, pack_options, packs_group
-from aicensus.errors import AicensusError
-from aicensus.report.text import terminal_safe
 
 
-def _fail(exc: AicensusError) -> NoReturn:
-    click.echo(f"aicensus: error: {exc}", err=True)
-    sys.exit(2)
-
-
-@click.group("policy")
+@click.group("policy", cls=Group)
 def policy_group() -> None:
     """Check stored scans against a YAML policy (see docs/findings.md)."""
 
@@ -32,11 +25,8 @@ def policy_group() -> None:
 @click.argument("policy_file", metavar="FILE")
 def validate_command(policy_file: str) -> None:
     """Validate a policy file; exit 0 when valid, 2 with the bad field named otherwise."""
-    try:
-        policy = load_policy(policy_file)
-    except AicensusError as exc:
-        _fail(exc)
-    click.echo(f"policy {policy_file}: valid ({terminal_safe(policy.name, 80)})")
+    policy = api.load_policy(policy_file)
+    click.echo(f"policy {policy_file}: valid ({api.terminal_safe(policy.name, 80)})")
 
 
 policy_group.add_command(packs_group)
@@ -58,70 +48,51 @@ def check_command(
 ) -> None:  # fmt: skip
     """Print every violation with its evidence; exit 0 compliant, 1 violations, 2 error.
     --pack NAME (repeatable) checks bundled policy packs (`aicensus policy packs list`)."""
-    from aicensus.report.source import load_assessed
-
     if not policy_file and not packs:
-        _fail(AicensusError("give --policy FILE and/or --pack NAME"))
+        fail("give --policy FILE and/or --pack NAME")
     status = 0
     if packs:
-        try:
-            services, scan = load_services(db, scan_id, audit_file)
-        except AicensusError as exc:
-            _fail(exc)
+        services, scan = load_services(db, scan_id, audit_file)
         status = check_packs_command(packs, params, profile, services, fmt, scan)
     if not policy_file:
         sys.exit(status)
-    try:
-        policy = load_policy(policy_file)
-        assessed = load_assessed(db, scan_id)
-    except AicensusError as exc:
-        _fail(exc)
-    violations = list(check_policy(policy, assessed.services))
+    check = api.check_policy(policy_file, db, scan_id)
     if fmt == "json":
         doc = {
-            "policy": policy.name,
-            "scan_id": assessed.scan.scan_id if assessed.scan else None,
-            "services_checked": len(assessed.services),
-            "compliant": not violations,
+            "policy": check.policy,
+            "scan_id": check.scan_id,
+            "services_checked": check.services_checked,
+            "compliant": check.compliant,
             "violations": [
-                {**msgspec.to_builtins(v), "frameworks": msgspec.to_builtins(rule_refs(v.rule))}
-                for v in violations
+                {
+                    **msgspec.to_builtins(v),
+                    "frameworks": msgspec.to_builtins(api.policy_rule_frameworks(v.rule)),
+                }
+                for v in check.violations
             ],
         }
         click.echo(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
     else:
-        _table(violations)
-        verdict = "compliant" if not violations else f"{len(violations)} violation(s)"
+        _table(check.violations)
+        verdict = "compliant" if check.compliant else f"{len(check.violations)} violation(s)"
         click.echo(
-            f"policy {terminal_safe(policy.name, 80)}: {len(assessed.services)} services "
+            f"policy {api.terminal_safe(check.policy, 80)}: {check.services_checked} services "
             f"checked, {verdict}",
             err=True,
         )
-    sys.exit(1 if violations or status else 0)
+    sys.exit(1 if check.violations or status else 0)
 
 
-def _service(v: Violation) -> str:
+def _service(v: api.Violation) -> str:
     host = f"[{v.ip}]" if ":" in v.ip else v.ip
     return f"{host}:{v.port}"
 
 
-def _table(violations: list[Violation]) -> None:
+def _table(violations: list[api.Violation]) -> None:
+    safe = api.terminal_safe
     rows = [
-        (
-            _service(v),
-            v.product or "-",
-            terminal_safe(v.model or "-", 40),
-            v.rule,
-            terminal_safe(v.message, 100),
-            v,
-        )
+        (_service(v), v.product or "-", safe(v.model or "-", 40), v.rule, safe(v.message, 100))
         for v in violations
     ]
-    header = ("SERVICE", "PRODUCT", "MODEL", "RULE", "VIOLATION")
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]  # type: ignore[arg-type]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        cells = row[:5]
-        click.echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-        for line in row[5].evidence:
-            click.echo(f"    {terminal_safe(line, 160)}")
+    details = [[safe(line, 160) for line in v.evidence] for v in violations]
+    print_table(("SERVICE", "PRODUCT", "MODEL", "RULE", "VIOLATION"), rows, details=details)

@@ -4,36 +4,20 @@ card summary and alternatives (table, json, html)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import NoReturn
-
 import click
 
-from aicensus.errors import AicensusError
-from aicensus.report.exports import FORMATS
+from aicensus import api
+from aicensus.cli.app import Group, fail
+from aicensus.cli.output import output_file
 
 POLICY_FORMATS = ("table", "json", "html")
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"aicensus: error: {message}", err=True)
-    sys.exit(2)
-
-
-def _formats() -> list[str]:
-    try:
-        from aicensus.report import html  # noqa: F401
-    except ImportError:
-        return list(FORMATS)
-    return [*FORMATS, "html"]
-
-
-@click.group("report", invoke_without_command=True)
+@click.group("report", cls=Group, invoke_without_command=True)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(_formats()),
+    type=click.Choice(api.report_formats()),
     default="table",
     show_default=True,
     help="Output format.",
@@ -70,52 +54,19 @@ def report_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from aicensus.report.exports import write
-    from aicensus.report.source import load_assessed
-
     if policy_file is not None and fmt not in POLICY_FORMATS:
-        _fail(f"--policy works with --format {', '.join(POLICY_FORMATS)}, not {fmt}")
-    try:
-        policy = None
-        if policy_file is not None:
-            from aicensus.assess.policy import load_policy
-
-            policy = load_policy(policy_file)
-        assessed = load_assessed(db, scan_id)
-        if policy is not None:
-            assessed.with_policy(policy, policy_file)
-    except AicensusError as exc:
-        _fail(str(exc))
-    try:
-        if fmt == "html":
-            from aicensus.report.html import write_html as writer
-        else:
-
-            def writer(out, a):  # type: ignore[no-untyped-def, misc]
-                write(out, a, fmt)
-
-        if output is None:
-            writer(sys.stdout, assessed)
-        else:
-            tmp = f"{output}.tmp"
-            with open(tmp, "w", encoding="utf-8", newline="") as out:
-                writer(out, assessed)
-            os.replace(tmp, output)
-    except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
-    except AicensusError as exc:
-        _fail(str(exc))
-    findings = assessed.findings
+        fail(f"--policy works with --format {', '.join(POLICY_FORMATS)}, not {fmt}")
+    assessed = api.load_report(db, scan_id, policy=policy_file)
+    with output_file(output) as out:
+        api.write_report(out, assessed, fmt, terminal=output is None)
     verdict = ""
     if assessed.policy is not None:
-        from aicensus.report.text import terminal_safe
-
         verdict = (
-            f", policy {terminal_safe(assessed.policy.name, 80)}: "
+            f", policy {api.terminal_safe(assessed.policy.name, 80)}: "
             f"{len(assessed.policy.denied_models)} models denied"
         )
     click.echo(
-        f"{len(assessed.services)} services, {len(findings)} findings{verdict}"
+        f"{len(assessed.services)} services, {len(assessed.findings)} findings{verdict}"
         + (f" → {output}" if output else ""),
         err=True,
     )

@@ -10,9 +10,9 @@ from typing import IO, Literal
 import click
 
 from aicensus import api
-from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
+from aicensus.cli.app import Command, Group
+from aicensus.cli.text import printable
 from aicensus.records import ScanStatus, ServiceObservation
-from aicensus.report import render
 
 
 class Progress:
@@ -62,20 +62,19 @@ class Emitter:
         if not self.show_all and obs.status not in REPORTED:
             return
         if self.fmt == "jsonl":
-            render.write_jsonl(sys.stdout, obs, with_log=self.with_log)
+            api.write_observation(sys.stdout, obs, with_log=self.with_log)
             sys.stdout.flush()
         else:
             self.kept.append(obs)
 
     def finish(self) -> None:
         self.kept.sort(key=lambda o: (o.ip, o.port))
-        if self.fmt == "json":
-            render.write_json(sys.stdout, self.kept, with_log=self.with_log)
-        elif self.fmt == "table":
-            if self.kept:
-                render.write_table(sys.stdout, self.kept, explain=self.explain)
-            else:
-                click.echo("No AI services found.")
+        if self.fmt == "table" and not self.kept:
+            click.echo("No AI services found.")
+        elif self.fmt != "jsonl":
+            api.write_observations(
+                sys.stdout, self.kept, self.fmt, explain=self.explain, with_log=self.with_log
+            )
 
 
 def output_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -84,7 +83,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
             click.option(
                 "--format",
                 "fmt",
-                type=click.Choice(render.FORMATS),
+                type=click.Choice(api.OBSERVATION_FORMATS),
                 default="table",
                 show_default=True,
                 help="Output format.",
@@ -117,7 +116,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
-@click.command("scan")
+@click.command("scan", cls=Command)
 @click.argument("targets", nargs=-1)
 @click.option(
     "-p",
@@ -159,7 +158,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="Seconds for everything at one address and port; what was learned by then is kept.",
 )
-@click.option("--user-agent", default=DEFAULT_USER_AGENT, show_default=True)
+@click.option("--user-agent", default=api.DEFAULT_USER_AGENT, show_default=True)
 @click.option("--seed", type=int, default=0, help="Seed of the pseudo-random visiting order.")
 @click.option("--shard", default=None, help="i/N: scan only the i-th of N disjoint shares.")
 @click.option(
@@ -186,6 +185,13 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     help="Continue an interrupted scan in --db: the latest unfinished one with these "
     "arguments (a new scan if there is none), or SCAN_ID with its stored arguments.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Processes that scan shares of the targets into the one store [default: the "
+    "number of cores]; 1 scans in this process. Standard input (-) always uses 1.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=500, hidden=True)
 @click.option("--checkpoint-every", type=click.FloatRange(0), default=2.0, hidden=True)
 @output_options
@@ -206,6 +212,7 @@ def scan_command(
     probe_scope: Literal["all", "port"],
     signature_dir: str | None,
     resume: str | None,
+    workers: int | None,
     batch_size: int,
     checkpoint_every: float,
     fmt: str,
@@ -247,7 +254,7 @@ def scan_command(
     plan = api.plan_targets(
         targets, ports=ports, excludes=excludes, seed=seed, shard=shard, stdin_lines=stdin_lines
     )
-    config = EngineConfig(
+    config = api.EngineConfig(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         total_timeout=total_timeout,
@@ -275,6 +282,7 @@ def scan_command(
         batch_size=batch_size,
         checkpoint_seconds=checkpoint_every,
         resume=resume_id,
+        workers=1 if "-" in targets else workers or api.default_workers(),
     )
     progress.close()
     emitter.finish()
@@ -318,17 +326,17 @@ def _print_summary(summary: api.ScanSummary) -> None:
         err=True,
     )
     for bad in summary.bad_records[:20]:
-        click.echo(f"aicensus: skipped line {bad.line}: {bad.reason}", err=True)
+        click.echo(f"aicensus: skipped line {bad.line}: {printable(bad.reason)}", err=True)
     if len(summary.bad_records) > 20:
         click.echo(f"aicensus: … and {len(summary.bad_records) - 20} more bad lines", err=True)
 
 
-@click.group("ingest")
+@click.group("ingest", cls=Group)
 def ingest_group() -> None:
     """Bring recorded scan data into the store and fingerprint it offline."""
 
 
-@click.group("signatures")
+@click.group("signatures", cls=Group)
 def signatures_group() -> None:
     """Inspect and validate fingerprint signature files."""
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import UTC, datetime
 
 import click
 
-from aicensus.errors import InputFileError
-from aicensus.store import longitudinal as lon
+from aicensus import api
+from aicensus.cli.app import Command, Group
+from aicensus.cli.output import output_file
 
 
 def _when(value: str | None) -> datetime | None:
@@ -23,9 +22,9 @@ def _when(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-@click.command("study")
+@click.command("study", cls=Command)
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True
+    "--format", "fmt", type=click.Choice(api.STUDY_FORMATS), default="json", show_default=True
 )
 @click.option(
     "-o",
@@ -105,36 +104,24 @@ def study_command(
 
     Example: aicensus report study --format html -o study.html
     """
-    from aicensus.report.study import StudyOptions, compute_study, write_json
-    from aicensus.report.study_html import write_study_html
-
     if persistent_min <= once_max:
         raise click.BadParameter("--persistent-min must be larger than --once-max")
-    options = StudyOptions(
-        products=list(products),
+    study = api.study(
+        db,
+        products=products,
         since=_when(since),
         until=_when(until),
-        rule=lon.PersistenceRule(
+        rule=api.PersistenceRule(
             once_max_observations=once_max,
             persistent_min_observations=persistent_min,
             persistent_min_days=persistent_days,
         ),
-        mmdb=list(mmdb),
+        mmdb=mmdb,
         top=top,
         findings_sample=findings_sample,
     )
-    study = compute_study(db, options)
-    writer = write_study_html if fmt == "html" else write_json
-    if output is None:
-        writer(sys.stdout, study)
-    else:
-        tmp = f"{output}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as out:
-                writer(out, study)
-            os.replace(tmp, output)
-        except OSError as exc:
-            raise InputFileError(f"cannot write {output}: {exc.strerror or exc}") from None
+    with output_file(output) as out:
+        api.write_study(out, study, fmt)
     meta = study["meta"]
     click.echo(
         f"aicensus: study of {meta['counts']['hosts']} hosts, {meta['counts']['observations']} "
@@ -144,7 +131,7 @@ def study_command(
     )
 
 
-@click.group("export")
+@click.group("export", cls=Group)
 def export_group() -> None:
     """Write the store in other formats."""
 
@@ -157,8 +144,5 @@ def export_parquet_command(directory: str, db: str, overwrite: bool) -> None:
     """Write every observation (with its models and request log) as a Parquet dataset
     partitioned by UTC month: DIRECTORY/{observations,models,request_log}/month=YYYY-MM/*.parquet. `aicensus ingest parquet`
     merges such datasets from many machines into one store without duplicates."""
-    from aicensus.store import Store
-
-    with Store.open(db, read_only=True) as store:
-        count = lon.export_parquet(store, directory, overwrite=overwrite)
+    count = api.export_parquet(db, directory, overwrite=overwrite)
     click.echo(f"aicensus: {count} observations → {directory}", err=True)

@@ -6,24 +6,33 @@ bodies are cut at the cap after decompression (aiohttp decompresses at most a bo
 read, so a gzip or deflate bomb never inflates past it); at most 128 response headers of at
 most 8 KiB each; header bytes that are not UTF-8 become U+FFFD, so no lone surrogate reaches an
 output encoder.
+
+Read-only and exclusions hold on what reaches the wire: every hop (the first request and each
+followed redirect) is checked by `readonly.check` on the path as written and on the request
+target aiohttp will send, and by the exclusion guard on the address; the connector's socket
+factory checks the address of every socket it connects (engine/guard.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
 import aiohttp
 from packaging.version import Version
+from yarl import URL
 
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
+from aicensus.engine.guard import AddressGuard
 from aicensus.engine.ratelimit import TokenBucket
 from aicensus.engine.tlsinfo import tls_info_from_der
+from aicensus.errors import ExcludedAddress, ReadOnlyViolation
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]
@@ -61,6 +70,7 @@ class HttpClient:
         self._bucket = TokenBucket(config.rate)
         self._connect_hook = connect_hook
         self._on_connection = on_connection
+        self._guard = AddressGuard(config.excluded)
         self._session: aiohttp.ClientSession | None = None
         self._connector: _Connector | None = None
         self._ssl = _insecure_context()
@@ -78,6 +88,7 @@ class HttpClient:
             ttl_dns_cache=300,
             enable_cleanup_closed=True,
             keepalive_timeout=self.config.keepalive_timeout,
+            socket_factory=self._guard.socket_factory,
         )
         self._connector = connector
         self._session = aiohttp.ClientSession(
@@ -121,28 +132,36 @@ class HttpClient:
         host: str | None = None,
         *,
         max_body: int | None = None,
+        product: str | None = None,
     ) -> Exchange:
         """Send one probe; never raises for network or protocol trouble (it is in the Exchange).
 
+        Raises ReadOnlyViolation for a probe that is not read-only (see engine/readonly.py);
+        `product` is what the service is already identified as (a POST needs its owner).
         `max_body` lowers the body cap for this request (never above `config.max_body_bytes`).
         """
-        readonly.check(probe)
-        if self._connect_hook is not None:
-            self._connect_hook(ip, port)
+        readonly.check(probe, product=product)
         started = time.perf_counter()
         exchange = Exchange(method=probe.method, path=probe.path)
         if probe.json_body is not None:
             exchange.request_body = _json_text(probe.json_body)
+        if self._guard.refuses(ip):
+            exchange.error = "excluded address: not contacted"
+            return exchange
+        if self._connect_hook is not None:
+            self._connect_hook(ip, port)
         cap = self.config.max_body_bytes
         if max_body is not None:
             cap = min(cap, max(0, max_body))
         try:
             async with asyncio.timeout(self.config.total_timeout):
-                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap)
+                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap, product)
         except TimeoutError:
             exchange.error = "timeout"
         except aiohttp.ClientConnectorError as exc:
             exchange.error = _connector_error(exc)
+        except ExcludedAddress:
+            exchange.error = "excluded address: not contacted"
         except aiohttp.ServerDisconnectedError:
             exchange.error = "disconnected"
         except aiohttp.ClientResponseError as exc:
@@ -161,6 +180,7 @@ class HttpClient:
         host: str | None,
         exchange: Exchange,
         cap: int,
+        product: str | None,
     ) -> None:
         assert self._session is not None, "use HttpClient as an async context manager"
         authority = _authority(ip, port)
@@ -168,8 +188,15 @@ class HttpClient:
         headers = dict(probe.headers)
         if host:
             headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
-        for _hop in range(self.config.max_redirects + 1):
-            url = f"{scheme}://{authority}{path}"
+        for hop in range(self.config.max_redirects + 1):
+            url = URL(f"{scheme}://{authority}{path}")
+            # What goes on the wire is url.raw_path_qs (yarl re-quotes and drops dot segments).
+            wire = ProbeRequest(
+                method=probe.method, path=url.raw_path_qs, json_body=probe.json_body
+            )
+            readonly.check(wire, product=product)
+            if hop and self._connect_hook is not None:
+                self._connect_hook(ip, port)  # a redirect hop is a request like the first
             async with self._session.request(
                 probe.method,
                 url,
@@ -187,13 +214,56 @@ class HttpClient:
             next_path = _same_host_redirect(location, authority, scheme, resp.status)
             if next_path is None or probe.method != "GET":
                 break
+            refused = _refusal(ProbeRequest(method="GET", path=next_path), product)
+            if refused is not None:  # recorded, never followed
+                exchange.error = _clean(f"redirect not followed: {refused}")[:200]
+                break
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, ip: str, port: int, scheme: str, probe: ProbeRequest, host: str | None = None,
+        *, max_body: int | None = None,
+    ) -> AsyncIterator[EventStream]:  # fmt: skip
+        """A GET held open to read an event stream line by line (MCP's legacy /sse), within
+        the same read-only guard and body cap; what was read is the stream's Exchange."""
+        readonly.check(probe)
+        if probe.method not in ("GET", "HEAD"):
+            raise ReadOnlyViolation(f"refused to stream {probe.method} {probe.path}")
+        assert self._session is not None, "use HttpClient as an async context manager"
+        cap = min(self.config.max_body_bytes, max_body or self.config.max_body_bytes)
+        if self._guard.refuses(ip):
+            refused = EventStream(Exchange(method=probe.method, path=probe.path), cap, 0.0)
+            refused.exchange.error = "excluded address: not contacted"
+            yield refused
+            return
+        if self._connect_hook is not None:
+            self._connect_hook(ip, port)
+        headers = dict(probe.headers)
+        if host:
+            headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
+        url = f"{scheme}://{_authority(ip, port)}{probe.path}"
+        events = EventStream(Exchange(method=probe.method, path=probe.path), cap,
+                             self.config.read_timeout)  # fmt: skip
+        try:
+            async with self._session.get(url, headers=headers, allow_redirects=False,
+                                         timeout=self._timeout) as resp:  # fmt: skip
+                events.exchange.status = resp.status
+                events.exchange.headers = _flatten_headers(resp)
+                events.response = resp
+                yield events
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            events.exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
+            if events.response is None:
+                yield events  # nothing to read: line() answers None at once
 
     async def certificate(
         self, ip: str, port: int, server_name: str | None = None
     ) -> TLSInfo | None:
         """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
+        if self._guard.refuses(ip):
+            return None
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
         await self._bucket.acquire()
@@ -212,6 +282,32 @@ class HttpClient:
             return tls_info_from_der(der) if der else None
         finally:
             writer.close()
+
+
+class EventStream:
+    """Lines of an open response, each read within `timeout`, all within the body cap."""
+
+    def __init__(self, exchange: Exchange, cap: int, timeout: float) -> None:
+        self.exchange = exchange
+        self.response: aiohttp.ClientResponse | None = None
+        self.cap = cap
+        self.timeout = timeout
+        self._read: list[bytes] = []
+
+    async def line(self) -> str | None:
+        """The next line without its end, or None at the end, a timeout or the cap."""
+        if self.response is None or sum(map(len, self._read)) >= self.cap:
+            return None
+        try:
+            async with asyncio.timeout(self.timeout):
+                raw = await self.response.content.readline()
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+            return None
+        if not raw:
+            return None
+        self._read.append(raw)
+        self.exchange.body = b"".join(self._read)[: self.cap]
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -318,12 +414,24 @@ def _same_host_redirect(
 ) -> str | None:
     if status not in (301, 302, 303, 307, 308) or not location:
         return None
+    location = location.split("#", 1)[0]  # a fragment never goes on the wire
     if location.startswith("/") and not location.startswith("//"):
         return location
     prefix = f"{scheme}://{authority}"
     if location.startswith(prefix + "/"):
         return location[len(prefix) :]
     return None  # another host (or scheme): recorded, never followed
+
+
+def _refusal(probe: ProbeRequest, product: str | None) -> str | None:
+    """Why the guard refuses this hop (as written and as it would go on the wire), or None."""
+    try:
+        readonly.check(probe, product=product)
+        wire = URL(f"http://h{probe.path}").raw_path_qs
+        readonly.check(ProbeRequest(method=probe.method, path=wire), product=product)
+    except (ReadOnlyViolation, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _authority(ip: str, port: int) -> str:
@@ -333,6 +441,8 @@ def _authority(ip: str, port: int) -> str:
 def _connector_error(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "tls-error"
+    if isinstance(exc.os_error, ExcludedAddress):  # refused by the guard's socket factory
+        return "excluded address: not contacted"
     errno = getattr(exc.os_error, "errno", None)
     if errno == 111:  # ECONNREFUSED
         return "connection-refused"

@@ -38,3 +38,6 @@ class EngineConfig(msgspec.Struct, kw_only=True, frozen=True):
     # "port": only the signatures listed for the port (fewer requests, misses those).
     probe_scope: Literal["all", "port"] = "all"
     user_agent: str = DEFAULT_USER_AGENT
+    # Address keys (aicensus.targets.addresses) never connected to, as sorted [lo, hi]
+    # intervals: the plan's exclusions, enforced again at the socket (engine/guard.py).
+    excluded: tuple[tuple[int, int], ...] = ()

@@ -37,6 +37,9 @@ class TargetRequests:
         self.cache: dict[RequestKey, Exchange] = {}
         self.order: list[Exchange] = []
         self.body_bytes = 0  # kept across this target's responses; see EngineConfig
+        # The product the target has been identified as: only then may it receive that
+        # product's allow-listed POSTs (engine/readonly.py POST_OWNERS). None until then.
+        self.product: str | None = None
 
     async def send(self, probe: ProbeRequest, scheme: str) -> Exchange:
         key = probe.key()
@@ -53,6 +56,7 @@ class TargetRequests:
                     probe,
                     self.target.hostname,
                     max_body=granted,
+                    product=self.product,
                 )
                 kept = len(ex.body)
             finally:  # a cancelled request keeps nothing
@@ -61,6 +65,14 @@ class TargetRequests:
         self.cache[key] = ex
         self.order.append(ex)
         return ex
+
+    def record(self, probe: ProbeRequest, ex: Exchange) -> None:
+        """Keep an exchange made outside `send` (a held-open stream), as if sent by it."""
+        if probe.key() in self.cache:
+            return
+        self.body_bytes += len(ex.body)
+        self.cache[probe.key()] = ex
+        self.order.append(ex)
 
     def _body_cap(self) -> int:
         left = self.config.max_target_bytes - self.body_bytes

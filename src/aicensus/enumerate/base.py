@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
-from aicensus.records import Exchange, ModelRecord, ProbeRequest, TextDigest
+from aicensus.records import Exchange, ModelRecord, ProbeRequest, ServiceObservation, TextDigest
 
 Exchanges = Mapping[str, Exchange]  # probe id → exchange
+
+
+class Lines(Protocol):
+    """An open event stream (engine.client.EventStream): its lines, and what was read."""
+
+    exchange: Exchange
+
+    async def line(self) -> str | None: ...
+
+
+# GET held open (the engine's read-only guard applies); kept as one Exchange once closed.
+Streamer = Callable[[ProbeRequest], AbstractAsyncContextManager[Lines]]
 
 
 class Dialect:
@@ -23,6 +37,17 @@ class Dialect:
         return []
 
     def apply_followup(self, model: ModelRecord, exchange: Exchange) -> None:
+        return None
+
+    # A protocol that needs a conversation (MCP: a session, then its listing calls) sends it
+    # here once the product is identified; `annotate` then reads it back from every exchange
+    # in hand (pure, so recorded scans read the same). Model-listing dialects need neither.
+    async def converse(
+        self, send: Callable[[ProbeRequest], Awaitable[Exchange]], stream: Streamer | None = None
+    ) -> None:
+        return None
+
+    def annotate(self, obs: ServiceObservation, cache: Iterable[Exchange]) -> None:
         return None
 
 

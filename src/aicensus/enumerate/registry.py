@@ -11,6 +11,7 @@ from aicensus.enumerate.dialects.comfyui import ComfyUIDialect
 from aicensus.enumerate.dialects.koboldcpp import KoboldCppDialect
 from aicensus.enumerate.dialects.llamacpp import LlamaCppDialect
 from aicensus.enumerate.dialects.lmstudio import LMStudioDialect
+from aicensus.enumerate.dialects.mcp import McpDialect
 from aicensus.enumerate.dialects.ollama import OllamaDialect
 from aicensus.enumerate.dialects.openai import OpenAIDialect
 from aicensus.enumerate.dialects.openwebui import OpenWebUIDialect
@@ -24,7 +25,7 @@ DIALECTS: dict[str, Dialect] = {
     for d in (
         OllamaDialect(), OpenAIDialect(), LlamaCppDialect(), TGIDialect(), SGLangDialect(),
         LMStudioDialect(), KoboldCppDialect(), TritonDialect(), OpenWebUIDialect(),
-        SDWebUIDialect(), ComfyUIDialect(),
+        SDWebUIDialect(), ComfyUIDialect(), McpDialect(),
     )
 }  # fmt: skip
 

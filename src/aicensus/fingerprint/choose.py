@@ -73,6 +73,32 @@ def without_catch_all(
     }
 
 
+def canary_can_matter(choice: Choice, cache: Mapping[RequestKey, Exchange]) -> bool:
+    """Whether a canary's answer could change this choice (then it is worth a request).
+
+    A canary drops the answers equal to its own 2xx answer, so it can only ever take away
+    one group of identical 2xx answers; removing answers only takes matches away, so only
+    the signatures that match now can change. The canary matters iff dropping some such
+    group changes the winner or the honeypot verdict (a real Ollama: never, its answers
+    differ and each alone keeps it over the threshold; a catch-all: always).
+    """
+    if choice.best is None:
+        return False
+    matched = [r.signature for r in choice.results if r.matched]
+    verdict = (choice.best.signature.id, choice.honeypot)
+    groups = {
+        (ex.status, ex.body)
+        for ex in cache.values()
+        if ex.status is not None and 200 <= ex.status < 300
+    }
+    for status, body in groups:
+        view = {k: ex for k, ex in cache.items() if not (ex.status == status and ex.body == body)}
+        alt = identify(matched, view)
+        if (alt.best.signature.id if alt.best else None, alt.honeypot) != verdict:
+            return True
+    return False
+
+
 def identify(
     sigs: Sequence[Signature],
     cache: Mapping[RequestKey, Exchange],

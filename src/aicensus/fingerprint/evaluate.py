@@ -18,6 +18,7 @@ class MatchResult(msgspec.Struct, kw_only=True):
     score: float
     matched: bool
     evidence: list[Evidence]
+    fired: frozenset[str] = frozenset()  # names of the matchers that held
 
 
 def json_values(doc: object, path: str) -> list[object]:
@@ -118,7 +119,9 @@ def evaluate(sig: Signature, exchanges: Exchanges) -> MatchResult:
         )
     score = min(1.0, round(score, 3))
     matched = score >= sig.threshold and all(r in fired for r in sig.require)
-    return MatchResult(signature=sig, score=score, matched=matched, evidence=evidence)
+    return MatchResult(
+        signature=sig, score=score, matched=matched, evidence=evidence, fired=frozenset(fired)
+    )
 
 
 def extract_version(sig: Signature, exchanges: Exchanges) -> tuple[str | None, Evidence | None]:

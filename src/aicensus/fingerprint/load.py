@@ -30,15 +30,16 @@ def parse_signature(text: str, source: str) -> Signature:
         sig = msgspec.convert(raw, Signature)
     except msgspec.ValidationError as exc:
         raise SignatureError(f"{source}: {exc}") from None
-    problems = validate_references(sig)
+    problems = []  # a write comes first: it is the problem that matters most
+    for pid, probe in sig.probes.items():
+        try:
+            readonly.check(to_request(probe.method, probe.path, probe.json), product=sig.id)
+        except ReadOnlyViolation as exc:
+            problems.append(f"probes.{pid}: {exc}")
+    problems += validate_references(sig)
     stem = Path(source).stem
     if stem != sig.id:
         problems.append(f"id: {sig.id!r} differs from the file name {stem!r}")
-    for pid, probe in sig.probes.items():
-        try:
-            readonly.check(to_request(probe.method, probe.path, probe.json))
-        except ReadOnlyViolation as exc:
-            problems.append(f"probes.{pid}: {exc}")
     for pattern in _regexes(sig):
         try:
             re.compile(pattern)

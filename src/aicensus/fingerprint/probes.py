@@ -11,7 +11,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import Exchange, ProbeRequest, RequestKey
 
-__all__ = ["RequestKey", "exchanges_for", "identity_probes", "probe_request"]
+__all__ = [
+    "RequestKey",
+    "conditional_probes",
+    "exchanges_for",
+    "identity_probes",
+    "probe_request",
+]
 
 _PROBES: dict[tuple[int, str], tuple[Signature, ProbeRequest, RequestKey]] = {}
 
@@ -32,16 +38,37 @@ def probe_request(sig: Signature, probe_id: str) -> ProbeRequest:
 
 
 def identity_probes(sigs: Iterable[Signature]) -> Iterator[ProbeRequest]:
-    """Probes that may go to a service whose product is not known yet."""
+    """Probes that may go to a service whose product is not known yet (those sent only
+    `unless` a matcher fired come from `conditional_probes`)."""
     for sig in sigs:
         for pid, probe in sig.probes.items():
-            if probe.when == "identify":
+            if probe.when == "identify" and probe.unless is None:
                 yield probe_request(sig, pid)
+
+
+def conditional_probes(
+    sigs: Iterable[Signature], fired: Mapping[str, frozenset[str]]
+) -> Iterator[ProbeRequest]:
+    """Identity probes whose `unless` matcher did not fire (`fired`: signature id → names of
+    its matchers that held, over the answers in hand, which include the matcher's probe)."""
+    for sig in sigs:
+        for pid, probe in sig.probes.items():
+            unless = probe.unless
+            if probe.when == "identify" and unless and unless not in fired.get(sig.id, ()):
+                yield probe_request(sig, pid)
+
+
+_KEYS: dict[int, tuple[Signature, frozenset[RequestKey]]] = {}
 
 
 def exchanges_for(sig: Signature, cache: Mapping[RequestKey, Exchange]) -> dict[str, Exchange]:
     """The signature's view of what was sent: probe id → exchange."""
     view: dict[str, Exchange] = {}
+    keys = _KEYS.get(id(sig))
+    if keys is None or keys[0] is not sig:
+        keys = _KEYS[id(sig)] = (sig, frozenset(_probe(sig, pid)[1] for pid in sig.probes))
+    if keys[1].isdisjoint(cache.keys()):  # most signatures, at most targets: nothing to look up
+        return view
     for pid in sig.probes:
         ex = cache.get(_probe(sig, pid)[1])
         if ex is not None:

@@ -19,6 +19,10 @@ class Probe(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # "identify": may be sent to any service while looking for the product;
     # "identified": only once this product has matched (route checks, details).
     when: Literal["identify", "identified"] = "identify"
+    # A matcher of this signature: while identifying, the probe is sent only once that
+    # matcher's own probe has answered and the matcher did not fire (it would add nothing
+    # then: e.g. Ollama's LocalAI check, needless when /api/version is not LocalAI's constant).
+    unless: str | None = None
 
 
 class Conditions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -158,8 +162,13 @@ def validate_references(sig: Signature) -> list[str]:
     for field, ids in refs:
         problems += [f"{field}: unknown probe {p!r}" for p in ids if p not in sig.probes]
     for pid, probe in sig.probes.items():
+        if probe.unless is not None and probe.unless not in names:
+            problems.append(f"probes.{pid}.unless: unknown matcher {probe.unless!r}")
         if probe.method not in ("GET", "HEAD", "POST"):
             problems.append(f"probes.{pid}.method: {probe.method!r} is not GET, HEAD or POST")
+        if probe.method == "POST" and probe.when != "identified":
+            # A POST is read-only on its own product only (engine/readonly.py POST_OWNERS).
+            problems.append(f"probes.{pid}.when: a POST goes only to an identified product")
     return problems
 
 

@@ -40,6 +40,7 @@ from aicensus.ingest.common import (
     batched,
     file_sha256,
 )
+from aicensus.ingest.responses import endpoint_problem
 from aicensus.records import ServiceObservation
 from aicensus.runtime import quiet_gc
 from aicensus.store import Store
@@ -225,7 +226,13 @@ def _take(
     summary.records += part.records
     summary.bad_records.extend(part.bad)
     add_counts(summary.skipped, part.skipped)
-    kept = part.observations
+    kept = []
+    for obs in part.observations:  # every reader validates; this is the store's last guard
+        problem = endpoint_problem(obs.ip, obs.port, obs.scheme)
+        if problem is None:
+            kept.append(obs)
+        else:
+            summary.bad_records.append(BadRecord(line=0, reason=problem))
     if store is not None:
         kept, duplicates = lon.drop_known(store, kept)
         summary.duplicates += duplicates

@@ -43,11 +43,33 @@ class _Line(msgspec.Struct):
 _decoder = msgspec.json.Decoder(_Line)
 
 
+SCHEMES = ("http", "https")
+
+
+def endpoint_problem(ip: object, port: object, scheme: object) -> str | None:
+    """Why (ip, port, scheme) cannot be stored, or None. Every stored record passes this:
+    these values reach terminals, URIs (SARIF, CycloneDX) and the connections of a rescan."""
+    if not isinstance(ip, str):
+        return "no IP address"
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return f"bad IP address {ascii(ip)[:60]}"
+    if "%" in str(ip):  # a zone id is local to one machine and can carry any text
+        return f"IP address {ascii(ip)[:60]} has a zone id"
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        return f"port {ascii(port)[:20]} out of range 1-65535"
+    if scheme is not None and scheme not in SCHEMES:
+        return f"scheme {ascii(scheme)[:30]} is not http or https"
+    return None
+
+
 def _parse_line(raw: bytes) -> _Line:
     rec = _decoder.decode(raw)
-    ipaddress.ip_address(rec.ip)  # raises ValueError on a bad address
-    if not 0 < rec.port < 65536:
-        raise ValueError(f"port {rec.port} out of range")
+    problem = endpoint_problem(rec.ip, rec.port, rec.scheme)
+    if problem is not None:
+        raise ValueError(problem)
+    rec.ip = str(ipaddress.ip_address(rec.ip))  # one spelling per address, as the scanner's
     if not rec.path.startswith("/"):
         raise ValueError("path must start with '/'")
     return rec

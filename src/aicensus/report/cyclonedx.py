@@ -52,6 +52,7 @@ from aicensus.errors import BomError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.render import service_url
 from aicensus.report.source import Assessed
+from aicensus.report.text import json_safe
 from aicensus.version import __version__
 
 if TYPE_CHECKING:  # the audit's records are read, never imported at run time (report ← audit)
@@ -324,7 +325,7 @@ def bom_json(bom: Bom, *, validate: bool = True) -> str:
         error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
         if error is not None:
             raise BomError(f"generated CycloneDX document is invalid: {error}")
-    return text + "\n"
+    return json_safe(text) + "\n"
 
 
 def to_cyclonedx_json(assessed: Assessed, *, validate: bool = True) -> str:

@@ -30,7 +30,7 @@ from aicensus.assess.frameworks import (
 from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
-from aicensus.report.text import terminal_safe
+from aicensus.report.text import json_safe, spell_controls, terminal_safe
 from aicensus.version import __version__
 
 FORMATS = ("table", "json", "csv", "sarif", "cyclonedx")
@@ -49,7 +49,7 @@ def redact_deep(value: Any) -> Any:
 
 
 def _encode(doc: object) -> str:
-    return msgspec.json.format(msgspec.json.encode(doc), indent=2).decode() + "\n"
+    return json_safe(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode()) + "\n"
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
@@ -107,8 +107,10 @@ def csv_safe(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_csv(out: IO[str], assessed: Assessed) -> None:
-    """One row per finding."""
+def write_csv(out: IO[str], assessed: Assessed, *, terminal: bool = False) -> None:
+    """One row per finding. For a terminal (`terminal`), control, C1 and bidi characters are
+    spelled out as visible escapes; a file keeps the exact values."""
+    cell = spell_controls if terminal else str
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for f in sorted(assessed.findings, key=sort_key):
@@ -129,7 +131,9 @@ def write_csv(out: IO[str], assessed: Assessed) -> None:
             f.remediation,
             " ".join(f.references),
         ]
-        writer.writerow([csv_safe(redact_secrets(str(c)) if c is not None else "") for c in row])
+        writer.writerow(
+            [csv_safe(cell(redact_secrets(str(c))) if c is not None else "") for c in row]
+        )
 
 
 # ---------------------------------------------------------------- sarif
@@ -254,8 +258,9 @@ def write_sarif(out: IO[str], assessed: Assessed) -> None:
 
 def write_table(out: IO[str], assessed: Assessed) -> int:
     rows = [
-        (str(f.severity).upper(), f.id, f.subject,
-         f.product or "-", terminal_safe(f.model or "-", 40), terminal_safe(f.title, 90))
+        (str(f.severity).upper(), f.id, terminal_safe(f.subject, 120),
+         terminal_safe(f.product or "-", 30), terminal_safe(f.model or "-", 40),
+         terminal_safe(f.title, 90))
         for f in sorted(assessed.findings, key=sort_key)
     ]  # fmt: skip
     header = ("SEVERITY", "ID", "SERVICE", "PRODUCT", "MODEL", "TITLE")
@@ -271,13 +276,17 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     return len(rows)
 
 
-def write(out: IO[str], assessed: Assessed, fmt: str) -> None:
+def write(out: IO[str], assessed: Assessed, fmt: str, *, terminal: bool = False) -> None:
+    """`terminal`: the output is a terminal (standard output), where CSV spells out controls."""
     if fmt == "cyclonedx":
         from aicensus.report.cyclonedx import write_cyclonedx
 
         write_cyclonedx(out, assessed)
         return
-    writers = {"table": write_table, "json": write_json, "csv": write_csv, "sarif": write_sarif}
+    if fmt == "csv":
+        write_csv(out, assessed, terminal=terminal)
+        return
+    writers = {"table": write_table, "json": write_json, "sarif": write_sarif}
     if fmt not in writers:
         raise ValueError(f"unknown report format {fmt!r}")
     writers[fmt](out, assessed)

@@ -7,8 +7,8 @@ from typing import IO
 
 import msgspec
 
-from aicensus.records import ScanStatus, ServiceObservation
-from aicensus.report.text import terminal_safe
+from aicensus.records import McpInventory, ScanStatus, ServiceObservation
+from aicensus.report.text import json_safe, terminal_safe
 
 FORMATS = ("table", "json", "jsonl")
 _encoder = msgspec.json.Encoder()
@@ -30,20 +30,39 @@ def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str,
 
 
 def write_jsonl(out: IO[str], obs: ServiceObservation, *, with_log: bool = False) -> None:
-    out.write(_encoder.encode(to_contract(obs, with_log=with_log)).decode() + "\n")
+    out.write(json_safe(_encoder.encode(to_contract(obs, with_log=with_log)).decode()) + "\n")
 
 
 def write_json(
     out: IO[str], observations: Iterable[ServiceObservation], *, with_log: bool = False
 ) -> None:
     docs = [to_contract(o, with_log=with_log) for o in observations]
-    out.write(msgspec.json.format(_encoder.encode(docs), indent=2).decode() + "\n")
+    out.write(json_safe(msgspec.json.format(_encoder.encode(docs), indent=2).decode()) + "\n")
 
 
 def _models_cell(obs: ServiceObservation, limit: int = 3) -> str:
+    if obs.mcp is not None:
+        return _mcp_cell(obs.mcp)
     names = [terminal_safe(m.name, 40) for m in obs.models[:limit]]
     more = len(obs.models) - limit
     return ", ".join(names) + (f" (+{more})" if more > 0 else "")
+
+
+def _mcp_cell(inv: McpInventory) -> str:
+    if inv.auth_required:
+        return f"MCP {inv.endpoint}: auth required"
+    name = terminal_safe(f"{inv.server_name or '?'} {inv.server_version or ''}".strip(), 40)
+    return (
+        f"MCP {name}: {len(inv.tools)} tools ({len(inv.flagged())} flagged), "
+        f"{len(inv.resources)} resources, {len(inv.prompts)} prompts"
+    )
+
+
+def _flagged_lines(out: IO[str], obs: ServiceObservation) -> None:
+    """Every tool that runs commands, writes files, fetches URLs or holds credentials."""
+    for tool in obs.mcp.flagged() if obs.mcp is not None else []:
+        risks = ",".join(tool.risks)
+        out.write(f"    tool     {terminal_safe(tool.name, 60):32} {terminal_safe(risks, 60)}\n")
 
 
 def write_table(
@@ -51,9 +70,9 @@ def write_table(
 ) -> int:
     rows = [
         (
-            f"{o.scheme or '-'}://{o.ip}:{o.port}"
+            f"{o.scheme or '-'}://{terminal_safe(o.ip, 45)}:{o.port}"
             if ":" not in o.ip
-            else f"{o.scheme or '-'}://[{o.ip}]:{o.port}",
+            else f"{o.scheme or '-'}://[{terminal_safe(o.ip, 45)}]:{o.port}",
             o.product or ("honeypot?" if o.status == ScanStatus.SUSPECTED_HONEYPOT else "-"),
             terminal_safe(o.version or "-", 30),
             str(o.auth),
@@ -70,6 +89,7 @@ def write_table(
     for row in rows:
         cells = row[:7]
         out.write("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n")
+        _flagged_lines(out, row[7])
         if explain:
             _explain(out, row[7])
     return len(rows)

@@ -166,13 +166,16 @@ def _batches(items: Iterable[ServiceObservation], size: int) -> Iterator[list[Se
 
 def _chunk_rows(
     scan_id: int, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation]
-) -> tuple[list[rows.Row], list[rows.Row]]:
+) -> tuple[list[rows.Row], list[rows.Row], list[rows.Row]]:
     observations: list[rows.Row] = []
     log: list[rows.Row] = []
+    mcp: list[rows.Row] = []
     for obs_id, obs in zip(obs_ids, chunk, strict=True):
         observations.append(rows.observation_row(obs_id, scan_id, obs))
         log.extend(rows.log_row(obs_id, i, e) for i, e in enumerate(obs.request_log))
-    return observations, log
+        if obs.mcp is not None:
+            mcp.append((obs_id, rows.to_json(obs.mcp)))
+    return observations, log, mcp
 
 
 _MODELS_ENCODER = msgspec.msgpack.Encoder()
@@ -195,7 +198,8 @@ _OBS_NAMES = tuple(name for name, _ in rows.OBS_COLUMNS)
 _SELECT_OBSERVATIONS = f"""
 SELECT {", ".join(f"o.{n}" for n in _OBS_NAMES)},
     (SELECT list(m ORDER BY m.seq) FROM set_models m WHERE m.set_id = o.model_set),
-    (SELECT list(r ORDER BY r.seq) FROM request_log r WHERE r.obs_id = o.obs_id)
+    (SELECT list(r ORDER BY r.seq) FROM request_log r WHERE r.obs_id = o.obs_id),
+    (SELECT i.inventory FROM mcp_inventories i WHERE i.obs_id = o.obs_id)
 FROM observations o
 WHERE $scan_id IS NULL OR o.scan_id = $scan_id
 ORDER BY o.obs_id
@@ -204,9 +208,10 @@ ORDER BY o.obs_id
 
 def _observation(row: tuple[Any, ...]) -> ServiceObservation:
     width = len(_OBS_NAMES)
-    return rows.observation_from_cells(
-        dict(zip(_OBS_NAMES, row[:width], strict=True)), *row[width:]
-    )
+    models, log, mcp = row[width:]
+    obs = rows.observation_from_cells(dict(zip(_OBS_NAMES, row[:width], strict=True)), models, log)
+    obs.mcp = rows.mcp_from_cell(mcp)
+    return obs
 
 
 def _scan_info(row: tuple[Any, ...]) -> ScanInfo:
@@ -447,7 +452,7 @@ class Store:
             "SELECT nextval('obs_id_seq') AS id FROM range(?) ORDER BY id", [len(chunk)]
         ).fetchall()
         obs_ids = [r[0] for r in reserved]
-        observations, log = _chunk_rows(scan_id, obs_ids, chunk)
+        observations, log, mcp = _chunk_rows(scan_id, obs_ids, chunk)
         set_of = self._model_sets(obs_ids, chunk, new_sets)
         _insert(
             self._con,
@@ -456,9 +461,13 @@ class Store:
             [(*row, set_of.get(row[0])) for row in observations],
         )
         _insert(self._con, "request_log", rows.LOG_COLUMNS, log)
+        _insert(self._con, "mcp_inventories", rows.MCP_COLUMNS, mcp)
 
     def _model_sets(
-        self, obs_ids: Sequence[int], chunk: Sequence[ServiceObservation], new_sets: dict[bytes, int]
+        self,
+        obs_ids: Sequence[int],
+        chunk: Sequence[ServiceObservation],
+        new_sets: dict[bytes, int],
     ) -> dict[int, int]:
         """{obs_id: set_id} for the chunk's observations that list models. Inventories seen
         before are looked up; each new one is staged once and interned (store/sets.py)."""

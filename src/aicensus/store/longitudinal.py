@@ -13,6 +13,7 @@ file, or merging two shards that overlap, stores it once.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -360,6 +361,39 @@ def write_table(
     )
 
 
+_IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
+def _check_endpoints(con: duckdb.DuckDBPyConnection, source: str, files: list[Path]) -> None:
+    """Refuse a dataset with an observation whose ip, port or scheme is not valid, before any
+    of it is stored: those values reach terminals, URIs (SARIF, CycloneDX) and connections."""
+    if not files:
+        return
+    bad = con.execute(
+        f"""SELECT ip, port, scheme FROM {source}
+        WHERE ip IS NULL OR port IS NULL OR port NOT BETWEEN 1 AND 65535
+           OR (scheme IS NOT NULL AND scheme NOT IN ('http', 'https'))
+           OR NOT (regexp_full_match(ip, '{_IPV4}')
+                   OR (contains(ip, ':') AND regexp_full_match(ip, '[0-9a-fA-F:.]{{2,45}}')))
+        LIMIT 1"""
+    ).fetchone()
+    if bad is None:  # IPv6 passed a loose pattern above: check those exactly
+        for (ip,) in con.execute(
+            f"SELECT DISTINCT ip FROM {source} WHERE contains(ip, ':')"
+        ).fetchall():
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                bad = (ip, None, None)
+                break
+    if bad is not None:
+        ip, port, scheme = bad
+        raise InputFileError(
+            f"{files[0].parent}: an observation has an invalid endpoint "
+            f"(ip {ip!a}, port {port}, scheme {scheme!a}); nothing was merged"
+        )
+
+
 def _quote(text: str) -> str:
     return text.replace("'", "''")
 
@@ -442,13 +476,20 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
             "p.shard || '/' || p.set_key", "shard || '/' || set_key", "model_sets",
         )  # fmt: skip
     obs_cols = ", ".join(OBS_FIELDS)
+    _check_endpoints(con, source("observations"), files["observations"])
+    # One row per (shard, ref): a row repeated in the dataset is a duplicate, not a second
+    # observation with the same new obs_id (which aborted the whole merge).
+    observations = (
+        f"(SELECT * FROM {source('observations')} "
+        "QUALIFY row_number() OVER (PARTITION BY shard, ref) = 1)"
+    )
     with transaction(con):
         # Narrow first: which (shard, ref) rows are new, and their new obs_id.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _aicensus_new AS
             SELECT nextval('obs_id_seq') AS obs_id, shard, ref FROM (
                 SELECT min(shard) AS shard, arg_min(ref, shard) AS ref, {KEY_COLUMNS}
-                FROM (SELECT shard, ref, {KEY_SELECT} FROM {source("observations")})
+                FROM (SELECT shard, ref, {KEY_SELECT} FROM {observations})
                 GROUP BY ALL
             ) d
             ANTI JOIN (SELECT {KEY_SELECT} FROM observations) USING ({KEY_COLUMNS})"""
@@ -460,7 +501,7 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
         if files[sets_table] or not legacy:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _aicensus_owners AS
-                SELECT DISTINCT {obs_owner} AS owner FROM {source("observations")} p
+                SELECT DISTINCT {obs_owner} AS owner FROM {observations} p
                 JOIN _aicensus_new n ON {on} WHERE {obs_owner} IS NOT NULL"""
             )
         if files[sets_table]:
@@ -479,7 +520,7 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
         inserted = con.execute(
             f"INSERT INTO observations (obs_id, scan_id, {obs_cols}, model_set) "
             f"SELECT n.obs_id, {int(scan_id)}, {', '.join(f'p.{c}' for c in OBS_FIELDS)}, "
-            f"{set_id} FROM {source('observations')} p JOIN _aicensus_new n ON {on} {set_join}"
+            f"{set_id} FROM {observations} p JOIN _aicensus_new n ON {on} {set_join}"
         ).fetchone()
         if files["request_log"]:
             con.execute(

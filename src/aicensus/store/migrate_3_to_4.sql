@@ -1,5 +1,7 @@
--- Schema 3 → 4: the ingest ledger keeps why a source's records were not stored (issue 15):
--- `skipped` is a JSON object, reason → count ("udp services": 3, "non-tcp banners": 1, …);
--- NULL for sources ingested before.
+-- Schema 3 → 4: an MCP server's inventory (tools, resources, prompts with risk flags;
+-- records.McpInventory as JSON), one row per observation that has one. Additive only.
 
-ALTER TABLE ingest_sources ADD COLUMN skipped VARCHAR;
+CREATE TABLE IF NOT EXISTS mcp_inventories (
+    obs_id     BIGINT  PRIMARY KEY,
+    inventory  JSON    NOT NULL
+);

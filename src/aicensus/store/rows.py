@@ -11,6 +11,7 @@ from aicensus.records import (
     AuthState,
     BaseModelRef,
     Evidence,
+    McpInventory,
     ModelRecord,
     RequestLogEntry,
     ScanStatus,
@@ -54,7 +55,10 @@ LOG_COLUMNS: tuple[Column, ...] = (
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ENCODER = msgspec.json.Encoder(enc_hook=str)
+MCP_COLUMNS: tuple[Column, ...] = (("obs_id", "BIGINT"), ("inventory", "JSON"))
+
 _EVIDENCE = msgspec.json.Decoder(list[Evidence])
+_MCP = msgspec.json.Decoder(McpInventory)
 _TLS = msgspec.json.Decoder(TLSInfo)
 
 
@@ -211,3 +215,7 @@ def observation_from_cells(
         error=cells["error"],
         source=cells["source"],
     )
+
+
+def mcp_from_cell(cell: str | None) -> McpInventory | None:
+    return None if cell is None else _MCP.decode(cell)

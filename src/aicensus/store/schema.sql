@@ -1,4 +1,4 @@
--- aicensus store schema, version 3 (see docs/store.md).
+-- aicensus store schema, version 4 (see docs/store.md).
 -- Applied in one transaction when a writable store has no schema_version table.
 -- Every timestamp is UTC, stored without a time zone.
 
@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS observations (
     error             VARCHAR,
     source            VARCHAR   NOT NULL,
     model_set         BIGINT    -- model_sets.set_id; NULL when it listed no models
+);
+
+-- An MCP server's inventory (records.McpInventory as JSON), for the observations with one.
+CREATE TABLE IF NOT EXISTS mcp_inventories (
+    obs_id     BIGINT  PRIMARY KEY,
+    inventory  JSON    NOT NULL
 );
 
 -- Each distinct model inventory once (store/sets.py): set_key is the SHA-256 of its

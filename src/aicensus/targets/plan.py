@@ -117,14 +117,21 @@ class ScanPlan:
             self._cached = self._build()
         return self._cached
 
-    def _build(self) -> _Space:
-        excluded = IntervalSet(
-            [
-                *self.excludes.intervals,
-                *((e.key, e.key) for e in self.excludes.endpoints),  # exclusion is by address
-                *((k, k) for h in self.excludes.hostnames for k in self._resolve(h.name)),
-            ]
+    def excluded(self) -> IntervalSet:
+        """Every excluded address key, local-meaning addresses included (see local_meaning);
+        the engine enforces this set again at the socket (EngineConfig.excluded)."""
+        return with_local_meaning(
+            IntervalSet(
+                [
+                    *self.excludes.intervals,
+                    *((e.key, e.key) for e in self.excludes.endpoints),  # exclusion is by address
+                    *((k, k) for h in self.excludes.hostnames for k in self._resolve(h.name)),
+                ]
+            )
         )
+
+    def _build(self) -> _Space:
+        excluded = self.excluded()
         addresses = IntervalSet(self.targets.intervals).minus(excluded)
         crossed = frozenset(self.ports)
         extras = {
@@ -161,6 +168,26 @@ class ScanPlan:
             except ValueError:
                 raise TargetError(f"resolving {name!r} gave {text!r}, not an IP address") from None
         return keys
+
+
+# Addresses that reach the local host without naming it. On Linux a connect() to 0.0.0.0
+# goes to the loopback (and the rest of 0.0.0.0/8 "this network" is never a remote host), and
+# one to :: goes to ::1. So when the local host is excluded, by 127.0.0.1 or by ::1, these are.
+_LOCAL_HOST = (
+    address_key(ipaddress.ip_address("127.0.0.1")),
+    address_key(ipaddress.ip_address("::1")),
+)
+_LOCAL_MEANING = (
+    (address_key(ipaddress.ip_address("0.0.0.0")), address_key(ipaddress.ip_address("0.255.255.255"))),
+    (address_key(ipaddress.ip_address("::")), address_key(ipaddress.ip_address("::"))),
+)  # fmt: skip
+
+
+def with_local_meaning(excluded: IntervalSet) -> IntervalSet:
+    """`excluded`, plus the unspecified and local-meaning addresses if the local host is in it."""
+    if not any(key in excluded for key in _LOCAL_HOST):
+        return excluded
+    return IntervalSet([*excluded.intervals(), *_LOCAL_MEANING])
 
 
 def _check_ports(ports: Sequence[int]) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""The library calls the CLI makes. Async core; the sync wrappers live only here."""
+"""Scan: plan targets, scan them (resumable), read signatures. Async core; these sync
+wrappers are the only way in."""
 
 from __future__ import annotations
 
@@ -9,22 +10,37 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from aicensus import pipeline, targets
-from aicensus.engine.config import EngineConfig
+from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
 from aicensus.errors import ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
-from aicensus.fingerprint.schema import Signature as Signature  # re-exported: the CLI types with it
+from aicensus.fingerprint.schema import Signature
 from aicensus.ingest.common import BadRecord
-from aicensus.ingest.files import IngestSummary, ingest_file
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.runtime import quiet_gc
 from aicensus.store import Checkpoint, ScanInfo, Store
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "PLAN_ARGS",
+    "EngineConfig",
+    "ResumeError",
+    "ScanSummary",
+    "Signature",
+    "TargetPlan",
+    "plan_targets",
+    "port_presets",
+    "resumable_scan",
+    "scan",
+    "scan_arguments",
+    "signatures",
+]
 
 ObservationCallback = Callable[[ServiceObservation], None]
 
@@ -130,13 +146,13 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _run_async(coro: object) -> None:
+def _run_async(coro: Coroutine[Any, Any, None]) -> None:
     try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]
-
-        uvloop.run(coro)  # type: ignore[arg-type]
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional extra
     except ImportError:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 class _Progress:
@@ -261,8 +277,12 @@ def scan(
     resume: int | None = None,
     connect_hook: Callable[[str, int], None] | None = None,
     on_connection: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> ScanSummary:
     """Scan every planned target; store observations in `db` (if given) in batches.
+
+    `workers` > 1: the targets are scanned in that many processes (aicensus.workers), their
+    observations stored and passed on here, in this process.
 
     Each batch is written with the scan's checkpoint in one transaction: a batch is flushed
     at `batch_size` observations or `checkpoint_seconds` after the last one, whichever comes
@@ -271,6 +291,9 @@ def scan(
     scanned, so the scan ends with exactly one observation per planned target.
     """
     config = config or EngineConfig()
+    if plan.plan is not None:  # the engine enforces the plan's exclusions at the socket too
+        excluded = [*config.excluded, *plan.plan.excluded().intervals()]
+        config = msgspec.structs.replace(config, excluded=tuple(sorted(excluded)))
     sigs = sigs if sigs is not None else builtin_signatures()
     tally = _Tally()
     started = time.monotonic()
@@ -331,16 +354,29 @@ def scan(
     status = "failed"
     try:
         with quiet_gc(), _terminate_as_interrupt():
-            _run_async(
-                pipeline.run_indexed_scan(
+            if workers > 1:
+                from aicensus import workers as worker_pool
+
+                worker_pool.run(
                     _positions(plan, progress),
                     sigs,
                     config,
+                    workers,
                     collect,
                     connect_hook=connect_hook,
                     on_connection=on_connection,
                 )
-            )
+            else:
+                _run_async(
+                    pipeline.run_indexed_scan(
+                        _positions(plan, progress),
+                        sigs,
+                        config,
+                        collect,
+                        connect_hook=connect_hook,
+                        on_connection=on_connection,
+                    )
+                )
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -357,50 +393,8 @@ def scan(
     return summary
 
 
-def ingest_responses(
-    path: str | Path,
-    *,
-    db: str | Path | None = None,
-    sigs: Sequence[Signature] | None = None,
-    on_observation: ObservationCallback | None = None,
-    force: bool = False,
-) -> IngestSummary:
-    """Fingerprint recorded responses (JSON Lines) and store them: the one ingest path
-    (`ingest.files.ingest_file`: time grouping, ledger, de-duplication, batching)."""
-    return ingest_file(
-        path, "responses", db=db, sigs=sigs, on_observation=on_observation, force=force
-    )
+def default_workers() -> int:
+    """Worker processes a scan uses by default: the cores this process may run on."""
+    from aicensus.workers import default_workers as cores
 
-
-# ---------------------------------------------------------------- the dashboard (issue 19)
-
-
-def dashboard_app(db: str | Path, *, token: str | None = None, host: str = "127.0.0.1") -> Any:
-    """The `aicensus serve` web app (ASGI) over the store at db (aicensus.serve.create_app):
-    read-only; a non-loopback host needs a token."""
-    from aicensus.serve import create_app  # the web framework loads only for the dashboard
-
-    return create_app(str(db), token=token, host=host)
-
-
-def store_readable(db: str | Path) -> bool:
-    """True when the store at db opens read-only now, False while a writer holds it; any other
-    failure (missing, not a store) is its one-line StoreError."""
-    from aicensus.errors import StoreLockedError
-
-    try:
-        with Store.open(db, read_only=True):
-            return True
-    except StoreLockedError:
-        return False
-
-
-# --- pulling a search engine's results (issue 15; ingest/pull.py): re-exported for the CLI ----
-from aicensus.ingest import pull as _pull  # noqa: E402
-from aicensus.ingest.pull import PullError as PullError  # noqa: E402
-from aicensus.ingest.pull import PullSummary as PullSummary  # noqa: E402
-from aicensus.ingest.pull import find_key as find_key  # noqa: E402
-
-PULL_ENGINES = _pull.ENGINES
-PulledPage = _pull.Page
-pull_search = _pull.pull
+    return cores()

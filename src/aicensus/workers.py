@@ -1,0 +1,160 @@
+"""One scan on every core: N worker processes, each scanning its share of the plan, and the
+parent that owns the store.
+
+Each worker is forked with the parent's not-yet-started iterator of (plan position, target)
+and keeps the targets whose address hashes to its share (all ports of one address go to one
+worker, so the per-address limit holds across processes). It runs the ordinary in-process
+scan (pipeline.run_indexed_scan: exclusions, read-only rules and every limit of the engine
+apply inside it) with its share of the concurrency and the rate, and sends each
+(position, observation) back over a queue. Only the parent writes the DuckDB store (one
+writer process) and the checkpoint, which records plan positions, so `--resume` is exact
+whichever worker scanned what. A worker dies with the parent (PR_SET_PDEATHSIG): a killed
+scan leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import multiprocessing as mp
+import os
+import queue
+import signal
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from typing import Any
+
+import msgspec
+
+from aicensus import pipeline
+from aicensus.engine.config import EngineConfig
+from aicensus.errors import AicensusError
+from aicensus.fingerprint.schema import Signature
+from aicensus.records import ServiceObservation, Target
+
+_PR_SET_PDEATHSIG = 1
+_DONE = None
+
+
+class WorkerError(AicensusError):
+    """A worker process ended without finishing its share (the scan can be resumed)."""
+
+
+def share_of(ip: str, workers: int) -> int:
+    """The worker that scans this address (stable across processes, unlike hash())."""
+    return zlib.crc32(ip.encode()) % workers
+
+
+def worker_config(config: EngineConfig, workers: int) -> EngineConfig:
+    """One worker's share of the scan-wide concurrency and rate (the totals are unchanged)."""
+    return msgspec.structs.replace(
+        config,
+        concurrency=max(1, -(-config.concurrency // workers)),
+        rate=config.rate / workers,
+    )
+
+
+def run(
+    positions: Iterator[tuple[int, Target]],
+    sigs: Sequence[Signature],
+    config: EngineConfig,
+    workers: int,
+    on_result: Callable[[int, ServiceObservation], None],
+    **hooks: Any,
+) -> None:
+    """Scan `positions` in `workers` forked processes; each result goes to on_result here."""
+    if not can_fork():
+        raise WorkerError("--workers above 1 needs the fork start method (Linux, macOS)")
+    ctx = mp.get_context("fork")  # the workers inherit the lazy plan iterator, not a pickle
+    results: Any = ctx.Queue(maxsize=4096)
+    share = worker_config(config, workers)
+    procs = [
+        ctx.Process(
+            target=_work,
+            args=(positions, index, workers, sigs, share, results, hooks),
+            name=f"aicensus-worker-{index}",
+            daemon=True,
+        )
+        for index in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    finished = 0
+    try:
+        while finished < workers:
+            try:
+                item = results.get(timeout=0.2)
+            except queue.Empty:
+                _check_alive(procs)
+                continue
+            if item is _DONE:
+                finished += 1
+            else:
+                on_result(*item)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(5)
+        results.close()
+
+
+def _check_alive(procs: Sequence[Any]) -> None:
+    for proc in procs:
+        if proc.exitcode not in (None, 0):
+            raise WorkerError(f"{proc.name} exited with status {proc.exitcode}; resume the scan")
+
+
+def _work(
+    positions: Iterator[tuple[int, Target]],
+    index: int,
+    workers: int,
+    sigs: Sequence[Signature],
+    config: EngineConfig,
+    results: Any,
+    hooks: dict[str, Any],
+) -> None:
+    _die_with_parent()
+    # Ctrl-C reaches the whole process group: the parent decides; a worker just stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent's SIGTERM/SIGHUP handlers (raise to write the last batch) are not ours: the
+    # parent ends a worker with SIGTERM, and a worker has nothing to write.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    mine = ((pos, t) for pos, t in positions if share_of(t.ip, workers) == index)
+
+    def send(position: int, obs: ServiceObservation) -> None:
+        results.put((position, obs))
+
+    scan = pipeline.run_indexed_scan(mine, sigs, config, send, **hooks)
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+
+        uvloop.run(scan)
+    except ImportError:
+        asyncio.run(scan)
+    results.put(_DONE)
+    results.close()
+    results.join_thread()  # everything sent is in the pipe before this process exits
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the parent dies (even by SIGKILL)."""
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent is already gone
+        os._exit(1)
+
+
+def can_fork() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
+def default_workers() -> int:
+    """The cores this process may use (1 where workers cannot be forked)."""
+    if not can_fork():
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
