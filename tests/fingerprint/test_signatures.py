@@ -60,3 +60,5 @@ def test_case(server, name: str, case: dict) -> None:
     assert seen[0].product == case["expect"], seen[0].evidence
     if "auth" in case:
         assert str(seen[0].auth) == case["auth"], seen[0].auth_evidence
+    if "version" in case:  # cases captured from a real server name the version it reported
+        assert seen[0].version == case["version"], seen[0].evidence

@@ -37,7 +37,8 @@ def launch(lab: FullLab, name: str) -> tuple[list[str], dict[str, str], full.Com
 def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> None:
     reals = [s for s in lab.layout if s.kind == "real"]
     assert {s.expected_product for s in reals} == {
-        "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp",
+        "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
+        "mlflow", "fastchat", "tensorboard",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -49,6 +50,21 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
         assert not any("{" in arg for arg in server), server  # every placeholder filled
         assert env["HF_HUB_OFFLINE"] == "1"
         assert comp.health == (svc.launch.health if svc.launch else None)
+
+
+def test_jupyter_mlflow_fastchat_recipes(lab: FullLab) -> None:
+    key = llama_server.LAB_API_KEY
+    argv, env, _ = launch(lab, "jupyter-open")
+    assert "--IdentityProvider.token=" in argv and env["JUPYTER_RUNTIME_DIR"].endswith("runtime")
+    argv, _, _ = launch(lab, "jupyter-key")
+    assert f"--IdentityProvider.token={key}" in argv
+    argv, _, _ = launch(lab, "fastchat-key")
+    assert argv[argv.index("--api-keys") + 1] == key
+    argv, env, comp = launch(lab, "mlflow-key")
+    assert argv[argv.index("--app-name") + 1] == "basic-auth"
+    ini = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
+    assert "admin_username = aicensus\nadmin_password = aicensus-lab-password" in ini
+    assert comp.api_key == "aicensus:aicensus-lab-password"
 
 
 def test_key_variants_carry_their_credentials(lab: FullLab) -> None:

@@ -179,6 +179,9 @@ def auth_state(sig: Signature, exchanges: Exchanges) -> tuple[AuthState, list[Ev
         verdict = _verdict(spec.protected, spec.open, ex)
         verdicts.append(verdict)
         evidence.append(_auth_evidence(sig, pid, ex, verdict))
+    declared = _declared_open(sig, exchanges)
+    if declared:
+        return AuthState.OPEN, evidence + declared
     if not verdicts or set(verdicts) == {"unknown"}:
         return AuthState.UNKNOWN, evidence
     if all(v == "open" for v in verdicts if v != "unknown"):
@@ -191,6 +194,18 @@ def auth_state(sig: Signature, exchanges: Exchanges) -> tuple[AuthState, list[Ev
             evidence.append(_auth_evidence(sig, pid, ex, "open despite the gate"))
             return AuthState.PARTIAL, evidence
     return AuthState.AUTH_REQUIRED, evidence
+
+
+def _declared_open(sig: Signature, exchanges: Exchanges) -> list[Evidence]:
+    """The product's own public statement that its login is off (AuthSpec.declared_open)."""
+    assert sig.auth is not None
+    found: list[Evidence] = []
+    for decl in sig.auth.declared_open:
+        ex = exchanges.get(decl.probe)
+        if ex is not None and ex.status is not None and conditions_hold(decl, ex):
+            marker = f"{decl.name}: {decl.why}"
+            found.append(Evidence(kind="auth", probe=probe_label(sig, decl.probe), marker=marker))
+    return found
 
 
 def _verdict(protected: Conditions, open_: Conditions, ex: Exchange) -> str:

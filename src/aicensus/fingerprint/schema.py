@@ -61,6 +61,14 @@ class ModelsSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     probes: list[str]
 
 
+class AuthDeclaration(Conditions, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A public answer in which the product itself says its login is switched off."""
+
+    name: str
+    probe: str
+    why: str
+
+
 class AuthSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """How to tell open from protected. `gate` probes expose models or inference."""
 
@@ -69,6 +77,9 @@ class AuthSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     open: Conditions
     bypass: list[str] = []  # probes that stay reachable when the gate is protected → partial
     none_builtin: bool = False  # product has no auth of its own; protection means a proxy
+    # Open whatever the gate says: e.g. Open WebUI's /api/config "features.auth": false
+    # (WEBUI_AUTH=False) while a bare GET /api/models still answers 401 (anyone signs in as admin).
+    declared_open: list[AuthDeclaration] = []
 
 
 class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -159,6 +170,7 @@ def validate_references(sig: Signature) -> list[str]:
         refs.append(("models.probes", sig.models.probes))
     if sig.auth:
         refs += [("auth.gate", sig.auth.gate), ("auth.bypass", sig.auth.bypass)]
+        refs.append(("auth.declared_open", [d.probe for d in sig.auth.declared_open]))
     for field, ids in refs:
         problems += [f"{field}: unknown probe {p!r}" for p in ids if p not in sig.probes]
     for pid, probe in sig.probes.items():

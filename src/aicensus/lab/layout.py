@@ -80,15 +80,19 @@ class Service:
 # installs them with pip.
 LAB_REQUIREMENTS: tuple[str, ...] = (
     "chromadb>=1.0",
+    "fschat==0.2.36",  # openai_api_server only: no torch outside its [model_worker] extra
     "gradio>=5",
+    "jupyter_server>=2.14",
     "litellm[proxy]>=1.74",
     "llama-cpp-python[server]==0.3.36",
     "mcp>=2",
+    "mlflow[auth]>=3.1",  # [auth]: Flask-WTF for --app-name basic-auth
     "openai>=1.40",
     "opentelemetry-instrumentation-fastapi>=0.50b0",
     "pandas>=2.2",  # a floor, or pip backtracks into building pandas 1.4 from sdist
     "prisma>=0.15",
     "qdrant-client>=1.12",
+    "tensorboard>=2.18",
     "tritonclient[http]>=2.50",
     "weaviate-client>=4.9",
 )
