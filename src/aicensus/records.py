@@ -191,6 +191,10 @@ class Attribution(msgspec.Struct, kw_only=True):
     status: str = "unknown"  # "attributed" | "ambiguous" | "unknown"
     candidates: list[str] = msgspec.field(default_factory=list)
     evidence: list[str] = msgspec.field(default_factory=list)
+    # What the attribution rests on: "name" (the model's name matched a catalog entry),
+    # "pattern" (a naming pattern), "family" (only the model family the server reported,
+    # Ollama's details.family / the GGUF architecture: a weaker signal) or "architecture".
+    matched_by: str = "name"
 
 
 class BaseModelRef(msgspec.Struct, kw_only=True):

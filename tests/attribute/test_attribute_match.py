@@ -252,3 +252,19 @@ def test_any_name_gives_a_consistent_answer(name: str, arch: str | None) -> None
     assert (att.status == "ambiguous") == bool(att.candidates)
     assert 0.0 <= att.confidence <= 1.0
     assert att.evidence
+
+
+def test_custom_name_of_a_known_family_gets_the_family_origin_as_base() -> None:
+    att = attribute_model(ModelRecord(name="my-assistant:latest", family="qwen3"))
+    assert att.matched_by == "family" and att.family == "qwen3"
+    assert att.status == "ambiguous" and att.developer is None  # fine-tunes share the family
+    assert att.base is None  # a guess, not a base for policies to act on
+    assert "original developer is Alibaba (CN)" in att.evidence[0]
+    assert 0 < att.confidence < attribute_name("qwen3:8b").confidence
+    assert any("original developer" in e for e in att.evidence)
+
+
+def test_a_name_match_is_matched_by_name_and_generic_llama_has_no_origin() -> None:
+    assert attribute_name("qwen3:8b").matched_by == "name"
+    llama = attribute_model(ModelRecord(name="my-assistant:latest", family="llama"))
+    assert llama.family is None and llama.status == "ambiguous"  # no catalog family "llama"

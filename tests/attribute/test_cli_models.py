@@ -105,3 +105,13 @@ def test_list_table() -> None:
     assert result.exit_code == 0
     assert result.output.splitlines()[0].startswith("FAMILY")
     assert "mistral-nemo" in result.output
+
+
+def test_whois_explains_a_family_match() -> None:
+    result = _invoke(["whois", "my-assistant:latest", "--family", "qwen3"])
+    assert result.exit_code == 0, result.output
+    assert "matched by family only" in result.output and "Alibaba" in result.output
+    rows = json.loads(
+        _invoke(["whois", "my-assistant:latest", "--family", "qwen3", "--format", "json"]).output
+    )
+    assert rows[0]["matched_by"] == "family" and rows[0]["family"] == "qwen3"

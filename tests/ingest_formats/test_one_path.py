@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from aicensus import api
 from aicensus.cli import app
+from aicensus.ingest.files import ingest_file
 from aicensus.store import Store
 from aicensus.store import longitudinal as lon
 
@@ -103,8 +104,27 @@ def test_the_study_report_states_per_source_what_was_read_used_and_skipped(
     api.ingest_responses(recording, db=db)
     study = compute_study(db)
     assert study["meta"]["ingest"] == {
-        "responses": {"files": 1, "records": 7, "observations": 3, "duplicates": 0, "bad": 1}
-    }
+        "responses": {
+            "files": 1, "records": 7, "observations": 3, "duplicates": 0, "bad": 1, "skipped": {}
+        }
+    }  # fmt: skip
     html = io.StringIO()
     write_study_html(html, study)
     assert "responses: 1 files, 7 records read, 3 observations stored" in html.getvalue()
+
+
+def test_the_study_report_says_why_records_were_skipped(tmp_path: Path) -> None:
+    """The ledger keeps each source's skip reasons (schema 5); the report shows them."""
+    import io
+
+    from aicensus.report.study import compute_study
+    from aicensus.report.study_html import write_study_html
+
+    db = tmp_path / "s.duckdb"
+    real = Path(__file__).parent / "real" / "censys-platform-host-view.json"
+    assert ingest_file(real, "censys", db=db).unusable is None
+    study = compute_study(db)
+    assert study["meta"]["ingest"]["censys"]["skipped"] == {"quic services": 1, "udp services": 1}
+    html = io.StringIO()
+    write_study_html(html, study)
+    assert "not stored: 1 quic services, 1 udp services" in html.getvalue()

@@ -57,7 +57,7 @@ def test_a_version_2_store_migrates_to_model_sets_and_reads_back_the_same(
         ).fetchone()
         kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables")
                      .fetchall())  # fmt: skip
-    assert versions == [2, 3, SCHEMA_VERSION] and SCHEMA_VERSION == 4
+    assert versions == [2, 3, 4, SCHEMA_VERSION] and SCHEMA_VERSION == 5
     assert msgspec.to_builtins(back) == msgspec.to_builtins(batch)
     assert after == before
     distinct = {msgspec.json.encode(o.models) for o in batch if o.models}

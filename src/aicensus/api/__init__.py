@@ -38,7 +38,18 @@ from aicensus.api.audits import (
     run_audit,
     write_audit,
 )
-from aicensus.api.ingesting import INGEST_FORMATS, ingest_file, ingest_parquet, ingest_responses
+from aicensus.api.ingesting import (
+    INGEST_FORMATS,
+    PULL_ENGINES,
+    PulledPage,
+    PullError,
+    PullSummary,
+    find_key,
+    ingest_file,
+    ingest_parquet,
+    ingest_responses,
+    pull_search,
+)
 from aicensus.api.lab import (
     DEFAULT_LAB_NETWORK,
     ComponentStatus,
@@ -126,6 +137,7 @@ __all__ = [
     "INGEST_FORMATS",
     "OBSERVATION_FORMATS",
     "PLAN_ARGS",
+    "PULL_ENGINES",
     "REPORT_FORMATS",
     "SEVERITIES",
     "STUDY_FORMATS",
@@ -149,6 +161,9 @@ __all__ = [
     "PolicyCheck",
     "PolicyError",
     "PolicyReport",
+    "PullError",
+    "PullSummary",
+    "PulledPage",
     "ResumeError",
     "ScanSummary",
     "Signature",
@@ -170,6 +185,7 @@ __all__ = [
     "dashboard_app",
     "default_workers",
     "export_parquet",
+    "find_key",
     "findings_at_least",
     "format_alternatives",
     "format_card",
@@ -191,6 +207,7 @@ __all__ = [
     "plan_targets",
     "policy_rule_frameworks",
     "port_presets",
+    "pull_search",
     "render_report",
     "report_formats",
     "resumable_scan",

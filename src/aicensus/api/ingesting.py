@@ -58,3 +58,14 @@ def ingest_responses(
     return ingest_file(
         path, "responses", db=db, sigs=sigs, on_observation=on_observation, force=force
     )
+
+
+# --- pulling a search engine's results with the user's key (issue 15; ingest/pull.py) -------
+from aicensus.ingest import pull as _pull  # noqa: E402
+from aicensus.ingest.pull import PullError as PullError  # noqa: E402
+from aicensus.ingest.pull import PullSummary as PullSummary  # noqa: E402
+from aicensus.ingest.pull import find_key as find_key  # noqa: E402
+
+PULL_ENGINES = _pull.ENGINES
+PulledPage = _pull.Page
+pull_search = _pull.pull  # pull(engine, query, key=…, db=…): pages into the one ingest path

@@ -34,6 +34,7 @@ class Hit:
     confidence: float = 0.0
     evidence: tuple[str, ...] = ()
     conflict: tuple[str, ...] = ()  # developer ids named together with no lineage link between them
+    matched_by: str = "name"  # records.Attribution.matched_by
 
     def note(self, *lines: str) -> Hit:
         return dataclasses.replace(

@@ -1,7 +1,13 @@
 """Turning a match into an :class:`aicensus.records.Attribution`: base model, guardrails, confidence.
 
 Unknown stays unknown: with no name evidence, an architecture only attributes when every catalog
-family using it belongs to one developer and the architecture is not a generic one ('llama', 'bert').
+family using it belongs to one developer and the architecture is not a generic one ('llama', 'bert'),
+or — `matched_by: family`, confidence below any name match — when the catalog has the family
+the architecture is named after ('qwen3' → Alibaba's Qwen3): the record then names that family
+(`family`, confidence 0.4) and, in its evidence, the family's original developer, while the
+developer of the model served stays ambiguous among the family's users, because others
+fine-tune under the same family name (so a family match is never a confident, possibly wrong,
+developer, nor a base that policies would act on).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from aicensus.attribute.schema import Family
 from aicensus.records import Attribution, BaseModelRef
 
 ARCH_ONLY = 0.5
+FAMILY_ORIGIN = 0.4  # below ARCH_ONLY and any name match: fine-tunes by others share the family
 ARCH_CONFLICT_CAP = 0.5
 UNVERIFIED_COUNTRY_CAP = 0.7
 UNVERIFIED_DEVELOPER_CAP = 0.6
@@ -88,7 +95,11 @@ def arch_hit(idx: Index, architecture: str | None) -> Hit | None:
             evidence=(
                 f"architecture '{arch}' is used only by this developer's families in the catalog (weak signal)",
             ),
+            matched_by="family",
         )
+    origin = _origin_family(idx, arch, families)
+    if origin is not None:
+        return _origin_hit(idx, arch, origin, developers)
     why = (
         "a generic architecture used far beyond the catalog"
         if generic
@@ -96,6 +107,29 @@ def arch_hit(idx: Index, architecture: str | None) -> Hit | None:
     )
     note = f"architecture '{arch}' alone: {why} ({len(developers)} catalog developers use it)"
     return Hit(developer=None, conflict=tuple(developers), evidence=(note,))
+
+
+def _origin_family(idx: Index, arch: str, families: list[str]) -> str | None:
+    """The catalog family an architecture is named after (its original release), if any."""
+    for fam in families:
+        if fam.replace(".", "").replace("-", "") == arch and idx.catalog.families[fam].base is None:
+            return fam
+    return None
+
+
+def _origin_hit(idx: Index, arch: str, origin: str, developers: list[str]) -> Hit:
+    dev = idx.developer_of(origin)
+    others = [_label(idx, d) for d in developers if d != dev]
+    note = (
+        f"model family '{arch}' only (the name matches no catalog entry): the family's original "
+        f"developer is {_label(idx, dev) if dev else '?'} (low confidence); "
+        "who made this model is unknown, since fine-tunes by others share the family"
+        + (f" ({', '.join(others)} also use it in the catalog)" if others else "")
+    )
+    return Hit(
+        developer=None, base_family=origin, base_developer=dev, confidence=FAMILY_ORIGIN,
+        evidence=(note,), conflict=tuple(developers), matched_by="family",
+    )  # fmt: skip
 
 
 def to_attribution(
@@ -112,6 +146,8 @@ def to_attribution(
     extra = ([CLOUD_NOTE] if cloud else []) + guard[1]
     if hit is None:
         return _unknown(["no catalog family matches this name", *extra], declared_licence, guard[0])
+    if hit.developer is None and hit.base_family and hit.matched_by == "family":
+        return _family_only(idx, hit, extra, declared_licence, guard[0])
     if hit.conflict:
         return _ambiguous(idx, hit, extra, declared_licence, guard[0])
     if hit.developer is None and hit.family is None:
@@ -130,6 +166,24 @@ def _unknown(evidence: list[str], licence: str | None, removed: bool) -> Attribu
         evidence.append(f"declared licence: {licence}")
     return Attribution(
         licence=licence, guardrails_removed=removed, status="unknown", evidence=evidence
+    )
+
+
+def _family_only(
+    idx: Index, hit: Hit, extra: list[str], licence: str | None, removed: bool
+) -> Attribution:
+    """Only the family is known: named (its original developer in the evidence), the developer
+    ambiguous. No `base` is set: a 0.4 guess must not trip policies and counts that read the
+    base as fact (a qwen2 model may as well be a DeepSeek or Sakana fine-tune)."""
+    return Attribution(
+        licence=licence,
+        family=hit.base_family,
+        guardrails_removed=removed,
+        confidence=hit.confidence,
+        status="ambiguous",  # the developer: any of the family's users; the base is known
+        candidates=[_label(idx, d) for d in dict.fromkeys(hit.conflict)],
+        evidence=[*hit.evidence, *extra],
+        matched_by="family",
     )
 
 
@@ -185,6 +239,7 @@ def _attributed(
         confidence=round(hit.confidence, 2) if dev else 0.0,
         status="attributed" if dev else "unknown",
         evidence=[*evidence, *extra],
+        matched_by=hit.matched_by,
     )
 
 

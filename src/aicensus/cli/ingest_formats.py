@@ -15,6 +15,7 @@ import click
 
 from aicensus import api
 from aicensus.cli.app import Command
+from aicensus.cli.ingest_pull import PULL_ENGINES, pull_command, pull_options
 from aicensus.cli.scan import Emitter, ingest_group, output_options
 from aicensus.cli.text import printable
 
@@ -65,6 +66,14 @@ def _make(fmt: str, helptext: str) -> click.Command:
         db = kw.pop("db")
         if kw.pop("no_db"):
             db = None
+        if fmt in PULL_ENGINES:
+            pulled = pull_command(fmt, kw, db, emitter)
+            if pulled:
+                return
+        if kw.get("file") is None:
+            click.echo(f"aicensus: error: give a FILE to read, or --query Q to pull from {fmt}",
+                       err=True)  # fmt: skip
+            sys.exit(2)
         summary = api.ingest_file(
             kw.pop("file"),
             fmt,
@@ -85,7 +94,11 @@ def _make(fmt: str, helptext: str) -> click.Command:
     run = click.option(
         "--force", is_flag=True, help="Read the file even if it was ingested before."
     )(run)
-    run = click.argument("file", type=click.Path(dir_okay=False))(run)
+    if fmt in PULL_ENGINES:
+        run = pull_options(run)
+    run = click.argument("file", type=click.Path(dir_okay=False), required=fmt not in PULL_ENGINES)(
+        run
+    )
     return click.command(fmt, help=helptext, cls=Command)(run)
 
 

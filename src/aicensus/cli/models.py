@@ -43,6 +43,10 @@ def whois_command(names: Sequence[str], fmt: str, family: str | None) -> None:
         click.echo(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode())
         return
     print_table(_WHOIS_COLUMNS, [_whois_row(r) for r in results], clip=_MAX_CELL)
+    for r in results:  # a family match is weaker than a name match: say what it rests on
+        att = r.attribution
+        if att.matched_by == "family" and att.evidence:
+            click.echo(f"{r.name}: matched by family only: {att.evidence[0]}")
 
 
 def _whois_json(result: api.Whois) -> dict[str, object]:
@@ -58,6 +62,7 @@ def _whois_json(result: api.Whois) -> dict[str, object]:
         "guardrails_removed": att.guardrails_removed,
         "cloud": result.cloud,
         "confidence": att.confidence,
+        "matched_by": att.matched_by,
         "candidates": att.candidates,
         "evidence": att.evidence,
     }

@@ -181,6 +181,7 @@ def ingest_file(
                     observations=summary.observations,
                     duplicates=summary.duplicates,
                     bad=len(summary.bad_records),
+                    skipped=dict(summary.skipped),
                 ),
             )
     finally:

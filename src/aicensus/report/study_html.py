@@ -180,16 +180,23 @@ def _sources(rows: list[dict[str, Any]]) -> str:
     return f'<p class="note">Sources:</p><ul class="note">{items}</ul>'
 
 
-def _ingest(by_format: dict[str, dict[str, int]]) -> str:
-    """Per source format: records read, used (stored), duplicates and bad (skipped)."""
+def _ingest(by_format: dict[str, dict[str, Any]]) -> str:
+    """Per source format: records read, used (stored), duplicates, bad, and skipped with why."""
     return (
         "; ".join(
             f"{fmt}: {r['files']} files, {r['records']} records read, {r['observations']} "
             f"observations stored, {r['duplicates']} duplicates, {r['bad']} bad records skipped"
+            + _why_skipped(r.get("skipped") or {})
             for fmt, r in sorted(by_format.items())
         )
         or "none (own scans only)"
     )
+
+
+def _why_skipped(skipped: dict[str, int]) -> str:
+    if not skipped:
+        return ""
+    return ", not stored: " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
 
 
 def _meta(meta: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import msgspec
@@ -76,27 +77,38 @@ class SourceFile(msgspec.Struct, kw_only=True):
     observations: int
     duplicates: int
     bad: int
+    skipped: dict[str, int] = {}  # records read but not stored: why → how many
+
+
+_SOURCE_COLUMNS = (
+    "sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
+    "duplicates, bad, skipped"
+)
+
+
+def _source(row: tuple[Any, ...]) -> SourceFile:
+    names = SourceFile.__struct_fields__
+    values: dict[str, Any] = dict(zip(names, row, strict=True))
+    values["skipped"] = msgspec.json.decode(values["skipped"]) if values["skipped"] else {}
+    return SourceFile(**values)
 
 
 def source_seen(store: Store, sha256: str) -> SourceFile | None:
     """The earlier ingest of a file with these bytes, if any."""
     con = _connection(store)
     row = con.execute(
-        "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
-        "duplicates, bad FROM ingest_sources WHERE sha256 = ?",
-        [sha256],
+        f"SELECT {_SOURCE_COLUMNS} FROM ingest_sources WHERE sha256 = ?", [sha256]
     ).fetchone()
-    if row is None:
-        return None
-    names = SourceFile.__struct_fields__
-    return SourceFile(**dict(zip(names, row, strict=True)))
+    return None if row is None else _source(row)
 
 
 def record_source(store: Store, source: SourceFile) -> None:
     """Record an ingested file in the ledger (replacing an earlier record of the same bytes)."""
     _connection(store).execute(
-        "INSERT OR REPLACE INTO ingest_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [getattr(source, name) for name in SourceFile.__struct_fields__],
+        f"INSERT OR REPLACE INTO ingest_sources ({_SOURCE_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [getattr(source, name) for name in SourceFile.__struct_fields__[:-1]]
+        + [msgspec.json.encode(source.skipped).decode() if source.skipped else None],
     )
 
 
@@ -104,11 +116,9 @@ def sources(store: Store) -> list[SourceFile]:
     """Every ingested file, oldest first."""
     con = _connection(store)
     found = con.execute(
-        "SELECT sha256, format, path, size_bytes, scan_id, ingested_at, records, observations, "
-        "duplicates, bad FROM ingest_sources ORDER BY ingested_at, path"
+        f"SELECT {_SOURCE_COLUMNS} FROM ingest_sources ORDER BY ingested_at, path"
     ).fetchall()
-    names = SourceFile.__struct_fields__
-    return [SourceFile(**dict(zip(names, row, strict=True))) for row in found]
+    return [_source(row) for row in found]
 
 
 # ---------------------------------------------------------------- duplicates

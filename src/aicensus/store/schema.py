@@ -11,7 +11,7 @@ import duckdb
 from aicensus.errors import StoreError
 from aicensus.store import sets
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order; a version
 # in _DATA_STEPS also has a Python step, run after its SQL in the same transaction.
@@ -19,6 +19,7 @@ _MIGRATIONS: dict[int, str] = {
     1: "migrate_1_to_2.sql",
     2: "migrate_2_to_3.sql",
     3: "migrate_3_to_4.sql",
+    4: "migrate_4_to_5.sql",
 }
 
 

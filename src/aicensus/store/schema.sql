@@ -129,7 +129,8 @@ CREATE TABLE IF NOT EXISTS ingest_sources (
     records       BIGINT    NOT NULL,
     observations  BIGINT    NOT NULL,
     duplicates    BIGINT    NOT NULL,
-    bad           BIGINT    NOT NULL
+    bad           BIGINT    NOT NULL,
+    skipped       VARCHAR   -- JSON {reason: count}: records read but not stored, and why
 );
 
 -- The view `models` (obs_id, seq and every model column: one row per model an observation

@@ -150,21 +150,29 @@ class StudyQueries:
             )
         )
 
-    def ingested_files(self) -> int:
-        return len(lon.sources(self._store))
+    def _files(self) -> list[lon.SourceFile]:
+        # A pull's page entries (ingest/pull.py) mark progress; each page's file has its own row.
+        return [f for f in lon.sources(self._store) if not f.sha256.startswith("pull:")]
 
-    def ingest_by_format(self) -> dict[str, dict[str, int]]:
+    def ingested_files(self) -> int:
+        return len(self._files())
+
+    def ingest_by_format(self) -> dict[str, dict[str, Any]]:
         """Per ingest format, from the ledger: files, records read, observations stored
-        (used), duplicates (read again, not stored twice) and bad records (skipped)."""
-        by: dict[str, dict[str, int]] = {}
-        for f in lon.sources(self._store):
+        (used), duplicates (read again, not stored twice), bad records and records skipped
+        (not stored: UDP/QUIC services, non-TCP banners …), with why → how many."""
+        by: dict[str, dict[str, Any]] = {}
+        for f in self._files():
             row = by.setdefault(
                 f.format,
-                {"files": 0, "records": 0, "observations": 0, "duplicates": 0, "bad": 0},
-            )
+                {"files": 0, "records": 0, "observations": 0, "duplicates": 0, "bad": 0,
+                 "skipped": {}},
+            )  # fmt: skip
             row["files"] += 1
             for key in ("records", "observations", "duplicates", "bad"):
                 row[key] += getattr(f, key)
+            for why, n in f.skipped.items():
+                row["skipped"][why] = row["skipped"].get(why, 0) + n
         return by
 
     def ips(self) -> list[str]:
