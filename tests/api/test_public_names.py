@@ -10,6 +10,7 @@ from aicensus import api
 
 PUBLIC = [
     "dashboard_app", "store_readable", "policy_rule_frameworks", "default_workers",
+    "PULL_ENGINES", "PullError", "PullSummary", "PulledPage", "find_key", "pull_search",
     "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
     "advisory_bundle", "affected_ranges", "update_advisories",
     "AUDIT_FORMATS", "CARD_FORMATS", "DEFAULT_HASH_LIMIT", "DEFAULT_LAB_NETWORK",
