@@ -18,6 +18,9 @@ from typing import Protocol
 import msgspec
 import yaml
 
+# The advisories module registers its `advisories` detector into DETECTORS on import; it is
+# imported here, where the checks are bound to detectors, so detectors.py never imports it back.
+from aicensus.assess.advisories import detector as _advisories  # noqa: F401
 from aicensus.assess.detectors import DETECTORS
 from aicensus.assess.finding import OWASP_LLM_2025
 from aicensus.assess.schema import (

@@ -409,7 +409,3 @@ def _honeypot(obs: ServiceObservation, p: NoParams, ctx: Context) -> Iterator[Hi
     ]
     if markers:
         yield Hit(markers, confidence="likely")
-
-
-# Registers the `advisories` detector (vulnerable versions, assess/advisories/detector.py).
-from aicensus.assess.advisories import detector as _advisories  # noqa: E402, F401

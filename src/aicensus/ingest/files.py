@@ -57,10 +57,20 @@ RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
 BATCH = 20_000  # observations stored per transaction
 
 # Each format's reader: a file's recorded services (no fingerprinting).
+def _read_nmap(path: str | Path) -> Recorded:
+    # masscan -oX handed to `ingest nmap` goes to masscan's reader, which keeps the banners.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2000).decode("utf-8", "replace")
+    except OSError:
+        head = ""  # nmap.read names the problem in its one-line error
+    return masscan.read(path) if nmap.is_masscan_xml(head) else nmap.read(path)
+
+
 RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "zgrab2": zgrab2.read,
     "masscan": masscan.read,
-    "nmap": nmap.read,
+    "nmap": _read_nmap,
     "censys": censys.read,
     "shodan": shodan.read,
     "responses": responses.read,

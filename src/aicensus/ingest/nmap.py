@@ -147,12 +147,13 @@ def _services(host: ET.Element, run_start: str | None) -> list[RecordedService]:
     return found
 
 
+def is_masscan_xml(text: str) -> bool:
+    """masscan -oX looks like nmap XML; its own reader (ingest/masscan.py) keeps the banners."""
+    return 'scanner="masscan"' in text[:2000]
+
+
 def read(path: str | Path) -> Recorded:
     text = read_text(path)
-    if 'scanner="masscan"' in text[:2000]:  # masscan -oX: its reader keeps the banners
-        from aicensus.ingest import masscan
-
-        return masscan.read(path)
     if not text.lstrip().startswith("<"):
         return read_normal(text)
     bad: list[BadRecord] = []

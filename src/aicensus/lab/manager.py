@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from aicensus.errors import LabError
 from aicensus.lab import llama_server
@@ -399,12 +398,3 @@ class Lab:
             f"{comp.name} did not answer {url} within {self.startup_timeout:.0f}s; "
             f"last lines of {comp.log}:\n" + log_tail(comp.log)
         )
-
-
-def __getattr__(name: str) -> Any:
-    """`FullLab` moved to aicensus.lab.full; old imports from here keep working."""
-    if name == "FullLab":
-        from aicensus.lab.full import FullLab
-
-        return FullLab
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
