@@ -5,6 +5,8 @@ from here (and keep the names importable where they used to live).
 AicensusError                a complete, one-line explanation for the user (CLI: exit 2)
 ├── TargetError              a target, exclusion, port list or shard spec that cannot be parsed
 ├── InputFileError           a file that cannot be read or parsed (target lists, ingest files)
+│   └── PullError            a search-engine pull that cannot start or go on (no key, no SDK,
+│                            the API refused a request)
 ├── RecordError              one record of an input file that cannot be used: it becomes a
 │                            skipped record (BadRecord) and reading goes on; also a ValueError
 ├── SignatureError           a fingerprint file that fails validation (names the file and field)
@@ -19,6 +21,7 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
+├── WorkerError              a scan worker process ended without finishing its share
 ├── AuditError               an audit that cannot run as asked (a bad --path, an unknown severity)
 ├── HeaderError              a model file's header that cannot be read; also a ValueError
 │   ├── GGUFHeaderError      a GGUF file the reader cannot walk
@@ -137,3 +140,11 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(f"terminated by signal {signum}")
         self.signum = signum
+
+
+class PullError(InputFileError):
+    """A pull that cannot start or go on: no key, no SDK, or the API refused a request."""
+
+
+class WorkerError(AicensusError):
+    """A worker process ended without finishing its share (the scan can be resumed)."""

@@ -29,16 +29,12 @@ import msgspec
 
 from aicensus import pipeline
 from aicensus.engine.config import EngineConfig
-from aicensus.errors import AicensusError
+from aicensus.errors import WorkerError
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import ServiceObservation, Target
 
 _PR_SET_PDEATHSIG = 1
 _DONE = None
-
-
-class WorkerError(AicensusError):
-    """A worker process ended without finishing its share (the scan can be resumed)."""
 
 
 def share_of(ip: str, workers: int) -> int:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aicensus.errors import InputFileError
+from aicensus.errors import PullError
 from aicensus.ingest.files import IngestSummary, ingest_file
 from aicensus.records import ServiceObservation
 from aicensus.store import Store
@@ -42,10 +42,6 @@ ENGINES = ("censys", "shodan")
 KEY_ENV = {"censys": ("CENSYS_PLATFORM_TOKEN", "CENSYS_API_KEY"), "shodan": ("SHODAN_API_KEY",)}
 SHODAN_PAGE = 100  # results per Shodan search page (fixed by the API)
 LAST = " (last)"  # marks the ledger row of a pull's last page: that pull is finished
-
-
-class PullError(InputFileError):
-    """A pull that cannot start or go on: no key, no SDK, or the API refused a request."""
 
 
 @dataclass
@@ -115,7 +111,7 @@ def page_key(engine: str, query: str, run: int, number: int) -> str:
 class _Shodan:
     def __init__(self, key: str, base_url: str | None, per_second: float) -> None:
         try:
-            import shodan  # type: ignore[import-untyped]
+            import shodan
         except ImportError:
             raise PullError(
                 "the shodan SDK is not installed: pip install 'aicensus[pull]'"
