@@ -333,3 +333,10 @@ class RecordedService(msgspec.Struct, kw_only=True):
     evidence: list[Evidence] = msgspec.field(default_factory=list)  # the source's own labels
     status: ScanStatus = ScanStatus.UNIDENTIFIED  # when no exchange was recorded
     error: str | None = None
+
+
+class BadRecord(msgspec.Struct):
+    """A record that was skipped: its line (or the line its element starts on) and why."""
+
+    line: int
+    reason: str

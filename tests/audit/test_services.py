@@ -119,7 +119,7 @@ def test_local_audit_probes_only_this_machines_loopback(monkeypatch: pytest.Monk
     def fake_scan(plan, **_kw):  # type: ignore[no-untyped-def]
         planned.extend((t.ip, t.port) for t in plan.iterator)
 
-    monkeypatch.setattr(audit_run.api, "scan", fake_scan)
+    monkeypatch.setattr(audit_run.scanning, "scan", fake_scan)
     result = audit_run.run_audit(stores=False, loopback_only=True)
     assert planned and all(svc.is_loopback(ip) for ip, _ in planned)
     assert ("127.0.0.1", 11434) in planned and ("127.0.0.5", 9999) in planned

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aicensus import api
+from aicensus import api, scanning
 from aicensus.engine.config import EngineConfig
 from tests.support.loopback import free_port
 
@@ -91,7 +91,7 @@ def recorded_scan(plan: api.TargetPlan) -> list[tuple[str, int]]:
 
 @pytest.fixture(autouse=True)
 def stock_asyncio_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api.scanning, "_run_async", asyncio.run)
+    monkeypatch.setattr(scanning, "_run_async", asyncio.run)
 
 
 @settings(

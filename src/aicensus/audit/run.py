@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from aicensus import api
+from aicensus import scanning
 from aicensus import targets as target_parser
 from aicensus.assess import Finding, Severity, assess, sort_key
 from aicensus.audit import services as svc
@@ -46,14 +46,14 @@ def _config(timeout: float) -> EngineConfig:
     )
 
 
-def _scan(plan: api.TargetPlan, timeout: float) -> list[ServiceObservation]:
+def _scan(plan: scanning.TargetPlan, timeout: float) -> list[ServiceObservation]:
     found: list[ServiceObservation] = []
 
     def keep(obs: ServiceObservation) -> None:
         if obs.status == ScanStatus.IDENTIFIED:
             found.append(obs)
 
-    api.scan(plan, config=_config(timeout), db=None, on_observation=keep)
+    scanning.scan(plan, config=_config(timeout), db=None, on_observation=keep)
     return found
 
 
@@ -119,7 +119,7 @@ def _local_services(
     timeout: float,
     progress: Progress,
 ) -> None:
-    port_list = target_parser.parse_ports(ports or "ai", api.port_presets())
+    port_list = target_parser.parse_ports(ports or "ai", scanning.port_presets())
     listeners = svc.read_listeners()
     own = svc.interface_addresses()
     result.sockets_read = listeners is not None
@@ -137,7 +137,7 @@ def _local_services(
             "the listening-socket table could not be read (try as root): exposure is judged "
             "from probes of this machine's own addresses"
         )
-    plan = api.plan_targets(tokens, ports=",".join(map(str, port_list)))
+    plan = scanning.plan_targets(tokens, ports=",".join(map(str, port_list)))
     planned = {(ip, p) for ip in tokens for p in port_list}
     extra: list[Target] = []
     for g in groups:
@@ -151,7 +151,7 @@ def _local_services(
         if (ip, g.port) not in planned:
             planned.add((ip, g.port))
             extra.append(Target(ip=ip, port=g.port))
-    plan = api.TargetPlan(
+    plan = scanning.TargetPlan(
         count=plan.count + len(extra), iterator=itertools.chain(plan.iterator, extra)
     )
     result.probed = plan.count
@@ -183,7 +183,7 @@ def _network_services(
     timeout: float,
     progress: Progress,
 ) -> None:
-    plan = api.plan_targets(tokens, ports=ports or "ai")
+    plan = scanning.plan_targets(tokens, ports=ports or "ai")
     result.probed = plan.count
     progress(f"scanning {plan.count} address:port pairs")
     observations = _scan(plan, timeout)

@@ -23,7 +23,12 @@ from typing import IO, TypeVar
 import msgspec
 
 from aicensus.errors import InputFileError, RecordError
-from aicensus.records import Exchange, RecordedService, ServiceObservation
+from aicensus.records import (  # BadRecord: defined with the records, a scan summary holds them
+    BadRecord,
+    Exchange,
+    RecordedService,
+    ServiceObservation,
+)
 
 __all__ = [
     "BadRecord",
@@ -45,13 +50,6 @@ __all__ = [
 ]
 
 GROUP_WINDOW_S = 3600.0  # responses for one service closer than this form one observation
-
-
-class BadRecord(msgspec.Struct):
-    """A record that was skipped: its line (or the line its element starts on) and why."""
-
-    line: int
-    reason: str
 
 
 class Recorded(msgspec.Struct, kw_only=True):

@@ -55,8 +55,8 @@ from aicensus.report.source import Assessed
 from aicensus.report.text import json_safe
 from aicensus.version import __version__
 
-if TYPE_CHECKING:  # the audit's records are read, never imported at run time (report ← audit)
-    from aicensus.audit.records import AuditResult, LocalService, ModelFile
+if TYPE_CHECKING:  # the audit's records (defined below the stages) are only read here
+    from aicensus.audit_records import AuditResult, LocalService, ModelFile
 
 _SHA256 = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 _CWE = re.compile(r"^CWE-(\d+)$")

@@ -40,7 +40,7 @@ from aicensus.records import ModelRecord, ServiceObservation
 
 if TYPE_CHECKING:
     from aicensus.attribute.diligence import FamilyRecord, ModelCard
-    from aicensus.audit.records import AuditResult, ModelFile
+    from aicensus.audit_records import AuditResult, ModelFile
 
 TOP_N = 3
 _POOL = 40  # alternatives ranked before the policy filter keeps the best TOP_N
