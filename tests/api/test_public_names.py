@@ -13,6 +13,8 @@ PUBLIC = [
     "PULL_ENGINES", "PullError", "PullSummary", "PulledPage", "find_key", "pull_search",
     "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
     "advisory_bundle", "affected_ranges", "update_advisories",
+    "COMPLIANCE_FORMATS", "ComplianceReport", "Pack", "check_packs", "compliance_report", "pack",
+    "packs", "render_compliance",
     "AUDIT_FORMATS", "CARD_FORMATS", "DEFAULT_HASH_LIMIT", "DEFAULT_LAB_NETWORK",
     "DEFAULT_USER_AGENT", "INGEST_FORMATS", "OBSERVATION_FORMATS", "PLAN_ARGS",
     "REPORT_FORMATS", "SEVERITIES", "STUDY_FORMATS",

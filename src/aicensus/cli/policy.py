@@ -13,7 +13,7 @@ import msgspec
 from aicensus import api
 from aicensus.cli.app import Group, fail
 from aicensus.cli.output import print_table
-from aicensus.cli.packs import check_packs_command, load_services, pack_options, packs_group
+from aicensus.cli.packs import check_packs_command, pack_options, packs_group
 
 
 @click.group("policy", cls=Group)
@@ -52,8 +52,7 @@ def check_command(
         fail("give --policy FILE and/or --pack NAME")
     status = 0
     if packs:
-        services, scan = load_services(db, scan_id, audit_file)
-        status = check_packs_command(packs, params, profile, services, fmt, scan)
+        status = check_packs_command(packs, params, profile, db, scan_id, audit_file, fmt)
     if not policy_file:
         sys.exit(status)
     check = api.check_policy(policy_file, db, scan_id)
