@@ -224,6 +224,7 @@ class Lab:
             if process_alive(comp):
                 raise
             self.echo(f"{comp.name}: exited while starting; trying once more")
+            stop_process(comp)  # never two of it on one port: the first may linger
             retry = self._start(comp.name, state)
             self._save(state)
             self._wait_ready(retry)

@@ -158,9 +158,11 @@ def process_alive(comp: ComponentState) -> bool:
     if _proc_state(comp.pid) in ("Z", "X"):
         return False
     cmd = _cmdline(comp.pid)
-    if cmd is None:  # no /proc: trust the pid
+    # No /proc: trust the pid. An empty command line of a live process is one caught inside
+    # execve (the kernel shows none while it swaps the image in): it is starting, not gone.
+    if not cmd:
         return True
-    same_program = bool(cmd) and Path(cmd[0]).name == Path(comp.argv[0]).name
+    same_program = Path(cmd[0]).name == Path(comp.argv[0]).name
     return same_program and str(comp.port) in cmd
 
 
