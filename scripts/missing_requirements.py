@@ -16,7 +16,17 @@ def requirements() -> list[str]:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    return [*project["dependencies"], *extras["test"], *extras["lab"]]
+    wanted = [*project["dependencies"], *extras["test"], *extras["lab"]]
+    # An extra may name another of this project's extras (`aicensus[pull]`): count its packages.
+    own = re.compile(rf"{re.escape(project['name'])}\[([^\]]+)\]")
+    out: list[str] = []
+    for req in wanted:
+        m = own.fullmatch(req.strip())
+        if m is None:
+            out.append(req)
+        else:
+            out += [r for name in m.group(1).split(",") for r in extras[name.strip()]]
+    return out
 
 
 def applies(req: str) -> bool:

@@ -71,3 +71,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     report.outcome = "failed"
     report.longrepr = f"skipped, but ${NO_SKIP} is set (scripts/test): {reason}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A module that skips itself while collecting fails too where $AICENSUS_NO_SKIP is set."""
+    if not report.skipped or os.environ.get(NO_SKIP, "").strip().lower() in (
+        "",
+        "0",
+        "false",
+        "no",
+    ):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped, but ${NO_SKIP} is set (scripts/test): {reason}"
