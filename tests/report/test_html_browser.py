@@ -42,18 +42,8 @@ from tests.support.assess_cases import (
     keyed_llamacpp,
     open_ollama,
 )
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path(os.environ.get("AICENSUS_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 IMG_NAME = '<img src=x onerror="window.__pwned=1;alert(2)">'
 ANSI_NAME = "\x1b[31mred-model\x1b[0m:latest"
 CONTROL_NAME = "ctl\x00\x07\x08\x7f\u202eevil:7b"

@@ -1,5 +1,5 @@
 """Headless Chromium for the browser tests (Debian's `chromium`, driven by Playwright): where it
-is and the flags that keep it offline and quiet. The same flags as tests/report/test_html_browser.py.
+is and the flags that keep it offline and quiet (every browser test uses these).
 """
 
 from __future__ import annotations
