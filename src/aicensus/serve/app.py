@@ -192,10 +192,9 @@ class Dashboard:
         return self.render(request, "overview.html", snap=snap, stale=stale, **context)
 
     def _overview(self, snap: Snapshot) -> dict[str, Any]:
-        rows = snap.derived("rows", lambda: views.rows(snap))
-        products = Counter(r.s.product or "unknown" for r in rows)
-        developers = Counter(d for r in rows for d in r.s.developers)
-        dev_countries = Counter(c for r in rows for c in r.s.developer_countries)
+        products = Counter(dict(snap.board.counts("product")))
+        developers = Counter(dict(snap.board.counts("developer")))
+        dev_countries = Counter(dict(snap.board.counts("dev_country")))
         countries = snap.host_countries()
         severities = snap.severity_counts()
         charts = {
@@ -210,35 +209,33 @@ class Dashboard:
             "new_hosts": column_chart("new hosts per day", snap.new_hosts),
         }
         return dict(
-            hosts=len({r.s.ip for r in rows}), countries=countries, products=products,
+            hosts=snap.board.hosts(), countries=countries, products=products,
             developers=developers, dev_countries=dev_countries, severities=severities,
             charts={k: Markup(v) for k, v in charts.items()},
         )  # fmt: skip
 
     def services(self, request: Request) -> Response:
         snap, stale = self.snapshot(request)
-        all_rows = snap.derived("rows", lambda: views.rows(snap))
         params = dict(request.query_params)
-        selected = views.select(all_rows, params)
         try:
             page = int(params.get("page", "1"))
         except ValueError:
             page = 1
-        shown, page, pages = views.page_of(selected, page)
+        shown, total, page, pages = views.select(snap, params, page)
         keep = {k: v for k, v in params.items() if k in views.FILTERS or k in ("q", "sort")}
         return self.render(
-            request, "services.html", snap=snap, stale=stale, rows=shown, total=len(selected),
-            all=len(all_rows), page=page, pages=pages, filters=views.FILTERS,
-            options=snap.derived("options", lambda: views.options(all_rows)), chosen=keep,
-            sorts={k: label for k, (label, _) in views.SORTS.items()},
-            query=urlencode(keep), prev_q=urlencode({**keep, "page": page - 1}),
+            request, "services.html", snap=snap, stale=stale, rows=shown, total=total,
+            all=snap.n_services, page=page, pages=pages, filters=views.FILTERS,
+            options=snap.derived("options", lambda: views.options(snap)), chosen=keep,
+            sorts=views.SORTS, query=urlencode(keep),
+            prev_q=urlencode({**keep, "page": page - 1}),
             next_q=urlencode({**keep, "page": page + 1}),
         )  # fmt: skip
 
     def export(self, request: Request, kind: str) -> Response:
         snap, _ = self.snapshot(request)
         params = dict(request.query_params)
-        selected = views.select(snap.derived("rows", lambda: views.rows(snap)), params)
+        selected, _, _, _ = views.select(snap, params)
         name = f"aicensus-services.{kind}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         if kind == "csv":

@@ -1,6 +1,7 @@
 """Reading the store for the dashboard: a read-only open per request (so a scan can still open
-the store for writing between requests), and a snapshot of the heavy aggregates kept in memory
-until the store file changes.
+the store for writing between requests), and a snapshot of the aggregates kept in memory until
+the store file changes: the store's summary tables (store/summary.py) copied into an in-memory
+board (store/board.py) that the pages filter and count in SQL.
 
 While a scan holds the store (DuckDB allows one writer and refuses a read-only open meanwhile),
 the pages keep showing the last snapshot read, marked as such; a page that has none says the
@@ -23,6 +24,7 @@ from aicensus.enrich import enrich
 from aicensus.errors import StoreLockedError
 from aicensus.store import Store
 from aicensus.store import dashboard as board
+from aicensus.store.board import Board
 
 T = TypeVar("T")
 _CHUNK = 2_000  # observations read at a time when assessing every service
@@ -55,15 +57,16 @@ class Assessed:
 
 
 class Snapshot:
-    """The store's aggregates at one moment: services, models, new hosts; then, from a
-    background thread, each host's geography and each service's findings (`pending` until
-    then, so that no page waits for them)."""
+    """The store's aggregates at one moment: totals, models, new hosts, and the board of
+    every service (store/board.py); then, from a background thread, each host's geography and
+    each service's findings (`pending` until then, so that no page waits for them)."""
 
     def __init__(self, fingerprint: tuple[int, ...], read_at: datetime) -> None:
         self.fingerprint = fingerprint
         self.read_at = read_at
         self.totals = board.Totals(observations=0, identified=0, scans=0)
-        self.services: list[board.ServiceRow] = []
+        self.board = Board()
+        self.n_services = 0
         self.new_hosts: list[tuple[object, int]] = []
         self.models: list[board.ModelSeen] = []
         self.geo: dict[str, Geo] = {}
@@ -77,6 +80,13 @@ class Snapshot:
     def publish(self, *, geo: dict[str, Geo] | None = None,
                 findings: dict[tuple[str, int], Assessed] | None = None,
                 pending: str = "") -> None:  # fmt: skip
+        if geo is not None:  # the board first: a page that sees the new version sees it all
+            self.board.set_geo([(ip, g.country, g.as_key, g.org) for ip, g in geo.items()])
+        if findings is not None:
+            rows = [
+                (k[0], k[1], a.ids, a.worst, a.count, a.severities) for k, a in findings.items()
+            ]
+            self.board.set_findings(rows)
         with self._lock:
             if geo is not None:
                 self.geo = geo
@@ -98,16 +108,10 @@ class Snapshot:
         return value
 
     def host_countries(self) -> Counter[str]:
-        return Counter(
-            g.country
-            for ip in {s.ip for s in self.services}
-            if (g := self.geo.get(ip)) and g.country
-        )
+        return Counter(self.board.host_countries())
 
     def severity_counts(self) -> dict[str, int]:
-        counts: Counter[str] = Counter()
-        for a in self.findings.values():
-            counts.update(a.severities)
+        counts = self.board.severity_counts()
         return {s: counts.get(s, 0) for s in _ORDER}
 
 
@@ -171,19 +175,21 @@ class Reader:
 
         def load(store: Store) -> None:
             snap.totals = board.totals(store)
-            snap.services = board.services(store)
+            snap.board = Board.load(store)
             snap.new_hosts = list(board.new_hosts_by_day(store))
             snap.models = board.models_seen(store)
 
         self.read(load)
+        snap.n_services = snap.board.count()
         return snap
 
     def _complete(self, snap: Snapshot) -> None:
         """Geography, then findings (the slow part: every service's latest observation is
         read and assessed), each published when whole."""
         try:
-            snap.publish(geo=self._lookup({s.ip for s in snap.services}), pending="findings")
-            snap.publish(findings=self._assess(snap.services))
+            services = snap.board.keys()
+            snap.publish(geo=self._lookup({ip for ip, _, _ in services}), pending="findings")
+            snap.publish(findings=self._assess(services))
         except StoreLockedError:
             snap.publish(pending="findings (the store became busy; they come with the next read)")
         except Exception as exc:  # a page must say so: the thread must not die silently
@@ -197,19 +203,19 @@ class Reader:
             self._geo[e.ip] = Geo(e.country, e.as_key, e.org)
         return {ip: self._geo[ip] for ip in ips}
 
-    def _assess(self, services: list[board.ServiceRow]) -> dict[tuple[str, int], Assessed]:
+    def _assess(self, services: list[tuple[str, int, int]]) -> dict[tuple[str, int], Assessed]:
         """Every service's findings, from its latest observation (kept by obs_id, so a new
         snapshot assesses only the services that changed), read in chunks: each chunk a short
         read-only open, so a scan waiting to start is held up for one chunk at most."""
         out: dict[tuple[str, int], Assessed] = {}
-        latest = {(s.ip, s.port): s.obs_id for s in services}
+        latest = {(ip, port): obs_id for ip, port, obs_id in services}
         todo = []
-        for s in services:
-            known = self._findings.get((s.ip, s.port, s.obs_id))
+        for ip, port, obs_id in services:
+            known = self._findings.get((ip, port, obs_id))
             if known is None:
-                todo.append(s.obs_id)
+                todo.append(obs_id)
             else:
-                out[(s.ip, s.port)] = known
+                out[(ip, port)] = known
         for start in range(0, len(todo), _CHUNK):
             chunk = todo[start : start + _CHUNK]
             for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):

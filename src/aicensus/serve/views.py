@@ -1,18 +1,17 @@
 """What each page shows, from the reader's snapshot: filtering, paging and exports of the
-services table, and the per-service and per-model details. No SQL: the store answers."""
+services table. No SQL: the snapshot's board (store/board.py) filters, sorts and counts."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aicensus.serve.reader import Assessed, Snapshot
-from aicensus.store.dashboard import ServiceRow
+from aicensus.serve.reader import Snapshot
+from aicensus.store.board import BoardRow
 
 PER_PAGE = 50
 # The services filters: query parameter → label (in the form's order).
@@ -35,76 +34,46 @@ EXPORT_COLUMNS = (
 
 @dataclass
 class Row:
-    """One services-table row: the store's ServiceRow plus geography and findings."""
+    """One services-table row: the service, its host's geography and its findings."""
 
-    s: ServiceRow
-    country: str | None
-    as_key: str | None
-    org: str | None
-    findings: Assessed | None = None
+    s: BoardRow
+
+    @property
+    def country(self) -> str | None:
+        return self.s.country
+
+    @property
+    def as_key(self) -> str | None:
+        return self.s.as_key
+
+    @property
+    def org(self) -> str | None:
+        return self.s.org
 
     @property
     def finding_ids(self) -> tuple[str, ...]:
-        return self.findings.ids if self.findings else ()
+        return self.s.finding_ids
 
     @property
     def worst(self) -> str:
-        return self.findings.worst if self.findings else ""
+        return self.s.worst
 
     @property
     def finding_count(self) -> int:
-        return self.findings.count if self.findings else 0
-
-    def values(self, key: str) -> tuple[str, ...]:
-        """This row's values for a filter (several for developers and findings)."""
-        s = self.s
-        match key:
-            case "product":
-                return (s.product or "",)
-            case "version":
-                return (s.version or "",)
-            case "country":
-                return (self.country or "",)
-            case "as":
-                return (self.as_key or "",)
-            case "auth":
-                return (s.auth or "",)
-            case "finding":
-                return self.finding_ids
-            case "developer":
-                return s.developers
-            case "dev_country":
-                return s.developer_countries
-        return ()
+        return self.s.finding_count
 
     def export(self) -> dict[str, Any]:
         s = self.s
         return {
             "ip": s.ip, "port": s.port, "scheme": s.scheme, "product": s.product,
-            "version": s.version, "auth": s.auth, "country": self.country, "as": self.as_key,
+            "version": s.version, "auth": s.auth, "country": s.country, "as": s.as_key,
             "models": s.models, "developers": list(s.developers),
             "developer_countries": list(s.developer_countries),
-            "findings": list(self.finding_ids), "worst": self.worst or None,
+            "findings": list(s.finding_ids), "worst": s.worst or None,
             "observations": s.observations,
             "first_seen": s.first_seen.isoformat() if s.first_seen else None,
             "last_seen": s.last_seen.isoformat() if s.last_seen else None,
         }  # fmt: skip
-
-
-def rows(snap: Snapshot) -> list[Row]:
-    out = []
-    for s in snap.services:
-        g = snap.geo.get(s.ip)
-        out.append(
-            Row(
-                s,
-                g.country if g else None,
-                g.as_key if g else None,
-                g.org if g else None,
-                snap.findings.get((s.ip, s.port)),
-            )
-        )
-    return out
 
 
 def chosen(params: Mapping[str, str]) -> dict[str, str]:
@@ -112,54 +81,38 @@ def chosen(params: Mapping[str, str]) -> dict[str, str]:
     return {k: params[k] for k in FILTERS if params.get(k)}
 
 
-def matches(row: Row, filters: Mapping[str, str], query: str) -> bool:
-    for key, want in filters.items():
-        if want not in row.values(key):
-            return False
-    if query:
-        q = query.casefold()
-        hay = (row.s.ip, str(row.s.port), row.s.product or "", row.s.version or "",
-               row.country or "", row.as_key or "", row.org or "", *row.s.developers)  # fmt: skip
-        return any(q in h.casefold() for h in hay)
-    return True
-
-
-_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1, "": 0}
-# The services table's orders: name → (label, key); rows start in (ip, port) order and the
-# sort is stable, so ties keep that order.
-SORTS: dict[str, tuple[str, Callable[[Row], Any]]] = {
-    "address": ("address", lambda r: 0),
-    "severity": ("most severe finding", lambda r: (-_RANK[r.worst], -r.finding_count)),
-    "recent": ("last seen", lambda r: -(r.s.last_seen.timestamp() if r.s.last_seen else 0)),
-    "models": ("most models", lambda r: -r.s.models),
+# The services table's orders: name → label (rows in (ip, port) order within ties).
+SORTS = {
+    "address": "address",
+    "severity": "most severe finding",
+    "recent": "last seen",
+    "models": "most models",
 }
 
 
-def select(all_rows: Iterable[Row], params: Mapping[str, str]) -> list[Row]:
-    """The rows the filters and search keep, in the order `sort` asks (address by default)."""
-    filters = chosen(params)
-    query = params.get("q", "").strip()
-    found = [r for r in all_rows if matches(r, filters, query)]
+def select(
+    snap: Snapshot, params: Mapping[str, str], page: int | None = None
+) -> tuple[list[Row], int, int, int]:
+    """(the rows the filters and search keep, in the order `sort` asks (address by default):
+    page `page` of them (1-based, clamped), or all when page is None; how many they keep;
+    the page; the number of pages)."""
+    filters, query = chosen(params), params.get("q", "").strip()
     sort = params.get("sort", "address")
-    if sort in SORTS and sort != "address":
-        found.sort(key=SORTS[sort][1])
-    return found
-
-
-def options(all_rows: list[Row], limit: int = 200) -> dict[str, list[tuple[str, int]]]:
-    """Each filter's values with their counts, most common first (the form's choices)."""
-    out = {}
-    for key in FILTERS:
-        counts = Counter(v for r in all_rows for v in r.values(key) if v)
-        out[key] = counts.most_common(limit)
-    return out
-
-
-def page_of(items: list[Row], page: int) -> tuple[list[Row], int, int]:
-    """(the rows of page `page` (1-based, clamped), that page, the number of pages)."""
-    pages = max(1, -(-len(items) // PER_PAGE))
+    if page is None:
+        found, total = snap.board.select(filters, query, sort)
+        return [Row(r) for r in found], total, 1, 1
+    _, total = snap.board.select(filters, query, sort, limit=0)
+    pages = max(1, -(-total // PER_PAGE))
     page = min(max(page, 1), pages)
-    return items[(page - 1) * PER_PAGE : page * PER_PAGE], page, pages
+    found, total = snap.board.select(
+        filters, query, sort, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+    )
+    return [Row(r) for r in found], total, page, pages
+
+
+def options(snap: Snapshot, limit: int = 200) -> dict[str, list[tuple[str, int]]]:
+    """Each filter's values with their counts, most common first (the form's choices)."""
+    return snap.board.options(limit)
 
 
 def to_csv(selected: list[Row]) -> str:

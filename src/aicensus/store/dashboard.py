@@ -4,6 +4,8 @@ enough.
 
 A *service* is one (ip, port) with at least one `identified` observation; its *latest*
 observation is the one stored last (the highest obs_id: scans and ingests store in time order).
+The aggregates come from the summary tables (store/summary.py) plus whatever was stored since
+they were last brought up to date, so they are exact either way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import msgspec
 from aicensus.records import ServiceObservation
 from aicensus.store.db import OBSERVATION_COLUMNS, Store, _observation, apply_limits
 from aicensus.store.longitudinal import _connection
+from aicensus.store.summary import Summary
 
 
 class ServiceRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -86,39 +89,27 @@ def _rows(store: Store, sql: str, params: Sequence[object] = ()) -> list[tuple[A
 
 
 def totals(store: Store) -> Totals:
+    """The store's counts (identified: over the services' observations)."""
+    con = _connection(store)
+    summary = Summary(con)
     (row,) = _rows(
         store,
-        "SELECT (SELECT count(*) FROM observations), "
-        "(SELECT count(*) FROM observations WHERE status = 'identified'), "
+        f"SELECT (SELECT count(*) FROM observations), "
+        f"(SELECT coalesce(sum(n_obs), 0) FROM {summary.services()}), "
         "(SELECT count(*) FROM scans)",
     )
-    return Totals(observations=row[0], identified=row[1], scans=row[2])
-
-
-_SERVICES = """
-WITH latest AS (
-    SELECT ip, port, max(obs_id) AS obs_id, count(*) AS n_obs,
-           min(observed_at) AS first_seen, max(observed_at) AS last_seen
-    FROM observations WHERE status = 'identified' GROUP BY ip, port
-), joined AS (
-    SELECT l.*, o.scheme, o.product, o.version, o.auth, o.scan_id, o.model_set
-    FROM latest l JOIN observations o ON o.obs_id = l.obs_id
-), sets AS (
-    SELECT set_id,
-           list(DISTINCT developer ORDER BY developer) FILTER (developer IS NOT NULL) AS devs,
-           list(DISTINCT country ORDER BY country) FILTER (country IS NOT NULL) AS countries
-    FROM set_models WHERE set_id IN (SELECT model_set FROM joined) GROUP BY set_id
-)
-SELECT j.ip, j.port, j.scheme, j.product, j.version, j.auth, j.obs_id, j.scan_id, j.n_obs,
-       j.first_seen, j.last_seen, coalesce(ms.n_models, 0), s.devs, s.countries
-FROM joined j LEFT JOIN model_sets ms ON ms.set_id = j.model_set
-LEFT JOIN sets s ON s.set_id = j.model_set
-ORDER BY j.ip, j.port
-"""
+    return Totals(observations=row[0], identified=int(row[1]), scans=row[2])
 
 
 def services(store: Store) -> list[ServiceRow]:
     """Every service, ordered by (ip, port)."""
+    summary = Summary(_connection(store))
+    found = _rows(
+        store,
+        "SELECT ip, port, scheme, product, version, auth, obs_id, scan_id, n_obs, first_seen, "
+        f"last_seen, n_models, developers, countries FROM {summary.services()} "
+        "ORDER BY ip, port",
+    )
     return [
         ServiceRow(
             ip=r[0],
@@ -136,20 +127,21 @@ def services(store: Store) -> list[ServiceRow]:
             developers=tuple(r[12] or ()),
             developer_countries=tuple(r[13] or ()),
         )
-        for r in _rows(store, _SERVICES)
+        for r in found
     ]
 
 
 def new_hosts_by_day(store: Store) -> list[tuple[date, int]]:
     """How many hosts (IPs) were first seen identified on each UTC day."""
+    summary = Summary(_connection(store))
     return [
         (r[0], r[1])
         for r in _rows(
             store,
-            """SELECT d, count(*) FROM (
-                   SELECT min(CAST(observed_at AS DATE)) AS d FROM observations
-                   WHERE status = 'identified' AND observed_at IS NOT NULL GROUP BY ip)
-               GROUP BY d ORDER BY d""",
+            f"""SELECT d, count(*) FROM (
+                   SELECT CAST(min(first_seen) AS DATE) AS d FROM {summary.services()}
+                   GROUP BY ip)
+               WHERE d IS NOT NULL GROUP BY d ORDER BY d""",
         )
     ]
 
@@ -195,15 +187,12 @@ def service_timeline(store: Store, ip: str, port: int, limit: int = 2000) -> lis
 
 def models_seen(store: Store) -> list[ModelSeen]:
     """Every model name any observation listed, most widely served first."""
+    con = _connection(store)
+    summary = Summary(con)
     found = _rows(
         store,
-        """WITH served AS (
-               SELECT DISTINCT model_set AS set_id, ip, port FROM observations
-               WHERE model_set IS NOT NULL)
-           SELECT m.name, mode(m.developer), mode(m.country), mode(m.licence), mode(m.family),
-                  count(DISTINCT (s.ip, s.port)) AS services, count(DISTINCT s.ip) AS hosts
-           FROM set_models m JOIN served s USING (set_id)
-           GROUP BY m.name ORDER BY services DESC, m.name""",
+        "SELECT name, developer, country, licence, family, services, hosts "
+        f"FROM {summary.models(con)} ORDER BY services DESC, name",
     )
     return [
         ModelSeen(
@@ -221,12 +210,13 @@ def models_seen(store: Store) -> list[ModelSeen]:
 
 def model_served_at(store: Store, name: str, limit: int = 500) -> list[ServedAt]:
     """The services whose observations listed a model of this name, latest first."""
+    summary = Summary(_connection(store))
     found = _rows(
         store,
-        """SELECT o.ip, o.port, arg_max(o.product, o.obs_id), max(o.observed_at)
-           FROM observations o
-           WHERE o.model_set IN (SELECT DISTINCT set_id FROM set_models WHERE name = $1)
-           GROUP BY o.ip, o.port ORDER BY 4 DESC NULLS LAST, 1, 2 LIMIT $2""",
+        f"""SELECT ip, port, arg_max(product, last_obs), max(last_seen)
+           FROM {summary.served()}
+           WHERE set_id IN (SELECT DISTINCT set_id FROM set_models WHERE name = $1)
+           GROUP BY ip, port ORDER BY 4 DESC NULLS LAST, 1, 2 LIMIT $2""",
         [name, limit],
     )
     return [ServedAt(ip=r[0], port=r[1], product=r[2], last_seen=_utc(r[3])) for r in found]

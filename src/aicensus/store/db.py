@@ -17,7 +17,7 @@ import msgspec
 
 from aicensus.errors import StoreError, StoreLockedError
 from aicensus.records import ServiceObservation
-from aicensus.store import rows, sets
+from aicensus.store import rows, sets, summary
 from aicensus.store.schema import SCHEMA_VERSION, check_version, ensure_schema, stored_version
 from aicensus.version import __version__
 
@@ -318,7 +318,8 @@ class Store:
         return int(row[0])
 
     def finish_scan(self, scan_id: int, status: str = "completed") -> None:
-        """Mark a scan finished with status, recording its counts."""
+        """Mark a scan finished with status, recording its counts; bring the summary tables
+        (store/summary.py) up to date."""
         self._writable()
         self._require_scan(scan_id)
         with _mapped(f"cannot finish scan {scan_id} in {self.path}"):
@@ -327,6 +328,8 @@ class Store:
                 "UPDATE scans SET finished_at = ?, status = ?, counts = ? WHERE scan_id = ?",
                 [_now(), status, rows.to_json(counts), scan_id],
             )
+            # The dashboard's summary (store/summary.py) gains this run's observations.
+            summary.refresh(self._con)
 
     def _counts(self, scan_id: int) -> dict[str, int]:
         by_status = self._con.execute(

@@ -1,0 +1,272 @@
+"""The dashboard's working copy of the services (`aicensus serve`): an in-memory DuckDB table
+of every service from the store's summary (store/summary.py), to which the dashboard adds each
+host's geography and each service's findings as it learns them. Its pages filter, search,
+sort, page and count in SQL here, so a page costs milliseconds on 175,000 services, and only
+the rows a page shows become Python objects.
+
+Not the store: nothing here writes the store file, and the copy is read while the store is open
+(read-only) for a moment only, so a scan can take the store between two pages.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+
+from aicensus.store.db import Store, apply_limits
+from aicensus.store.longitudinal import _connection
+from aicensus.store.summary import Summary
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
+_RANK = "CASE worst " + " ".join(
+    f"WHEN '{s}' THEN {len(SEVERITIES) - i}" for i, s in enumerate(SEVERITIES)
+) + " ELSE 0 END"  # fmt: skip
+# Filter → (column, is a list).
+FILTER_COLUMNS = {
+    "product": ("product", False),
+    "version": ("version", False),
+    "country": ("country", False),
+    "as": ("as_key", False),
+    "auth": ("auth", False),
+    "finding": ("finding_ids", True),
+    "developer": ("developers", True),
+    "dev_country": ("countries", True),
+}
+SORT_ORDERS = {
+    "address": "ip, port",
+    "severity": "rank DESC, finding_count DESC, ip, port",
+    "recent": "last_seen DESC NULLS LAST, ip, port",
+    "models": "n_models DESC, ip, port",
+}
+
+
+class BoardRow(msgspec.Struct, kw_only=True, frozen=True):
+    """One service as the services table shows it."""
+
+    ip: str
+    port: int
+    scheme: str | None
+    product: str | None
+    version: str | None
+    auth: str | None
+    obs_id: int
+    scan_id: int
+    observations: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    models: int
+    developers: tuple[str, ...]
+    developer_countries: tuple[str, ...]
+    country: str | None
+    as_key: str | None
+    org: str | None
+    finding_ids: tuple[str, ...]
+    worst: str
+    finding_count: int
+
+
+_ROW_COLUMNS = (
+    "ip, port, scheme, product, version, auth, obs_id, scan_id, n_obs, first_seen, last_seen, "
+    "n_models, developers, countries, country, as_key, org, finding_ids, worst, finding_count"
+)
+
+
+def _row(r: tuple[Any, ...]) -> BoardRow:
+    return BoardRow(
+        ip=r[0], port=r[1], scheme=r[2], product=r[3], version=r[4], auth=r[5], obs_id=r[6],
+        scan_id=r[7], observations=r[8],
+        first_seen=r[9].replace(tzinfo=UTC) if r[9] is not None else None,
+        last_seen=r[10].replace(tzinfo=UTC) if r[10] is not None else None,
+        models=r[11], developers=tuple(r[12] or ()), developer_countries=tuple(r[13] or ()),
+        country=r[14], as_key=r[15], org=r[16], finding_ids=tuple(r[17] or ()),
+        worst=r[18] or "", finding_count=r[19] or 0,
+    )  # fmt: skip
+
+
+class Board:
+    """Every service of one snapshot of the store, in memory; thread-safe."""
+
+    def __init__(self) -> None:
+        self._con = duckdb.connect(":memory:")
+        self._lock = threading.Lock()
+        self._con.execute(
+            "CREATE TABLE geo (ip VARCHAR, country VARCHAR, as_key VARCHAR, org VARCHAR)"
+        )
+        self._con.execute(
+            "CREATE TABLE findings (ip VARCHAR, port INTEGER, finding_ids VARCHAR[], "
+            "worst VARCHAR, finding_count INTEGER, "
+            + ", ".join(f"{s} INTEGER" for s in SEVERITIES)
+            + ")"
+        )
+
+    @classmethod
+    def load(cls, store: Store) -> Board:
+        """The store's services, copied through a Parquet file (no Python object per row)."""
+        board = cls()
+        con = _connection(store)
+        apply_limits(con)
+        summary = Summary(con)
+        with tempfile.TemporaryDirectory(prefix="aicensus-board-") as where:
+            path = str(Path(where) / "services.parquet").replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM {summary.services()}) TO '{path}' (FORMAT parquet)")
+            board._con.execute(f"CREATE TABLE services AS SELECT * FROM read_parquet('{path}')")
+        board._join()
+        return board
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def _join(self) -> None:
+        """The table the pages read: services with geography and findings (when known)."""
+        self._con.execute(
+            f"""CREATE OR REPLACE TABLE board AS
+            SELECT s.*, g.country, g.as_key, g.org,
+                   coalesce(f.finding_ids, []) AS finding_ids, coalesce(f.worst, '') AS worst,
+                   coalesce(f.finding_count, 0) AS finding_count,
+                   {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank,
+                   lower(concat_ws(chr(31), s.ip, CAST(s.port AS VARCHAR), s.product,
+                                   s.version, g.country, g.as_key, g.org,
+                                   array_to_string(s.developers, chr(31)))) AS hay
+            FROM services s LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port)"""
+        )
+
+    # ------------------------------------------------------------ adding what was learnt
+
+    def keys(self) -> list[tuple[str, int, int]]:
+        """(ip, port, obs_id of the latest identified observation) of every service."""
+        with self._lock:
+            return [tuple(r) for r in self._con.execute(  # type: ignore[misc]
+                "SELECT ip, port, obs_id FROM services ORDER BY ip, port").fetchall()]  # fmt: skip
+
+    def set_geo(self, geo: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
+        """Each host's (ip, country, as_key, org)."""
+        columns = list(zip(*geo, strict=True)) if geo else [[], [], [], []]
+        with self._lock:
+            self._con.execute("DELETE FROM geo")
+            self._con.execute(
+                "INSERT INTO geo SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), "
+                "unnest($3::VARCHAR[]), unnest($4::VARCHAR[])",
+                [list(c) for c in columns],
+            )
+            self._join()
+
+    def set_findings(
+        self, found: Sequence[tuple[str, int, Sequence[str], str, int, Mapping[str, int]]]
+    ) -> None:
+        """Each service's (ip, port, finding ids, worst severity, count, {severity: count})."""
+        with self._lock:
+            self._con.execute("DELETE FROM findings")
+            self._con.execute(
+                "INSERT INTO findings SELECT unnest($1::VARCHAR[]), unnest($2::INTEGER[]), "
+                "unnest($3::VARCHAR[][]), unnest($4::VARCHAR[]), unnest($5::INTEGER[]), "
+                + ", ".join(f"unnest(${i}::INTEGER[])" for i in range(6, 6 + len(SEVERITIES))),
+                [
+                    [f[0] for f in found], [f[1] for f in found], [list(f[2]) for f in found],
+                    [f[3] for f in found], [f[4] for f in found],
+                    *([f[5].get(s, 0) for f in found] for s in SEVERITIES),
+                ],
+            )  # fmt: skip
+            self._join()
+
+    # ------------------------------------------------------------ reading
+
+    def count(self) -> int:
+        with self._lock:
+            row = self._con.execute("SELECT count(*) FROM board").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _where(filters: Mapping[str, str], query: str) -> tuple[str, list[object]]:
+        clauses, params = [], []
+        for key, want in filters.items():
+            column, is_list = FILTER_COLUMNS[key]
+            params.append(want)
+            if is_list:
+                clauses.append(f"list_contains({column}, ${len(params)})")
+            else:
+                clauses.append(f"coalesce({column}, '') = ${len(params)}")
+        if query:
+            params.append(query.lower())
+            clauses.append(f"contains(hay, ${len(params)})")
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def select(
+        self,
+        filters: Mapping[str, str],
+        query: str = "",
+        sort: str = "address",
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[BoardRow], int]:
+        """(the rows the filters and search keep, in `sort` order, from offset, at most
+        limit of them; how many they keep in all)."""
+        where, params = self._where(filters, query)
+        order = SORT_ORDERS.get(sort, SORT_ORDERS["address"])
+        page = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+        with self._lock:
+            total = self._con.execute(f"SELECT count(*) FROM board {where}", params).fetchone()
+            found = self._con.execute(
+                f"SELECT {_ROW_COLUMNS} FROM board {where} ORDER BY {order} {page}", params
+            ).fetchall()
+        return [_row(r) for r in found], int(total[0]) if total else 0
+
+    def options(self, limit: int = 200) -> dict[str, list[tuple[str, int]]]:
+        """Each filter's values with their counts, most common first."""
+        out = {}
+        with self._lock:
+            for key, (column, is_list) in FILTER_COLUMNS.items():
+                values = f"unnest({column})" if is_list else column
+                out[key] = [
+                    (v, n)
+                    for v, n in self._con.execute(
+                        f"SELECT v, count(*) AS n FROM (SELECT {values} AS v FROM board) "
+                        f"WHERE v IS NOT NULL AND v <> '' GROUP BY v "
+                        f"ORDER BY n DESC, v LIMIT {int(limit)}"
+                    ).fetchall()
+                ]
+        return out
+
+    def counts(self, key: str) -> list[tuple[str, int]]:
+        """How many services have each value of one filter (products: 'unknown' for none),
+        most first."""
+        column, is_list = FILTER_COLUMNS[key]
+        values = f"unnest({column})" if is_list else f"coalesce({column}, 'unknown')"
+        with self._lock:
+            return [
+                (v, n)
+                for v, n in self._con.execute(
+                    f"SELECT v, count(*) AS n FROM (SELECT {values} AS v FROM board) "
+                    "GROUP BY v ORDER BY n DESC, v"
+                ).fetchall()
+            ]
+
+    def hosts(self) -> int:
+        with self._lock:
+            row = self._con.execute("SELECT count(DISTINCT ip) FROM board").fetchone()
+        return int(row[0]) if row else 0
+
+    def host_countries(self) -> dict[str, int]:
+        """Hosts (distinct IPs) by country, where known."""
+        with self._lock:
+            found = self._con.execute(
+                "SELECT country, count(DISTINCT ip) AS n FROM board WHERE country IS NOT NULL "
+                "AND country <> '' GROUP BY country ORDER BY n DESC, country"
+            ).fetchall()
+        return dict(found)
+
+    def severity_counts(self) -> dict[str, int]:
+        """Findings by severity, over every service (most severe first)."""
+        with self._lock:
+            row = self._con.execute(
+                "SELECT " + ", ".join(f"coalesce(sum({s}), 0)" for s in SEVERITIES)
+                + " FROM findings"
+            ).fetchone()  # fmt: skip
+        return {s: int(row[i]) if row else 0 for i, s in enumerate(SEVERITIES)}
