@@ -235,13 +235,10 @@ class Dashboard:
     def export(self, request: Request, kind: str) -> Response:
         snap, _ = self.snapshot(request)
         params = dict(request.query_params)
-        selected, _, _, _ = views.select(snap, params)
         name = f"aicensus-services.{kind}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-        if kind == "csv":
-            return Response(views.to_csv(selected), media_type="text/csv", headers=disposition)
-        body = views.to_json(selected, views.chosen(params), params.get("q", ""))
-        return Response(body, media_type="application/json", headers=disposition)
+        media = "text/csv" if kind == "csv" else "application/json"
+        return Response(views.export(snap, params, kind), media_type=media, headers=disposition)
 
     def service(self, request: Request) -> Response:
         ip = request.query_params.get("ip", "")

@@ -3,12 +3,9 @@ services table. No SQL: the snapshot's board (store/board.py) filters, sorts and
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from aicensus.serve.reader import Snapshot
 from aicensus.store.board import BoardRow
@@ -25,11 +22,6 @@ FILTERS = {
     "developer": "model developer",
     "dev_country": "developer country",
 }
-EXPORT_COLUMNS = (
-    "ip", "port", "scheme", "product", "version", "auth", "country", "as", "models",
-    "developers", "developer_countries", "findings", "worst", "observations", "first_seen",
-    "last_seen",
-)  # fmt: skip
 
 
 @dataclass
@@ -61,19 +53,6 @@ class Row:
     @property
     def finding_count(self) -> int:
         return self.s.finding_count
-
-    def export(self) -> dict[str, Any]:
-        s = self.s
-        return {
-            "ip": s.ip, "port": s.port, "scheme": s.scheme, "product": s.product,
-            "version": s.version, "auth": s.auth, "country": s.country, "as": s.as_key,
-            "models": s.models, "developers": list(s.developers),
-            "developer_countries": list(s.developer_countries),
-            "findings": list(s.finding_ids), "worst": s.worst or None,
-            "observations": s.observations,
-            "first_seen": s.first_seen.isoformat() if s.first_seen else None,
-            "last_seen": s.last_seen.isoformat() if s.last_seen else None,
-        }  # fmt: skip
 
 
 def chosen(params: Mapping[str, str]) -> dict[str, str]:
@@ -115,26 +94,13 @@ def options(snap: Snapshot, limit: int = 200) -> dict[str, list[tuple[str, int]]
     return snap.board.options(limit)
 
 
-def to_csv(selected: list[Row]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for r in selected:
-        data = r.export()
-        writer.writerow(
-            [_csv_cell(";".join(v) if isinstance(v, list) else v) for v in data.values()]
-        )
-    return out.getvalue()
-
-
-def _csv_cell(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def to_json(selected: list[Row], filters: Mapping[str, str], query: str) -> str:
-    doc = {"filters": dict(filters), "q": query, "count": len(selected),
-           "services": [r.export() for r in selected]}  # fmt: skip
-    return json.dumps(doc, ensure_ascii=False, indent=1)
+def export(snap: Snapshot, params: Mapping[str, str], kind: str) -> str:
+    """The filtered, sorted view as CSV (a header row, then one row per service) or as JSON
+    ({filters, q, count, services: [...]}); the board writes the rows."""
+    filters, query = chosen(params), params.get("q", "").strip()
+    body, count = snap.board.export(kind, filters, query, params.get("sort", "address"))
+    if kind == "csv":
+        return body
+    head = json.dumps({"filters": filters, "q": params.get("q", ""), "count": count},
+                      ensure_ascii=False)  # fmt: skip
+    return head[:-1] + ', "services": ' + (body.strip() or "[]") + "}"

@@ -47,6 +47,17 @@ SORT_ORDERS = {
 }
 
 
+# What the search looks in, lower-cased; chr(31) keeps a match from spanning two fields.
+_HAY = (
+    "lower(concat_ws(chr(31), ip, CAST(port AS VARCHAR), product, version, country, as_key, "
+    "org, array_to_string(developers, chr(31))))"
+)
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
 class BoardRow(msgspec.Struct, kw_only=True, frozen=True):
     """One service as the services table shows it."""
 
@@ -114,10 +125,16 @@ class Board:
         apply_limits(con)
         summary = Summary(con)
         with tempfile.TemporaryDirectory(prefix="aicensus-board-") as where:
-            path = str(Path(where) / "services.parquet").replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM {summary.services()}) TO '{path}' (FORMAT parquet)")
-            board._con.execute(f"CREATE TABLE services AS SELECT * FROM read_parquet('{path}')")
-        board._join()
+            path = _quote(str(Path(where) / "services.parquet"))
+            con.execute(
+                f"COPY (SELECT * FROM {summary.services()}) TO '{path}' "
+                "(FORMAT parquet, COMPRESSION uncompressed)"
+            )
+            board._con.execute(
+                "CREATE TABLE board AS SELECT *, NULL::VARCHAR AS country, "
+                "NULL::VARCHAR AS as_key, NULL::VARCHAR AS org, []::VARCHAR[] AS finding_ids, "
+                f"'' AS worst, 0 AS finding_count, 0 AS rank FROM read_parquet('{path}')"
+            )
         return board
 
     def close(self) -> None:
@@ -125,17 +142,15 @@ class Board:
             self._con.close()
 
     def _join(self) -> None:
-        """The table the pages read: services with geography and findings (when known)."""
+        """The board again, with the geography and findings known now."""
         self._con.execute(
             f"""CREATE OR REPLACE TABLE board AS
-            SELECT s.*, g.country, g.as_key, g.org,
+            SELECT b.* EXCLUDE (country, as_key, org, finding_ids, worst, finding_count, rank),
+                   g.country, g.as_key, g.org,
                    coalesce(f.finding_ids, []) AS finding_ids, coalesce(f.worst, '') AS worst,
                    coalesce(f.finding_count, 0) AS finding_count,
-                   {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank,
-                   lower(concat_ws(chr(31), s.ip, CAST(s.port AS VARCHAR), s.product,
-                                   s.version, g.country, g.as_key, g.org,
-                                   array_to_string(s.developers, chr(31)))) AS hay
-            FROM services s LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port)"""
+                   {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank
+            FROM board b LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port)"""
         )
 
     # ------------------------------------------------------------ adding what was learnt
@@ -144,7 +159,7 @@ class Board:
         """(ip, port, obs_id of the latest identified observation) of every service."""
         with self._lock:
             return [tuple(r) for r in self._con.execute(  # type: ignore[misc]
-                "SELECT ip, port, obs_id FROM services ORDER BY ip, port").fetchall()]  # fmt: skip
+                "SELECT ip, port, obs_id FROM board ORDER BY ip, port").fetchall()]  # fmt: skip
 
     def set_geo(self, geo: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
         """Each host's (ip, country, as_key, org)."""
@@ -193,9 +208,9 @@ class Board:
                 clauses.append(f"list_contains({column}, ${len(params)})")
             else:
                 clauses.append(f"coalesce({column}, '') = ${len(params)}")
-        if query:
+        if query:  # computed per search: a column of it would cost every snapshot as much
             params.append(query.lower())
-            clauses.append(f"contains(hay, ${len(params)})")
+            clauses.append(f"contains({_HAY}, ${len(params)})")
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def select(
@@ -270,3 +285,60 @@ class Board:
                 + " FROM findings"
             ).fetchone()  # fmt: skip
         return {s: int(row[i]) if row else 0 for i, s in enumerate(SEVERITIES)}
+
+    def export(
+        self,
+        kind: str,
+        filters: Mapping[str, str],
+        query: str = "",
+        sort: str = "address",
+    ) -> tuple[str, int]:
+        """(the rows the filters and search keep, as CSV with a header row or as a JSON array
+        of objects, written by DuckDB; how many). In the CSV, a text cell a spreadsheet would
+        run as a formula gets a leading quote (CSV injection)."""
+        where, params = self._where(filters, query)
+        order = SORT_ORDERS.get(sort, SORT_ORDERS["address"])
+        csv = kind == "csv"
+
+        def text(v: str) -> str:
+            return _GUARD.format(v=v) if csv else v
+
+        def joined(v: str) -> str:
+            return text(f"array_to_string({v}, ';')") if csv else v
+
+        columns = ", ".join(
+            f'{expr} AS "{name}"'
+            for name, expr in (
+                ("ip", text("ip")), ("port", "port"), ("scheme", text("scheme")),
+                ("product", text("product")), ("version", text("version")),
+                ("auth", text("auth")), ("country", text("country")), ("as", text("as_key")),
+                ("models", "n_models"), ("developers", joined("developers")),
+                ("developer_countries", joined("countries")),
+                ("findings", joined("finding_ids")), ("worst", text("nullif(worst, '')")),
+                ("observations", "n_obs"), ("first_seen", _ISO.format(t="first_seen")),
+                ("last_seen", _ISO.format(t="last_seen")),
+            )
+        )  # fmt: skip
+        fmt = "FORMAT csv, HEADER true" if csv else "FORMAT json, ARRAY true"
+        with tempfile.TemporaryDirectory(prefix="aicensus-export-") as directory:
+            path = Path(directory) / f"export.{kind}"
+            with self._lock:
+                total = self._con.execute(f"SELECT count(*) FROM board {where}", params).fetchone()
+                self._con.execute(
+                    f"COPY (SELECT {columns} FROM board {where} ORDER BY {order}) "
+                    f"TO '{_quote(str(path))}' ({fmt})",
+                    params,
+                )
+            body = path.read_text(encoding="utf-8")
+        return body, int(total[0]) if total else 0
+
+
+# A text cell that a spreadsheet would run as a formula, with a leading quote.
+_GUARD = (
+    "CASE WHEN left({v}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {v} ELSE {v} END"
+)
+# A timestamp as Python's datetime.isoformat() writes a UTC one.
+_ISO = (
+    "strftime({t}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond({t}) % 1000000 = 0 THEN '' "
+    "ELSE '.' || lpad(CAST(microsecond({t}) % 1000000 AS VARCHAR), 6, '0') END || '+00:00'"
+)

@@ -187,12 +187,11 @@ def service_timeline(store: Store, ip: str, port: int, limit: int = 2000) -> lis
 
 def models_seen(store: Store) -> list[ModelSeen]:
     """Every model name any observation listed, most widely served first."""
-    con = _connection(store)
-    summary = Summary(con)
+    summary = Summary(_connection(store))
     found = _rows(
         store,
         "SELECT name, developer, country, licence, family, services, hosts "
-        f"FROM {summary.models(con)} ORDER BY services DESC, name",
+        f"FROM {summary.models()} ORDER BY services DESC, name",
     )
     return [
         ModelSeen(

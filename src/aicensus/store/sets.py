@@ -27,9 +27,7 @@ from aicensus.store import rows
 SET_FIELDS = tuple(name for name, _ in rows.MODEL_COLUMNS if name != "obs_id")
 
 ROW_KEY_SQL = (
-    "md5(to_json(struct_pack("
-    + ", ".join(f"{name} := {name}" for name in SET_FIELDS)
-    + ")))"
+    "md5(to_json(struct_pack(" + ", ".join(f"{name} := {name}" for name in SET_FIELDS) + ")))"
 )
 # Hex text, not md5_number: casting 128-bit integers to text cost 24 µs each (measured).
 SET_KEY_SQL = "sha256(array_to_string(list_sort(list(row_key)), ','))"

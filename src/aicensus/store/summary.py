@@ -63,6 +63,10 @@ class Summary:
         built = self.through is not None
         self.tables = {t: (t if built else _empty(cols)) for t, cols in TABLES.items()}
         self.since = self.through or 0
+        top = con.execute("SELECT max(obs_id) FROM observations").fetchone()
+        self.newest = int(top[0]) if top and top[0] is not None else 0
+        # Up to date: the tables alone are the answer.
+        self.current = built and self.newest <= self.since
 
     def delta_services(self) -> str:
         """The summary rows of the services that observations past `through` changed."""
@@ -71,6 +75,8 @@ class Summary:
     def services(self) -> str:
         """Every service, whole: the table, with the services changed since replaced."""
         table = self.tables["summary_services"]
+        if self.current:
+            return table
         return (
             f"(SELECT * FROM (SELECT {_names(SERVICE_COLUMNS)} FROM {table}) "
             f"ANTI JOIN (SELECT ip, port FROM observations WHERE obs_id > {int(self.since)} "
@@ -83,6 +89,8 @@ class Summary:
 
     def served(self) -> str:
         table = self.tables["summary_served"]
+        if self.current:
+            return table
         return (
             f"(SELECT * FROM (SELECT {_names(SERVED_COLUMNS)} FROM {table}) "
             f"ANTI JOIN (SELECT model_set AS set_id, ip, port FROM observations "
@@ -91,9 +99,9 @@ class Summary:
             f"UNION ALL BY NAME SELECT * FROM ({self.delta_served()}))"
         )
 
-    def models(self, con: duckdb.DuckDBPyConnection) -> str:
+    def models(self) -> str:
         """Every model name: the stored table when nothing was stored since, else computed."""
-        if self.through is not None and not _stored_since(con, self.through):
+        if self.current:
             return "summary_models"
         return f"({_MODELS.format(served=self.served())})"
 
@@ -162,11 +170,6 @@ def state(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[1])
 
 
-def _stored_since(con: duckdb.DuckDBPyConnection, through: int) -> bool:
-    row = con.execute("SELECT max(obs_id) FROM observations").fetchone()
-    return bool(row and row[0] is not None and row[0] > through)
-
-
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the tables up to date with every stored observation, in one transaction (the
     caller's writable connection, outside any transaction)."""
@@ -188,9 +191,7 @@ def _refresh(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE TABLE summary_state (format INTEGER NOT NULL, through BIGINT NOT NULL)")
         con.execute("INSERT INTO summary_state VALUES (?, 0)", [SUMMARY_FORMAT])
     summary = Summary(con)
-    top = con.execute("SELECT max(obs_id) FROM observations").fetchone()
-    newest = int(top[0]) if top and top[0] is not None else 0
-    if newest <= summary.since:
+    if summary.current:
         return
     for table, delta in (("summary_services", summary.delta_services()),
                          ("summary_served", summary.delta_served())):  # fmt: skip
@@ -202,4 +203,4 @@ def _refresh(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE _aicensus_delta")
     con.execute("DELETE FROM summary_models")
     con.execute(f"INSERT INTO summary_models BY NAME {_MODELS.format(served='summary_served')}")
-    con.execute("UPDATE summary_state SET through = ?", [newest])
+    con.execute("UPDATE summary_state SET through = ?", [summary.newest])
