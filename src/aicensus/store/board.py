@@ -107,6 +107,7 @@ class Board:
     def __init__(self) -> None:
         self._con = duckdb.connect(":memory:")
         self._lock = threading.Lock()
+        self._hay = _HAY  # what a search looks in: the expression, until _join keeps a column
         self._con.execute(
             "CREATE TABLE geo (ip VARCHAR, country VARCHAR, as_key VARCHAR, org VARCHAR)"
         )
@@ -133,7 +134,8 @@ class Board:
             board._con.execute(
                 "CREATE TABLE board AS SELECT *, NULL::VARCHAR AS country, "
                 "NULL::VARCHAR AS as_key, NULL::VARCHAR AS org, []::VARCHAR[] AS finding_ids, "
-                f"'' AS worst, 0 AS finding_count, 0 AS rank FROM read_parquet('{path}')"
+                f"'' AS worst, 0 AS finding_count, 0 AS rank, NULL::VARCHAR AS hay "
+                f"FROM read_parquet('{path}')"
             )
         return board
 
@@ -142,16 +144,21 @@ class Board:
             self._con.close()
 
     def _join(self) -> None:
-        """The board again, with the geography and findings known now."""
+        """The board again, with the geography and findings known now (in the background:
+        the search text is kept as a column from now on, not computed per search)."""
         self._con.execute(
             f"""CREATE OR REPLACE TABLE board AS
-            SELECT b.* EXCLUDE (country, as_key, org, finding_ids, worst, finding_count, rank),
-                   g.country, g.as_key, g.org,
-                   coalesce(f.finding_ids, []) AS finding_ids, coalesce(f.worst, '') AS worst,
-                   coalesce(f.finding_count, 0) AS finding_count,
-                   {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank
-            FROM board b LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port)"""
+            SELECT *, {_HAY} AS hay FROM (
+                SELECT b.* EXCLUDE (country, as_key, org, finding_ids, worst, finding_count,
+                                    rank, hay),
+                       g.country, g.as_key, g.org,
+                       coalesce(f.finding_ids, []) AS finding_ids,
+                       coalesce(f.worst, '') AS worst,
+                       coalesce(f.finding_count, 0) AS finding_count,
+                       {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank
+                FROM board b LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port))"""
         )
+        self._hay = "hay"
 
     # ------------------------------------------------------------ adding what was learnt
 
@@ -198,8 +205,7 @@ class Board:
             row = self._con.execute("SELECT count(*) FROM board").fetchone()
         return int(row[0]) if row else 0
 
-    @staticmethod
-    def _where(filters: Mapping[str, str], query: str) -> tuple[str, list[object]]:
+    def _where(self, filters: Mapping[str, str], query: str) -> tuple[str, list[object]]:
         clauses, params = [], []
         for key, want in filters.items():
             column, is_list = FILTER_COLUMNS[key]
@@ -208,9 +214,9 @@ class Board:
                 clauses.append(f"list_contains({column}, ${len(params)})")
             else:
                 clauses.append(f"coalesce({column}, '') = ${len(params)}")
-        if query:  # computed per search: a column of it would cost every snapshot as much
+        if query:
             params.append(query.lower())
-            clauses.append(f"contains({_HAY}, ${len(params)})")
+            clauses.append(f"contains({self._hay}, ${len(params)})")
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def select(
@@ -228,9 +234,13 @@ class Board:
         page = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
         with self._lock:
             total = self._con.execute(f"SELECT count(*) FROM board {where}", params).fetchone()
-            found = self._con.execute(
-                f"SELECT {_ROW_COLUMNS} FROM board {where} ORDER BY {order} {page}", params
-            ).fetchall()
+            found = (
+                self._con.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM board {where} ORDER BY {order} {page}", params
+                ).fetchall()
+                if limit != 0
+                else []
+            )
         return [_row(r) for r in found], int(total[0]) if total else 0
 
     def options(self, limit: int = 200) -> dict[str, list[tuple[str, int]]]:
