@@ -30,6 +30,10 @@ T = TypeVar("T")
 _CHUNK = 2_000  # observations read at a time when assessing every service
 
 
+class _Stopped(Exception):
+    """A newer snapshot replaced the one being completed."""
+
+
 class Geo:
     """Country and AS of one IP (offline databases, aicensus.enrich)."""
 
@@ -73,6 +77,7 @@ class Snapshot:
         self.findings: dict[tuple[str, int], Assessed] = {}
         self.pending = "host countries and findings"  # what the background has still to add
         self.done = threading.Event()
+        self.stopped = threading.Event()  # set when a newer snapshot replaces this one
         self.version = 0  # bumped when the background publishes: derived views are rebuilt
         self._derived: dict[str, tuple[int, object]] = {}
         self._lock = threading.Lock()
@@ -163,6 +168,8 @@ class Reader:
                     raise
                 return self._snapshot, True
             self.busy_since = None
+            if self._snapshot is not None:  # its background work is for a past state
+                self._snapshot.stopped.set()
             self._snapshot = snap
         if self.background:
             threading.Thread(target=self._complete, args=(snap,), daemon=True).start()
@@ -189,7 +196,9 @@ class Reader:
         try:
             services = snap.board.keys()
             snap.publish(geo=self._lookup({ip for ip, _, _ in services}), pending="findings")
-            snap.publish(findings=self._assess(services))
+            snap.publish(findings=self._assess(services, snap.stopped))
+        except _Stopped:
+            snap.publish(pending="findings (stopped: the store changed since)")
         except StoreLockedError:
             snap.publish(pending="findings (the store became busy; they come with the next read)")
         except Exception as exc:  # a page must say so: the thread must not die silently
@@ -203,7 +212,14 @@ class Reader:
             self._geo[e.ip] = Geo(e.country, e.as_key, e.org)
         return {ip: self._geo[ip] for ip in ips}
 
-    def _assess(self, services: list[tuple[str, int, int]]) -> dict[tuple[str, int], Assessed]:
+    def close(self) -> None:
+        """Stop the current snapshot's background work (at its next chunk)."""
+        if self._snapshot is not None:
+            self._snapshot.stopped.set()
+
+    def _assess(
+        self, services: list[tuple[str, int, int]], stopped: threading.Event
+    ) -> dict[tuple[str, int], Assessed]:
         """Every service's findings, from its latest observation (kept by obs_id, so a new
         snapshot assesses only the services that changed), read in chunks: each chunk a short
         read-only open, so a scan waiting to start is held up for one chunk at most."""
@@ -217,6 +233,10 @@ class Reader:
             else:
                 out[(ip, port)] = known
         for start in range(0, len(todo), _CHUNK):
+            if stopped.is_set():  # what was assessed stays known for the next snapshot
+                self._findings.update({(ip, port, latest[(ip, port)]): a
+                                       for (ip, port), a in out.items()})  # fmt: skip
+                raise _Stopped
             chunk = todo[start : start + _CHUNK]
             for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
                 found = Assessed(assess(obs))
