@@ -65,12 +65,14 @@ class Snapshot:
     every service (store/board.py); then, from a background thread, each host's geography and
     each service's findings (`pending` until then, so that no page waits for them)."""
 
-    def __init__(self, fingerprint: tuple[int, ...], read_at: datetime) -> None:
+    def __init__(
+        self, fingerprint: tuple[int, ...], read_at: datetime, services: Board | None = None
+    ) -> None:
         self.fingerprint = fingerprint
         self.read_at = read_at
         self.totals = board.Totals(observations=0, identified=0, scans=0)
-        self.board = Board()
-        self.n_services = 0
+        self.board = services if services is not None else Board.empty()
+        self.n_services = self.board.count()
         self.new_hosts: list[tuple[object, int]] = []
         self.models: list[board.ModelSeen] = []
         self.geo: dict[str, Geo] = {}
@@ -178,17 +180,16 @@ class Reader:
         return snap, False
 
     def _build(self, fp: tuple[int, ...]) -> Snapshot:
-        snap = Snapshot(fp, datetime.now(UTC))
+        read_at = datetime.now(UTC)
 
-        def load(store: Store) -> None:
+        def load(store: Store) -> Snapshot:
+            snap = Snapshot(fp, read_at, Board.load(store))
             snap.totals = board.totals(store)
-            snap.board = Board.load(store)
             snap.new_hosts = list(board.new_hosts_by_day(store))
             snap.models = board.models_seen(store)
+            return snap
 
-        self.read(load)
-        snap.n_services = snap.board.count()
-        return snap
+        return self.read(load)
 
     def _complete(self, snap: Snapshot) -> None:
         """Geography, then findings (the slow part: every service's latest observation is

@@ -22,8 +22,9 @@ import msgspec
 
 from aicensus.store.db import Store, apply_limits
 from aicensus.store.longitudinal import _connection
-from aicensus.store.summary import Summary
+from aicensus.store.summary import SERVICE_COLUMNS, Summary, empty_relation
 
+_EMPTY_SERVICES = empty_relation(SERVICE_COLUMNS)
 SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
 _RANK = "CASE worst " + " ".join(
     f"WHEN '{s}' THEN {len(SEVERITIES) - i}" for i, s in enumerate(SEVERITIES)
@@ -117,6 +118,17 @@ class Board:
             + ", ".join(f"{s} INTEGER" for s in SEVERITIES)
             + ")"
         )
+
+    @classmethod
+    def empty(cls) -> Board:
+        """A board with no service (a snapshot's, until it is read)."""
+        board = cls()
+        board._con.execute(
+            "CREATE TABLE board AS SELECT *, NULL::VARCHAR AS country, NULL::VARCHAR AS as_key, "
+            "NULL::VARCHAR AS org, []::VARCHAR[] AS finding_ids, '' AS worst, "
+            f"0 AS finding_count, 0 AS rank, NULL::VARCHAR AS hay FROM {_EMPTY_SERVICES}"
+        )
+        return board
 
     @classmethod
     def load(cls, store: Store) -> Board:

@@ -50,7 +50,7 @@ def _names(columns: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(n for n, _ in columns)
 
 
-def _empty(columns: tuple[tuple[str, str], ...]) -> str:
+def empty_relation(columns: tuple[tuple[str, str], ...]) -> str:
     """A relation with these columns and no row: the stand-in for a table not built yet."""
     return "(SELECT " + ", ".join(f"NULL::{t} AS {n}" for n, t in columns) + " LIMIT 0)"
 
@@ -61,7 +61,7 @@ class Summary:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.through = state(con)
         built = self.through is not None
-        self.tables = {t: (t if built else _empty(cols)) for t, cols in TABLES.items()}
+        self.tables = {t: (t if built else empty_relation(cols)) for t, cols in TABLES.items()}
         self.since = self.through or 0
         top = con.execute("SELECT max(obs_id) FROM observations").fetchone()
         self.newest = int(top[0]) if top and top[0] is not None else 0
