@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import msgspec
 
-from aicensus.store.db import Store, apply_limits
+from aicensus.store.db import Store, apply_limits, mapped_errors
 from aicensus.store.longitudinal import _connection
 from aicensus.store.summary import SERVICE_COLUMNS, Summary, empty_relation
 
@@ -132,23 +132,25 @@ class Board:
 
     @classmethod
     def load(cls, store: Store) -> Board:
-        """The store's services, copied through a Parquet file (no Python object per row)."""
+        """The store's services, copied by this in-memory database itself: it attaches the
+        store file read-only for the copy (while `store` holds it open, so no writer can take
+        it meanwhile) and detaches it. No Python object per row."""
         board = cls()
-        con = _connection(store)
-        apply_limits(con)
-        summary = Summary(con)
-        with tempfile.TemporaryDirectory(prefix="aicensus-board-") as where:
-            path = _quote(str(Path(where) / "services.parquet"))
-            con.execute(
-                f"COPY (SELECT * FROM {summary.services()}) TO '{path}' "
-                "(FORMAT parquet, COMPRESSION uncompressed)"
-            )
-            board._con.execute(
-                "CREATE TABLE board AS SELECT *, NULL::VARCHAR AS country, "
-                "NULL::VARCHAR AS as_key, NULL::VARCHAR AS org, []::VARCHAR[] AS finding_ids, "
-                f"'' AS worst, 0 AS finding_count, 0 AS rank, NULL::VARCHAR AS hay "
-                f"FROM read_parquet('{path}')"
-            )
+        summary = Summary(_connection(store))
+        with mapped_errors(f"cannot read the services of {store.path}"):
+            board._con.execute(f"ATTACH '{_quote(store.path)}' AS aicensus_store (READ_ONLY)")
+            try:
+                board._con.execute("USE aicensus_store")  # the summary's names are the store's
+                apply_limits(board._con)
+                board._con.execute(
+                    "CREATE TABLE memory.main.board AS SELECT *, NULL::VARCHAR AS country, "
+                    "NULL::VARCHAR AS as_key, NULL::VARCHAR AS org, "
+                    "[]::VARCHAR[] AS finding_ids, '' AS worst, 0 AS finding_count, 0 AS rank, "
+                    f"NULL::VARCHAR AS hay FROM {summary.services()}"
+                )
+            finally:
+                board._con.execute("USE memory")
+                board._con.execute("DETACH aicensus_store")
         return board
 
     def close(self) -> None:
