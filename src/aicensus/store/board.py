@@ -179,18 +179,18 @@ class Board:
     def keys(self) -> list[tuple[str, int, int]]:
         """(ip, port, obs_id of the latest identified observation) of every service."""
         with self._lock:
-            return [tuple(r) for r in self._con.execute(  # type: ignore[misc]
-                "SELECT ip, port, obs_id FROM board ORDER BY ip, port").fetchall()]  # fmt: skip
+            found = self._con.execute("SELECT ip, port, obs_id FROM board ORDER BY ip, port")
+            return [(r[0], r[1], r[2]) for r in found.fetchall()]
 
     def set_geo(self, geo: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
         """Each host's (ip, country, as_key, org)."""
-        columns = list(zip(*geo, strict=True)) if geo else [[], [], [], []]
+        columns = [[g[i] for g in geo] for i in range(4)]
         with self._lock:
             self._con.execute("DELETE FROM geo")
             self._con.execute(
                 "INSERT INTO geo SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), "
                 "unnest($3::VARCHAR[]), unnest($4::VARCHAR[])",
-                [list(c) for c in columns],
+                columns,
             )
             self._join()
 
@@ -220,7 +220,8 @@ class Board:
         return int(row[0]) if row else 0
 
     def _where(self, filters: Mapping[str, str], query: str) -> tuple[str, list[object]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         for key, want in filters.items():
             column, is_list = FILTER_COLUMNS[key]
             params.append(want)
