@@ -95,7 +95,7 @@ def main() -> None:
     pages = [
         "/", "/services", "/services?auth=open&page=3", "/services?q=11434",
         "/services?country=US&sort=recent", "/services?developer=Meta&dev_country=US",
-        "/services.csv?country=US", "/services.json?country=US",
+        "/services.csv?dev_country=US", "/services.json?dev_country=US",
         f"/service?ip={ip}&port={port}", "/models",
         f"/model?name={models[0].name}" if models else "/model?name=x", "/scans",
     ]  # fmt: skip
@@ -119,7 +119,9 @@ def main() -> None:
         print(f"{'  /services?auth=open&page=2 during the background':52} {'':8} {during:7.3f}s")
     print(f"{'  background: host geography and findings':52} {time.perf_counter() - started:7.3f}s"
           f"  (pending: {snap.pending or 'nothing'})")  # fmt: skip
-    for url in ("/", "/services?finding=AIC-EXPOSURE-PUBLIC&sort=severity"):
+    for url in ("/", "/services?finding=AIC-EXPOSURE-PUBLIC&sort=severity",
+                "/services?country=US&q=11434", "/services.csv?country=US",
+                "/services.json?country=US"):  # fmt: skip
         warm, r = _get(client, url)
         worst = max(worst, warm)
         print(f"{url[:52]:52} {'':8} {warm:7.3f}s  {r.status_code}  {len(r.content):>11,}"

@@ -170,3 +170,15 @@ def test_an_empty_store_has_an_empty_board(tmp_path: Path) -> None:
     assert b.count() == 0 and b.select({}) == ([], 0)
     body, count = b.export("json", {})
     assert count == 0 and json.loads(body or "[]") == []
+
+
+def test_observations_by_id_reads_them_whole(tmp_path: Path) -> None:
+    db = _store(tmp_path / "i.duckdb", finish_last=True)
+    with Store.open(db, read_only=True) as store:
+        every = list(store.observations())
+        some = board.observations_by_id(store, [2, 6, 99])
+        assert msgspec.to_builtins(board.observations_by_id(store, range(1, 9))) == (
+            msgspec.to_builtins(every)
+        )
+    assert msgspec.to_builtins(some) == msgspec.to_builtins([every[1], every[5]])
+    assert every[5].request_log and every[5].models  # the parts read from other tables

@@ -17,8 +17,9 @@ from typing import Any
 import msgspec
 
 from aicensus.records import ServiceObservation
-from aicensus.store.db import OBSERVATION_COLUMNS, Store, _observation, apply_limits
+from aicensus.store.db import Store, _observation, apply_limits
 from aicensus.store.longitudinal import _connection
+from aicensus.store.rows import OBS_COLUMNS
 from aicensus.store.summary import Summary
 
 
@@ -146,17 +147,44 @@ def new_hosts_by_day(store: Store) -> list[tuple[date, int]]:
     ]
 
 
+# Each table filtered by the ids' range as constants, so DuckDB skips every row group outside
+# it (rows are stored in obs_id and set_id order): the correlated form of
+# OBSERVATION_COLUMNS reads the whole request log for one observation (1-2 s on the study
+# store).
 _BY_ID = f"""
-SELECT {OBSERVATION_COLUMNS}
-FROM observations o
-WHERE o.obs_id IN (SELECT unnest($1::BIGINT[]))
+WITH o AS (
+    SELECT * FROM observations
+    WHERE obs_id BETWEEN $2 AND $3 AND obs_id IN (SELECT unnest($1::BIGINT[]))
+), ms AS (
+    SELECT m.set_id, list(m ORDER BY m.seq) AS models FROM set_models m
+    WHERE m.set_id BETWEEN $4 AND $5 AND m.set_id IN (SELECT model_set FROM o)
+    GROUP BY m.set_id
+), rl AS (
+    SELECT r.obs_id, list(r ORDER BY r.seq) AS log FROM request_log r
+    WHERE r.obs_id BETWEEN $2 AND $3 AND r.obs_id IN (SELECT obs_id FROM o) GROUP BY r.obs_id
+), mi AS (
+    SELECT i.obs_id, i.inventory FROM mcp_inventories i
+    WHERE i.obs_id BETWEEN $2 AND $3 AND i.obs_id IN (SELECT obs_id FROM o)
+)
+SELECT {", ".join(f"o.{n}" for n, _ in OBS_COLUMNS)}, ms.models, rl.log, mi.inventory
+FROM o LEFT JOIN ms ON ms.set_id = o.model_set LEFT JOIN rl ON rl.obs_id = o.obs_id
+LEFT JOIN mi ON mi.obs_id = o.obs_id
 ORDER BY o.obs_id
 """
 
 
 def observations_by_id(store: Store, obs_ids: Sequence[int]) -> list[ServiceObservation]:
     """These observations as records, in obs_id order (ids not stored are left out)."""
-    return [_observation(r) for r in _rows(store, _BY_ID, [list(obs_ids)])] if obs_ids else []
+    if not obs_ids:
+        return []
+    ids, low, high = list(obs_ids), min(obs_ids), max(obs_ids)
+    (sets,) = _rows(
+        store,
+        "SELECT coalesce(min(model_set), 0), coalesce(max(model_set), 0) FROM observations "
+        "WHERE obs_id BETWEEN $2 AND $3 AND obs_id IN (SELECT unnest($1::BIGINT[]))",
+        [ids, low, high],
+    )
+    return [_observation(r) for r in _rows(store, _BY_ID, [ids, low, high, sets[0], sets[1]])]
 
 
 def service_timeline(store: Store, ip: str, port: int, limit: int = 2000) -> list[TimelinePoint]:
