@@ -10,6 +10,7 @@ Not the store: nothing here writes the store file, and the copy is read while th
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -107,7 +108,8 @@ class Board:
 
     def __init__(self) -> None:
         self._con = duckdb.connect(":memory:")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the pages' connection, one statement group at a time
+        self._writer = threading.Lock()  # one background change at a time (on its cursor)
         self._hay = _HAY  # what a search looks in: the expression, until _join keeps a column
         self._con.execute(
             "CREATE TABLE geo (ip VARCHAR, country VARCHAR, as_key VARCHAR, org VARCHAR)"
@@ -157,11 +159,12 @@ class Board:
         with self._lock:
             self._con.close()
 
-    def _join(self) -> None:
-        """The board again, with the geography and findings known now (in the background:
-        the search text is kept as a column from now on, not computed per search)."""
-        self._con.execute(
-            f"""CREATE OR REPLACE TABLE board AS
+    def _join(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """The board again, with the geography and findings known now, built aside on the
+        background's cursor while pages read the board, then swapped in (the search text is
+        kept as a column from now on, not computed per search)."""
+        cur.execute(
+            f"""CREATE OR REPLACE TABLE board_next AS
             SELECT *, {_HAY} AS hay FROM (
                 SELECT b.* EXCLUDE (country, as_key, org, finding_ids, worst, finding_count,
                                     rank, hay),
@@ -172,7 +175,12 @@ class Board:
                        {_RANK.replace("worst", "coalesce(f.worst, '')")} AS rank
                 FROM board b LEFT JOIN geo g USING (ip) LEFT JOIN findings f USING (ip, port))"""
         )
-        self._hay = "hay"
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute("DROP TABLE board")
+            self._con.execute("ALTER TABLE board_next RENAME TO board")
+            self._con.execute("COMMIT")
+            self._hay = "hay"
 
     # ------------------------------------------------------------ adding what was learnt
 
@@ -185,32 +193,43 @@ class Board:
     def set_geo(self, geo: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
         """Each host's (ip, country, as_key, org)."""
         columns = [[g[i] for g in geo] for i in range(4)]
-        with self._lock:
-            self._con.execute("DELETE FROM geo")
-            self._con.execute(
+        with self._writer, contextlib.closing(self._con.cursor()) as cur:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute("DELETE FROM geo")
+            cur.execute(
                 "INSERT INTO geo SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), "
                 "unnest($3::VARCHAR[]), unnest($4::VARCHAR[])",
                 columns,
             )
-            self._join()
+            cur.execute("COMMIT")
+            self._join(cur)
 
     def set_findings(
         self, found: Sequence[tuple[str, int, Sequence[str], str, int, Mapping[str, int]]]
     ) -> None:
-        """Each service's (ip, port, finding ids, worst severity, count, {severity: count})."""
-        with self._lock:
-            self._con.execute("DELETE FROM findings")
-            self._con.execute(
-                "INSERT INTO findings SELECT unnest($1::VARCHAR[]), unnest($2::INTEGER[]), "
-                "unnest($3::VARCHAR[][]), unnest($4::VARCHAR[]), unnest($5::INTEGER[]), "
-                + ", ".join(f"unnest(${i}::INTEGER[])" for i in range(6, 6 + len(SEVERITIES))),
-                [
-                    [f[0] for f in found], [f[1] for f in found], [list(f[2]) for f in found],
-                    [f[3] for f in found], [f[4] for f in found],
-                    *([f[5].get(s, 0) for f in found] for s in SEVERITIES),
-                ],
-            )  # fmt: skip
-            self._join()
+        """Each service's (ip, port, finding ids, worst severity, count, {severity: count}).
+        The ids travel as one string per service: 3 million list items cost seconds."""
+        columns = [
+            [f[0] for f in found], [f[1] for f in found], ["\x1f".join(f[2]) for f in found],
+            [f[3] for f in found], [f[4] for f in found],
+            *([f[5].get(s, 0) for f in found] for s in SEVERITIES),
+        ]  # fmt: skip
+        with self._writer, contextlib.closing(self._con.cursor()) as cur:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute("DELETE FROM findings")
+            cur.execute(
+                "INSERT INTO findings SELECT ip, port, CASE WHEN ids = '' THEN []::VARCHAR[] "
+                "ELSE string_split(ids, chr(31)) END, worst, n, "
+                + ", ".join(SEVERITIES)
+                + " FROM (SELECT unnest($1::VARCHAR[]) AS ip, unnest($2::INTEGER[]) AS port, "
+                "unnest($3::VARCHAR[]) AS ids, unnest($4::VARCHAR[]) AS worst, "
+                "unnest($5::INTEGER[]) AS n, "
+                + ", ".join(f"unnest(${i}::INTEGER[]) AS {s}" for i, s in enumerate(SEVERITIES, 6))
+                + ")",
+                columns,
+            )
+            cur.execute("COMMIT")
+            self._join(cur)
 
     # ------------------------------------------------------------ reading
 
