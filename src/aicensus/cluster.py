@@ -140,7 +140,7 @@ class Cluster:
         share = worker_config(config, slots)
         size = shard_size or min(4096, max(64, 4 * share.concurrency))
         window = 2 * slots  # a queued shard per thread: no worker waits for the driver
-        shards = Buckets(positions, buckets=4 * window, size=size)
+        shards = Buckets(positions, buckets=2 * window, size=size)
         sigs_ref = self.client.scatter(list(sigs), broadcast=True, hash=False)
         scan_key = uuid.uuid4().hex[:8]
         owed: dict[Any, tuple[int, set[int]]] = {}  # future -> (bucket, positions still owed)
