@@ -106,6 +106,7 @@ def main() -> None:
     if not ipaddress.ip_network(args.cidr).is_loopback:
         raise SystemExit("benchmarks only scan loopback addresses")
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         emulator = start_emulator(args.cidr, args.port, tmp / "ready")
@@ -142,6 +143,7 @@ def main() -> None:
         print(f"  recovered after:        {killer.recovered_at - killer.killed_at:.2f} s")
         print(f"  scan with the kill:     {killed:.2f} s (without: {two:.2f} s)")
     print(f"cpu count:                {os.cpu_count()}")
+    print(f"load average:             {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from aicensus import api
-from aicensus.cluster import Buckets, _commit
+from aicensus.cluster import Buckets, _commit, scan_shard
 from aicensus.engine.config import EngineConfig
 from aicensus.errors import ClusterError
 from aicensus.lab.dask_cluster import LoopbackCluster
@@ -115,6 +116,26 @@ def test_an_interrupted_cluster_scan_resumes_exactly(
     assert summary.resumed == before and summary.targets == PLANNED
     assert len({(o.ip, o.port) for o in got}) == len(got) == PLANNED
     assert sum(1 for o in got if o.product == "ollama") == OLLAMA
+
+
+def test_a_worker_enforces_the_exclusions_itself(
+    emulator_port: int, cluster: LoopbackCluster
+) -> None:
+    # A shard that (against the plan) holds an excluded target, sent straight to a worker:
+    # the engine there refuses to connect to it, and scans the other one.
+    from distributed import Client
+
+    excluded = api.plan_targets([EMULATED], ports=str(emulator_port), excludes=[EXCLUDED])
+    assert excluded.plan is not None
+    config = msgspec.structs.replace(CONFIG, excluded=tuple(excluded.plan.excluded().intervals()))
+    shard = [(0, Target(ip="127.24.0.3", port=emulator_port)),
+             (1, Target(ip="127.24.0.99", port=emulator_port))]  # fmt: skip
+    with Client(cluster.address, set_as_default=False) as client:
+        result = client.submit(scan_shard, shard, list(api.signatures()), config).result()
+    (_, inside), (_, outside) = sorted(result, key=lambda r: r[0])
+    assert inside.product is None and inside.request_log
+    assert {e.error for e in inside.request_log} == {"excluded address: not contacted"}
+    assert outside.product == "ollama"
 
 
 def test_a_killed_worker_s_shards_are_rerun_and_the_result_equals_one_process(
