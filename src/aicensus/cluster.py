@@ -52,18 +52,24 @@ def connect(address: str, timeout: float = 10.0) -> Cluster:
     """The Dask scheduler at `address` with at least one worker, or a one-line ClusterError."""
     distributed = _distributed()
     _knock(distributed, address, timeout)
-    # A refused connection is retried and logged by distributed until the timeout: the one
-    # line of ClusterError below says it instead.
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    client = _client(distributed, address, timeout)
+    # Connection retries and lost workers are logged by distributed as warnings with
+    # tracebacks; a scan's outcome is its one-line error or its summary. Restored on close.
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
-        client.wait_for_workers(1, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        client.close()
-        raise ClusterError(
-            f"the Dask scheduler at {address} has no worker (none joined in {timeout:g} s)"
-        ) from exc
-    return Cluster(client, address)
+        client = _client(distributed, address, timeout)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            client.close()
+            raise ClusterError(
+                f"the Dask scheduler at {address} has no worker (none joined in {timeout:g} s)"
+            ) from exc
+    except BaseException:
+        logger.setLevel(level)
+        raise
+    return Cluster(client, address, log_level=level)
 
 
 def _client(distributed: Any, address: str, timeout: float) -> Any:
@@ -103,9 +109,10 @@ def _knock(distributed: Any, address: str, timeout: float) -> None:
 class Cluster:
     """A connected Dask client; `run` scans a plan on its workers."""
 
-    def __init__(self, client: Any, address: str) -> None:
+    def __init__(self, client: Any, address: str, log_level: int = logging.NOTSET) -> None:
         self.client = client
         self.address = address
+        self._log_level = log_level
 
     def __enter__(self) -> Cluster:
         return self
@@ -114,7 +121,10 @@ class Cluster:
         self.close()
 
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close()
+        finally:
+            logging.getLogger("distributed").setLevel(self._log_level)
 
     def workers(self) -> dict[str, int]:
         """Each worker's address and threads (the shards it runs at once)."""
