@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
+import pickle
 import queue
 import socket
 import sys
@@ -37,6 +39,7 @@ from aicensus.records import ServiceObservation, Target
 from aicensus.workers import worker_config
 
 EXTRA_HINT = "pip install 'aicensus[cluster]'"
+MAX_TRIES = 3  # submissions of one shard whose task the scheduler cancelled
 Shard = list[tuple[int, Target]]
 
 
@@ -151,26 +154,30 @@ class Cluster:
         size = shard_size or min(4096, max(64, 4 * share.concurrency))
         window = 2 * slots  # a queued shard per thread: no worker waits for the driver
         shards = Buckets(positions, buckets=2 * window, size=size)
-        sigs_ref = self.client.scatter(list(sigs), broadcast=True, hash=False)
+        bundle = SignatureBundle.of(sigs)
         scan_key = uuid.uuid4().hex[:8]
-        owed: dict[Any, tuple[int, set[int]]] = {}  # future -> (bucket, positions still owed)
+        owed: dict[Any, _Owed] = {}
         finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # filled by Dask's threads
         committed = 0
         no_worker_since: float | None = None
+
+        def submit(entry: _Owed) -> None:
+            entry.tries += 1
+            future = self.client.submit(
+                scan_shard,
+                entry.shard,
+                bundle,
+                share,
+                key=f"aicensus-shard-{scan_key}-{entry.number}-{entry.tries}",
+                pure=False,
+            )
+            owed[future] = entry
+            future.add_done_callback(finished.put)
+
         try:
             while True:
                 while len(owed) < window and (taken := shards.take()) is not None:
-                    bucket, shard = taken
-                    future = self.client.submit(
-                        scan_shard,
-                        shard,
-                        sigs_ref,
-                        share,
-                        key=f"aicensus-shard-{scan_key}-{shards.issued}",
-                        pure=False,
-                    )
-                    owed[future] = (bucket, {pos for pos, _ in shard})
-                    future.add_done_callback(finished.put)
+                    submit(_Owed(*taken, number=shards.issued))
                 if not owed:
                     return
                 try:
@@ -178,11 +185,14 @@ class Cluster:
                 except queue.Empty:
                     no_worker_since = self._watch_workers(no_worker_since, lost_timeout)
                     continue
-                if future not in owed:
+                entry = owed.pop(future, None)
+                if entry is None:
                     continue
-                bucket, wanted = owed.pop(future)
-                _commit(self._result(future), wanted, on_result)
-                shards.release(bucket)
+                if future.cancelled() and entry.tries < MAX_TRIES:
+                    submit(entry)  # the scheduler dropped it (not this driver): again
+                    continue
+                _commit(self._result(future), entry.wanted, on_result)
+                shards.release(entry.bucket)
                 committed += 1
                 if on_shard is not None:
                     on_shard(committed)
@@ -214,6 +224,41 @@ class Cluster:
                 f"{lost_timeout:g} s; resume the scan once workers are back"
             )
         return since if since is not None else now
+
+
+class _Owed:
+    """A shard in flight: its bucket, its targets, the positions it still owes, its tries."""
+
+    def __init__(self, bucket: int, shard: Shard, *, number: int) -> None:
+        self.bucket = bucket
+        self.shard = shard
+        self.wanted = {pos for pos, _ in shard}
+        self.number = number
+        self.tries = 0
+
+
+class SignatureBundle:
+    """The driver's signatures, pickled once and sent with every shard (not scattered: the
+    scheduler keeps one copy of scattered data, lost with its worker); a worker unpickles
+    each distinct bundle once."""
+
+    def __init__(self, digest: str, blob: bytes) -> None:
+        self.digest = digest
+        self.blob = blob
+
+    @classmethod
+    def of(cls, sigs: Sequence[Signature]) -> SignatureBundle:
+        blob = pickle.dumps(tuple(sigs), protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(hashlib.sha256(blob).hexdigest(), blob)
+
+    def signatures(self) -> Sequence[Signature]:
+        found = _UNPICKLED.get(self.digest)
+        if found is None:
+            found = _UNPICKLED[self.digest] = pickle.loads(self.blob)
+        return found
+
+
+_UNPICKLED: dict[str, Sequence[Signature]] = {}  # in a worker: bundles seen, by digest
 
 
 def _commit(
@@ -278,7 +323,7 @@ class Buckets:
 
 
 def scan_shard(
-    shard: Shard, sigs: Sequence[Signature], config: EngineConfig
+    shard: Shard, sigs: SignatureBundle | Sequence[Signature], config: EngineConfig
 ) -> list[tuple[int, ServiceObservation]]:
     """The Dask task: scan one shard in this worker (the engine enforces the exclusions in
     `config`, the read-only rules and every limit here) and return all of it at once."""
@@ -292,5 +337,7 @@ def scan_shard(
         import uvloop  # type: ignore[import-not-found, unused-ignore]
 
         run = uvloop.run
+    if isinstance(sigs, SignatureBundle):
+        sigs = sigs.signatures()
     run(pipeline.run_indexed_scan(iter(shard), sigs, config, keep))
     return results
