@@ -238,9 +238,10 @@ class _Owed:
 
 
 class SignatureBundle:
-    """The driver's signatures, pickled once and sent with every shard (not scattered: the
-    scheduler keeps one copy of scattered data, lost with its worker); a worker unpickles
-    each distinct bundle once."""
+    """The driver's signatures, pickled once and sent with every shard; a worker unpickles
+    each distinct bundle once. Not scattered: Dask's Active Memory Manager drops broadcast
+    replicas down to the tasks waiting for them, and data scattered to a worker that dies is
+    gone (measured: the re-run shards were cancelled, "already forgotten")."""
 
     def __init__(self, digest: str, blob: bytes) -> None:
         self.digest = digest
