@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from scan_ollama_emulator import start_emulator
 
 
-def scan(args: argparse.Namespace, db: Path, address: str, on_obs=None) -> tuple[float, int]:
+def scan(args: argparse.Namespace, db: Path, address: str | None, on_obs=None) -> tuple[float, int]:
     plan = api.plan_targets([args.cidr], ports=str(args.port))
     started = time.perf_counter()
     summary = api.scan(
@@ -46,6 +46,7 @@ def scan(args: argparse.Namespace, db: Path, address: str, on_obs=None) -> tuple
         db=db,
         cluster=address,
         on_observation=on_obs,
+        workers=1,
     )
     elapsed = time.perf_counter() - started
     with Store.open(db, read_only=True) as store:
@@ -111,6 +112,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         emulator = start_emulator(args.cidr, args.port, tmp / "ready")
         try:
+            print("in this process, no cluster (the baseline):")
+            alone, _ = scan(args, tmp / "alone.duckdb", None)
             with LoopbackCluster(1, tmp / "dask") as cluster:
                 print("1 worker:")
                 scan(args, tmp / "warm.duckdb", cluster.address)  # the worker's imports
@@ -133,6 +136,7 @@ def main() -> None:
 
     print()
     print(f"hosts scanned per run:    {n} ({args.cidr}, port {args.port})")
+    print(f"in-process, no cluster:   {n / alone:.0f} hosts/s ({alone:.2f} s)")
     print(f"1 worker:                 {n / one:.0f} hosts/s ({one:.2f} s)")
     print(f"2 workers:                {n / two:.0f} hosts/s ({two:.2f} s)")
     if killer.killed_at is None or killer.recovered_at is None or killer.detected_at is None:
