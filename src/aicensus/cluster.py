@@ -57,9 +57,7 @@ def connect(address: str, timeout: float = 10.0) -> Cluster:
     _knock(distributed, address, timeout)
     # Connection retries and lost workers are logged by distributed as warnings with
     # tracebacks; a scan's outcome is its one-line error or its summary. Restored on close.
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    levels = _quiet_dask_logs()
     try:
         client = _client(distributed, address, timeout)
         try:
@@ -70,9 +68,25 @@ def connect(address: str, timeout: float = 10.0) -> Cluster:
                 f"the Dask scheduler at {address} has no worker (none joined in {timeout:g} s)"
             ) from exc
     except BaseException:
-        logger.setLevel(level)
+        _restore_levels(levels)
         raise
-    return Cluster(client, address, log_level=level)
+    return Cluster(client, address, log_levels=levels)
+
+
+def _quiet_dask_logs() -> dict[str, int]:
+    """Dask's loggers (each has its own level from Dask's config) at CRITICAL; the old levels."""
+    names = ["distributed"] + [
+        name for name in logging.root.manager.loggerDict if name.startswith("distributed.")
+    ]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return levels
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def _client(distributed: Any, address: str, timeout: float) -> Any:
@@ -112,10 +126,10 @@ def _knock(distributed: Any, address: str, timeout: float) -> None:
 class Cluster:
     """A connected Dask client; `run` scans a plan on its workers."""
 
-    def __init__(self, client: Any, address: str, log_level: int = logging.NOTSET) -> None:
+    def __init__(self, client: Any, address: str, log_levels: dict[str, int] | None = None) -> None:
         self.client = client
         self.address = address
-        self._log_level = log_level
+        self._log_levels = log_levels or {}
 
     def __enter__(self) -> Cluster:
         return self
@@ -125,9 +139,10 @@ class Cluster:
 
     def close(self) -> None:
         try:
-            self.client.close()
+            with contextlib.suppress(Exception):  # a lost scheduler: nothing left to close
+                self.client.close()
         finally:
-            logging.getLogger("distributed").setLevel(self._log_level)
+            _restore_levels(self._log_levels)
 
     def workers(self) -> dict[str, int]:
         """Each worker's address and threads (the shards it runs at once)."""
@@ -183,6 +198,8 @@ class Cluster:
                 try:
                     future = finished.get(timeout=1.0)
                 except queue.Empty:
+                    if self.client.status != "running":
+                        raise ConnectionError(f"the Dask client is {self.client.status}") from None
                     no_worker_since = self._watch_workers(no_worker_since, lost_timeout)
                     continue
                 entry = owed.pop(future, None)
@@ -196,9 +213,19 @@ class Cluster:
                 committed += 1
                 if on_shard is not None:
                     on_shard(committed)
+        except Exception as exc:
+            # A closed client fails in many ways (None where its connection was, a closed
+            # comm, a timeout): each is the scheduler lost.
+            if not (_from_dask(exc) or self.client.status != "running"):
+                raise
+            raise ClusterError(
+                f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: "
+                f"{_first_line(exc)}); resume the scan"
+            ) from None
         finally:
             if owed:  # interrupted or failed: running shards finish on the workers, unstored
-                self.client.cancel(list(owed))
+                with contextlib.suppress(Exception):  # the scheduler may be gone
+                    self.client.cancel(list(owed))
 
     def _result(self, future: Any) -> list[tuple[int, ServiceObservation]]:
         try:
@@ -224,6 +251,16 @@ class Cluster:
                 f"{lost_timeout:g} s; resume the scan once workers are back"
             )
         return since if since is not None else now
+
+
+def _from_dask(exc: BaseException) -> bool:
+    """An error of the Dask client itself (a closed connection, a timeout inside it)."""
+    return type(exc).__module__.split(".")[0] in ("distributed", "tornado")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0] if lines else ""
 
 
 class _Owed:

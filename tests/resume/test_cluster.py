@@ -6,6 +6,7 @@ planned target once, the same identifications."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from aicensus import api
+import aicensus.cluster
+from aicensus import api, scanning
 from aicensus.cluster import Buckets, _commit, scan_shard
 from aicensus.engine.config import EngineConfig
 from aicensus.errors import ClusterError
@@ -191,6 +193,39 @@ def test_a_killed_worker_s_shards_are_rerun_and_the_result_equals_one_process(
     assert rows(got) == rows(printed) == rows(expected)
     # The exclusion held in the workers: nothing inside it was scanned.
     assert not [o for o in got if o.ip.startswith("127.24.0.") and int(o.ip.split(".")[-1]) < 16]
+
+
+def test_a_lost_scheduler_is_one_line_and_the_scan_resumes(
+    emulator_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client waits `timeout` for a lost scheduler to come back (10 s by default): 2 here.
+    monkeypatch.setattr(scanning, "_connect_cluster", lambda a: aicensus.cluster.connect(a, 2))
+    db = tmp_path / "lost.duckdb"
+    args: dict[str, object] = {"targets": [EMULATED, SILENT]}
+    with LoopbackCluster(1, tmp_path / "dask") as own:
+
+        def kill_the_scheduler(_obs: ServiceObservation) -> None:
+            if own.scheduler is not None:
+                own.scheduler.send_signal(signal.SIGKILL)
+                own.scheduler = None
+
+        config = msgspec.structs.replace(CONFIG, concurrency=4)
+        with pytest.raises(ClusterError, match=r"^lost the Dask scheduler at .*; resume the scan$"):
+            api.scan(
+                plan(emulator_port),
+                config=config,
+                db=db,
+                cluster=own.address,
+                on_observation=kill_the_scheduler,
+                args=args,
+                batch_size=1,
+            )
+    with Store.open(db, read_only=True) as store:
+        (info,) = store.scans()
+    assert info.status == "failed"
+    summary = api.scan(plan(emulator_port), config=CONFIG, db=db, resume=info.scan_id, args=args)
+    got = stored(db)
+    assert summary.resumed > 0 and len({(o.ip, o.port) for o in got}) == len(got) == PLANNED
 
 
 def test_unreachable_scheduler_is_one_line_and_stores_nothing(tmp_path: Path) -> None:
