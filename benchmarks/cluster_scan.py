@@ -113,6 +113,7 @@ def main() -> None:
         emulator = start_emulator(args.cidr, args.port, tmp / "ready")
         try:
             print("in this process, no cluster (the baseline):")
+            scan(args, tmp / "alone-warm.duckdb", None)  # signatures loaded, modules imported
             alone, _ = scan(args, tmp / "alone.duckdb", None)
             with LoopbackCluster(1, tmp / "dask") as cluster:
                 print("1 worker:")
