@@ -205,6 +205,8 @@ def main() -> None:
     exe = agentscan_venv(args.venv)  # before unsharing: the install needs PyPI
     if not args.no_netns:
         in_private_netns(sys.argv)
+    private = bool(os.environ.get("AICENSUS_BENCH_NETNS"))
+    print("network: " + ("a private namespace with only lo" if private else "the host's loopback"))
     hosts = net.num_addresses
     rates: dict[str, list[float]] = {"aicensus": [], "agentscan": []}
     scan_rates: dict[str, list[float]] = {"aicensus": [], "agentscan": []}
