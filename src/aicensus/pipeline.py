@@ -28,6 +28,7 @@ from functools import partial
 
 import msgspec
 
+from aicensus.assess import honeypot
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
 from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
@@ -96,9 +97,17 @@ def conclude(
         obs.status = ScanStatus.SUSPECTED_HONEYPOT
         obs.evidence = [choice.honeypot_evidence()]
         return
+    if choice.best is not None:
+        describe(obs, choice.best, cache)
+    # Honeypot evidence in the answers themselves (assess/honeypot.py), kept with the rest.
+    seen = [*cache.values(), *([canary] if canary is not None else [])]
+    obs.evidence.extend(
+        honeypot.host_evidence(
+            seen, claimed=choice.claimed, product=obs.product, version=obs.version
+        )
+    )
     if choice.best is None:
         return
-    describe(obs, choice.best, cache)
     sig = choice.best.signature
     if sig.models is None:
         return
