@@ -282,9 +282,12 @@ def from_evidence_documents(docs: Iterable[Mapping[str, object]]) -> list[Honeyp
 def inventory_key(models: Sequence[ModelRecord]) -> str | None:
     """One inventory's identity: its models' names with digests and sizes (None when empty or
     when no model has a digest or size: bare names are shared by every gateway of a vendor)."""
-    if not models or not any(m.digest or m.size_bytes for m in models):
+    if not models or all(m.digest is None and m.size_bytes is None for m in models):
         return None
-    rows = sorted(f"{m.name}|{m.digest or ''}|{m.size_bytes or ''}" for m in models)
+    rows = sorted(
+        f"{m.name}|{m.digest or ''}|{'' if m.size_bytes is None else m.size_bytes}"
+        for m in models
+    )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
@@ -408,3 +411,34 @@ def summary(verdicts: Mapping[str, HoneypotVerdict]) -> dict[str, object]:
         "by_kind": dict(sorted(kinds.items())),
         "hosts": [msgspec.to_builtins(v) for v in named],
     }
+
+
+def classify_stored(
+    host: Iterable[tuple[str, int, str]],
+    inventory: Iterable[tuple[str, int]],
+    banner: Iterable[tuple[str, int]],
+    honeypot_status: Iterable[str] = (),
+) -> dict[str, HoneypotVerdict]:
+    """ip -> verdict from the store's rows (store/honeypots.py): host evidence JSON per
+    (ip, port), addresses per shared inventory and banner, and the addresses whose
+    observations were `suspected-honeypot` (fingerprint.choose's rule)."""
+    evidence: dict[str, list[HoneypotEvidence]] = defaultdict(list)
+    ports: dict[str, set[int]] = defaultdict(set)
+    for ip, port, text in host:
+        try:
+            docs = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            continue
+        items = from_evidence_documents(d for d in docs if isinstance(d, dict))
+        if items:
+            evidence[ip].extend(items)
+            ports[ip].add(port)
+    for ip in honeypot_status:
+        evidence[ip].append(
+            HoneypotEvidence(kind="contradiction", detail="suspected honeypot", weight=DECISIVE)
+        )
+    for ip, n in inventory:
+        evidence[ip].append(inventory_item(n))
+    for ip, n in banner:
+        evidence[ip].append(banner_item(n))
+    return {ip: judge(ip, items, ports[ip]) for ip, items in sorted(evidence.items())}
