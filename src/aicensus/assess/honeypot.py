@@ -33,6 +33,7 @@ import hashlib
 import importlib.resources
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 import yaml
@@ -285,8 +286,7 @@ def inventory_key(models: Sequence[ModelRecord]) -> str | None:
     if not models or all(m.digest is None and m.size_bytes is None for m in models):
         return None
     rows = sorted(
-        f"{m.name}|{m.digest or ''}|{'' if m.size_bytes is None else m.size_bytes}"
-        for m in models
+        f"{m.name}|{m.digest or ''}|{'' if m.size_bytes is None else m.size_bytes}" for m in models
     )
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
@@ -334,7 +334,7 @@ def population_evidence(
             kept.append((obs, key))
     out: dict[str, list[HoneypotEvidence]] = defaultdict(list)
     banners: dict[str, set[str]] = defaultdict(set)
-    for key, ips in inventories.items():
+    for ips in inventories.values():
         if len(ips) >= min_addresses:
             for ip in ips:
                 out[ip].append(inventory_item(len(ips)))
@@ -365,9 +365,9 @@ def verdict_of(evidence: Sequence[HoneypotEvidence]) -> tuple[str, float]:
     return NONE, score
 
 
-def judge(ip: str, evidence: Sequence[HoneypotEvidence], ports: Iterable[int] = ()) -> (
-    HoneypotVerdict
-):
+def judge(
+    ip: str, evidence: Sequence[HoneypotEvidence], ports: Iterable[int] = ()
+) -> HoneypotVerdict:
     verdict, score = verdict_of(evidence)
     unique = list(dict.fromkeys(evidence))
     return HoneypotVerdict(
@@ -398,7 +398,7 @@ def classify(
     return {ip: judge(ip, items, ports[ip]) for ip, items in sorted(evidence.items())}
 
 
-def summary(verdicts: Mapping[str, HoneypotVerdict]) -> dict[str, object]:
+def summary(verdicts: Mapping[str, HoneypotVerdict]) -> dict[str, Any]:
     """Counts and the named hosts, JSON-ready (reports)."""
     named = [v for v in verdicts.values() if v.verdict != NONE]
     kinds: dict[str, int] = defaultdict(int)

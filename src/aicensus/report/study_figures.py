@@ -122,8 +122,11 @@ def scale(q: StudyQueries, meta: dict[str, Any]) -> Figure:
 def _honeypot_row(meta: dict[str, Any]) -> list[Any]:
     hp = meta.get("honeypots") or {}
     if hp.get("included"):
-        return ["honeypot hosts (included)", hp.get("hosts", 0),
-                "named honeypots, counted in every figure (--include-honeypots)"]
+        return [
+            "honeypot hosts (included)",
+            hp.get("hosts", 0),
+            "named honeypots, counted in every figure (--include-honeypots)",
+        ]
     return ["honeypot hosts (left out)", hp.get("hosts_excluded", 0),
             "hosts the honeypot classifier names, left out of every figure "
             f"({hp.get('observations_excluded', 0)} observations); see meta.honeypots"]  # fmt: skip

@@ -201,9 +201,13 @@ def _why_skipped(skipped: dict[str, int]) -> str:
 
 def _honeypots(hp: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k}: {v}" for k, v in (hp.get("by_kind") or {}).items())
-    where = "counted in the figures" if hp.get("included") else (
-        f"{hp.get('hosts_excluded', 0)} left out of the figures "
-        f"({hp.get('observations_excluded', 0)} observations)"
+    where = (
+        "counted in the figures"
+        if hp.get("included")
+        else (
+            f"{hp.get('hosts_excluded', 0)} left out of the figures "
+            f"({hp.get('observations_excluded', 0)} observations)"
+        )
     )
     return (
         f"{hp.get('hosts', 0)} honeypot hosts, {where}; {hp.get('suspicious_hosts', 0)} "
