@@ -59,6 +59,9 @@ SUSPICIOUS_SCORE = 0.5
 CANARY_MARK = "aicensus-canary-"  # fingerprint.choose.CANARY_PREFIX (kept apart: no import)
 ECHO_WEIGHT = 1.0
 CATCH_ALL_JSON_WEIGHT = 0.5
+MIN_ECHO_PATH = 5  # "/api" and shorter are too common inside any page to count
+REFLECTED_MIN = 3  # different success answers that echo their own path: suspicious
+REFLECTED_DECISIVE = 5  # … a honeypot
 SAME_JSON_ROUTES = 4  # distinct API routes answered with one identical JSON body
 RIVAL_WEIGHT = 0.5
 POPULATION_WEIGHT = 0.5
@@ -177,6 +180,12 @@ def _known_markers(answered: Sequence[Exchange]) -> Iterable[Evidence]:
 
 
 def _echo(answered: Sequence[Exchange]) -> Iterable[Evidence]:
+    yield from _canary(answered)
+    yield from _reflected(answered)
+    yield from _same_json(answered)
+
+
+def _canary(answered: Sequence[Exchange]) -> Iterable[Evidence]:
     for ex in answered:
         if CANARY_MARK not in ex.path or not 200 <= (ex.status or 0) < 300:
             continue
@@ -194,6 +203,9 @@ def _echo(answered: Sequence[Exchange]) -> Iterable[Evidence]:
                 weight=CATCH_ALL_JSON_WEIGHT,
             ).to_evidence(f"{ex.method} {ex.path}")
         return
+
+
+def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
     same: dict[bytes, set[str]] = defaultdict(set)
     for ex in answered:
         if 200 <= (ex.status or 0) < 300 and len(ex.body) > 2 and ex.json() is not None:
@@ -205,6 +217,29 @@ def _echo(answered: Sequence[Exchange]) -> Iterable[Evidence]:
             detail=f"{len(paths)} different API routes answered with one identical JSON body",
             weight=CATCH_ALL_JSON_WEIGHT,
         ).to_evidence(", ".join(sorted(paths)[:4])[:120])
+
+
+def _reflected(answered: Sequence[Exchange]) -> Iterable[Evidence]:
+    """Success answers that carry their own request path in the body, each different: an LLM
+    honeypot writes a page about whatever it is asked. (A real API's self link can echo one
+    route; not several different probe paths.)"""
+    paths = {
+        ex.path
+        for ex in answered
+        if 200 <= (ex.status or 0) < 300 and len(ex.path) >= MIN_ECHO_PATH and ex.path in ex.text()
+    }
+    bodies = {ex.body for ex in answered if ex.path in paths}
+    if len(paths) >= REFLECTED_DECISIVE and len(bodies) >= len(paths):
+        weight = ECHO_WEIGHT
+    elif len(paths) >= REFLECTED_MIN and len(bodies) >= len(paths):
+        weight = CATCH_ALL_JSON_WEIGHT
+    else:
+        return
+    yield HoneypotEvidence(
+        kind="echo",
+        detail=f"{len(paths)} different paths answered with success and the path in the body",
+        weight=weight,
+    ).to_evidence(", ".join(sorted(paths)[:4])[:120])
 
 
 def _rivals(claimed: Sequence[str]) -> Iterable[Evidence]:
