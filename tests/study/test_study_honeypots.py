@@ -22,9 +22,7 @@ from aicensus.report.study_html import write_study_html
 from aicensus.store import Store
 
 
-def _service(ip: str, model: ModelRecord, evidence: list[Evidence], day: int) -> (
-    ServiceObservation
-):
+def _service(ip: str, model: ModelRecord, evidence: list[Evidence], day: int) -> ServiceObservation:
     log = [
         RequestLogEntry(method="GET", path="/", status=200, bytes=17, ms=1.0),
         RequestLogEntry(method="GET", path="/api/tags", status=200, bytes=337, ms=1.0),
@@ -48,8 +46,7 @@ def _store(tmp_path: Path) -> str:
     for day in (1, 2):
         observations += [_service(f"10.1.0.{i}", bait, [echo], day) for i in range(30)]
         observations += [
-            msgspec_replace_log(_service(f"10.6.0.{i}", fleet, [], day), 400 + i)
-            for i in range(30)
+            msgspec_replace_log(_service(f"10.6.0.{i}", fleet, [], day), 400 + i) for i in range(30)
         ]
         observations += [
             _service(f"10.7.0.{i}", ModelRecord(name="qwen3:8b", digest=f"c{i}", size_bytes=5,
@@ -145,3 +142,26 @@ def test_a_store_of_only_honeypots_says_so(tmp_path: Path) -> None:
     assert "besides 3 honeypot hosts (--include-honeypots)" in result.output
     kept = CliRunner().invoke(study_command, ["--db", db, "--include-honeypots"])
     assert kept.exit_code == 0 and json.loads(kept.stdout)["meta"]["counts"]["hosts"] == 3
+
+
+def test_report_honeypots_over_the_whole_store(tmp_path: Path) -> None:
+    from aicensus.cli.report import honeypots_command
+
+    db = _store(tmp_path)
+    found = api.honeypots(db)
+    assert found["honeypots"] == 31 and found["suspicious"] == 30
+    named = {h["ip"]: h for h in found["hosts"]}
+    assert named["10.8.0.1"]["verdict"] == "honeypot"  # claimed every product
+    assert {e["kind"] for e in named["10.1.0.5"]["evidence"]} == {
+        "echo", "identical-inventory", "identical-banner"
+    }  # fmt: skip
+    assert named["10.6.0.5"]["verdict"] == "suspicious"
+    assert "10.7.0.1" not in named
+    table = CliRunner().invoke(honeypots_command, ["--db", db])
+    assert table.exit_code == 0 and "honeypots: 31 named, 30 suspicious" in table.output
+    # a higher threshold: the fleet is no longer suspicious, the echoing hosts still named
+    strict = json.loads(
+        CliRunner().invoke(honeypots_command, ["--db", db, "--min-addresses", "40",
+                                               "--format", "json"]).output
+    )  # fmt: skip
+    assert strict["honeypots"] == 31 and strict["suspicious"] == 0
