@@ -101,9 +101,10 @@ def conclude(
         describe(obs, choice.best, cache)
     # Honeypot evidence in the answers themselves (assess/honeypot.py), kept with the rest.
     seen = [*cache.values(), *([canary] if canary is not None else [])]
+    own = {p.path for p in choice.best.signature.probes.values()} if choice.best else set()
     obs.evidence.extend(
         honeypot.host_evidence(
-            seen, claimed=choice.claimed, product=obs.product, version=obs.version
+            seen, claimed=choice.claimed, product=obs.product, version=obs.version, own_paths=own
         )
     )
     if choice.best is None:

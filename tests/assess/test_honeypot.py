@@ -111,6 +111,18 @@ def test_many_paths_reflected_is_a_honeypot_a_self_link_is_not() -> None:
     assert hp.host_evidence([actuator, ex("/api/tags", '{"models": []}')]) == []
 
 
+def test_a_server_rendered_app_linking_to_its_own_routes_is_not() -> None:
+    # Jupyter-like pages: each route's page links to itself (nav, form action)
+    routes = ["/login", "/tree", "/lab", "/api/kernelspecs", "/hub/home"]
+    pages = [ex(r, f'<html><form action="{r}?next=%2F"><a href="{r}">x</a></form>{i}</html>')
+             for i, r in enumerate(routes)]  # fmt: skip
+    assert hp.host_evidence(pages, product="jupyter", own_paths=set(routes)) == []
+    # … while the same answers to routes that are not the product's own are reflection
+    assert verdict(hp.host_evidence(pages, product="jupyter", own_paths={"/login"})) == (
+        hp.SUSPICIOUS
+    )
+
+
 def test_identical_json_on_many_routes_is_suspicious() -> None:
     same = '{"object":"list","data":[]}'
     routes = ["/v1/models", "/api/tags", "/info", "/server_info"]

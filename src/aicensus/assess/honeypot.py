@@ -32,7 +32,7 @@ import functools
 import hashlib
 import importlib.resources
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -108,12 +108,13 @@ class Marker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     body_contains: str | None = None
     header: dict[str, str] = msgspec.field(default_factory=dict)
 
-    def matches(self, ex: Exchange) -> bool:
+    def matches(self, ex: Exchange, text: str) -> bool:
+        """Whether this answer (`text`: its body decoded) is the marker's."""
         if ex.status is None or (self.status is not None and ex.status != self.status):
             return False
-        if self.body_equals is not None and ex.text().strip() != self.body_equals:
+        if self.body_equals is not None and text.strip() != self.body_equals:
             return False
-        if self.body_contains is not None and self.body_contains not in ex.text():
+        if self.body_contains is not None and self.body_contains not in text:
             return False
         return all(ex.header(name) == value for name, value in self.header.items())
 
@@ -153,24 +154,33 @@ def host_evidence(
     claimed: Sequence[str] = (),
     product: str | None = None,
     version: str | None = None,
+    own_paths: Collection[str] = (),
 ) -> list[Evidence]:
     """Honeypot evidence in one service's answers, as observation Evidence items (pure).
-    `claimed`: the specific products its answers match (fingerprint.choose.Choice.claimed)."""
-    answered = [ex for ex in exchanges if ex.status is not None]
-    found = [
+    `claimed`: the specific products its answers match (fingerprint.choose.Choice.claimed);
+    `own_paths`: the identified product's own routes (its pages may link to themselves)."""
+    # Each body decoded once (a scan may hold many, an ingest run millions of services).
+    answered = [(ex, ex.text()) for ex in exchanges if ex.status is not None]
+    return [
         *_known_markers(answered),
-        *_echo(answered),
+        *_echo(answered, own_paths),
         *_rivals(claimed),
-        *_version_routes(answered, product, version),
+        *_version_routes([ex for ex, _ in answered], product, version),
     ]
-    return found
 
 
-def _known_markers(answered: Sequence[Exchange]) -> Iterable[Evidence]:
+Answered = Sequence[tuple[Exchange, str]]  # an answer and its body decoded
+
+
+def _ok(ex: Exchange) -> bool:
+    return 200 <= (ex.status or 0) < 300
+
+
+def _known_markers(answered: Answered) -> Iterable[Evidence]:
     seen: set[str] = set()
     for marker in knowledge().markers:
-        for ex in answered:
-            if marker.id not in seen and marker.matches(ex):
+        for ex, text in answered:
+            if marker.id not in seen and marker.matches(ex, text):
                 seen.add(marker.id)
                 yield HoneypotEvidence(
                     kind="known-marker",
@@ -179,18 +189,18 @@ def _known_markers(answered: Sequence[Exchange]) -> Iterable[Evidence]:
                 ).to_evidence(f"{ex.method} {ex.path}")
 
 
-def _echo(answered: Sequence[Exchange]) -> Iterable[Evidence]:
+def _echo(answered: Answered, own_paths: Collection[str]) -> Iterable[Evidence]:
     yield from _canary(answered)
-    yield from _reflected(answered)
-    yield from _same_json(answered)
+    yield from _reflected(answered, own_paths)
+    yield from _same_json([ex for ex, _ in answered])
 
 
-def _canary(answered: Sequence[Exchange]) -> Iterable[Evidence]:
-    for ex in answered:
-        if CANARY_MARK not in ex.path or not 200 <= (ex.status or 0) < 300:
+def _canary(answered: Answered) -> Iterable[Evidence]:
+    for ex, text in answered:
+        if CANARY_MARK not in ex.path or not _ok(ex):
             continue
         name = ex.path.rsplit("/", 1)[-1]
-        if name and name in ex.text():
+        if name and name in text:
             yield HoneypotEvidence(
                 kind="echo",
                 detail="a random path was answered with success and the path itself in the body",
@@ -208,7 +218,7 @@ def _canary(answered: Sequence[Exchange]) -> Iterable[Evidence]:
 def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
     same: dict[bytes, set[str]] = defaultdict(set)
     for ex in answered:
-        if 200 <= (ex.status or 0) < 300 and len(ex.body) > 2 and ex.json() is not None:
+        if _ok(ex) and len(ex.body) > 2 and ex.json() is not None:
             same[ex.body].add(ex.path)
     paths = max(same.values(), key=len, default=set())
     if len(paths) >= SAME_JSON_ROUTES:
@@ -219,16 +229,20 @@ def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
         ).to_evidence(", ".join(sorted(paths)[:4])[:120])
 
 
-def _reflected(answered: Sequence[Exchange]) -> Iterable[Evidence]:
+def _reflected(answered: Answered, own_paths: Collection[str]) -> Iterable[Evidence]:
     """Success answers that carry their own request path in the body, each different: an LLM
-    honeypot writes a page about whatever it is asked. (A real API's self link can echo one
-    route; not several different probe paths.)"""
+    honeypot writes a page about whatever it is asked. The identified product's own routes do
+    not count (a server-rendered app's pages link to themselves: Jupyter's /login, /tree);
+    other products' routes answered that way do."""
     paths = {
         ex.path
-        for ex in answered
-        if 200 <= (ex.status or 0) < 300 and len(ex.path) >= MIN_ECHO_PATH and ex.path in ex.text()
+        for ex, text in answered
+        if _ok(ex)
+        and len(ex.path) >= MIN_ECHO_PATH
+        and ex.path not in own_paths
+        and ex.path in text
     }
-    bodies = {ex.body for ex in answered if ex.path in paths}
+    bodies = {ex.body for ex, _ in answered if ex.path in paths}
     if len(paths) >= REFLECTED_DECISIVE and len(bodies) >= len(paths):
         weight = ECHO_WEIGHT
     elif len(paths) >= REFLECTED_MIN and len(bodies) >= len(paths):
@@ -261,7 +275,7 @@ def _version_routes(
         have = Version(version.lstrip("v"))
     except InvalidVersion:
         return
-    ok = {ex.path for ex in answered if 200 <= (ex.status or 0) < 300}
+    ok = {ex.path for ex in answered if _ok(ex)}
     for rule in knowledge().version_routes:
         if rule.product == product and rule.route in ok and have < Version(rule.since):
             yield HoneypotEvidence(
