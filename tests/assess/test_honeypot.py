@@ -74,9 +74,15 @@ def test_galah_example_answer_is_a_honeypot() -> None:
 def test_real_wordpress_and_a_lone_empty_page_are_not() -> None:
     page = "<html><head><title>My blog</title></head><body><h1>Hello from my blog</h1></body>"
     assert hp.host_evidence([ex("/", page, Server="Apache/2.4.53 (Debian)")]) == []
-    # Lophiid's fallback `<html></html>` is too plain to name anything alone
-    found = hp.host_evidence([ex("/", "<html></html>")])
+    # Lophiid's fallback `<html></html>`: one page is nothing (KoboldCpp's / is that too) …
+    assert hp.host_evidence([ex("/", "<html></html>")]) == []
+    # … the same on every path counts, but too plain to name anything alone …
+    found = hp.host_evidence([ex(p, "<html></html>") for p in ("/", "/api/tags", "/v1/models")])
     assert kinds(found) == {"known-marker": 0.25} and verdict(found) == hp.NONE
+    # … nor to make shared inventories (population evidence) a honeypot
+    population = [hp.inventory_item(30), hp.banner_item(30)]
+    weak = [i for i in map(hp.from_evidence, found) if i is not None]
+    assert hp.verdict_of(weak + population)[0] == hp.SUSPICIOUS
     # a marker's status must match: the Galah page as a 404 is not the example answer
     body = "<!DOCTYPE html><html><head><title>Login Page</title></head><body>test</body></html>"
     assert hp.host_evidence([ex("/login", body, status=404)]) == []

@@ -107,6 +107,7 @@ class Marker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     body_equals: str | None = None
     body_contains: str | None = None
     header: dict[str, str] = msgspec.field(default_factory=dict)
+    min_paths: int = 1  # distinct paths that must give this answer (a catch-all's fallback)
 
     def matches(self, ex: Exchange, text: str) -> bool:
         """Whether this answer (`text`: its body decoded) is the marker's."""
@@ -177,16 +178,14 @@ def _ok(ex: Exchange) -> bool:
 
 
 def _known_markers(answered: Answered) -> Iterable[Evidence]:
-    seen: set[str] = set()
     for marker in knowledge().markers:
-        for ex, text in answered:
-            if marker.id not in seen and marker.matches(ex, text):
-                seen.add(marker.id)
-                yield HoneypotEvidence(
-                    kind="known-marker",
-                    detail=f"{marker.honeypot} default answer ({marker.id}): {marker.why}"[:300],
-                    weight=marker.weight,
-                ).to_evidence(f"{ex.method} {ex.path}")
+        hits = [ex for ex, text in answered if marker.matches(ex, text)]
+        if hits and len({ex.path for ex in hits}) >= marker.min_paths:
+            yield HoneypotEvidence(
+                kind="known-marker",
+                detail=f"{marker.honeypot} default answer ({marker.id}): {marker.why}"[:300],
+                weight=marker.weight,
+            ).to_evidence(", ".join(sorted({f"{ex.method} {ex.path}" for ex in hits})[:3])[:120])
 
 
 def _echo(answered: Answered, own_paths: Collection[str]) -> Iterable[Evidence]:
@@ -406,7 +405,9 @@ def verdict_of(evidence: Sequence[HoneypotEvidence]) -> tuple[str, float]:
     for item in evidence:
         best[item.kind] = max(best.get(item.kind, 0.0), item.weight)
     score = round(sum(best.values()), 3)
-    host = [w for k, w in best.items() if k not in POPULATION_KINDS and w > 0]
+    # Host items below SUSPICIOUS_SCORE (a plain page that one honeypot also serves) never
+    # turn population evidence into a verdict of honeypot.
+    host = [w for k, w in best.items() if k not in POPULATION_KINDS and w >= SUSPICIOUS_SCORE]
     if any(w >= DECISIVE for w in host) or (host and score >= HONEYPOT_SCORE):
         return HONEYPOT, score
     if score >= SUSPICIOUS_SCORE:
