@@ -115,3 +115,24 @@ def test_llm_honeypot_echo_is_named_and_reported(tmp_path: Path) -> None:
     if "html" in api.report_formats():
         html = api.render_report(assessed, "html")
         assert "<h2>Honeypots</h2>" in html and "1 host named honeypot" in html
+
+
+def test_lab_accuracy_counts_a_real_product_named_honeypot_as_a_mismatch() -> None:
+    from aicensus.lab.accuracy import compare, render
+
+    truth = [
+        {"name": f"ollama-{i}", "address": f"127.0.9.{i}", "port": 11434, "product": "ollama",
+         "auth": "open", "suspected_honeypot": False}
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+
+    def seen(i: int, verdict: str) -> dict[str, object]:
+        return {"ip": f"127.0.9.{i}", "port": 11434, "status": "identified",
+                "product": "ollama", "auth": "open", "honeypot": {"verdict": verdict}}  # fmt: skip
+
+    report = compare(truth, [seen(1, "none"), seen(2, "suspicious"), seen(3, "honeypot")])
+    assert report.overall.tp == 3 and report.products_suspicious == 1
+    assert [(m.name, m.what) for m in report.mismatches] == [("ollama-3", "honeypot")]
+    assert "real products found suspicious: 1" in render(report)
+    clean = compare(truth, [seen(i, "none") for i in (1, 2, 3)])
+    assert clean.perfect and clean.products_suspicious == 0
