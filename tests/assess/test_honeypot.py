@@ -269,7 +269,7 @@ def test_store_rows_classify_as_the_observations_do(tmp_path: Path) -> None:
         store.finish_scan(scan)
     with Store.open(db, read_only=True) as store:
         rows = store_honeypot_rows(store, 25)
-    stored = hp.classify_stored(*rows)
+    stored = hp.classify_stored(rows.host, rows.inventory, rows.banner)
     direct = hp.classify(observations, min_addresses=25)
     assert {ip: v.verdict for ip, v in stored.items()} == {
         ip: v.verdict for ip, v in direct.items()
@@ -279,3 +279,32 @@ def test_store_rows_classify_as_the_observations_do(tmp_path: Path) -> None:
     }
     assert sum(v.verdict == hp.HONEYPOT for v in stored.values()) == 30
     assert stored["10.6.0.4"].verdict == hp.SUSPICIOUS
+
+
+def test_store_finds_version_route_in_the_request_log(tmp_path: Path) -> None:
+    """A store written before the classifier (no honeypot evidence kept) is judged on its
+    request log: an Ollama 0.1.32 that answered /api/ps; a 0.12.6 that did is not."""
+
+    def ollama(ip: str, version: str, ps_status: int) -> ServiceObservation:
+        obs = service(ip, [model("qwen3:8b", ip)])
+        obs.version = version
+        obs.request_log.append(
+            RequestLogEntry(method="GET", path="/api/ps", status=ps_status, bytes=15, ms=1.0)
+        )
+        return obs
+
+    db = tmp_path / "old.duckdb"
+    with Store.open(db) as store:
+        scan = store.begin_scan("ingest")
+        store.add_observations(scan, [ollama("10.0.0.1", "0.1.32", 200),
+                                      ollama("10.0.0.2", "0.12.6", 200),
+                                      ollama("10.0.0.3", "0.1.32", 404)])  # fmt: skip
+        store.finish_scan(scan)
+    with Store.open(db, read_only=True) as store:
+        rows = store_honeypot_rows(store, 25, stale=hp.stale_routes)
+    assert rows.routes == [("10.0.0.1", 11434, "ollama", "0.1.32", "/api/ps")]
+    verdicts = hp.classify_stored(rows.host, rows.inventory, rows.banner, routes=rows.routes)
+    assert list(verdicts) == ["10.0.0.1"] and verdicts["10.0.0.1"].verdict == hp.HONEYPOT
+    assert verdicts["10.0.0.1"].evidence[0].kind == "version-route"
+    assert hp.stale_routes([("ollama", "0.1.37"), ("ollama", "v0.1.38"), ("vllm", "0.1.0"),
+                            ("ollama", "dev")]) == [("ollama", "0.1.37", "/api/ps")]  # fmt: skip

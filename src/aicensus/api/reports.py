@@ -127,5 +127,8 @@ def honeypots(
     (each named host with its verdict, score, ports and evidence). `min_addresses`: how many
     addresses must share an inventory or banner before that is evidence."""
     with Store.open(db, read_only=True) as store:
-        rows = store_honeypot_rows(store, min_addresses, scan_id)
-    return _honeypot.summary(_honeypot.classify_stored(*rows))
+        rows = store_honeypot_rows(store, min_addresses, scan_id, _honeypot.stale_routes)
+    verdicts = _honeypot.classify_stored(
+        rows.host, rows.inventory, rows.banner, routes=rows.routes
+    )
+    return _honeypot.summary(verdicts)

@@ -270,18 +270,37 @@ def _version_routes(
 ) -> Iterable[Evidence]:
     if product is None or version is None:
         return
-    try:
-        have = Version(version.lstrip("v"))
-    except InvalidVersion:
-        return
     ok = {ex.path for ex in answered if _ok(ex)}
     for rule in knowledge().version_routes:
-        if rule.product == product and rule.route in ok and have < Version(rule.since):
-            yield HoneypotEvidence(
-                kind="version-route",
-                detail=f"{product} {version} answered {rule.route}, added in {rule.since}",
-                weight=DECISIVE,
-            ).to_evidence(f"GET {rule.route}")
+        if rule.product == product and rule.route in ok and _older(version, rule.since):
+            yield _version_route_item(product, version, rule).to_evidence(f"GET {rule.route}")
+
+
+def _version_route_item(product: str, version: str, rule: VersionRoute) -> HoneypotEvidence:
+    return HoneypotEvidence(
+        kind="version-route",
+        detail=f"{product} {version} answered {rule.route}, added in {rule.since}",
+        weight=DECISIVE,
+    )
+
+
+def _older(version: str, since: str) -> bool:
+    try:
+        return Version(version.lstrip("v")) < Version(since)
+    except InvalidVersion:
+        return False
+
+
+def stale_routes(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(product, version, route) for each (product, version) older than a route of the rules:
+    what the store looks for in its request log (store/honeypots.py)."""
+    rules = knowledge().version_routes
+    return [
+        (product, version, rule.route)
+        for product, version in pairs
+        for rule in rules
+        if rule.product == product and _older(version, rule.since)
+    ]
 
 
 # ---------------------------------------------------------------- reading evidence back
@@ -468,10 +487,12 @@ def classify_stored(
     inventory: Iterable[tuple[str, int]],
     banner: Iterable[tuple[str, int]],
     honeypot_status: Iterable[str] = (),
+    routes: Iterable[tuple[str, int, str, str, str]] = (),
 ) -> dict[str, HoneypotVerdict]:
     """ip -> verdict from the store's rows (store/honeypots.py): host evidence JSON per
     (ip, port), addresses per shared inventory and banner, and the addresses whose
-    observations were `suspected-honeypot` (fingerprint.choose's rule)."""
+    observations were `suspected-honeypot` (fingerprint.choose's rule), and the 2xx answers
+    to routes newer than the service's version (`routes`: ip, port, product, version, path)."""
     evidence: dict[str, list[HoneypotEvidence]] = defaultdict(list)
     ports: dict[str, set[int]] = defaultdict(set)
     for ip, port, text in host:
@@ -487,6 +508,11 @@ def classify_stored(
         evidence[ip].append(
             HoneypotEvidence(kind="contradiction", detail="suspected honeypot", weight=DECISIVE)
         )
+    for ip, port, product, version, path in routes:
+        for rule in knowledge().version_routes:
+            if (rule.product, rule.route) == (product, path) and _older(version, rule.since):
+                evidence[ip].append(_version_route_item(product, version, rule))
+                ports[ip].add(port)
     for ip, n in inventory:
         evidence[ip].append(inventory_item(n))
     for ip, n in banner:

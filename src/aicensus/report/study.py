@@ -100,9 +100,11 @@ HONEYPOT_SAMPLE = 50  # named hosts listed with their evidence
 
 def _honeypots(q: StudyQueries, options: StudyOptions) -> dict[str, Any]:
     """Classify the population's hosts; leave the honeypots out unless asked to keep them."""
-    rows = q.honeypot_rows(options.honeypot_min_addresses)
+    rows = q.honeypot_rows(options.honeypot_min_addresses, honeypot.stale_routes)
     status_ips = q.honeypot_status_ips()
-    verdicts = honeypot.classify_stored(*rows, honeypot_status=status_ips)
+    verdicts = honeypot.classify_stored(
+        rows.host, rows.inventory, rows.banner, honeypot_status=status_ips, routes=rows.routes
+    )
     named = [ip for ip, v in verdicts.items() if v.verdict == honeypot.HONEYPOT]
     hosts_out, obs_out = (0, 0) if options.include_honeypots else q.exclude_hosts(named)
     listed = honeypot.summary(verdicts)

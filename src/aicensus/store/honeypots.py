@@ -14,7 +14,7 @@ product and version (the study's `study_obs`, or `population_table`'s `honeypot_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import duckdb
@@ -29,14 +29,29 @@ class HoneypotRows(NamedTuple):
     host: list[tuple[str, int, str]]  # ip, port, evidence JSON (a list of Evidence objects)
     inventory: list[tuple[str, int]]  # ip, addresses that share its inventory
     banner: list[tuple[str, int]]  # ip, addresses with byte-identical answers
+    # ip, port, product, version, path: a 2xx answer to a route of a version_routes rule, by
+    # a service whose (product, version) the caller named (older than the route)
+    routes: list[tuple[str, int, str, str, str]]
+
+
+# (product, version) -> the routes it cannot serve: assess.honeypot.stale_routes
+StaleRoutes = Callable[[Sequence[tuple[str, str]]], list[tuple[str, str, str]]]
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[Any]:
     return con.execute(sql, list(params)).fetchall()
 
 
-def honeypot_rows(con: duckdb.DuckDBPyConnection, table: str, min_addresses: int) -> HoneypotRows:
-    """The classifier's inputs over the population in `table`."""
+def honeypot_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    min_addresses: int,
+    stale: StaleRoutes | None = None,
+) -> HoneypotRows:
+    """The classifier's inputs over the population in `table`. `stale` names, from the
+    population's (product, version) pairs, the routes each cannot serve: their 2xx answers in
+    the request log come back in `routes` (so stores written before the classifier, or merged
+    from elsewhere, are judged on them too)."""
     if table not in _TABLE_NAMES:  # a table name cannot be a parameter: only known ones
         raise ValueError(f"unknown population table {table!r}")
     host = [
@@ -86,7 +101,41 @@ def honeypot_rows(con: duckdb.DuckDBPyConnection, table: str, min_addresses: int
             [min_addresses],
         )
     ]
-    return HoneypotRows(host, inventory, banner)
+    routes = _route_rows(con, table, stale) if stale is not None else []
+    return HoneypotRows(host, inventory, banner, routes)
+
+
+def _route_rows(
+    con: duckdb.DuckDBPyConnection, table: str, stale: StaleRoutes
+) -> list[tuple[str, int, str, str, str]]:
+    # The distinct versions first (few), so the request log is read only for the services
+    # whose version is older than a route in the rules (fewer still).
+    pairs = [
+        (str(p), str(v))
+        for p, v in _q(
+            con,
+            f"SELECT DISTINCT product, version FROM {table} "
+            "WHERE product IS NOT NULL AND version IS NOT NULL",
+        )
+    ]
+    wanted = stale(pairs)
+    if not wanted:
+        return []
+    products, versions, paths = (list(c) for c in zip(*wanted, strict=True))
+    return [
+        (ip, int(port), product, version, path)
+        for ip, port, product, version, path in _q(
+            con,
+            f"""WITH r AS (SELECT unnest($1::VARCHAR[]) AS product,
+                                  unnest($2::VARCHAR[]) AS version,
+                                  unnest($3::VARCHAR[]) AS path)
+                SELECT DISTINCT o.ip, o.port, o.product, o.version, l.path
+                FROM {table} o JOIN r ON r.product = o.product AND r.version = o.version
+                JOIN request_log l ON l.obs_id = o.obs_id AND l.path = r.path
+                WHERE l.status BETWEEN 200 AND 299 ORDER BY 1, 2""",
+            [products, versions, paths],
+        )
+    ]
 
 
 def population_table(store: Store, scan_id: int | None = None) -> str:
@@ -106,10 +155,13 @@ def population_table(store: Store, scan_id: int | None = None) -> str:
 
 
 def store_honeypot_rows(
-    store: Store, min_addresses: int, scan_id: int | None = None
+    store: Store,
+    min_addresses: int,
+    scan_id: int | None = None,
+    stale: StaleRoutes | None = None,
 ) -> HoneypotRows:
     """honeypot_rows over a whole store (or one scan): the ingest pass."""
-    return honeypot_rows(store._con, population_table(store, scan_id), min_addresses)
+    return honeypot_rows(store._con, population_table(store, scan_id), min_addresses, stale)
 
 
 def honeypot_status_ips(

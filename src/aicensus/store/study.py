@@ -140,9 +140,11 @@ class StudyQueries:
 
     # ------------------------------------------------------------ honeypots
 
-    def honeypot_rows(self, min_addresses: int) -> HoneypotRows:
+    def honeypot_rows(
+        self, min_addresses: int, stale: honeypots.StaleRoutes | None = None
+    ) -> HoneypotRows:
         """The honeypot classifier's inputs over the population (store/honeypots.py)."""
-        return honeypots.honeypot_rows(self._con, "study_obs", min_addresses)
+        return honeypots.honeypot_rows(self._con, "study_obs", min_addresses, stale)
 
     def honeypot_status_ips(self) -> list[str]:
         """Addresses in the window whose observations were `suspected-honeypot` (never in
