@@ -5,6 +5,7 @@ that writes a page about every path it is asked for (Beelzebub's LLMHoneypot, Ga
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 import threading
@@ -105,7 +106,14 @@ def test_llm_honeypot_echo_is_named_and_reported(tmp_path: Path) -> None:
     verdict = hp.host_verdict(obs)
     assert verdict.verdict == hp.HONEYPOT, obs.evidence
     assert "echo" in {e.kind for e in verdict.evidence}
-    # every report format says so: table, JSON and HTML
+    # the scan's own output says so (table and JSON contract) …
+    buf = io.StringIO()
+    api.write_observations(buf, [obs], "table")
+    assert "ollama (honeypot)" in buf.getvalue()
+    buf = io.StringIO()
+    api.write_observations(buf, [obs], "json")
+    assert json.loads(buf.getvalue())[0]["honeypot"]["verdict"] == "honeypot"
+    # … and every report format: table, JSON and HTML
     assessed = api.load_report(db, include_all=True)
     assert assessed.honeypots[obs.ip].verdict == hp.HONEYPOT
     table = api.render_report(assessed, "table")
