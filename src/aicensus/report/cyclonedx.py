@@ -47,7 +47,6 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from aicensus.assess import Finding, Severity, redact_secrets
 from aicensus.assess.detectors import address_scope
-from aicensus.assess.frameworks import refs_for_finding
 from aicensus.errors import BomError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.render import service_url
@@ -248,8 +247,8 @@ def _vulnerability(vuln_id: str, found: list[tuple[Finding, str]]) -> Vulnerabil
                 ("finding_id", first.id),
                 ("confidence", first.confidence),
                 ("owasp", ",".join(first.owasp)),
-                ("atlas", ",".join(refs_for_finding(first.id, first.owasp, first.cwe).atlas)),
-                ("nist", ",".join(refs_for_finding(first.id, first.owasp, first.cwe).nist)),
+                ("atlas", ",".join(first.atlas)),
+                ("nist", ",".join(first.nist)),
                 ("cve", ",".join(first.cve[1:])),
             ]
         ),
