@@ -162,9 +162,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_chromium_renders_the_charts_offline_and_runs_nothing(
-    served: str, tmp_path: Path
-) -> None:
+def test_chromium_renders_the_charts_offline_and_runs_nothing(served: str, tmp_path: Path) -> None:
     need_chromium()
     from playwright.sync_api import sync_playwright
 
