@@ -381,7 +381,10 @@ def _clause_verdicts(
             why = _clause_applies(clause, m)
             if why is None:
                 continue
-            evidence = [chain_of(m).describe(), f"{why}", f"clause: \u201c{clause.quote}\u201d"]
+            # The quote is one licence's wording of the term (say where), not this model's text.
+            worded = clause.source or pack.source
+            quote = f"clause as worded at {worded}: \u201c{clause.quote}\u201d"
+            evidence = [chain_of(m).describe(), f"{why}", quote]
             entry = find_licence(m.licence or m.licence_name)
             if entry is not None:
                 evidence += [f"licence catalogue ({r.kind}): {r.text}" for r in entry.restrictions
