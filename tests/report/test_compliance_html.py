@@ -96,6 +96,8 @@ def test_trend_counts_each_scans_violations(db: str) -> None:
     ny = [t[2]["us-ny-deepseek-2025"] for t in trend]
     auth = [t[2]["no-unauthenticated-servers"] for t in trend]
     assert ny == [0, 1, 3] and auth == [0, 1, 1]
+    first = api.render_compliance(report, "text").splitlines()[1]
+    assert first.startswith("Violations per stored scan: scan 1 (") and first.endswith(" 6")
     doc = json.loads(api.render_compliance(report, "json"))
     assert [t["violations"]["us-ny-deepseek-2025"] for t in doc["trend"]] == [0, 1, 3]
 
@@ -204,3 +206,21 @@ def test_chromium_renders_the_charts_offline_and_runs_nothing(served: str, tmp_p
     assert [t for kind, t in console if kind in ("error", "warning")] == []
     assert errors == []
     assert requests == [served]  # the document only: no CDN, no favicon, nothing external
+
+
+def test_trend_stays_within_its_scan_and_service_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from aicensus.report import compliance
+    from aicensus.store import ScanInfo
+
+    def scan(i: int, identified: int) -> ScanInfo:
+        return ScanInfo(scan_id=i, kind="scan", started_at=datetime.now(UTC), finished_at=None,
+                        args={}, tool_version="x", status="completed",
+                        counts={"identified": identified})  # fmt: skip
+
+    scans = [scan(i, 100) for i in range(1, 101)]
+    assert compliance._judged(scans) == set(range(41, 101))  # the latest 60
+    monkeypatch.setattr(compliance, "TREND_SERVICES", 250)
+    assert compliance._judged(scans) == {99, 100}  # a third would pass 250 services
+    assert compliance._judged([scan(1, 10_000)]) == {1}  # the newest is always judged

@@ -8,7 +8,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -21,6 +21,9 @@ from aicensus.report.charts import bar_chart, column_chart, world_map
 from aicensus.report.charts import text as chart_text
 from aicensus.report.text import terminal_safe
 from aicensus.version import __version__
+
+if TYPE_CHECKING:
+    from aicensus.store import ScanInfo
 
 VERDICT_ORDER = ("violation", "unknown", "undetermined", "review")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -105,7 +108,20 @@ def store_history(db: str) -> History:
     return read_history(db, [])[0]
 
 
-TREND_SCANS = 60  # the trend judges at most the latest 60 scans (each is assessed again)
+TREND_SCANS = 60  # the trend judges at most the latest 60 scans (each is assessed again) ...
+TREND_SERVICES = 200_000  # ... and stops before the one that would take it past this many services
+
+
+def _judged(scans: Sequence[ScanInfo]) -> set[int]:
+    """The latest scans the trend re-assesses, newest first within both budgets."""
+    out: set[int] = set()
+    total = 0
+    for scan in reversed(scans[-TREND_SCANS:]):
+        total += scan.counts.get("identified", 0)
+        if out and total > TREND_SERVICES:
+            break
+        out.add(scan.scan_id)
+    return out
 
 
 def read_history(db: str, runs: Sequence[PackRun]) -> tuple[History, list[TrendPoint]]:
@@ -119,7 +135,7 @@ def read_history(db: str, runs: Sequence[PackRun]) -> tuple[History, list[TrendP
     trend: list[TrendPoint] = []
     with Store.open(db, read_only=True) as store:
         scans = store.scans()
-        judged = {s.scan_id for s in scans[-TREND_SCANS:]} if runs else set()
+        judged = _judged(scans) if runs else set()
         for scan in scans:
             observations = list(store.observations(scan.scan_id))
             _first_seen(history, observations)
@@ -238,6 +254,13 @@ def _refs_line(refs: Refs) -> str:
 def to_text(report: ComplianceReport) -> str:
     s = terminal_safe
     out = [f"Compliance report: {report.services_checked} services checked"]
+    if len(report.trend) > 1:  # one scan is no history
+        shown = report.trend[-10:]
+        per_scan = ", ".join(
+            f"scan {t.scan_id} ({t.started_at[:10]}) {sum(t.violations.values())}" for t in shown
+        )
+        out.append(f"Violations per stored scan{' (latest 10)' if shown != report.trend else ''}: "
+                   f"{per_scan}")  # fmt: skip
     for p in report.packs:
         counts = ", ".join(f"{n} {k}" for k, n in p.counts.items() if n)
         verdict = "COMPLIANT" if p.compliant else "VIOLATED"
