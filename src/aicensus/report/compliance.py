@@ -303,6 +303,7 @@ overflow-wrap:anywhere}th{background:#f3f3f3}
 .charts{display:flex;flex-wrap:wrap;gap:1em 3em;align-items:flex-start}
 figure{margin:0 0 1em}figcaption{font-weight:600;margin-bottom:.3em}
 svg text{font:13px system-ui,sans-serif;fill:#222}.note{color:#666;font-size:12px}
+td.nw{white-space:nowrap;overflow-wrap:normal}
 """
 # Only this stylesheet may apply and nothing may load or run: no scripts, no external requests.
 _CSP = (
@@ -442,8 +443,9 @@ def to_html(report: ComplianceReport) -> str:
                 e(f"{a.name} ({a.developer}, {a.country or '??'})") for a in item.alternatives
             )
             parts.append(
-                f"<tr><td class='{e(v.verdict)}'>{e(v.verdict)}</td><td>{e(v.where)} "
-                f"{e(v.product or '')}</td><td>{e((item.since or '-')[:10])}</td>"
+                f"<tr><td class='{e(v.verdict)} nw'>{e(v.verdict)}</td><td class='nw'>"
+                f"{e(v.where)}<br>{e(v.product or '')}</td>"
+                f"<td class='nw'>{e((item.since or '-')[:10])}</td>"
                 f"<td>{e(v.model or '-')}</td><td>{e(v.rule)}<br><small>{e(v.reading)}</small></td>"
                 f"<td>{ev}</td><td>{alts}</td></tr>"
             )
