@@ -78,10 +78,34 @@ def test_masscan_xml_banners_through_ingest_masscan_and_ingest_nmap() -> None:
 
 
 def test_shodan_host_api_response(tmp_path: Path) -> None:
-    summary = ingest_file(REAL / "shodan-host.json", "shodan", db=tmp_path / "s.duckdb")
-    assert summary.bad_records == [] and summary.observations == 1
-    assert summary.skipped == {"udp banners": 1}
-    assert summary.by_product == {"ollama": 1}
+    """A whole /shodan/host/{ip} response as Shodan returned it (1.1.1.1, July 2023)."""
+    db = tmp_path / "s.duckdb"
+    summary = ingest_file(REAL / "shodan-host-1.1.1.1.json", "shodan", db=db)
+    assert summary.bad_records == [] and summary.observations == 14
+    assert summary.skipped == {"udp banners": 2}  # dns-udp 53, snmp 161: counted, not stored
+    with Store.open(db, read_only=True) as store:
+        stored = {o.port: o for o in store.observations()}
+    assert 161 not in stored and {53, 80, 443, 8443} <= set(stored)
+    assert str(stored[53].status) == "not-http"  # dns-tcp: a TCP service, not HTTP
+    assert (stored[443].scheme, stored[80].scheme) == ("https", "http")
+    assert {o.ip for o in stored.values()} == {"1.1.1.1"}
+    assert stored[80].hostname == "one.one.one.one"
+    assert stored[80].observed_at == "2023-07-15T08:18:47.550779"  # each banner's own time
+
+
+def test_masscan_xml_as_python_masscan_keeps_it() -> None:
+    """masscan -oX of a real scan (2017), with an HTML title banner, through both readers."""
+    for fmt in ("masscan", "nmap"):
+        result = READERS[fmt](REAL / "masscan-python-masscan.xml", SIGS)
+        assert result.bad == [] and result.skipped == {}, fmt
+        by_ip = {o.ip: o for o in result.observations}
+        assert len(result.observations) == len(by_ip) == 11, fmt
+        assert {o.port for o in result.observations} == {80}, fmt
+        assert by_ip["10.0.9.9"].observed_at == "2017-03-23T04:19:34+00:00", fmt
+        titled = by_ip["10.0.9.29"]
+        markers = [e.marker for e in titled.evidence]
+        assert "title: 401 - Unauthorized" in markers and titled.product is None, fmt
+        assert all(len(o.evidence) == 1 for ip, o in by_ip.items() if ip != "10.0.9.29"), fmt
 
 
 def test_nmap_normal_output_open_ports_and_service_lines() -> None:
@@ -115,3 +139,50 @@ def test_masscan_list_icmp_and_udp_lines_are_skipped_not_bad(tmp_path: Path) -> 
     result = READERS["masscan"](listing, SIGS)
     assert result.bad == [] and result.skipped == {"icmp records": 1, "udp records": 1}
     assert [(o.ip, o.port) for o in result.observations] == [("192.0.2.8", 11434)]
+
+
+def test_censys_platform_host_from_the_api_docs() -> None:
+    """The Platform host of docs.censys.com's get-started example: `{"resource", "extensions"}`,
+    a lower-case transport protocol and a non-HTTP (CWMP) service."""
+    result = READERS["censys"](REAL / "censys-platform-docs-host.json", SIGS)
+    assert result.bad == [] and result.records == 1 and result.skipped == {}
+    [obs] = result.observations
+    assert (obs.ip, obs.port, obs.observed_at) == ("27.33.219.14", 7547, "2025-03-06T19:03:55Z")
+    assert [e.marker for e in obs.evidence] == ["CWMP"] and obs.product is None
+
+
+def test_zoomeye_api_v2_response_and_the_cli_save_file(tmp_path: Path) -> None:
+    """The API v2 reference's /v2/search response, and the same records as `zoomeye search
+    -save` writes them (a JSON array of `data`): one observation, its header an exchange."""
+    for name in ("zoomeye-api-v2-search.json", "zoomeye-cli-save.json"):
+        db = tmp_path / f"{name}.duckdb"
+        result = _run("ingest", "zoomeye", str(REAL / name), "--db", str(db), "--format", "json")
+        assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+        assert "0 bad records" in result.stderr  # type: ignore[attr-defined]
+        with Store.open(db, read_only=True) as store:
+            [obs] = list(store.observations())
+        assert (obs.ip, obs.port, obs.scheme, obs.hostname) == (
+            "1.1.1.1", 443, "https", "www.google.com"
+        ), name
+        assert obs.observed_at == "2024-07-03T14:34:10" and obs.source == "zoomeye", name
+        assert str(obs.status) == "unidentified" and obs.product is None, name
+
+
+def test_zoomeye_records_without_http_and_over_udp(tmp_path: Path) -> None:
+    """Field names as the API v2 reference gives them; a record with no `header` keeps
+    ZoomEye's labels, a UDP one is counted, not stored, and a bad one is named."""
+    lines = [
+        '{"ip": "192.0.2.5", "port": 22, "protocol": "tcp", "service": "ssh", '
+        '"product": "OpenSSH", "update_time": "2024-07-03T14:34:10"}',
+        '{"ip": "192.0.2.5", "port": 53, "protocol": "udp", "service": "dns", '
+        '"update_time": "2024-07-03T14:34:10"}',
+        '{"ip": "192.0.2.5", "port": 0, "protocol": "tcp", "update_time": "2024-07-03T14:34:10"}',
+    ]
+    path = tmp_path / "z.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = READERS["zoomeye"](path, SIGS)
+    assert result.skipped == {"udp records": 1}
+    assert [(b.line, b.reason) for b in result.bad] == [(3, "bad port '0'")]
+    [obs] = result.observations
+    assert (obs.port, str(obs.status)) == (22, "not-http")
+    assert [e.marker for e in obs.evidence] == ["ssh OpenSSH"]

@@ -31,7 +31,7 @@ import msgspec
 from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2
+from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2, zoomeye
 from aicensus.ingest.common import (
     BadRecord,
     FormatResult,
@@ -53,6 +53,7 @@ Reader = Callable[..., FormatResult]
 RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
     "censys": censys.records,
     "shodan": shodan.records,
+    "zoomeye": zoomeye.records,
 }
 BATCH = 20_000  # observations stored per transaction
 
@@ -73,6 +74,7 @@ RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "nmap": _read_nmap,
     "censys": censys.read,
     "shodan": shodan.read,
+    "zoomeye": zoomeye.read,
     "responses": responses.read,
 }
 
