@@ -162,7 +162,10 @@ def test_zoomeye_api_v2_response_and_the_cli_save_file(tmp_path: Path) -> None:
         with Store.open(db, read_only=True) as store:
             [obs] = list(store.observations())
         assert (obs.ip, obs.port, obs.scheme, obs.hostname) == (
-            "1.1.1.1", 443, "https", "www.google.com"
+            "1.1.1.1",
+            443,
+            "https",
+            "www.google.com",
         ), name
         assert obs.observed_at == "2024-07-03T14:34:10" and obs.source == "zoomeye", name
         assert str(obs.status) == "unidentified" and obs.product is None, name

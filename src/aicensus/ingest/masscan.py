@@ -247,7 +247,9 @@ def _service(group: list[_Seen]) -> RecordedService:
     # Banners that are no HTTP response (an HTML `title`, `http.server`, `ssh`, ...) are kept
     # as what the source saw, not fingerprinted: a page title alone names no product.
     seen = [
-        Evidence(kind="banner", probe="masscan", marker=f"{s.service}: {s.banner[:200]}", weight=0.0)
+        Evidence(
+            kind="banner", probe="masscan", marker=f"{s.service}: {s.banner[:200]}", weight=0.0
+        )
         for s in group
         if s.banner and s.service
     ]
