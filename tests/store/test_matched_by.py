@@ -63,6 +63,7 @@ def test_reports_say_what_a_stored_attribution_rests_on(tmp_path: Path) -> None:
 
     from aicensus.assess.compliance import chain_of
     from aicensus.report.cyclonedx import _model_component
+    from aicensus.report.html import _host_section
     from aicensus.report.render import write_table
 
     db = tmp_path / "c.duckdb"
@@ -78,3 +79,5 @@ def test_reports_say_what_a_stored_attribution_rests_on(tmp_path: Path) -> None:
     props = {p.name: p.value for p in _model_component(obs, 0, family).properties}
     assert props["aicensus:matched_by"] == "family"
     assert chain_of(family).matched_by.startswith("model family only")
+    page = _host_section(obs, [])
+    assert any("unknown <small>(matched by family, 0.40)</small>" in part for part in page)
