@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 from click.testing import CliRunner
 
 from aicensus.cli import app
@@ -57,24 +58,39 @@ def test_zgrab2_non_http_module_record_is_not_http_on_its_port() -> None:
     assert "ssh" in (obs.error or "")
 
 
-def test_masscan_ndjson_as_masscan_writes_it() -> None:
-    result = READERS["masscan"](REAL / "masscan-ndjson.json", SIGS)
-    assert result.bad == [] and result.records == 4
-    assert result.skipped == {"icmp records": 1}
-    by_port = {(o.ip, o.port): o for o in result.observations}
-    assert set(by_port) == {("192.0.2.7", 11434), ("192.0.2.9", 8080)}
-    assert by_port[("192.0.2.7", 11434)].product == "ollama"
-    assert by_port[("192.0.2.9", 8080)].product is None
+# masscan's four text outputs of one real scan (example.com, 2021), as ruby-masscan keeps them.
+RUBY_MASSCAN = {
+    "ruby-masscan-masscan.ndjson": "2021-08-28T13:15:08+00:00",  # -oD
+    "ruby-masscan-masscan.json": "2021-08-26T06:50:21+00:00",  # -oJ
+    "ruby-masscan-masscan.xml": "2021-08-26T06:50:54+00:00",  # -oX
+    "ruby-masscan-masscan.list": "2021-08-26T06:47:50+00:00",  # -oL
+}
 
 
-def test_masscan_xml_banners_through_ingest_masscan_and_ingest_nmap() -> None:
-    for fmt in ("masscan", "nmap"):
-        result = READERS[fmt](REAL / "masscan-banners.xml", SIGS)
-        assert result.bad == [] and result.skipped == {"icmp records": 1}, fmt
-        by_port = {(o.ip, o.port): o for o in result.observations}
-        assert set(by_port) == {("192.0.2.7", 11434), ("192.0.2.9", 8080)}, fmt
-        assert by_port[("192.0.2.7", 11434)].product == "ollama", fmt
-        assert by_port[("192.0.2.7", 11434)].observed_at.startswith("2025-03-01T00:00:00")
+def test_masscan_outputs_as_masscan_writes_them() -> None:
+    for name, first_seen in RUBY_MASSCAN.items():
+        result = READERS["masscan"](REAL / name, SIGS)
+        assert result.bad == [] and result.records == 8, name
+        assert result.skipped == {"icmp records": 1}, name  # the --ping reply: not a service
+        by_port = {o.port: o for o in result.observations}
+        assert set(by_port) == {80, 443}, name
+        assert {o.ip for o in result.observations} == {"93.184.216.34"}, name
+        web, tls = by_port[80], by_port[443]
+        # The `http` banner (--banners sends GET /) is the response to GET /, fingerprinted.
+        assert web.scheme == "http" and [(e.method, e.path, e.status) for e in web.request_log] == [
+            ("GET", "/", 404)
+        ], name
+        assert web.observed_at == tls.observed_at == first_seen, name  # the earliest line
+        # TLS banners are no HTTP response: the port stays open-only, the banners kept.
+        assert tls.scheme is None and tls.request_log == [], name
+        markers = [e.marker for e in tls.evidence]
+        assert markers[0] == "tcp/443 open" and markers[1].startswith("ssl: TLS/1.1"), name
+
+
+def test_masscan_xml_through_ingest_nmap_keeps_its_banners() -> None:
+    masscan = READERS["masscan"](REAL / "ruby-masscan-masscan.xml", SIGS)
+    nmap = READERS["nmap"](REAL / "ruby-masscan-masscan.xml", SIGS)
+    assert msgspec.to_builtins(nmap) == msgspec.to_builtins(masscan)
 
 
 def test_shodan_host_api_response(tmp_path: Path) -> None:
