@@ -205,3 +205,19 @@ def test_zoomeye_records_without_http_and_over_udp(tmp_path: Path) -> None:
     [obs] = result.observations
     assert (obs.port, str(obs.status)) == (22, "not-http")
     assert [e.marker for e in obs.evidence] == ["ssh OpenSSH"]
+
+
+def test_censys_platform_host_as_the_api_returned_it() -> None:
+    """A Platform get-host response for 1.1.1.1 captured from the real API (2026): DNS over UDP
+    and QUIC on 443 are counted, not stored; the HTTP service's endpoint response is kept; a
+    service with no scan time is a bad record that says so, its host's others kept."""
+    result = READERS["censys"](REAL / "censys-platform-host-1.1.1.1.json", SIGS)
+    assert result.records == 1
+    assert result.skipped == {"udp services": 1, "quic services": 1}
+    assert [b.reason for b in result.bad] == [
+        "1.1.1.1 service 3: no scan_time (nor observed_at, nor the host's last_updated_at)"
+    ]
+    [obs] = result.observations
+    assert (obs.ip, obs.port, obs.scheme) == ("1.1.1.1", 80, "http")
+    assert obs.observed_at == "2026-04-10T00:44:26Z"
+    assert [(e.method, e.path, e.status) for e in obs.request_log] == [("GET", "/", 301)]
