@@ -58,6 +58,7 @@ RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
 }
 BATCH = 20_000  # observations stored per transaction
 
+
 # Each format's reader: a file's recorded services (no fingerprinting).
 def _read_nmap(path: str | Path) -> Recorded:
     # masscan -oX handed to `ingest nmap` goes to masscan's reader, which keeps the banners.
