@@ -81,3 +81,17 @@ def test_reports_say_what_a_stored_attribution_rests_on(tmp_path: Path) -> None:
     assert chain_of(family).matched_by.startswith("model family only")
     page = _host_section(obs, [])
     assert any("unknown <small>(matched by family, 0.40)</small>" in part for part in page)
+
+
+def test_the_study_counts_family_only_models_apart_from_unattributed(tmp_path: Path) -> None:
+    from aicensus.store import longitudinal as lon
+    from aicensus.store.study import StudyQueries
+
+    db = tmp_path / "c.duckdb"
+    ingest_file(REAL / "censys-platform-host-view.json", "censys", db=db)
+    with Store.open(db, read_only=True) as store:
+        q = StudyQueries(store)
+        q.select_population()
+        q.prepare(lon.PersistenceRule())
+        found = {k: n for k, _, n in q.attribution("developer", 10)}
+    assert found == {"Meta": 1, "(family only, developer unknown)": 1}
