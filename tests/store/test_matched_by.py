@@ -95,3 +95,15 @@ def test_the_study_counts_family_only_models_apart_from_unattributed(tmp_path: P
         q.prepare(lon.PersistenceRule())
         found = {k: n for k, _, n in q.attribution("developer", 10)}
     assert found == {"Meta": 1, "(family only, developer unknown)": 1}
+
+
+def test_the_dashboard_model_list_says_family_only(tmp_path: Path) -> None:
+    from aicensus.store.dashboard import models_seen
+
+    db = tmp_path / "c.duckdb"
+    ingest_file(REAL / "censys-platform-host-view.json", "censys", db=db)
+    with Store.open(db, read_only=True) as store:
+        seen = {m.name: m for m in models_seen(store)}
+    assert seen["my-assistant:latest"].matched_by == "family"
+    assert seen["my-assistant:latest"].developer is None
+    assert (seen["llama3.2:3b"].matched_by, seen["llama3.2:3b"].developer) == ("name", "Meta")
