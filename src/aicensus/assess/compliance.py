@@ -250,6 +250,8 @@ def _matched_by(model: ModelRecord) -> str:
     the attribution is cached): an exact library name, a name pattern, a digest ..."""
     from aicensus.attribute.attribution import attribute_model
 
+    if model.matched_by == "family" and not model.developer:  # as stored (schema 6)
+        return "model family only: the name matches no catalog entry (weaker than a name)"
     if not model.developer:
         return "unattributed"
     evidence = attribute_model(model).evidence
