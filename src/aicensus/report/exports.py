@@ -23,7 +23,7 @@ from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.assess.frameworks import (
     Refs,
     finding_document,
-    refs_for_finding,
+    refs_of,
     sarif_relationships,
     sarif_taxonomies,
 )
@@ -178,7 +178,7 @@ def _rule(f: Finding, checks: dict[str, Any]) -> dict[str, object]:
     refs = f.references or ([OWASP_LLM_URL] if f.owasp else [])
     if refs:
         rule["helpUri"] = refs[0]
-    rule["relationships"] = sarif_relationships(refs_for_finding(f.id, f.owasp, f.cwe))
+    rule["relationships"] = sarif_relationships(refs_of(f))
     return rule
 
 
@@ -196,7 +196,7 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
     used = Refs()
     for obs, findings in assessed.services:
         for f in findings:
-            used = used.merged(refs_for_finding(f.id, f.owasp, f.cwe))
+            used = used.merged(refs_of(f))
             if f.id not in index:
                 index[f.id] = len(rules)
                 rules.append(_rule(f, checks))
@@ -219,7 +219,8 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
                     "severity": str(f.severity), "confidence": f.confidence, "ip": f.ip,
                     "port": f.port, "product": f.product, "version": f.version, "model": f.model,
                     "evidence": f.evidence, "remediation": f.remediation, "owasp": f.owasp,
-                    "cwe": f.cwe, "cve": f.cve, "detail": f.detail,
+                    "cwe": f.cwe, "atlas": f.atlas, "nist": f.nist, "cve": f.cve,
+                    "detail": f.detail,
                 },
             })  # fmt: skip
     run: dict[str, object] = {

@@ -211,8 +211,13 @@ def _host_section(obs: ServiceObservation, findings: list[Finding]) -> list[str]
         base = ""
         if m.base and (m.base.developer or m.base.country):
             base = f"{_e(m.base.developer)} ({_e(m.base.country)})"
+        who = _e(m.developer or "unknown")
+        if m.matched_by:  # what the attribution rests on: a family match is the weaker one
+            who += (
+                f" <small>(matched by {_e(m.matched_by)}, {m.attribution_confidence:.2f})</small>"
+            )
         out.append(
-            f"<tr><td>{_e(m.name)}</td><td>{_e(m.developer or 'unknown')}</td>"
+            f"<tr><td>{_e(m.name)}</td><td>{who}</td>"
             f"<td>{_e(m.country or '??')}</td><td>{_e(m.licence or m.licence_name)}</td>"
             f"<td>{base}</td><td>{_e(', '.join(m.capabilities))}</td>"
             f"<td>{_e(m.parameter_size)} {_e(m.quantization)}</td></tr>"
