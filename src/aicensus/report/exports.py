@@ -18,7 +18,7 @@ from typing import IO, Any
 import msgspec
 
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
-from aicensus.assess.advisories.match import bundle_stamp, state_of
+from aicensus.assess.advisories.match import bundle_line, bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.assess.frameworks import (
     Refs,
@@ -269,6 +269,7 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write("\n" + terminal_safe(bundle_line(), 300) + "\n")
     if assessed.policy is not None:
         from aicensus.report.denied import write_denied_table
 

@@ -18,6 +18,7 @@ from html import escape
 from typing import IO, TYPE_CHECKING
 
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
+from aicensus.assess.advisories.match import bundle_line
 from aicensus.records import ServiceObservation
 from aicensus.report.charts import world_map
 from aicensus.report.exports import severity_counts
@@ -248,7 +249,7 @@ def render_html(assessed: Assessed) -> str:
             f" · policy {_e(assessed.policy.name)}: "
             f"{_plural(len(assessed.policy.denied_models), 'model')} denied"
         )
-    out.append("</p>")
+    out.append(f" · {_e(bundle_line())}</p>")
     out.append('<div class="charts">')
     out.append(_bar_chart("findings by severity", [(s, n, _COLOURS[s]) for s, n in counts.items()]))
     out.append(_bar_chart("models by developer country", _country_items(assessed.services)))
