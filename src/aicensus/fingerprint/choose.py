@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from aicensus.fingerprint.evaluate import MatchResult, evaluate
-from aicensus.fingerprint.probes import RequestKey, exchanges_for
+from aicensus.fingerprint.evaluate import MatchResult
+from aicensus.fingerprint.index import index_for
+from aicensus.fingerprint.probes import RequestKey
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import Evidence, Exchange, ProbeRequest
 
@@ -105,7 +106,9 @@ def identify(
     canary: Exchange | None = None,
 ) -> Choice:
     view = without_catch_all(cache, canary)
-    results = [evaluate(sig, exchanges_for(sig, view)) for sig in sigs]
+    # evaluate(sig, exchanges_for(sig, view)) for each sig, checking only the matchers that
+    # read an answer in hand with its status (fingerprint/index.py)
+    results = index_for(sigs).evaluate_all(view)
     best = choose(results)
     return Choice(best=best, results=results, claimed=claimed_products(best, results))
 
