@@ -45,6 +45,7 @@ from aicensus.fingerprint.choose import (
     without_catch_all,
 )
 from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
+from aicensus.fingerprint.index import Memo
 from aicensus.fingerprint.probes import (
     RequestKey,
     conditional_probes,
@@ -243,6 +244,7 @@ class TargetScan:
         self.tls: TLSInfo | None = None
         self.canary: Exchange | None = None
         self.choice: Choice | None = None  # settled: the product the requests then followed
+        self.memo: Memo = {}  # what each matcher said of each answer (fingerprint.index)
         self.timed_out = False
         self.failed = False  # an internal error: nothing to conclude
         self.obs = ServiceObservation(
@@ -261,7 +263,7 @@ class TargetScan:
         await self.requests.send_all(probes, self.obs.scheme or "http")
 
     def _identify(self) -> Choice:
-        return identify(self.sigs, self.cache, self.canary)
+        return identify(self.sigs, self.cache, self.canary, memo=self.memo)
 
     async def run(self) -> None:
         if not await self._connect():
@@ -278,7 +280,7 @@ class TargetScan:
             choice = await self._settle(choice)
             # The canary (a random path) only when its answer could change the verdict
             # (fingerprint.choose.canary_can_matter); then identify, widen and settle again.
-            if self.canary is not None or not canary_can_matter(choice, self.cache):
+            if self.canary is not None or not canary_can_matter(choice, self.cache, self.memo):
                 break
             self.canary = await self.send(canary_probe())
             choice = self._identify()

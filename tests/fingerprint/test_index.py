@@ -114,3 +114,22 @@ threshold: 0.0
     result = index.evaluate_all(view)
     _same(result, _plain([sig], view))
     assert result[0].fired == {"any", "info"} and result[0].score == 0.6
+
+
+def test_a_memo_gives_the_same_results_as_it_fills() -> None:
+    """One target's memo across calls (answers arriving, an answer replaced under the same
+    key, another index over a subset) changes no result."""
+    sigs = builtin_signatures()
+    _, full = next((n, v) for n, v in CASES if n == "ollama.yaml:open-ollama")
+    memo: dict = {}
+    view: dict[RequestKey, Exchange] = {}
+    for key, ex in full.items():  # the answers come in one by one
+        view[key] = ex
+        _same(index_for(sigs).evaluate_all(view, memo), _plain(sigs, view))
+    ollama = [s for s in sigs if s.id == "ollama"]
+    _same(index_for(ollama).evaluate_all(view, memo), _plain(ollama, view))
+    # The same key answered again, differently (the other scheme): read afresh.
+    view[("GET", "/", "")] = Exchange(method="GET", path="/", status=200, body=b"<html>")
+    again = index_for(sigs).evaluate_all(view, memo)
+    _same(again, _plain(sigs, view))
+    assert "banner" not in next(r for r in again if r.signature.id == "ollama").fired

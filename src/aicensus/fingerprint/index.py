@@ -116,11 +116,10 @@ class _Check:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: a Memo's key
 class _Entry:
-    """One matcher of one signature, ready to check."""
+    """One matcher of one signature, ready to check (one per matcher, shared by indexes)."""
 
-    sig_pos: int
     matcher_pos: int
     matcher: Matcher
     check: _Check
@@ -131,45 +130,80 @@ class _Entry:
         return self.check.holds(a) and not any(block.holds(a) for block in self.not_)
 
 
+_Slot = tuple[int, _Entry]  # (position of the signature in the index, its matcher)
+_ENTRIES: dict[tuple[int, int], tuple[Signature, RequestKey, _Entry]] = {}
+
+
+def _entry(sig: Signature, mpos: int) -> tuple[RequestKey, _Entry]:
+    """The matcher's entry, built once per signature and shared by every index (so a Memo
+    serves them all); the stored signature guards against a reused id()."""
+    slot = (id(sig), mpos)
+    cached = _ENTRIES.get(slot)
+    if cached is None or cached[0] is not sig:
+        m = sig.matchers[mpos]
+        evidence = Evidence(
+            kind="match", probe=probe_label(sig, m.probe), marker=f"{m.name}: {m.why}",
+            weight=m.weight,
+        )  # fmt: skip
+        entry = _Entry(mpos, m, _Check.of(m), tuple(_Check.of(b) for b in m.not_), evidence)
+        cached = _ENTRIES[slot] = (sig, probe_request(sig, m.probe).key(), entry)
+    return cached[1], cached[2]
+
+
+# What each matcher said about each answer of one target: request key → (the exchange, its
+# verdicts). A target's answers do not change once in, while identification runs several
+# times as answers arrive (and once per answer group in canary_can_matter); with a memo,
+# each matcher reads each answer once. The exchange is checked by identity, so an answer
+# replaced under the same key (a retried scheme) is read afresh.
+Memo = dict[RequestKey, tuple[Exchange, dict["_Entry", bool]]]
+
+
 class SignatureIndex:
     """The matchers of a sequence of signatures, by request key and accepted status."""
 
     def __init__(self, sigs: Sequence[Signature]) -> None:
         self.sigs = tuple(sigs)
         # request key → (status → entries, entries that accept any status)
-        self._by_key: dict[RequestKey, tuple[dict[int, list[_Entry]], list[_Entry]]] = {}
+        self._by_key: dict[RequestKey, tuple[dict[int, list[_Slot]], list[_Slot]]] = {}
         for spos, sig in enumerate(self.sigs):
-            for mpos, m in enumerate(sig.matchers):
-                self._add(spos, mpos, sig, m)
+            for mpos in range(len(sig.matchers)):
+                self._add(spos, sig, mpos)
         self._unmatched = tuple(_no_match(sig) for sig in self.sigs)
 
-    def _add(self, spos: int, mpos: int, sig: Signature, m: Matcher) -> None:
-        key = probe_request(sig, m.probe).key()
-        check = _Check.of(m)
-        evidence = Evidence(
-            kind="match", probe=probe_label(sig, m.probe), marker=f"{m.name}: {m.why}",
-            weight=m.weight,
-        )  # fmt: skip
-        entry = _Entry(spos, mpos, m, check, tuple(_Check.of(b) for b in m.not_), evidence)
+    def _add(self, spos: int, sig: Signature, mpos: int) -> None:
+        key, entry = _entry(sig, mpos)
         by_status, any_status = self._by_key.setdefault(key, ({}, []))
-        if check.status is None:
-            any_status.append(entry)
+        if entry.check.status is None:
+            any_status.append((spos, entry))
         else:
-            for status in check.status:
-                by_status.setdefault(status, []).append(entry)
+            for status in entry.check.status:
+                by_status.setdefault(status, []).append((spos, entry))
 
-    def evaluate_all(self, view: Mapping[RequestKey, Exchange]) -> list[MatchResult]:
-        """evaluate(sig, exchanges_for(sig, view)) for every signature, in order."""
+    def evaluate_all(
+        self, view: Mapping[RequestKey, Exchange], memo: Memo | None = None
+    ) -> list[MatchResult]:
+        """evaluate(sig, exchanges_for(sig, view)) for every signature, in order. `memo`:
+        one target's (see Memo), kept by the caller across calls for that target."""
         fired: dict[int, list[_Entry]] = {}
         for key, ex in view.items():
             slot = self._by_key.get(key)
             if slot is None or ex.status is None:
                 continue
             by_status, any_status = slot
+            known: dict[_Entry, bool] = {}
+            if memo is not None:
+                seen = memo.get(key)
+                if seen is None or seen[0] is not ex:
+                    memo[key] = (ex, known)
+                else:
+                    known = seen[1]
             answer = _Answer(ex)
-            for entry in (*by_status.get(ex.status, ()), *any_status):
-                if entry.fires(answer):
-                    fired.setdefault(entry.sig_pos, []).append(entry)
+            for spos, entry in (*by_status.get(ex.status, ()), *any_status):
+                holds = known.get(entry)
+                if holds is None:
+                    holds = known[entry] = entry.fires(answer)
+                if holds:
+                    fired.setdefault(spos, []).append(entry)
         results = list(self._unmatched)
         for spos, entries in fired.items():
             results[spos] = _result(self.sigs[spos], entries)
