@@ -342,7 +342,7 @@ class TargetScan:
         return await self._send_conditional(sigs, choice)
 
     async def _send_conditional(self, sigs: Sequence[Signature], choice: Choice) -> Choice:
-        fired = {r.signature.id: r.fired for r in choice.results}
+        fired = {r.signature.id: r.fired for r in choice.results if r.fired}  # none: absent
         before = len(self.cache)
         await self.send_all(conditional_probes(sigs, fired))
         return self._identify() if len(self.cache) != before else choice

@@ -21,7 +21,10 @@ def _same(a, b) -> None:
     assert [r.signature.id for r in a] == [r.signature.id for r in b]
     for x, y in zip(a, b, strict=True):
         assert (x.signature.id, x.score, x.matched, x.fired) == (
-            y.signature.id, y.score, y.matched, y.fired,
+            y.signature.id,
+            y.score,
+            y.matched,
+            y.fired,
         )
         assert x.evidence == y.evidence
 
@@ -61,7 +64,7 @@ def test_cases_are_read() -> None:
     # The comparison above is only worth something if the cases matched products.
     sigs = builtin_signatures()
     matched = sum(any(r.matched for r in _plain(sigs, v)) for _, v in CASES)
-    assert len(CASES) > 150 and matched > 100
+    assert len(CASES) > 300 and matched > 200
 
 
 def test_index_equals_plain_evaluation_on_mixed_answers() -> None:

@@ -28,7 +28,7 @@ _CACHE_LIMIT = 256  # distinct signature sets indexed at once (a scan uses a han
 class _Answer:
     """One exchange as the matchers read it: text and lower-cased headers, made once."""
 
-    __slots__ = ("ex", "_lower", "_text")
+    __slots__ = ("_lower", "_text", "ex")
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
@@ -214,7 +214,7 @@ def _no_match(sig: Signature) -> MatchResult:
     # What evaluate gives when no matcher holds (a threshold of 0 with nothing required
     # still matches, as there).
     return MatchResult(
-        signature=sig, score=0.0, matched=0.0 >= sig.threshold and not sig.require, evidence=[]
+        signature=sig, score=0.0, matched=sig.threshold <= 0.0 and not sig.require, evidence=[]
     )
 
 
