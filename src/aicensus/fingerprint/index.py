@@ -23,6 +23,7 @@ from aicensus.fingerprint.schema import Conditions, Matcher, Signature
 from aicensus.records import Evidence, Exchange, RequestKey
 
 _CACHE_LIMIT = 256  # distinct signature sets indexed at once (a scan uses a handful)
+_ENTRIES_LIMIT = 100_000  # matchers prepared at once (the built-in signatures: a few hundred)
 
 
 class _Answer:
@@ -140,6 +141,8 @@ def _entry(sig: Signature, mpos: int) -> tuple[RequestKey, _Entry]:
     slot = (id(sig), mpos)
     cached = _ENTRIES.get(slot)
     if cached is None or cached[0] is not sig:
+        if len(_ENTRIES) >= _ENTRIES_LIMIT:  # signatures loaded again and again: start over
+            _ENTRIES.clear()
         m = sig.matchers[mpos]
         evidence = Evidence(
             kind="match", probe=probe_label(sig, m.probe), marker=f"{m.name}: {m.why}",
