@@ -160,6 +160,7 @@ def attribute_all(models: Iterable[ModelRecord]) -> None:
         model.base = att.base
         model.guardrails_removed = att.guardrails_removed
         model.attribution_confidence = att.confidence
+        model.matched_by = att.matched_by if att.confidence > 0 else None
 
 
 # ---------------------------------------------------------------- recorded elsewhere

@@ -18,12 +18,12 @@ from typing import IO, Any
 import msgspec
 
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
-from aicensus.assess.advisories.match import bundle_stamp, state_of
+from aicensus.assess.advisories.match import bundle_line, bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.assess.frameworks import (
     Refs,
     finding_document,
-    refs_for_finding,
+    refs_of,
     sarif_relationships,
     sarif_taxonomies,
 )
@@ -178,7 +178,7 @@ def _rule(f: Finding, checks: dict[str, Any]) -> dict[str, object]:
     refs = f.references or ([OWASP_LLM_URL] if f.owasp else [])
     if refs:
         rule["helpUri"] = refs[0]
-    rule["relationships"] = sarif_relationships(refs_for_finding(f.id, f.owasp, f.cwe))
+    rule["relationships"] = sarif_relationships(refs_of(f))
     return rule
 
 
@@ -196,7 +196,7 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
     used = Refs()
     for obs, findings in assessed.services:
         for f in findings:
-            used = used.merged(refs_for_finding(f.id, f.owasp, f.cwe))
+            used = used.merged(refs_of(f))
             if f.id not in index:
                 index[f.id] = len(rules)
                 rules.append(_rule(f, checks))
@@ -219,7 +219,8 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
                     "severity": str(f.severity), "confidence": f.confidence, "ip": f.ip,
                     "port": f.port, "product": f.product, "version": f.version, "model": f.model,
                     "evidence": f.evidence, "remediation": f.remediation, "owasp": f.owasp,
-                    "cwe": f.cwe, "cve": f.cve, "detail": f.detail,
+                    "cwe": f.cwe, "atlas": f.atlas, "nist": f.nist, "cve": f.cve,
+                    "detail": f.detail,
                 },
             })  # fmt: skip
     run: dict[str, object] = {
@@ -268,6 +269,7 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write("\n" + terminal_safe(bundle_line(), 300) + "\n")
     if assessed.policy is not None:
         from aicensus.report.denied import write_denied_table
 

@@ -18,6 +18,7 @@ from html import escape
 from typing import IO, TYPE_CHECKING
 
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
+from aicensus.assess.advisories.match import bundle_line
 from aicensus.records import ServiceObservation
 from aicensus.report.charts import world_map
 from aicensus.report.exports import severity_counts
@@ -211,8 +212,13 @@ def _host_section(obs: ServiceObservation, findings: list[Finding]) -> list[str]
         base = ""
         if m.base and (m.base.developer or m.base.country):
             base = f"{_e(m.base.developer)} ({_e(m.base.country)})"
+        who = _e(m.developer or "unknown")
+        if m.matched_by:  # what the attribution rests on: a family match is the weaker one
+            who += (
+                f" <small>(matched by {_e(m.matched_by)}, {m.attribution_confidence:.2f})</small>"
+            )
         out.append(
-            f"<tr><td>{_e(m.name)}</td><td>{_e(m.developer or 'unknown')}</td>"
+            f"<tr><td>{_e(m.name)}</td><td>{who}</td>"
             f"<td>{_e(m.country or '??')}</td><td>{_e(m.licence or m.licence_name)}</td>"
             f"<td>{base}</td><td>{_e(', '.join(m.capabilities))}</td>"
             f"<td>{_e(m.parameter_size)} {_e(m.quantization)}</td></tr>"
@@ -243,7 +249,7 @@ def render_html(assessed: Assessed) -> str:
             f" · policy {_e(assessed.policy.name)}: "
             f"{_plural(len(assessed.policy.denied_models), 'model')} denied"
         )
-    out.append("</p>")
+    out.append(f" · {_e(bundle_line())}</p>")
     out.append('<div class="charts">')
     out.append(_bar_chart("findings by severity", [(s, n, _COLOURS[s]) for s, n in counts.items()]))
     out.append(_bar_chart("models by developer country", _country_items(assessed.services)))

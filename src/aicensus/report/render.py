@@ -102,5 +102,7 @@ def _explain(out: IO[str], obs: ServiceObservation) -> None:
         )
     for m in obs.models:
         who = f"{m.developer or 'unknown'} ({m.country or '??'})"
+        if m.matched_by:  # what the attribution rests on: a family match is the weaker one
+            who += f" [matched by {m.matched_by}, {m.attribution_confidence:.2f}]"
         caps = ",".join(m.capabilities)
         out.write(f"    model    {terminal_safe(m.name, 60):32} {who} {terminal_safe(caps, 60)}\n")

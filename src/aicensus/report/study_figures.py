@@ -353,7 +353,8 @@ def attribution(q: StudyQueries, hosts: int, top: int) -> list[Figure]:
                 f"Attribution of each served model to its developer (and the developer's "
                 f"country) by the provenance catalog (aicensus models whois). Share of hosts "
                 f"with ≥1 model by that {by}, and share of (host, model) instances; "
-                "'(unattributed)' = no catalog match.",
+                "'(unattributed)' = no catalog match; '(family only, developer unknown)' = only the "
+                "model family the server reported matched (matched_by: family).",
                 ["value", "hosts", "share of hosts", "instances", "share of instances"],
                 [[k, h, _share(h, hosts), n, _share(n, instances)] for k, h, n in found],
                 chart="share of hosts",

@@ -238,7 +238,7 @@ class StudyQueries:
                                 WHEN 'K' THEN 1e3 WHEN 'M' THEN 1e6 WHEN 'B' THEN 1e9
                                 WHEN 'T' THEN 1e12 END) AS parameters,
                    list_sort(m.capabilities) AS capabilities,
-                   m.developer, m.country AS dev_country
+                   m.developer, m.country AS dev_country, m.matched_by
             FROM last l JOIN set_models m ON m.set_id = l.last_set AND m.name = l.name
             QUALIFY row_number() OVER (PARTITION BY l.hid, l.name ORDER BY m.seq) = 1"""
         )
@@ -391,10 +391,13 @@ class StudyQueries:
 
     def attribution(self, by: str, top: int) -> list[tuple[str, int, int]]:
         """(developer or developer's country, hosts, instances) of the served models;
-        by is "developer" or "country"."""
+        by is "developer" or "country". Models attributed by their family alone (schema 6
+        `matched_by`) have no developer: they are counted apart from those not attributed."""
         column = {"developer": "developer", "country": "dev_country"}[by]
         return self._q(
-            f"""SELECT coalesce({column}, '(unattributed)') AS k, count(DISTINCT hid),
+            f"""SELECT coalesce({column}, CASE matched_by WHEN 'family'
+                       THEN '(family only, developer unknown)' ELSE '(unattributed)' END) AS k,
+                       count(DISTINCT hid),
                        count(*) FROM study_instances GROUP BY k
                 ORDER BY 2 DESC, 1 LIMIT $1""",
             [top],
