@@ -86,6 +86,7 @@ __all__ = [
     "full_lab_down",
     "full_lab_status",
     "full_lab_up",
+    "honeypots",
     "ingest_file",
     "ingest_parquet",
     "ingest_responses",

@@ -54,6 +54,7 @@ class ModelSeen(msgspec.Struct, kw_only=True, frozen=True):
     family: str | None
     services: int
     hosts: int
+    matched_by: str | None = None  # the most common: "family" when only the family matched
 
 
 class ServedAt(msgspec.Struct, kw_only=True, frozen=True):
@@ -201,7 +202,8 @@ def models_seen(store: Store) -> list[ModelSeen]:
                SELECT DISTINCT model_set AS set_id, ip, port FROM observations
                WHERE model_set IS NOT NULL)
            SELECT m.name, mode(m.developer), mode(m.country), mode(m.licence), mode(m.family),
-                  count(DISTINCT (s.ip, s.port)) AS services, count(DISTINCT s.ip) AS hosts
+                  count(DISTINCT (s.ip, s.port)) AS services, count(DISTINCT s.ip) AS hosts,
+                  mode(m.matched_by)
            FROM set_models m JOIN served s USING (set_id)
            GROUP BY m.name ORDER BY services DESC, m.name""",
     )
@@ -214,6 +216,7 @@ def models_seen(store: Store) -> list[ModelSeen]:
             family=r[4],
             services=r[5],
             hosts=r[6],
+            matched_by=r[7],
         )
         for r in found
     ]
