@@ -7,12 +7,19 @@ Sources (each a local git checkout; every record keeps its repo, path and commit
   --aig     Tencent/AI-Infra-Guard data/vuln_en/<c>/*.yaml  aggregator: CVE, CVSS vector, a
             version rule; converted to OSV, kept only when the record names the product, and its
             ranges reported as unconfirmed
-  --kev     cisagov/kev-data     known_exploited_vulnerabilities.json (known-exploited flag)
+  --ghsa    GitHub reviewed advisories (GHSA: npm, pip, Go, Rust), in GitHub's own JSON shape as
+            aquasecurity/vuln-list keeps them under ghsa/<ecosystem>/<package>/GHSA-*.json: a snapshot
+            in JSON lines (scripts/advisories/ghsa_vuln_list.jsonl, one record a line with its path and
+            commit) or a directory laid out like vuln-list (then --ghsa-commit names its commit);
+            converted to OSV, withdrawn records left out
+  --kev     cisagov/kev-data     known_exploited_vulnerabilities.json (known-exploited flag), or a
+            mirror of it named with --kev-name
   scripts/advisories/handkept_ranges.yaml: the hand-checked table aicensus shipped before; its
             notes are attached to the matching record, its entries fill gaps.
 
 Precedence when two sources describe one vulnerability (same id or alias) for one product:
-Go vulndb > PYSEC > hand-kept > aggregator. Raw files read are copied under .cache/advisories/raw/
+Go vulndb > PYSEC > GHSA > hand-kept > aggregator (a reviewed GHSA record replaces an
+unconfirmed aggregator record of the same CVE and keeps it only as `also_in`). Raw files read are copied under .cache/advisories/raw/
 (gitignored). Usage:
   python scripts/build_advisories.py --vulndb /path/golang+vulndb/repo --pypa ... --aig ... --kev ...
 """
@@ -36,7 +43,8 @@ PRODUCTS = ROOT / "src/aicensus/assess/advisories/products.yaml"
 HANDKEPT = ROOT / "scripts/advisories/handkept_ranges.yaml"
 CACHE = ROOT / ".cache/advisories/raw"
 SCHEMA = "1.6.0"
-RANK = {"vulndb": 0, "pypa": 1, "handkept": 2, "aig": 3}
+RANK = {"vulndb": 0, "pypa": 1, "ghsa": 2, "handkept": 3, "aig": 4}
+GHSA_SNAPSHOT = ROOT / "scripts/advisories/ghsa_vuln_list.jsonl"
 
 
 class Git:
@@ -171,6 +179,124 @@ def annotate(osv: dict, slug: str, kind: str, source: dict, confidence: str) -> 
         "confidence": confidence,
     }
     return osv
+
+
+# ---------------------------------------------------------------- GitHub reviewed advisories
+
+GHSA_REPO = "aquasecurity/vuln-list"
+_GHSA_ECO = {"NPM": "npm", "PIP": "PyPI", "GO": "Go", "RUST": "crates.io"}
+_GHSA_CLAUSE = re.compile(r"^(<=|>=|<|>|=)\s*(\S+)$")
+_LABEL = {"CRITICAL": "critical", "HIGH": "high", "MODERATE": "medium", "LOW": "low"}
+
+
+def read_ghsa(source: str, commit: str | None) -> list[dict]:
+    """GitHub-shape records with their vuln-list path and commit, from a JSON-lines snapshot or
+    from a directory laid out like vuln-list (ghsa/<ecosystem>/<package>/GHSA-*.json)."""
+    path = Path(source)
+    if path.is_file():
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    if not commit:
+        raise SystemExit("--ghsa DIR needs --ghsa-commit (the vuln-list commit it was read at)")
+    out = []
+    for file in sorted(path.rglob("GHSA-*.json")):
+        rec = json.loads(file.read_text(encoding="utf-8"))
+        rel = file.relative_to(path).as_posix()
+        out.append(dict(rec, path=rel if rel.startswith("ghsa/") else f"ghsa/{rel}", commit=commit))
+    return out
+
+
+def ghsa_events(vulnerable: str, patched: str) -> tuple[list[dict], list[str], bool] | None:
+    """GitHub's "VulnerableVersionRange" (">= 1.2, < 1.4", "<= 2.2.7", "= 3.0.5") → OSV events
+    (explicit versions for an "=" range without a patched version, and whether the lower bound
+    is exclusive); None when unreadable."""
+    low: tuple[str, str] | None = None
+    high: tuple[str, str] | None = None
+    for part in vulnerable.split(","):
+        m = _GHSA_CLAUSE.match(part.strip())
+        if not m:
+            return None
+        op, ver = m.groups()
+        if op == "=":
+            if patched:
+                return [{"introduced": ver}, {"fixed": patched}], [], False
+            return [{"introduced": ver}, {"last_affected": ver}], [ver], False
+        if op in (">", ">="):
+            low = (op, ver)
+        else:
+            high = (op, ver)
+    events: list[dict] = [{"introduced": low[1] if low else "0"}]
+    if high:
+        events.append({"fixed" if high[0] == "<" else "last_affected": high[1]})
+    return events, [], bool(low and low[0] == ">")
+
+
+def ghsa_to_osv(rec: dict, pkg: dict) -> dict | None:
+    adv = rec["Advisory"]
+    ranges, versions = [], []
+    for v in rec.get("Versions") or []:
+        got = ghsa_events(
+            str(v.get("VulnerableVersionRange") or ""),
+            str((v.get("FirstPatchedVersion") or {}).get("Identifier") or ""),
+        )
+        if got is None:
+            return None
+        events, explicit, exclusive = got
+        rng: dict = {"type": "ECOSYSTEM", "events": events}
+        if exclusive:
+            # OSV has no exclusive lower bound (GitHub's "> 1.2"); the evaluator honours this flag.
+            rng["database_specific"] = {"introduced_exclusive": True}
+        ranges.append(rng)
+        versions += explicit
+    affected: dict = {"package": pkg, "ranges": ranges}
+    if versions:
+        affected["versions"] = versions
+    ids = [i["Value"] for i in adv.get("Identifiers") or [] if i.get("Value")]
+    refs = []
+    for r in adv.get("References") or []:
+        url = r["Url"]
+        kind = "ADVISORY" if ("/advisories/" in url or "/security/advisories/" in url) else "WEB"
+        refs.append({"type": kind, "url": url})
+    osv = {
+        "schema_version": SCHEMA,
+        "id": adv["GhsaId"],
+        "modified": str(adv.get("UpdatedAt") or rec.get("UpdatedAt") or ""),
+        "published": str(adv.get("PublishedAt") or ""),
+        "aliases": sorted({i for i in ids if i != adv["GhsaId"]}),
+        "summary": " ".join(str(adv.get("Summary") or "").split()),
+        "affected": [affected],
+        "references": refs,
+    }
+    vector = str((adv.get("CVSS") or {}).get("VectorString") or "")
+    if vector.startswith("CVSS:3"):
+        osv["severity"] = [{"type": "CVSS_V3", "score": vector}]
+    elif vector.startswith("CVSS:4"):
+        osv["severity"] = [{"type": "CVSS_V4", "score": vector}]
+    return osv
+
+
+def from_ghsa(raw: list[dict], index: dict) -> tuple[list[tuple[str, dict]], dict[str, int]]:
+    out, dropped = [], {"withdrawn": 0, "unmapped_package": 0, "unreadable_range": 0}
+    for rec in raw:
+        eco = _GHSA_ECO.get(rec["Package"]["Ecosystem"], rec["Package"]["Ecosystem"])
+        name = rec["Package"]["Name"]
+        slug = index.get((eco, name.lower() if eco == "PyPI" else name))
+        if rec["Advisory"].get("WithdrawnAt"):
+            dropped["withdrawn"] += 1
+            continue
+        if slug is None:
+            dropped["unmapped_package"] += 1
+            continue
+        osv = ghsa_to_osv(rec, {"ecosystem": eco, "name": name})
+        if osv is None:
+            dropped["unreadable_range"] += 1
+            continue
+        src = {"repo": GHSA_REPO, "path": rec["path"], "commit": rec["commit"]}
+        out_rec = annotate(osv, slug, "ghsa", src, "reviewed")
+        label = _LABEL.get(str(rec["Advisory"].get("Severity") or rec.get("Severity")).upper())
+        if label:
+            out_rec["database_specific"]["aicensus"]["severity_label"] = label
+        out.append((slug, out_rec))
+    return out, dropped
 
 
 # ---------------------------------------------------------------- aggregator (AI-Infra-Guard)
@@ -397,9 +523,10 @@ def _open_ended(rec: dict) -> bool:
     return bool(events) and not any(("fixed" in e or "last_affected" in e) for e in events)
 
 
-def add_kev(records: list[dict], git: Git | None) -> str | None:
+def add_kev(records: list[dict], git: Git | None) -> tuple[str | None, str | None]:
+    """Mark records whose id or alias the catalog lists; (catalog version, release date)."""
     if git is None:
-        return None
+        return None, None
     catalog = json.loads(git.show("known_exploited_vulnerabilities.json"))
     kev = {v["cveID"]: v.get("dateAdded", "") for v in catalog["vulnerabilities"]}
     for rec in records:
@@ -410,7 +537,14 @@ def add_kev(records: list[dict], git: Git | None) -> str | None:
                 "cve": hits[0],
                 "date_added": kev[hits[0]],
             }
-    return catalog.get("catalogVersion")
+    return catalog.get("catalogVersion"), str(catalog.get("dateReleased") or "")[:10] or None
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,7 +557,16 @@ def main(argv: list[str] | None = None) -> int:
         "westonsteimel/advisory-database-pypa is newer than the stored pypa snapshot)",
     )  # fmt: skip
     ap.add_argument("--aig", required=True)
+    ap.add_argument(
+        "--ghsa", default=str(GHSA_SNAPSHOT),
+        help="GitHub reviewed advisories: a JSON-lines snapshot or a vuln-list style directory",
+    )  # fmt: skip
+    ap.add_argument("--ghsa-commit", help="the vuln-list commit a --ghsa directory was read at")
     ap.add_argument("--kev")
+    ap.add_argument(
+        "--kev-name", default="cisagov/kev-data",
+        help="the repository --kev is a checkout of (a mirror such as dgwhited/kev)",
+    )  # fmt: skip
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     products = load_products()
@@ -431,11 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     vulndb = Git(args.vulndb, "golang/vulndb")
     pypa = Git(args.pypa, args.pypa_name)
     aig = Git(args.aig, "Tencent/AI-Infra-Guard")
-    kev = Git(args.kev, "cisagov/kev-data") if args.kev else None
+    kev = Git(args.kev, args.kev_name) if args.kev else None
+    ghsa_raw = read_ghsa(args.ghsa, args.ghsa_commit)
+    ghsa_records, ghsa_dropped = from_ghsa(ghsa_raw, index)
     raw = from_vulndb(vulndb, index) + from_pypa(pypa, index) + from_handkept(products)
     aig_records, dropped = from_aig(aig, products)
-    records = merge(raw + aig_records)
-    kev_version = add_kev(records, kev)
+    records = merge(raw + ghsa_records + aig_records)
+    kev_version, kev_released = add_kev(records, kev)
     records.sort(key=lambda r: (r["database_specific"]["aicensus"]["product"], r["id"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -456,13 +601,23 @@ def main(argv: list[str] | None = None) -> int:
             for g in (vulndb, pypa, aig, kev)
             if g
         ]
-        + [{"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"}],
+        + [
+            {
+                "repo": GHSA_REPO,
+                "snapshot": _relative(Path(args.ghsa)),
+                "commits": sorted({r["commit"] for r in ghsa_raw}),
+                "records": len(ghsa_raw),
+            },
+            {"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"},
+        ],
         "kev_catalog_version": kev_version,
+        "kev_catalog_released": kev_released,
         "advisories": len(records),
         "products": len(counts),
         "by_product": dict(sorted(counts.items())),
         "by_source": kinds,
         "aggregator_dropped": dropped,
+        "ghsa_dropped": ghsa_dropped,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     print(f"{len(records)} advisories, {len(counts)} products -> {out}", file=sys.stderr)

@@ -2,6 +2,9 @@
 the test fixture tests/assess/advisories/data/sources50.json (path + commit of each).
 
     python scripts/advisories/make_fixture.py --mirror golang/vulndb=/path/repo --mirror ...
+
+GitHub advisories (aquasecurity/vuln-list) are read from the snapshot the build used,
+scripts/advisories/ghsa_vuln_list.jsonl, by their vuln-list path and commit.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "src/aicensus/assess/advisories/data/advisories.jsonl.gz"
 OUT = ROOT / "tests/assess/advisories/data/sources50.json"
+GHSA_SNAPSHOT = ROOT / "scripts/advisories/ghsa_vuln_list.jsonl"
+GHSA_REPO = "aquasecurity/vuln-list"
 
 
 def trim(repo: str, text: str) -> dict:
     """The raw record without its long prose and without PYSEC's enumerated version lists."""
-    doc = json.loads(text) if repo == "golang/vulndb" else yaml.safe_load(text)
+    doc = json.loads(text) if repo in ("golang/vulndb", GHSA_REPO) else yaml.safe_load(text)
     doc.pop("details", None)
     for aff in doc.get("affected") or []:
         aff.pop("versions", None)
@@ -40,12 +45,21 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=16)
     args = ap.parse_args()
     mirrors = dict(m.split("=", 1) for m in args.mirror)
+    ghsa = {}
+    for line in GHSA_SNAPSHOT.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        ghsa[(rec.pop("path"), rec.pop("commit"))] = json.dumps(rec)
+    mirrors.setdefault(GHSA_REPO, "")
     records = [json.loads(line) for line in gzip.decompress(BUNDLE.read_bytes()).splitlines()]
     public = [r for r in records if r["database_specific"]["aicensus"]["source"]["repo"] in mirrors]
     picked = random.Random(args.seed).sample(public, 50)
     out = []
     for rec in sorted(picked, key=lambda r: r["id"]):
         src = rec["database_specific"]["aicensus"]["source"]
+        if src["repo"] == GHSA_REPO:
+            out.append({"product": rec["database_specific"]["aicensus"]["product"], "source": src,
+                        "raw": trim(src["repo"], ghsa[(src["path"], src["commit"])])})  # fmt: skip
+            continue
         text = subprocess.run(
             ["git", "--git-dir", mirrors[src["repo"]], "show", f"{src['commit']}:{src['path']}"],
             check=True, capture_output=True, text=True,

@@ -229,6 +229,9 @@ class ModelRecord(msgspec.Struct, kw_only=True):
     base: BaseModelRef | None = None
     guardrails_removed: bool = False
     attribution_confidence: float = 0.0
+    # What the attribution rests on (Attribution.matched_by: "name", "family", ...); None when
+    # nothing was attributed, or for models stored before schema 6, which did not keep it.
+    matched_by: str | None = None
 
 
 class McpTool(msgspec.Struct, kw_only=True):

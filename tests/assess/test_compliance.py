@@ -444,3 +444,32 @@ def test_cli_report_compliance_without_pack_is_one_line_error(tmp_path: Path) ->
         "report", "compliance", "--db", str(tmp_path / "none.duckdb"), "--pack", "licence-terms"
     )
     assert res.exit_code == 2 and res.output.count("\n") == 1
+
+
+def test_llama32_eu_term_binds_multimodal_models_only() -> None:
+    from aicensus.records import ModelRecord
+
+    def served(*models: ModelRecord) -> ServiceObservation:
+        return ServiceObservation(
+            ip="127.0.0.1", port=11434, scheme="http", status=ScanStatus.IDENTIFIED,
+            product="ollama", confidence=1.0, auth=AuthState.AUTH_REQUIRED, models=list(models),
+        )  # fmt: skip
+
+    licence = "Llama 3.2 Community License"
+    obs = served(
+        ModelRecord(name="llama3.2-vision:11b", licence=licence, capabilities=["completion", "vision"]),
+        ModelRecord(name="llama3.2:3b", licence=licence, capabilities=["completion", "tools"]),
+        ModelRecord(name="llama3.2:1b", licence=licence),  # capabilities not reported
+        ModelRecord(name="hunyuan:7b", licence="Tencent Hunyuan Community License",
+                    capabilities=["completion"]),
+    )  # fmt: skip
+    found = verdicts("licence-terms", obs)
+    territory = {(v.model, v.rule) for v in found if "territory" in v.rule}
+    assert territory == {
+        ("llama3.2-vision:11b", "clauses.territory-multimodal"),
+        ("llama3.2:1b", "clauses.territory-multimodal"),  # cannot be shown to be text-only
+        ("hunyuan:7b", "clauses.territory"),
+    }
+    unreported = next(v for v in found if v.model == "llama3.2:1b" and "territory" in v.rule)
+    assert any("capabilities were not reported" in e for e in unreported.evidence)
+    assert all(v.verdict == "review" for v in found if "territory" in v.rule)

@@ -184,6 +184,7 @@ def test_every_format_lands_in_one_store(tmp_path: Path) -> None:
         ("zgrab2", "zgrab2-http.jsonl"), ("censys", "censys-platform.jsonl"),
         ("shodan", "shodan-banners.json"), ("masscan", "masscan.json"),
         ("masscan", "masscan.txt"), ("nmap", "nmap.xml"),
+        ("zoomeye", "../real/zoomeye-api-v2-search.json"),
     ]  # fmt: skip
     total = 0
     for fmt, name in samples:
@@ -192,8 +193,8 @@ def test_every_format_lands_in_one_store(tmp_path: Path) -> None:
         stored = list(store.observations())
         kinds = {s.args["format"] for s in store.scans()}
     assert len(stored) == total
-    assert {o.source for o in stored} == {"zgrab2", "censys", "shodan", "masscan", "nmap"}
-    assert kinds == {"zgrab2", "censys", "shodan", "masscan", "nmap"}
+    every = {"zgrab2", "censys", "shodan", "masscan", "nmap", "zoomeye"}
+    assert {o.source for o in stored} == every and kinds == every
 
 
 def test_responses_format_through_the_same_runner(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_a_version_1_store_is_migrated(tmp_path: Path) -> None:
         v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
     ]
     con.close()
-    assert versions == [1, 2, 3, 4, SCHEMA_VERSION] and SCHEMA_VERSION == 5
+    assert versions == [1, 2, 3, 4, 5, SCHEMA_VERSION] and SCHEMA_VERSION == 6
 
 
 class Ran:

@@ -78,11 +78,12 @@ def compliance_report(
     profile: str | None = None,
 ) -> ComplianceReport:
     """check_packs with the store's observation history: each item also says since when its
-    model (or service) was seen at that address (not for an audit file, which has none)."""
+    model (or service) was seen at that address, and `trend` gives each pack's violations in
+    each stored scan (neither for an audit file, which has no history)."""
     runs = _runs(packs, params, profile)
     services, scan = _services(str(db), scan_id, audit)
-    history = _report.store_history(str(db)) if audit is None else None
-    return _report.build_report(runs, services, history=history, scan_id=scan)
+    history, trend = _report.read_history(str(db), runs) if audit is None else ({}, [])
+    return _report.build_report(runs, services, history=history, scan_id=scan, trend=trend)
 
 
 def render_compliance(report: ComplianceReport, fmt: str = "text") -> str:

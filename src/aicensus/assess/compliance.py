@@ -48,6 +48,10 @@ class Clause(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
     restriction_kinds: list[str] = msgspec.field(default_factory=list)
     licences: list[str] = msgspec.field(default_factory=list)  # globs over the licence name
     models: list[str] = msgspec.field(default_factory=list)  # globs over the model name
+    except_licences: list[str] = msgspec.field(default_factory=list)  # globs: never these
+    # Only models with one of these capabilities (e.g. vision for a multimodal-only term); a model
+    # whose capabilities were not reported stays bound (it cannot be shown to be exempt).
+    capabilities: list[str] = msgspec.field(default_factory=list)
     refs: Refs = msgspec.field(default_factory=Refs)
 
 
@@ -250,6 +254,8 @@ def _matched_by(model: ModelRecord) -> str:
     the attribution is cached): an exact library name, a name pattern, a digest ..."""
     from aicensus.attribute.attribution import attribute_model
 
+    if model.matched_by == "family" and not model.developer:  # as stored (schema 6)
+        return "model family only: the name matches no catalog entry (weaker than a name)"
     if not model.developer:
         return "unattributed"
     evidence = attribute_model(model).evidence
@@ -341,11 +347,20 @@ def _judges_models(policy: Policy) -> bool:
     return policy.countries is not None or policy.developers is not None
 
 
+def _globbed(value: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value.lower(), g.lower()) for g in globs)
+
+
 def _clause_applies(clause: Clause, model: ModelRecord) -> str | None:
     """Why the clause binds this model (a short reason), or None."""
     from aicensus.attribute.licences import find_licence, licence_class
 
     licence = model.licence or model.licence_name
+    if licence is not None and _globbed(licence, clause.except_licences):
+        return None
+    reported = set(model.capabilities)
+    if clause.capabilities and reported and not reported & set(clause.capabilities):
+        return None  # e.g. a text-only model under a multimodal-only term
     if clause.models and any(
         fnmatch.fnmatchcase(model.name.lower(), g.lower()) for g in clause.models
     ):
@@ -381,7 +396,15 @@ def _clause_verdicts(
             why = _clause_applies(clause, m)
             if why is None:
                 continue
-            evidence = [chain_of(m).describe(), f"{why}", f"clause: \u201c{clause.quote}\u201d"]
+            # The quote is one licence's wording of the term (say where), not this model's text.
+            worded = clause.source or pack.source
+            quote = f"clause as worded at {worded}: \u201c{clause.quote}\u201d"
+            evidence = [chain_of(m).describe(), f"{why}", quote]
+            if clause.capabilities and not m.capabilities:
+                evidence.append(
+                    f"the term covers models with {'/'.join(clause.capabilities)} capability; "
+                    "this model's capabilities were not reported"
+                )
             entry = find_licence(m.licence or m.licence_name)
             if entry is not None:
                 evidence += [f"licence catalogue ({r.kind}): {r.text}" for r in entry.restrictions

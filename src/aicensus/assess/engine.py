@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import msgspec
 
@@ -10,6 +10,7 @@ from aicensus.assess.advisories.bundle import Bundle
 from aicensus.assess.catalog import builtin_checks
 from aicensus.assess.detectors import DETECTORS, Context, Hit
 from aicensus.assess.finding import Finding, sort_key
+from aicensus.assess.frameworks import check_refs, owasp_ids
 from aicensus.assess.schema import Check
 from aicensus.records import ScanStatus, ServiceObservation
 
@@ -18,11 +19,13 @@ def _params(check: Check) -> object:
     return msgspec.convert(check.params, DETECTORS[check.detector].params)
 
 
-def _owasp(ids: Sequence[str]) -> list[str]:
-    return [f"{i}:2025" for i in ids]
-
-
 def _finding(check: Check, obs: ServiceObservation, hit: Hit) -> Finding:
+    refs = check_refs(
+        check.id,
+        check.detector,
+        hit.owasp if hit.owasp is not None else check.owasp,
+        hit.cwe if hit.cwe is not None else check.cwe,
+    )
     return Finding(
         id=hit.id or check.id,
         severity=hit.severity or check.severity,
@@ -35,8 +38,10 @@ def _finding(check: Check, obs: ServiceObservation, hit: Hit) -> Finding:
         version=obs.version,
         model=hit.model,
         evidence=list(hit.evidence),
-        owasp=_owasp(hit.owasp if hit.owasp is not None else check.owasp),
-        cwe=list(hit.cwe if hit.cwe is not None else check.cwe),
+        owasp=owasp_ids(refs),
+        cwe=list(refs.cwe),
+        atlas=list(refs.atlas),
+        nist=list(refs.nist),
         cve=list(hit.cve),
         references=[*hit.references, *(r for r in check.references if r not in hit.references)],
         confidence=hit.confidence,

@@ -52,7 +52,10 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     Where: a `service` finding has `ip` and `port` (and the service's `product`, `version`); a
     `file` finding has the model file's `path`. `model` names the model either way.
     `evidence` holds the request-log lines, evidence markers or file facts that prove it,
-    already free of secrets; `owasp` holds ids such as "LLM06:2025".
+    already free of secrets. Framework references are set when the finding is made (from the
+    check's own OWASP/CWE ids and assess/frameworks/mapping.yaml) and travel with it: `owasp`
+    holds ids such as "LLM06:2025", `cwe` "CWE-306", `atlas` MITRE ATLAS ids ("AML.T0040"),
+    `nist` NIST AI RMF / CSF 2.0 ids ("GOVERN 6", "PR.AA").
     """
 
     id: str
@@ -70,6 +73,8 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     evidence: list[str] = msgspec.field(default_factory=list)
     owasp: list[str] = msgspec.field(default_factory=list)
     cwe: list[str] = msgspec.field(default_factory=list)
+    atlas: list[str] = msgspec.field(default_factory=list)
+    nist: list[str] = msgspec.field(default_factory=list)
     cve: list[str] = msgspec.field(default_factory=list)
     references: list[str] = msgspec.field(default_factory=list)
     confidence: str = "confirmed"  # "confirmed" | "likely" | "unconfirmed"

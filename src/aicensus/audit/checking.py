@@ -17,6 +17,7 @@ import msgspec
 
 from aicensus.assess.catalog import scoped_checks
 from aicensus.assess.finding import Finding, Severity, sort_key
+from aicensus.assess.frameworks import check_refs, owasp_ids
 from aicensus.assess.schema import Check, CheckScope
 from aicensus.attribute.licences import licence_class
 from aicensus.attribute.schema import LicenceClass
@@ -244,6 +245,7 @@ def _params(check: Check, registry: Mapping[str, Detector]) -> object:
 def _finding(check: Check, hit: Hit, params: object, **where: object) -> Finding:
     values = hit.values
     confidence = hit.confidence or str(getattr(params, "confidence", "confirmed"))
+    refs = check_refs(check.id, check.detector, check.owasp, check.cwe)
     return Finding(
         id=check.id,
         severity=hit.severity or check.severity,
@@ -251,8 +253,10 @@ def _finding(check: Check, hit: Hit, params: object, **where: object) -> Finding
         detail=check.description.format_map(values),
         remediation=check.remediation.format_map(values),
         evidence=hit.evidence,
-        owasp=[f"{o}:2025" for o in check.owasp],
-        cwe=list(check.cwe),
+        owasp=owasp_ids(refs),
+        cwe=list(refs.cwe),
+        atlas=list(refs.atlas),
+        nist=list(refs.nist),
         references=list(check.references),
         confidence=confidence,
         **where,  # type: ignore[arg-type]

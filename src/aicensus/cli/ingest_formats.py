@@ -1,4 +1,4 @@
-"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|responses|parquet`: other tools' scan data into the
+"""`aicensus ingest zgrab2|masscan|nmap|censys|shodan|zoomeye|responses|parquet`: other tools' scan data into the
 store. Importing this module attaches the commands to `aicensus.cli.scan.ingest_group`.
 
 Each command hashes its file first: a file already ingested is skipped (say --force to read it
@@ -114,6 +114,8 @@ _HELP = {
     "pretty-printed (`censys view`).",
     "shodan": "Ingest Shodan banners (JSON Lines, e.g. `shodan download`, .json.gz too), host "
     "API responses or search pages.",
+    "zoomeye": "Ingest ZoomEye API v2 search results (saved responses, or `zoomeye search -save` "
+    "files): HTTP responses (header, body fields) fingerprinted, other services labelled.",
     "responses": "Ingest recorded HTTP responses (JSON Lines: ip, port, scheme, path, status, "
     "headers, body, observed_at) and fingerprint them as a scan would.",
 }

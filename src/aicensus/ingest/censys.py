@@ -221,7 +221,10 @@ def service_record(
     if transport(service) != "tcp":
         return None
     port = check_port(service.get("port"))
-    at = check_time(service.get("scan_time") or service.get("observed_at") or fallback_time)
+    when = service.get("scan_time") or service.get("observed_at") or fallback_time
+    if when is None:  # say which field is missing, not "bad timestamp 'None'"
+        raise RecordError("no scan_time (nor observed_at, nor the host's last_updated_at)")
+    at = check_time(when)
     protocol = str(service.get("protocol") or service.get("service_name") or "").upper()
     tls = service.get("tls") or service.get("cert") or protocol == "HTTPS"
     scheme = "https" if tls else "http"

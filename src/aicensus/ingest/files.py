@@ -4,11 +4,12 @@
 
 1. hashes the file (SHA-256 of its bytes); a file already in `ingest_sources` is not read
    again unless `force=True`;
-2. reads it with the format's reader (zgrab2, masscan, nmap, censys, shodan, responses):
+2. reads it with the format's reader (zgrab2, masscan, nmap, censys, shodan, zoomeye,
+   responses):
    bad records are counted with their line number and skipped, good ones kept;
 3. drops observations already stored (same ip, port, scheme, time and source) or repeated;
 4. stores the rest as one `ingest` scan, a transaction per batch of about 20,000 observations
-   (Censys and Shodan files are read a batch at a time too, so memory stays flat), then
+   (Censys, Shodan and ZoomEye files are read a batch at a time too, so memory stays flat), then
    records the file in `ingest_sources`. A run killed in between leaves the file unrecorded
    and its scan `running`: reading it again stores nothing twice, because step 3 skips what
    is already there.
@@ -31,7 +32,7 @@ import msgspec
 from aicensus.errors import InputFileError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import Signature
-from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2
+from aicensus.ingest import censys, masscan, nmap, partial, responses, shodan, zgrab2, zoomeye
 from aicensus.ingest.common import (
     BadRecord,
     FormatResult,
@@ -53,8 +54,10 @@ Reader = Callable[..., FormatResult]
 RECORDED_STREAMS: dict[str, Callable[..., Iterator[Recorded]]] = {
     "censys": censys.records,
     "shodan": shodan.records,
+    "zoomeye": zoomeye.records,
 }
 BATCH = 20_000  # observations stored per transaction
+
 
 # Each format's reader: a file's recorded services (no fingerprinting).
 def _read_nmap(path: str | Path) -> Recorded:
@@ -73,6 +76,7 @@ RECORDED_READERS: dict[str, Callable[..., Recorded]] = {
     "nmap": _read_nmap,
     "censys": censys.read,
     "shodan": shodan.read,
+    "zoomeye": zoomeye.read,
     "responses": responses.read,
 }
 

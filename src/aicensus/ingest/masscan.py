@@ -244,12 +244,22 @@ def _service(group: list[_Seen]) -> RecordedService:
                 scheme=scheme,
                 exchanges=[exchange],
             )
+    # Banners that are no HTTP response (an HTML `title`, `http.server`, `ssh`, ...) are kept
+    # as what the source saw, not fingerprinted: a page title alone names no product.
+    seen = [
+        Evidence(
+            kind="banner", probe="masscan", marker=f"{s.service}: {s.banner[:200]}", weight=0.0
+        )
+        for s in group
+        if s.banner and s.service
+    ]
     return RecordedService(
         target=target,
         source=SOURCE,
         observed_at=first.at,
         evidence=[
-            Evidence(kind="port", probe="masscan", marker=f"tcp/{first.port} open", weight=0.0)
+            Evidence(kind="port", probe="masscan", marker=f"tcp/{first.port} open", weight=0.0),
+            *seen,
         ],
         error=OPEN_ONLY_ERROR,
     )

@@ -233,6 +233,7 @@ def _catalogue_rows() -> list[tuple[object, ...]]:
             "base_family": att.base.family if att.base else None,
             "guardrails_removed": att.guardrails_removed,
             "attribution_confidence": att.confidence,
+            "matched_by": att.matched_by if att.confidence > 0 else None,
         }  # fmt: skip
         out.append(tuple(cells[f] for f in CATALOGUE_FIELDS))
     return out

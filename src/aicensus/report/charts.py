@@ -58,9 +58,12 @@ def bar_chart(
     *,
     value_format: str = "{:,}",
     width: int = 260,
+    label_chars: int = 24,
 ) -> str:
-    """Horizontal bars: items are (label, value, colour or None for the default)."""
-    row, left = 22, 170
+    """Horizontal bars: items are (label, value, colour or None for the default); labels longer
+    than `label_chars` are cut with an ellipsis (the tooltip has the whole label)."""
+    row = 22
+    left = 170 + max(0, label_chars - 24) * 7  # about 7px a character at 13px
     peak = max((v for _, v, _ in items), default=0) or 1
     height = row * max(len(items), 1) + 6
     parts = []
@@ -68,7 +71,7 @@ def bar_chart(
         y = i * row + 3
         w = max(1.0, width * value / peak) if value else 0
         shown = visible(name)
-        shown = shown if len(shown) <= 24 else shown[:23] + "…"
+        shown = shown if len(shown) <= label_chars else shown[: label_chars - 1] + "…"
         parts.append(
             f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{escape(shown)}</text>'
             f'<rect x="{left}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" '

@@ -4,19 +4,26 @@ pack's denied countries). Text, JSON, HTML and SARIF (framework ids as SARIF tax
 
 from __future__ import annotations
 
-import html
+import base64
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aicensus.assess.compliance import PackRun, PackViolation, check_pack
 from aicensus.assess.finding import Finding
 from aicensus.assess.frameworks import KINDS, Refs, sarif_relationships, sarif_taxonomies
+from aicensus.assess.secrets import redact_secrets
 from aicensus.records import ServiceObservation
+from aicensus.report.charts import bar_chart, column_chart, world_map
+from aicensus.report.charts import text as chart_text
 from aicensus.report.text import terminal_safe
 from aicensus.version import __version__
+
+if TYPE_CHECKING:
+    from aicensus.store import ScanInfo
 
 VERDICT_ORDER = ("violation", "unknown", "undetermined", "review")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -53,10 +60,21 @@ class PackSection(msgspec.Struct, kw_only=True):
     items: list[Item]
 
 
+class TrendPoint(msgspec.Struct, kw_only=True):
+    """One stored scan, judged by the selected packs: how many violations each pack had then."""
+
+    scan_id: int
+    started_at: str
+    services: int  # identified services in that scan
+    violations: dict[str, int]  # pack name -> violations
+
+
 class ComplianceReport(msgspec.Struct, kw_only=True):
     scan_id: int | None
     services_checked: int
     packs: list[PackSection]
+    # Violations per stored scan, oldest first (empty for an audit file or a bare report).
+    trend: list[TrendPoint] = msgspec.field(default_factory=list)
 
 
 # ---------------------------------------------------------------- building
@@ -67,6 +85,11 @@ History = dict[tuple[str, int, str], datetime]
 def history_from(observations: Sequence[ServiceObservation]) -> History:
     """(ip, port, model or '') -> earliest observed_at, over observations from any scans."""
     first: History = {}
+    _first_seen(first, observations)
+    return first
+
+
+def _first_seen(first: History, observations: Sequence[ServiceObservation]) -> None:
     for obs in observations:
         try:
             when = datetime.fromisoformat(obs.observed_at) if obs.observed_at else None
@@ -78,15 +101,63 @@ def history_from(observations: Sequence[ServiceObservation]) -> History:
             key = (obs.ip, obs.port, model)
             if key not in first or when < first[key]:
                 first[key] = when
-    return first
 
 
 def store_history(db: str) -> History:
     """The observation history of a store, through the store's public reader (no SQL here)."""
+    return read_history(db, [])[0]
+
+
+TREND_SCANS = 60  # the trend judges at most the latest 60 scans (each is assessed again) ...
+TREND_SERVICES = 200_000  # ... and stops before the one that would take it past this many services
+
+
+def _judged(scans: Sequence[ScanInfo]) -> set[int]:
+    """The latest scans the trend re-assesses, newest first within both budgets."""
+    out: set[int] = set()
+    total = 0
+    for scan in reversed(scans[-TREND_SCANS:]):
+        total += scan.counts.get("identified", 0)
+        if out and total > TREND_SERVICES:
+            break
+        out.add(scan.scan_id)
+    return out
+
+
+def read_history(db: str, runs: Sequence[PackRun]) -> tuple[History, list[TrendPoint]]:
+    """One pass over a store's scans: when each model (or service) was first seen at each
+    address, and the violations each pack would have reported in each of the latest scans."""
+    from aicensus.assess import assess
+    from aicensus.records import ScanStatus
     from aicensus.store import Store
 
+    history: History = {}
+    trend: list[TrendPoint] = []
     with Store.open(db, read_only=True) as store:
-        return history_from(list(store.observations(None)))
+        scans = store.scans()
+        judged = _judged(scans) if runs else set()
+        for scan in scans:
+            observations = list(store.observations(scan.scan_id))
+            _first_seen(history, observations)
+            if scan.scan_id not in judged:
+                continue
+            services = [
+                (obs, assess(obs)) for obs in observations if obs.status == ScanStatus.IDENTIFIED
+            ]
+            trend.append(
+                TrendPoint(
+                    scan_id=scan.scan_id,
+                    started_at=scan.started_at.isoformat(),
+                    services=len(services),
+                    violations={
+                        run.pack.name: sum(
+                            1 for v in check_pack(run, services) if v.verdict == "violation"
+                        )
+                        for run in runs
+                    },
+                )
+            )
+    return history, trend
 
 
 def _alternatives(
@@ -115,6 +186,7 @@ def build_report(
     *,
     history: History | None = None,
     scan_id: int | None = None,
+    trend: Sequence[TrendPoint] = (),
 ) -> ComplianceReport:
     history = history or {}
     cache: dict[str, list[Alternative]] = {}
@@ -157,7 +229,9 @@ def build_report(
                 counts=counts, compliant=counts["violation"] == 0, items=items,
             )
         )  # fmt: skip
-    return ComplianceReport(scan_id=scan_id, services_checked=len(services), packs=sections)
+    return ComplianceReport(
+        scan_id=scan_id, services_checked=len(services), packs=sections, trend=list(trend)
+    )
 
 
 def _model_rule(v: PackViolation) -> bool:
@@ -180,6 +254,13 @@ def _refs_line(refs: Refs) -> str:
 def to_text(report: ComplianceReport) -> str:
     s = terminal_safe
     out = [f"Compliance report: {report.services_checked} services checked"]
+    if len(report.trend) > 1:  # one scan is no history
+        shown = report.trend[-10:]
+        per_scan = ", ".join(
+            f"scan {t.scan_id} ({t.started_at[:10]}) {sum(t.violations.values())}" for t in shown
+        )
+        out.append(f"Violations per stored scan{' (latest 10)' if shown != report.trend else ''}: "
+                   f"{per_scan}")  # fmt: skip
     for p in report.packs:
         counts = ", ".join(f"{n} {k}" for k, n in p.counts.items() if n)
         verdict = "COMPLIANT" if p.compliant else "VIOLATED"
@@ -210,29 +291,141 @@ def to_text(report: ComplianceReport) -> str:
     return "\n".join(out) + "\n"
 
 
+_VERDICT_COLOURS = {"violation": "#c62828", "unknown": "#ef6c00", "undetermined": "#f9a825",
+                    "review": "#607d8b"}  # fmt: skip
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;padding:1.5em 2em;max-width:1500px;color:#222}
+h1{margin:.2em 0}h2{margin:1.4em 0 .4em;border-bottom:2px solid #eee;padding-bottom:.2em}
+table{border-collapse:collapse;width:100%;margin:.4em 0 1em}
+td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left;
+overflow-wrap:anywhere}th{background:#f3f3f3}
+.violation{color:#b00}.unknown,.undetermined{color:#a65e00}.ok{color:#070}.muted{color:#666}
+.charts{display:flex;flex-wrap:wrap;gap:1em 3em;align-items:flex-start}
+figure{margin:0 0 1em}figcaption{font-weight:600;margin-bottom:.3em}
+svg text{font:13px system-ui,sans-serif;fill:#222}.note{color:#666;font-size:12px}
+td.nw{white-space:nowrap;overflow-wrap:normal}
+"""
+# Only this stylesheet may apply and nothing may load or run: no scripts, no external requests.
+_CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+    + "'; img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def _e(value: object) -> str:
+    """Escaped text, secrets redacted, control and bidi characters spelled out."""
+    return chart_text(redact_secrets("" if value is None else str(value)))
+
+
+def _link(url: str, label: str) -> str:
+    """A link to a pack's source, only for an http(s) URL (anything else is shown as text)."""
+    if url.startswith(("https://", "http://")):
+        return f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(label)}</a>'
+    return _e(url)
+
+
+def _figure(caption: str, svg: str) -> str:
+    return f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>"
+
+
+def _country_counts(report: ComplianceReport) -> dict[str, int]:
+    """Violating services (ip, port) per developer country of the model in violation; a
+    violation of a service rule (authentication) has no model and is counted apart."""
+    seen: dict[str, set[tuple[str, int]]] = {}
+    for p in report.packs:
+        for item in p.items:
+            v = item.verdict
+            if v.verdict != "violation":
+                continue
+            if v.model is None:
+                key = "service rule"
+            else:
+                key = (v.chain.country if v.chain else None) or "unknown"
+            seen.setdefault(key, set()).add((v.ip, v.port))
+    return {k: len(s) for k, s in sorted(seen.items(), key=lambda kv: (-len(kv[1]), kv[0]))}
+
+
+def _charts(report: ComplianceReport) -> list[str]:
+    per_pack = [
+        (p.name, p.counts.get("violation", 0), _VERDICT_COLOURS["violation"]) for p in report.packs
+    ]
+    totals = [
+        (k, sum(p.counts.get(k, 0) for p in report.packs), _VERDICT_COLOURS[k])
+        for k in VERDICT_ORDER
+    ]
+    countries = _country_counts(report)
+    out = [
+        '<div class="charts">',
+        _figure("Violations per pack", bar_chart("Violations per pack", per_pack, label_chars=36)),
+        _figure("Verdicts, all packs", bar_chart("Verdicts, all packs", totals)),
+        _figure(
+            "Violating services by model developer country",
+            bar_chart(
+                "Violating services by model developer country",
+                [(k, n, None) for k, n in countries.items()],
+            ),
+        ),
+        "</div>",
+    ]
+    iso = {k: n for k, n in countries.items() if len(k) == 2 and k.isalpha() and k.isupper()}
+    if iso:
+        out.append(
+            _figure(
+                "Where the violating models come from",
+                world_map("Violating services by model developer country", iso,
+                          noun="violating services"),
+            )
+        )  # fmt: skip
+    out.append(_trend(report.trend))
+    return out
+
+
+def _trend(trend: Sequence[TrendPoint]) -> str:
+    if not trend:
+        return (
+            "<p class='muted'>Violations over time: no scan history (an audit file, no store).</p>"
+        )
+    points = [(f"{t.started_at[:10]} scan {t.scan_id}", sum(t.violations.values())) for t in trend]
+    note = (
+        "one scan in the store so far: no history yet"
+        if len(trend) == 1
+        else f"the latest {len(trend)} scans, each judged by the selected packs"
+    )
+    return (
+        f"<figure><figcaption>Violations per scan</figcaption>"
+        f"{column_chart('Violations per scan (all selected packs)', points)}"
+        f"<p class='note'>{_e(note)}</p></figure>"
+    )
+
+
 def to_html(report: ComplianceReport) -> str:
-    e = html.escape
+    e = _e
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>aicensus compliance report</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px;vertical-align:top}.violation{color:#b00}"
-        ".ok{color:#070}</style></head><body>",
-        f"<h1>Compliance report</h1><p>{report.services_checked} services checked.</p>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        "<link rel='icon' href='data:,'><title>aicensus compliance report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Compliance report</h1><p class='muted'>aicensus {e(__version__)} · "
+        f"{report.services_checked} services checked"
+        + (f" · scan {report.scan_id}" if report.scan_id is not None else "")
+        + "</p>",
+        *_charts(report),
+        "<h2>Packs</h2>",
         "<table><tr><th>Pack</th><th>Status</th><th>Date</th><th>Verdict</th><th>Counts</th></tr>",
     ]
     for p in report.packs:
         cls, word = ("ok", "compliant") if p.compliant else ("violation", "violated")
         counts = ", ".join(f"{n} {k}" for k, n in p.counts.items() if n) or "-"
         parts.append(
-            f"<tr><td><a href='#{e(p.name)}'>{e(p.name)}</a></td><td>{e(p.status)}</td>"
+            f"<tr><td><a href='#pack-{e(p.name)}'>{e(p.name)}</a></td><td>{e(p.status)}</td>"
             f"<td>{e(p.date)}</td><td class='{cls}'>{word}</td><td>{e(counts)}</td></tr>"
         )
     parts.append("</table>")
     for p in report.packs:
         parts += [
-            f"<h2 id='{e(p.name)}'>{e(p.name)}</h2><p>{e(p.title)}<br>{e(p.issuer)} — "
-            f"{e(p.jurisdiction)}; {e(p.status)}, {e(p.date)}; "
-            f"<a href='{e(p.source)}' rel='noopener noreferrer'>source</a></p>",
+            f"<h2 id='pack-{e(p.name)}'>{e(p.name)}</h2><p>{e(p.title)}<br>{e(p.issuer)} — "
+            f"{e(p.jurisdiction)}; {e(p.status)}, {e(p.date)}; {_link(p.source, 'source')}</p>",
             f"<p><b>Covers:</b> {e(p.scope_note)}</p><p><b>Checked:</b> {e(p.verification)}</p>",
             f"<p><b>Frameworks:</b> {e(_refs_line(p.refs))}</p>",
         ]
@@ -250,8 +443,9 @@ def to_html(report: ComplianceReport) -> str:
                 e(f"{a.name} ({a.developer}, {a.country or '??'})") for a in item.alternatives
             )
             parts.append(
-                f"<tr><td class='{e(v.verdict)}'>{e(v.verdict)}</td><td>{e(v.where)} "
-                f"{e(v.product or '')}</td><td>{e((item.since or '-')[:10])}</td>"
+                f"<tr><td class='{e(v.verdict)} nw'>{e(v.verdict)}</td><td class='nw'>"
+                f"{e(v.where)}<br>{e(v.product or '')}</td>"
+                f"<td class='nw'>{e((item.since or '-')[:10])}</td>"
                 f"<td>{e(v.model or '-')}</td><td>{e(v.rule)}<br><small>{e(v.reading)}</small></td>"
                 f"<td>{ev}</td><td>{alts}</td></tr>"
             )
@@ -335,9 +529,11 @@ def compliance_report(
         mine = {k: v for k, v in values.items() if k in pack.params}
         runs.append(prepare(pack, mine, profile if pack.profiles else None))
     assessed = load_assessed(db, scan_id)
+    history, trend = read_history(db, runs)
     return build_report(
         runs,
         assessed.services,
-        history=store_history(db),
+        history=history,
         scan_id=assessed.scan.scan_id if assessed.scan else None,
+        trend=trend,
     )

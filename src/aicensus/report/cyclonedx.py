@@ -47,7 +47,6 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from aicensus.assess import Finding, Severity, redact_secrets
 from aicensus.assess.detectors import address_scope
-from aicensus.assess.frameworks import refs_for_finding
 from aicensus.errors import BomError
 from aicensus.records import AuthState, ModelRecord, ServiceObservation
 from aicensus.report.render import service_url
@@ -102,6 +101,7 @@ def _model_component(obs: ServiceObservation, index: int, m: ModelRecord) -> Com
         ("running", m.running), ("remote", m.remote),
         ("guardrails_removed", m.guardrails_removed),
         ("attribution_confidence", m.attribution_confidence or None),
+        ("matched_by", m.matched_by),
         ("base.developer", base.developer if base else None),
         ("base.country", base.country if base else None),
         ("base.family", base.family if base else None),
@@ -196,6 +196,7 @@ def _file_component(m: ModelFile, index: int) -> Component:
         ("context_length", m.context_length), ("country", att.country),
         ("family", att.family), ("attribution_status", att.status),
         ("attribution_confidence", att.confidence or None),
+        ("matched_by", att.matched_by if att.confidence else None),
         ("licence_declared", m.licence_declared),
         ("guardrails_removed", att.guardrails_removed),
         ("base.developer", base.developer if base else None),
@@ -248,8 +249,8 @@ def _vulnerability(vuln_id: str, found: list[tuple[Finding, str]]) -> Vulnerabil
                 ("finding_id", first.id),
                 ("confidence", first.confidence),
                 ("owasp", ",".join(first.owasp)),
-                ("atlas", ",".join(refs_for_finding(first.id, first.owasp, first.cwe).atlas)),
-                ("nist", ",".join(refs_for_finding(first.id, first.owasp, first.cwe).nist)),
+                ("atlas", ",".join(first.atlas)),
+                ("nist", ",".join(first.nist)),
                 ("cve", ",".join(first.cve[1:])),
             ]
         ),

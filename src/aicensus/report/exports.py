@@ -18,15 +18,17 @@ from typing import IO, Any
 import msgspec
 
 from aicensus.assess import Finding, Severity, builtin_checks, redact_secrets, sort_key
-from aicensus.assess.advisories.match import bundle_stamp, state_of
+from aicensus.assess.advisories.match import bundle_line, bundle_stamp, state_of
 from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
 from aicensus.assess.frameworks import (
     Refs,
     finding_document,
-    refs_for_finding,
+    refs_of,
     sarif_relationships,
     sarif_taxonomies,
 )
+from aicensus.assess.honeypot import HONEYPOT, NONE
+from aicensus.assess.honeypot import summary as honeypot_summary
 from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
@@ -68,6 +70,10 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
         doc["findings"] = [finding_document(f) for f in findings]
         if obs.product is not None:
             doc["advisory_state"] = state_of(obs.product, obs.version)
+        verdict = assessed.honeypots.get(obs.ip)
+        doc["honeypot"] = (
+            msgspec.to_builtins(verdict) if verdict is not None else {"verdict": NONE, "score": 0.0}
+        )
         services.append(doc)
     policy = {} if assessed.policy is None else {"policy": assessed.policy.to_builtins()}
     return redact_deep({
@@ -81,7 +87,9 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
             "services": len(assessed.services),
             "models": sum(len(o.models) for o, _ in assessed.services),
             "findings": severity_counts(assessed.findings),
+            "honeypots": sum(v.verdict == HONEYPOT for v in assessed.honeypots.values()),
         },
+        "honeypots": honeypot_summary(assessed.honeypots),
         "advisories": bundle_stamp(),
         "services": services,
         **policy,
@@ -178,7 +186,7 @@ def _rule(f: Finding, checks: dict[str, Any]) -> dict[str, object]:
     refs = f.references or ([OWASP_LLM_URL] if f.owasp else [])
     if refs:
         rule["helpUri"] = refs[0]
-    rule["relationships"] = sarif_relationships(refs_for_finding(f.id, f.owasp, f.cwe))
+    rule["relationships"] = sarif_relationships(refs_of(f))
     return rule
 
 
@@ -196,7 +204,7 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
     used = Refs()
     for obs, findings in assessed.services:
         for f in findings:
-            used = used.merged(refs_for_finding(f.id, f.owasp, f.cwe))
+            used = used.merged(refs_of(f))
             if f.id not in index:
                 index[f.id] = len(rules)
                 rules.append(_rule(f, checks))
@@ -219,7 +227,8 @@ def to_sarif(assessed: Assessed) -> dict[str, object]:
                     "severity": str(f.severity), "confidence": f.confidence, "ip": f.ip,
                     "port": f.port, "product": f.product, "version": f.version, "model": f.model,
                     "evidence": f.evidence, "remediation": f.remediation, "owasp": f.owasp,
-                    "cwe": f.cwe, "cve": f.cve, "detail": f.detail,
+                    "cwe": f.cwe, "atlas": f.atlas, "nist": f.nist, "cve": f.cve,
+                    "detail": f.detail,
                 },
             })  # fmt: skip
     run: dict[str, object] = {
@@ -268,12 +277,29 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    out.write("\n" + terminal_safe(bundle_line(), 300) + "\n")
+    write_honeypots(out, assessed)
     if assessed.policy is not None:
         from aicensus.report.denied import write_denied_table
 
         out.write("\n")
         write_denied_table(out, assessed.policy)
     return len(rows)
+
+
+def write_honeypots(out: IO[str], assessed: Assessed) -> None:
+    """The hosts the honeypot classifier names or finds suspicious, with their evidence."""
+    named = [v for v in assessed.honeypots.values() if v.verdict != NONE]
+    if not named:
+        return
+    count = sum(v.verdict == HONEYPOT for v in named)
+    out.write(f"\nhoneypots: {count} named, {len(named) - count} suspicious\n")
+    for v in named:
+        ports = ",".join(map(str, v.ports)) or "-"
+        out.write(f"  {v.verdict.upper():10} {terminal_safe(v.ip, 45)} ports {ports} "
+                  f"score {v.score:.2f}\n")  # fmt: skip
+        for e in v.evidence:
+            out.write(f"    {e.kind:20} {e.weight:.2f}  {terminal_safe(e.detail, 120)}\n")
 
 
 def write(out: IO[str], assessed: Assessed, fmt: str, *, terminal: bool = False) -> None:

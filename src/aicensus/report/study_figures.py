@@ -109,6 +109,7 @@ def scale(q: StudyQueries, meta: dict[str, Any]) -> Figure:
             ["last observation", meta["window"]["last"], "latest observed_at (UTC)"],
             ["countries", s.countries, "distinct countries of unique hosts (GeoIP, below)"],
             asn_row,
+            _honeypot_row(meta),
             [
                 "observations per host-day",
                 round(s.observations / s.host_days, 3) if s.host_days else None,
@@ -116,6 +117,19 @@ def scale(q: StudyQueries, meta: dict[str, Any]) -> Figure:
             ],
         ],
     )  # fmt: skip
+
+
+def _honeypot_row(meta: dict[str, Any]) -> list[Any]:
+    hp = meta.get("honeypots") or {}
+    if hp.get("included"):
+        return [
+            "honeypot hosts (included)",
+            hp.get("hosts", 0),
+            "named honeypots, counted in every figure (--include-honeypots)",
+        ]
+    return ["honeypot hosts (left out)", hp.get("hosts_excluded", 0),
+            "hosts the honeypot classifier names, left out of every figure "
+            f"({hp.get('observations_excluded', 0)} observations); see meta.honeypots"]  # fmt: skip
 
 
 def persistence(q: StudyQueries, rule: lon.PersistenceRule, window_days: int) -> list[Figure]:
@@ -353,7 +367,8 @@ def attribution(q: StudyQueries, hosts: int, top: int) -> list[Figure]:
                 f"Attribution of each served model to its developer (and the developer's "
                 f"country) by the provenance catalog (aicensus models whois). Share of hosts "
                 f"with ≥1 model by that {by}, and share of (host, model) instances; "
-                "'(unattributed)' = no catalog match.",
+                "'(unattributed)' = no catalog match; '(family only, developer unknown)' = only the "
+                "model family the server reported matched (matched_by: family).",
                 ["value", "hosts", "share of hosts", "instances", "share of instances"],
                 [[k, h, _share(h, hosts), n, _share(n, instances)] for k, h, n in found],
                 chart="share of hosts",

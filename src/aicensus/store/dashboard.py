@@ -58,6 +58,7 @@ class ModelSeen(msgspec.Struct, kw_only=True, frozen=True):
     family: str | None
     services: int
     hosts: int
+    matched_by: str | None = None  # the most common: "family" when only the family matched
 
 
 class ServedAt(msgspec.Struct, kw_only=True, frozen=True):
@@ -218,7 +219,7 @@ def models_seen(store: Store) -> list[ModelSeen]:
     summary = Summary(_connection(store))
     found = _rows(
         store,
-        "SELECT name, developer, country, licence, family, services, hosts "
+        "SELECT name, developer, country, licence, family, services, hosts, matched_by "
         f"FROM {summary.models()} ORDER BY services DESC, name",
     )
     return [
@@ -230,6 +231,7 @@ def models_seen(store: Store) -> list[ModelSeen]:
             family=r[4],
             services=r[5],
             hosts=r[6],
+            matched_by=r[7],
         )
         for r in found
     ]

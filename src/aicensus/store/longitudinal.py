@@ -39,6 +39,8 @@ KEY_SELECT = "ip, port, coalesce(scheme, '') AS _scheme, observed_at_text, sourc
 # (less its store-local ids), the models of a set, a request log entry.
 OBS_FIELDS = tuple(n for n, _ in rows.OBS_COLUMNS if n not in ("obs_id", "scan_id"))
 MODEL_FIELDS = sets.SET_FIELDS
+# Model columns a dataset may lack, being written before they existed: read as NULL.
+OPTIONAL_MODEL_FIELDS = {"matched_by": "VARCHAR"}
 LOG_FIELDS = tuple(n for n, _ in rows.LOG_COLUMNS if n != "obs_id")
 PARQUET_FORMAT_VERSION = "2"
 
@@ -460,13 +462,19 @@ def _import_parquet(store: Store, scan_id: int, files: dict[str, list[Path]]) ->
     apply_limits(con)
     legacy = bool(files["models"]) and not files["model_sets"]  # format 1
     _require(con, files["observations"], ("ref", *OBS_FIELDS, *(() if legacy else ("set_key",))))
-    _require(con, files["model_sets"], ("set_key", *MODEL_FIELDS))
-    _require(con, files["models"], ("ref", *MODEL_FIELDS))
+    needed = tuple(f for f in MODEL_FIELDS if f not in OPTIONAL_MODEL_FIELDS)
+    _require(con, files["model_sets"], ("set_key", *needed))
+    _require(con, files["models"], ("ref", *needed))
     _require(con, files["request_log"], ("ref", *LOG_FIELDS))
 
     def source(table: str) -> str:
         names = ", ".join(f"'{_quote(str(f))}'" for f in files[table])
-        return f"read_parquet([{names}], hive_partitioning=false)"
+        parquet = f"read_parquet([{names}], hive_partitioning=false)"
+        if table not in ("model_sets", "models") or not files[table]:
+            return parquet
+        have = _columns(con, files[table])
+        absent = [f"NULL::{t} AS {f}" for f, t in OPTIONAL_MODEL_FIELDS.items() if f not in have]
+        return f"(SELECT *, {', '.join(absent)} FROM {parquet})" if absent else parquet
 
     # The set an observation row names, and the same name on the set rows.
     if legacy:

@@ -45,7 +45,7 @@ MODEL_COLUMNS: tuple[Column, ...] = (
     ("developer", "VARCHAR"), ("country", "VARCHAR"), ("licence", "VARCHAR"),
     ("base_present", "BOOLEAN"), ("base_developer", "VARCHAR"), ("base_country", "VARCHAR"),
     ("base_family", "VARCHAR"), ("guardrails_removed", "BOOLEAN"),
-    ("attribution_confidence", "DOUBLE"),
+    ("attribution_confidence", "DOUBLE"), ("matched_by", "VARCHAR"),
 )  # fmt: skip
 
 LOG_COLUMNS: tuple[Column, ...] = (
@@ -131,7 +131,7 @@ def model_row(obs_id: int, seq: int, m: ModelRecord) -> Row:
         _int64(m.context_length), m.running, _int64(m.vram_bytes), list(m.capabilities),
         *_digest_cells(m.chat_template), *_digest_cells(m.system_prompt), m.licence_name,
         m.architecture, m.remote, m.developer, m.country, m.licence, *_base_cells(m.base),
-        m.guardrails_removed, m.attribution_confidence,
+        m.guardrails_removed, m.attribution_confidence, m.matched_by,
     )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import duckdb
 from aicensus.errors import StoreError
 from aicensus.store import sets
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Migrations: {from_version: "migrate_<from>_to_<from+1>.sql"}, applied in order; a version
 # in _DATA_STEPS also has a Python step, run after its SQL in the same transaction.
@@ -20,12 +20,13 @@ _MIGRATIONS: dict[int, str] = {
     2: "migrate_2_to_3.sql",
     3: "migrate_3_to_4.sql",
     4: "migrate_4_to_5.sql",
+    5: "migrate_5_to_6.sql",
 }
 
 
 def _models_into_sets(con: duckdb.DuckDBPyConnection) -> None:
     """Schema 3: the per-observation models rows become shared model sets."""
-    sets.intern(con, "models", "obs_id", "_aicensus_migrated")
+    sets.intern(con, "models", "obs_id", "_aicensus_migrated", sets.SCHEMA_5_FIELDS)
     con.execute(
         "UPDATE observations SET model_set = m.set_id FROM _aicensus_migrated m "
         "WHERE observations.obs_id = m.owner"
@@ -34,7 +35,17 @@ def _models_into_sets(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE models")
 
 
-_DATA_STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {2: _models_into_sets}
+def _rekey_sets(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 6: a set's key covers every model column, matched_by now included, so the keys
+    stored before are computed again; else an inventory written after the migration would not
+    find its twin stored before it, and be stored twice."""
+    sets.rekey(con)
+
+
+_DATA_STEPS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    2: _models_into_sets,
+    5: _rekey_sets,
+}
 
 
 def _sql(name: str) -> str:
@@ -68,8 +79,8 @@ def _run(
         con.execute(sql)
         if step is not None:
             step(con)
-        if version >= 3:
-            con.execute(sets.VIEW_SQL)
+        if version >= 3:  # the view of that version's model columns
+            con.execute(sets.view_sql(sets.SET_FIELDS if version >= 6 else sets.SCHEMA_5_FIELDS))
         con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
         con.execute("COMMIT")
     except BaseException:

@@ -1,4 +1,4 @@
--- aicensus store schema, version 4 (see docs/store.md).
+-- aicensus store schema, version 6 (see docs/store.md).
 -- Applied in one transaction when a writable store has no schema_version table.
 -- Every timestamp is UTC, stored without a time zone.
 
@@ -92,7 +92,8 @@ CREATE TABLE IF NOT EXISTS set_models (
     base_country            VARCHAR,
     base_family             VARCHAR,
     guardrails_removed      BOOLEAN   NOT NULL,
-    attribution_confidence  DOUBLE    NOT NULL
+    attribution_confidence  DOUBLE    NOT NULL,
+    matched_by              VARCHAR   -- name | family | ...: what the attribution rests on
 );
 
 CREATE TABLE IF NOT EXISTS request_log (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import duckdb
 
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2  # 2: summary_models.matched_by (schema 6)
 
 # (column, type): one row per service (ip, port) with an identified observation, from its
 # latest identified observation (the highest obs_id) and the counts over all of them.
@@ -38,6 +38,7 @@ SERVED_COLUMNS = (
 MODEL_COLUMNS = (
     ("name", "VARCHAR"), ("developer", "VARCHAR"), ("country", "VARCHAR"),
     ("licence", "VARCHAR"), ("family", "VARCHAR"), ("services", "BIGINT"), ("hosts", "BIGINT"),
+    ("matched_by", "VARCHAR"),
 )  # fmt: skip
 TABLES = {
     "summary_services": SERVICE_COLUMNS,
@@ -149,7 +150,8 @@ FROM d LEFT JOIN {old} s USING (set_id, ip, port)
 _MODELS = """
 SELECT m.name, mode(m.developer) AS developer, mode(m.country) AS country,
        mode(m.licence) AS licence, mode(m.family) AS family,
-       count(DISTINCT (s.ip, s.port)) AS services, count(DISTINCT s.ip) AS hosts
+       count(DISTINCT (s.ip, s.port)) AS services, count(DISTINCT s.ip) AS hosts,
+       mode(m.matched_by) AS matched_by
 FROM set_models m JOIN (SELECT set_id, ip, port FROM {served}) s USING (set_id)
 GROUP BY m.name
 """

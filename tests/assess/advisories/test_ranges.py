@@ -198,3 +198,15 @@ def test_malformed_ranges_from_an_update_are_undetermined() -> None:
         assert evaluate(bad, v, "1.0", "pep440") is None
     numbers = {"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": 0}, {"fixed": 2}]}]}
     assert evaluate(numbers, v, "1.0", "pep440") is True
+
+
+def test_zero_zero_zero_is_a_boundary_though_not_a_reported_version() -> None:
+    """An aggregator's "version >= 0.0.0 && version <= 4.0.4": every version up to 4.0.4 (found
+    by the lab acceptance test, where it was judged undetermined); as a *reported* version
+    "0.0.0" stays a placeholder that matches nothing."""
+    events = [{"introduced": "0.0.0"}, {"last_affected": "4.0.4"}]
+    inside, above = parse("pep440", "2.51.1"), parse("pep440", "4.0.5")
+    assert inside is not None and above is not None
+    assert in_events(inside, events, "pep440") is True
+    assert in_events(above, events, "pep440") is False
+    assert parse("pep440", "0.0.0") is None

@@ -22,6 +22,8 @@ from aicensus.assess.advisories.versions import parse
 
 FIXTURE = json.loads((Path(__file__).parent / "data" / "sources50.json").read_text())
 _CLAUSE = re.compile(r'version\s*(<=|>=|==|=|<|>)\s*"([^"]*)"')
+GHSA_SNAPSHOT = Path(__file__).parents[3] / "scripts" / "advisories" / "ghsa_vuln_list.jsonl"
+_GH_CLAUSE = re.compile(r"(<=|>=|<|>|=)\s*(\S+)")
 
 
 def _bundled(entry: dict[str, Any]) -> Advisory:
@@ -131,6 +133,8 @@ def test_bundled_record_matches_its_source(entry: dict[str, Any]) -> None:
                 assert expected is None or adv.product == "triton" or unbounded, (rule, version)
             else:
                 assert got == expected, (rule, version)
+    elif entry["source"]["repo"] == "aquasecurity/vuln-list":
+        _check_ghsa(adv, raw)
     else:  # an OSV source (PYSEC YAML or Go vulndb JSON)
         assert adv.id == raw["id"]
         assert set(raw.get("aliases") or []) <= set(adv.osv.aliases)
@@ -141,3 +145,75 @@ def test_bundled_record_matches_its_source(entry: dict[str, Any]) -> None:
             mine = [r for a in adv.osv.affected for r in a.get("ranges", [])]
             theirs = [r for a in raw["affected"] for r in a.get("ranges", [])]
             assert mine == theirs
+
+
+def _github_says(vulnerable: str, version: str) -> bool | None:
+    """GitHub's "VulnerableVersionRange" (">= 1.2, < 1.4") read literally."""
+    v = _key("pep440", version)
+    assert v is not None
+    ok = True
+    for part in vulnerable.split(","):
+        m = _GH_CLAUSE.fullmatch(part.strip())
+        assert m, vulnerable
+        bound = _key("pep440", m.group(2))
+        if bound is None:  # npm's "2.2.7-patch.1": not comparable here
+            return None
+        ok = ok and {
+            "<": v < bound, "<=": v <= bound, ">": v > bound, ">=": v >= bound, "=": v == bound,
+        }[m.group(1)]  # fmt: skip
+    return ok
+
+
+def _check_ghsa(adv: Advisory, raw: dict[str, Any]) -> None:
+    gh = raw["Advisory"]
+    assert adv.id == gh["GhsaId"]
+    cves = {i["Value"] for i in gh["Identifiers"] if i["Type"] == "CVE"}
+    assert cves <= set(adv.osv.aliases)
+    assert adv.osv.summary == " ".join(gh["Summary"].split())
+    assert [r["url"] for r in adv.osv.references] == [r["Url"] for r in gh["References"]]
+    vector = gh["CVSS"]["VectorString"]
+    if vector.startswith("CVSS:"):
+        assert adv.vector == vector
+    assert adv.confidence == "reviewed"
+    assert not gh["WithdrawnAt"]
+    probes = {"0.0.1", "9999.0"}
+    for ver in raw["Versions"]:
+        patched = ver["FirstPatchedVersion"]["Identifier"]
+        named = [patched] if patched else []
+        for value in [v for _, v in _GH_CLAUSE.findall(ver["VulnerableVersionRange"])] + named:
+            key = _key("pep440", value)
+            if key is None:
+                continue
+            rel = list(key.release)
+            probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
+            if rel[-1] > 0:
+                probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+    for probe in sorted(probes):
+        says = [_github_says(v["VulnerableVersionRange"], probe) for v in raw["Versions"]]
+        if None in says:
+            continue
+        assert _bundle_says(adv, probe) == any(says), (raw["Versions"], probe)
+
+
+def _ghsa_snapshot() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in GHSA_SNAPSHOT.read_text().splitlines() if line]
+
+
+def test_every_bundled_github_advisory_matches_the_snapshot() -> None:
+    """All GitHub-sourced records, not only the random fifty, against the committed snapshot."""
+    by_source = {(r["path"], r["commit"]): r for r in _ghsa_snapshot()}
+    checked = 0
+    for advs in current_bundle().by_product.values():
+        for adv in advs:
+            if adv.source.get("repo") != "aquasecurity/vuln-list":
+                continue
+            _check_ghsa(adv, by_source[(adv.source["path"], adv.source["commit"])])
+            checked += 1
+    assert checked >= 60
+
+
+def test_withdrawn_github_advisories_are_left_out() -> None:
+    withdrawn = {r["Advisory"]["GhsaId"] for r in _ghsa_snapshot() if r["Advisory"]["WithdrawnAt"]}
+    assert withdrawn
+    bundled = {i for advs in current_bundle().by_product.values() for a in advs for i in a.ids}
+    assert not withdrawn & bundled

@@ -150,6 +150,16 @@ def bundle_stamp() -> dict[str, object]:
     }
 
 
+def bundle_line() -> str:
+    """One line naming the advisories a report was judged with (the text and HTML reports)."""
+    stamp = bundle_stamp()
+    where = "" if stamp["location"] == "bundled" else f", installed at {stamp['location']}"
+    return (
+        f"Advisories: bundle dated {stamp['date']}, {stamp['advisories']:,} records "
+        f"for {stamp['products']} products{where}"
+    )
+
+
 def state_of(product: str | None, version: str | None) -> str:
     """The three-state verdict of one service against the installed bundle."""
     from aicensus.assess.advisories.bundle import current_bundle

@@ -42,11 +42,20 @@ def _parsed(
         if kind == "introduced" and value == "0":
             out.append((kind, None))
             continue
-        v = parse(scheme, value)
+        v = _boundary(scheme, value)
         if v is None:
             return None
         out.append((kind, v))
     return out
+
+
+def _boundary(scheme: str, value: str) -> Version | None:
+    """A range boundary. "0.0.0" is a placeholder as a reported version (versions.parse) but a
+    real boundary in a record (an aggregator's "version >= 0.0.0"): the first version of all."""
+    v = parse(scheme, value)
+    if v is None and scheme != "llamacpp-build" and value.strip() == "0.0.0":
+        return _ZERO
+    return v
 
 
 def in_events(

@@ -1,6 +1,8 @@
 """Framework ids as data: OWASP Top 10 for LLM Applications 2025, MITRE ATLAS, CWE, NIST AI RMF and
 CSF 2.0 (the *.yaml files here, each naming its published source), and the references of the finding
-checks to them (mapping.yaml). `validate_refs` checks any reference list against these ids."""
+checks to them (mapping.yaml). A Finding gets its references when it is made (`check_refs`) and
+carries them; exporters read them off the Finding (`refs_of`). `invalid_refs` checks any reference
+list against these ids."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL
+from aicensus.assess.finding import OWASP_LLM_2025, OWASP_LLM_URL, Finding
 
 KINDS = ("owasp", "atlas", "cwe", "nist")
 URLS = {
@@ -86,33 +88,46 @@ def rule_refs(rule: str) -> Refs:
 
 
 def check_refs(check_id: str, detector: str, owasp: list[str], cwe: list[str]) -> Refs:
-    """All framework references of one finding check: its own OWASP/CWE plus mapping.yaml's."""
+    """All framework references of one finding check: its own OWASP/CWE plus mapping.yaml's.
+    The finding makers (assess/engine.py, audit/checking.py) put them on each Finding."""
+    return _check_refs(check_id, detector, tuple(owasp), tuple(cwe))
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_refs(check_id: str, detector: str, owasp: tuple[str, ...], cwe: tuple[str, ...]) -> Refs:
     by_detector, by_check = _mapping()
     mapped = by_check.get(check_id) or by_detector.get(detector) or Refs()
-    return Refs(owasp=list(owasp), cwe=list(cwe)).merged(mapped)
+    bare = [o.split(":", 1)[0] for o in owasp]  # "LLM06:2025" and "LLM06" are one id
+    return Refs(owasp=bare, cwe=list(cwe)).merged(mapped)
+
+
+def owasp_ids(refs: Refs) -> list[str]:
+    """A Finding's `owasp` field: the ids with their edition ("LLM06:2025")."""
+    return [f"{o}:2025" for o in refs.owasp]
 
 
 @functools.cache
 def finding_refs() -> dict[str, Refs]:
-    """Finding id -> references, for every check in the catalogue (exporters look findings up here;
-    advisory findings, whose ids are CVE-based, fall back to the `advisories` detector's)."""
+    """Check id -> the references its findings carry, for every check of the catalogue."""
     from aicensus.assess.catalog import all_checks
 
     return {c.id: check_refs(c.id, c.detector, c.owasp, c.cwe) for c in all_checks()}
 
 
-def refs_for_finding(finding_id: str, owasp: list[str], cwe: list[str]) -> Refs:
-    known = finding_refs().get(finding_id)
-    if known is not None:
-        return known
-    return check_refs(finding_id, "advisories", owasp, cwe)
+def refs_of(finding: Finding) -> Refs:
+    """The framework references a Finding carries (set when it was made; never looked up here)."""
+    return Refs(
+        owasp=[o.split(":", 1)[0] for o in finding.owasp],
+        atlas=list(finding.atlas),
+        cwe=list(finding.cwe),
+        nist=list(finding.nist),
+    )
 
 
-def finding_document(finding: Any) -> dict[str, Any]:
-    """A Finding as JSON plus its MITRE ATLAS and NIST references (the `atlas`, `nist` fields of
-    the scan and audit JSON documents)."""
-    refs = refs_for_finding(finding.id, finding.owasp, finding.cwe)
-    return {**msgspec.to_builtins(finding), "atlas": refs.atlas, "nist": refs.nist}
+def finding_document(finding: Finding) -> dict[str, Any]:
+    """A Finding as JSON (its `owasp`, `atlas`, `cwe` and `nist` fields included)."""
+    doc: dict[str, Any] = msgspec.to_builtins(finding)
+    return doc
 
 
 # ---------------------------------------------------------------- SARIF
