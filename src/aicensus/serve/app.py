@@ -341,6 +341,8 @@ class Dashboard:
             return
         except StoreError as exc:
             outcome = str(exc)
+        except Exception as exc:  # the page must say so, not compute forever
+            outcome = f"the study failed: {type(exc).__name__}: {' '.join(str(exc).split())}"
         with self._study_lock:
             self._study = (fingerprint, outcome)
             self._study_running = None
