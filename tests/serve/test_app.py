@@ -376,3 +376,17 @@ def test_new_data_shows_once_the_writer_is_done(tmp_path: Path) -> None:
     assert "AIC-CVE-2024-37032" in client.get("/service?ip=9.9.9.9&port=11434").text
     filtered = client.get("/services?finding=AIC-CVE-2024-37032&q=9.9.9.9").text
     assert "1 of" in filtered  # the new service was assessed for the new snapshot
+
+
+def test_a_failing_study_is_a_message_not_a_page_that_computes_forever(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aicensus.report.study as study
+
+    def broken(_db: str) -> None:
+        raise RuntimeError("no figure\x1b[2J today")
+
+    monkeypatch.setattr(study, "compute_study", broken)
+    text = TestClient(create_app(db, background=False), base_url=LOCAL).get("/study").text
+    error = text.split('id="study-error">')[1].split("</p>")[0]
+    assert error.startswith("the study failed: RuntimeError: no figure") and "\x1b" not in error
