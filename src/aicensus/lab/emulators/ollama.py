@@ -26,9 +26,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 from email.utils import formatdate
-from urllib.parse import unquote
+from typing import cast
+from urllib.parse import unquote, unquote_plus
 
 from aicensus.lab.emulators.common import (
     NGINX_VERSION,
@@ -152,6 +152,7 @@ class Answer:
     payload: bytes
     refused: bool = False
     cache: bool = True  # False for answers that change with time (/api/ps)
+    connection: bool = False  # has its own Connection header: none is added (the auth proxy)
 
 
 def encode(
@@ -177,7 +178,8 @@ def encode(
         lines.append("Transfer-Encoding: chunked")
         payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     head = ("\r\n".join(lines) + "\r\nDate: ").encode()
-    return Answer(status, head, payload, refused, cache)
+    connection = any(k == "Connection" for k, _ in headers)
+    return Answer(status, head, payload, refused, cache, connection)
 
 
 def openai_error(status: int, message: str) -> bytes:
@@ -335,12 +337,13 @@ class OllamaEmulator:
                     self._answers[key] = ans
             else:
                 ans = cached
-        tail = b"\r\n\r\n"
-        if not request.keep_alive:
-            tail = b"\r\nConnection: close\r\n\r\n" if not request.http10 else tail
-        elif request.http10:
-            tail = b"\r\nConnection: keep-alive\r\n\r\n"
-        conn.send(ans.head + self.date() + tail + ans.payload, request.keep_alive)
+        tail = b"\r\n\r\n"  # aiohttp's rule: a Connection header only where none is set
+        if not ans.connection and request.keep_alive == request.http10:
+            tail = b"\r\nConnection: %s\r\n\r\n" % (b"keep-alive" if request.http10 else b"close")
+        wire = ans.head + self.date() + tail + ans.payload
+        if request.http10:
+            wire = b"HTTP/1.0" + wire[8:]  # net/http answers in the client's version
+        conn.send(wire, request.keep_alive)
         if self.logging or ans.refused:
             self._log(conn, request, ans)
 
@@ -516,8 +519,8 @@ def parse_head(head: bytes) -> _Request:
             headers[name] = value
     raw_path, _, query = _split_target(target).partition("?")
     path = unquote(raw_path) if "%" in raw_path else raw_path
-    if "%" in query:
-        query = unquote(query)
+    if "%" in query or "+" in query:
+        query = unquote_plus(query)  # the log keeps the decoded query, as it did before
     http10 = proto == "HTTP/1.0"
     connection = headers.get("connection", "").lower()
     keep = "keep-alive" in connection if http10 else "close" not in connection
