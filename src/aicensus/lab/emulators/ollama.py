@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import cache
 from typing import cast
 from urllib.parse import unquote, unquote_plus
 
@@ -116,9 +117,33 @@ ROUTES: tuple[Route, ...] = tuple(
 METHOD_NOT_ALLOWED_SINCE = "0.7.0"
 
 
+@dataclass(frozen=True)
+class RouteTable:
+    """One version's routes: fixed paths by (method, path), patterns tried in order."""
+
+    fixed: dict[tuple[str, str], Route]
+    fixed_paths: frozenset[str]
+    patterns: tuple[Route, ...]
+
+
+@cache
+def routes_of(version: str) -> RouteTable:
+    served = [r for r in ROUTES if at_least(version, r.since)]
+    fixed = [r for r in served if ":" not in r.pattern]
+    return RouteTable(
+        {(r.method, r.pattern): r for r in fixed},
+        frozenset(r.pattern for r in fixed),
+        tuple(r for r in served if ":" in r.pattern),
+    )
+
+
 def find_route(version: str, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        if route.method == method and at_least(version, route.since):
+    table = routes_of(version)
+    route = table.fixed.get((method, path))
+    if route is not None:
+        return route, {}
+    for route in table.patterns:
+        if route.method == method:
             params = route.match(path)
             if params is not None:
                 return route, params
@@ -126,7 +151,8 @@ def find_route(version: str, method: str, path: str) -> tuple[Route, dict[str, s
 
 
 def path_known(version: str, path: str) -> bool:
-    return any(at_least(version, r.since) and r.match(path) is not None for r in ROUTES)
+    table = routes_of(version)
+    return path in table.fixed_paths or any(r.match(path) is not None for r in table.patterns)
 
 
 # --------------------------------------------------------------------------- responses
