@@ -175,7 +175,8 @@ class Answer:
 
     status: int
     head: bytes
-    payload: bytes
+    payload: bytes  # the body itself (shared with the profile's cache), or b"" for HEAD
+    frame: bytes = b""  # the chunk-size line when the body goes as one chunk
     refused: bool = False
     cache: bool = True  # False for answers that change with time (/api/ps)
     connection: bool = False  # has its own Connection header: none is added (the auth proxy)
@@ -195,6 +196,7 @@ def encode(
     then Content-Length (up to 2 KiB) or Transfer-Encoding: chunked (one chunk, like
     net/http's flush of a larger body; neither for HEAD), then Date. No Server header."""
     lines = [f"HTTP/1.1 {status} {REASONS[status]}", *(f"{k}: {v}" for k, v in headers)]
+    frame = b""
     if len(body) <= CHUNK_THRESHOLD or not chunk:
         lines.append(f"Content-Length: {len(body)}")
         payload = b"" if method == "HEAD" else body
@@ -202,10 +204,10 @@ def encode(
         payload = b""
     else:
         lines.append("Transfer-Encoding: chunked")
-        payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        payload, frame = body, b"%x\r\n" % len(body)
     head = ("\r\n".join(lines) + "\r\nDate: ").encode()
     connection = any(k == "Connection" for k, _ in headers)
-    return Answer(status, head, payload, refused, cache, connection)
+    return Answer(status, head, payload, frame, refused, cache, connection)
 
 
 def openai_error(status: int, message: str) -> bytes:
@@ -249,6 +251,7 @@ _ERRORS = {
     413: b"413 Request Entity Too Large",
     431: b"431 Request Header Fields Too Large",
 }
+LAST_CHUNK = b"\r\n0\r\n\r\n"
 MAX_HEAD = 1 << 20  # net/http's DefaultMaxHeaderBytes
 MAX_BODY = 64 * 1024 * 1024
 IDLE_SECONDS = 75.0  # keep-alive connections idle this long are closed
@@ -366,7 +369,10 @@ class OllamaEmulator:
         tail = b"\r\n\r\n"  # aiohttp's rule: a Connection header only where none is set
         if not ans.connection and request.keep_alive == request.http10:
             tail = b"\r\nConnection: %s\r\n\r\n" % (b"keep-alive" if request.http10 else b"close")
-        wire = ans.head + self.date() + tail + ans.payload
+        if ans.frame:
+            wire = b"".join((ans.head, self.date(), tail, ans.frame, ans.payload, LAST_CHUNK))
+        else:
+            wire = ans.head + self.date() + tail + ans.payload
         if request.http10:
             wire = b"HTTP/1.0" + wire[8:]  # net/http answers in the client's version
         conn.send(wire, request.keep_alive)
