@@ -38,7 +38,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     reals = [s for s in lab.layout if s.kind == "real"]
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
-        "mlflow", "fastchat", "tensorboard",
+        "mlflow", "fastchat", "tensorboard", "ray",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -65,6 +65,23 @@ def test_jupyter_mlflow_fastchat_recipes(lab: FullLab) -> None:
     ini = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
     assert "admin_username = aicensus\nadmin_password = aicensus-lab-password" in ini
     assert comp.api_key == "aicensus:aicensus-lab-password"
+
+
+def test_ray_recipes_forward_into_their_own_namespace(lab: FullLab) -> None:
+    """Ray binds every interface: its launcher (not Ray) takes the private loopback port and
+    forwards into Ray's own network namespace; the key variant turns token auth on."""
+    key = llama_server.LAB_API_KEY
+    for name, inner, port in (("ray-open", "8265", 8265), ("ray-key", "8265", 8265),
+                              ("ray-serve-open", "8000", 8000)):  # fmt: skip
+        argv, _, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.ray_netns"], server
+        assert server[server.index("--inner-port") + 1] == inner
+        assert lab.service(name).port == port
+        assert ("--token" in server) == (name == "ray-key")
+        assert ("--serve" in server) == (name == "ray-serve-open")
+    argv, _, _ = launch(lab, "ray-key")
+    assert argv[argv.index("--token") + 1] == key
 
 
 def test_key_variants_carry_their_credentials(lab: FullLab) -> None:

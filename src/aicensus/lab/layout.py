@@ -92,6 +92,7 @@ LAB_REQUIREMENTS: tuple[str, ...] = (
     "pandas>=2.2",  # a floor, or pip backtracks into building pandas 1.4 from sdist
     "prisma>=0.15",
     "qdrant-client>=1.12",
+    "ray[default,serve]>=2.52",  # >= 2.52: RAY_AUTH_MODE=token; runs in its own netns
     "tensorboard>=2.18",
     "tritonclient[http]>=2.50",
     "weaviate-client>=4.9",
