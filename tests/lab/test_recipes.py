@@ -71,16 +71,16 @@ def test_ray_recipes_forward_into_their_own_namespace(lab: FullLab) -> None:
     """Ray binds every interface: its launcher (not Ray) takes the private loopback port and
     forwards into Ray's own network namespace; the key variant turns token auth on."""
     key = llama_server.LAB_API_KEY
-    for name, inner, port in (("ray-open", "8265", 8265), ("ray-key", "8265", 8265),
-                              ("ray-serve-open", "8000", 8000)):  # fmt: skip
+    for name, inner, port in (("ray-real-open", "8265", 8265), ("ray-real-key", "8265", 8265),
+                              ("ray-real-serve", "8000", 8000)):  # fmt: skip
         argv, _, _ = launch(lab, name)
         server = argv[argv.index("--") + 1 :]
         assert server[1:3] == ["-m", "aicensus.lab.real.ray_netns"], server
         assert server[server.index("--inner-port") + 1] == inner
         assert lab.service(name).port == port
-        assert ("--token" in server) == (name == "ray-key")
-        assert ("--serve" in server) == (name == "ray-serve-open")
-    argv, _, _ = launch(lab, "ray-key")
+        assert ("--token" in server) == (name == "ray-real-key")
+        assert ("--serve" in server) == (name == "ray-real-serve")
+    argv, _, _ = launch(lab, "ray-real-key")
     assert argv[argv.index("--token") + 1] == key
 
 

@@ -202,6 +202,11 @@ def full_layout(
             Service(name, EMULATORS_PROCESS, "honeypot" if honeypot else "decoy", source,
                     "open", take(), port, None, None, expected_honeypot=honeypot, note=note)
         )  # fmt: skip
+    # Names select services and name their logs: a real launch named like an emulator's
+    # `<table>-<variant>` would shadow it.
+    names = [s.name for s in out]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        raise LabError(f"lab service names used twice: {', '.join(dupes)}")
     return out
 
 

@@ -24,17 +24,15 @@ import contextlib
 import ctypes
 import ipaddress
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
-SERVE_APP = '''
+SERVE_APP = """
 from ray import serve
 
 
@@ -46,16 +44,20 @@ class Echo:
 
 serve.start(http_options={"host": "127.0.0.1", "port": 8000})
 serve.run(Echo.bind(), name="echo_app", route_prefix="/echo", blocking=False)
-'''
+"""
 
 
 def _inside(args: argparse.Namespace) -> int:
     """Runs as PID 1 of the new namespaces: loopback up, Ray head, optionally Serve."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # Ray's session files (/tmp/ray) on a tmpfs of this mount namespace: they vanish with it,
+    # and the host's /tmp, other Rays' included, stays out of reach.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", "/tmp"], check=True)
+    os.chdir("/tmp")  # the old cwd may lie under the hidden /tmp: getcwd() would fail in Ray
     ray = os.path.join(os.path.dirname(sys.executable), "ray")
     head = [ray, "start", "--head", "--port", "6379", "--node-ip-address", INNER_HOST,
             "--dashboard-host", INNER_HOST, "--dashboard-port", "8265", "--num-cpus", "1",
-            "--temp-dir", args.temp_dir, "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
+            "--temp-dir", "/tmp/ray", "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
     subprocess.run(head, check=True, stdout=sys.stderr)
     if args.serve:
         subprocess.run([sys.executable, "-c", "import ray; ray.init(address='auto')\n" + SERVE_APP],
@@ -97,7 +99,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def _forward(listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes]) -> None:
+async def _forward(
+    listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes]
+) -> None:
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             up_r, up_w = await asyncio.open_connection(INNER_HOST, inner_port)
@@ -118,15 +122,15 @@ async def _forward(listener: socket.socket, inner_port: int, child: subprocess.P
 def _outside(args: argparse.Namespace) -> int:
     host = args.host.strip("[]")
     if not ipaddress.ip_address(host).is_loopback:
-        raise SystemExit(f"ray_netns: {host} is not a loopback address; the lab binds loopback only")
+        raise SystemExit(
+            f"ray_netns: {host} is not a loopback address; the lab binds loopback only"
+        )
     listener = socket.create_server((host, args.port), backlog=256)  # on the host, before setns
-    # Ray's sockets path must stay short (AF_UNIX limit), so not under the lab's data dir.
-    temp_dir = tempfile.mkdtemp(prefix="aicensus-ray-")
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     if args.token:
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=args.token)
-    inside = [sys.executable, "-m", "aicensus.lab.real.ray_netns", "--inside",
-              "--temp-dir", temp_dir] + (["--serve"] if args.serve else [])  # fmt: skip
+    inside = [sys.executable, "-m", "aicensus.lab.real.ray_netns", "--inside"]
+    inside += ["--serve"] if args.serve else []
     child = subprocess.Popen(
         ["unshare", "--net", "--pid", "--mount-proc", "--kill-child", *inside], env=env
     )
@@ -141,12 +145,6 @@ def _outside(args: argparse.Namespace) -> int:
         child.kill()  # --kill-child: the namespace's init gets SIGKILL, and all of Ray with it
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(10)
-        # The namespace's processes die just after unshare does: retry until none writes.
-        for _ in range(20):
-            shutil.rmtree(temp_dir, ignore_errors=True)
-            if not os.path.exists(temp_dir):
-                break
-            time.sleep(0.25)
     return 0
 
 
@@ -158,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="", help="RAY_AUTH_MODE=token with this token")
     parser.add_argument("--serve", action="store_true", help="deploy a tiny Serve application")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--temp-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return _inside(args) if args.inside else _outside(args)
 
