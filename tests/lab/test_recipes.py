@@ -118,3 +118,23 @@ def test_a_url_of_a_service_not_in_the_layout_is_a_lab_error() -> None:
     values = recipes.Values({}, urls={"llama-server-open": "http://127.0.0.10:8080"})
     with pytest.raises(LabError, match="no lab service 'nowhere'"):
         recipes.render_launch(bad, values, Path("/nonexistent"))
+
+
+def test_a_real_launch_may_not_take_an_emulator_service_name() -> None:
+    """The emulator tables name their services `<table>-<variant>` (ray-open); a real launch
+    of the same name would shadow it in `--only`, the state and the request logs."""
+    import msgspec
+
+    from aicensus.fingerprint.load import builtin_signatures
+    from aicensus.lab import layout
+
+    sigs = list(builtin_signatures())
+    i = next(n for n, s in enumerate(sigs) if s.id == "ray")
+    assert sigs[i].lab is not None
+    real = [msgspec.structs.replace(sigs[i].lab.real[0], name="ray-open")]
+    sigs[i] = msgspec.structs.replace(sigs[i], lab=msgspec.structs.replace(sigs[i].lab, real=real))
+    with pytest.raises(LabError, match="ray-open"):
+        layout.full_layout("127.0.0.0/24", sigs=sigs)
+    assert len({s.name for s in layout.full_layout("127.0.0.0/24")}) == len(
+        layout.full_layout("127.0.0.0/24")
+    )
