@@ -4,8 +4,9 @@
   and decoys on a private loopback /24; `aicensus scan NET --ports ai` through the library
   must reproduce the ground truth exactly, and no server may have received a write or
   compute request;
-* real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP and llama-cpp-python's
-  server (and llama.cpp's llama-server where built), scanned the same way, and each
+* real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
+  server, Jupyter, MLflow, FastChat, TensorBoard and Ray (in network namespaces of its
+  own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
   accepted by its official client. Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
