@@ -28,6 +28,7 @@ from functools import partial
 
 import msgspec
 
+from aicensus.assess import honeypot
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
 from aicensus.engine.client import ConnectHook, ConnectionHook, HttpClient
@@ -45,6 +46,7 @@ from aicensus.fingerprint.choose import (
     without_catch_all,
 )
 from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
+from aicensus.fingerprint.index import Memo
 from aicensus.fingerprint.probes import (
     RequestKey,
     conditional_probes,
@@ -96,9 +98,18 @@ def conclude(
         obs.status = ScanStatus.SUSPECTED_HONEYPOT
         obs.evidence = [choice.honeypot_evidence()]
         return
+    if choice.best is not None:
+        describe(obs, choice.best, cache)
+    # Honeypot evidence in the answers themselves (assess/honeypot.py), kept with the rest.
+    seen = [*cache.values(), *([canary] if canary is not None else [])]
+    own = {p.path for p in choice.best.signature.probes.values()} if choice.best else set()
+    obs.evidence.extend(
+        honeypot.host_evidence(
+            seen, claimed=choice.claimed, product=obs.product, version=obs.version, own_paths=own
+        )
+    )
     if choice.best is None:
         return
-    describe(obs, choice.best, cache)
     sig = choice.best.signature
     if sig.models is None:
         return
@@ -244,6 +255,7 @@ class TargetScan:
         self.tls: TLSInfo | None = None
         self.canary: Exchange | None = None
         self.choice: Choice | None = None  # settled: the product the requests then followed
+        self.memo: Memo = {}  # what each matcher said of each answer (fingerprint.index)
         self.timed_out = False
         self.failed = False  # an internal error: nothing to conclude
         self.obs = ServiceObservation(
@@ -262,7 +274,7 @@ class TargetScan:
         await self.requests.send_all(probes, self.obs.scheme or "http")
 
     def _identify(self) -> Choice:
-        return identify(self.sigs, self.cache, self.canary)
+        return identify(self.sigs, self.cache, self.canary, memo=self.memo)
 
     async def run(self) -> None:
         if not await self._connect():
@@ -279,7 +291,7 @@ class TargetScan:
             choice = await self._settle(choice)
             # The canary (a random path) only when its answer could change the verdict
             # (fingerprint.choose.canary_can_matter); then identify, widen and settle again.
-            if self.canary is not None or not canary_can_matter(choice, self.cache):
+            if self.canary is not None or not canary_can_matter(choice, self.cache, self.memo):
                 break
             self.canary = await self.send(canary_probe())
             choice = self._identify()
@@ -341,7 +353,7 @@ class TargetScan:
         return await self._send_conditional(sigs, choice)
 
     async def _send_conditional(self, sigs: Sequence[Signature], choice: Choice) -> Choice:
-        fired = {r.signature.id: r.fired for r in choice.results}
+        fired = {r.signature.id: r.fired for r in choice.results if r.fired}  # none: absent
         before = len(self.cache)
         await self.send_all(conditional_probes(sigs, fired))
         return self._identify() if len(self.cache) != before else choice

@@ -10,6 +10,7 @@ from aicensus import api
 
 PUBLIC = [
     "dashboard_app", "store_readable", "policy_rule_frameworks", "default_workers",
+    "ClusterError", "cluster_workers",
     "PULL_ENGINES", "PullError", "PullSummary", "PulledPage", "find_key", "pull_search",
     "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
     "advisory_bundle", "affected_ranges", "update_advisories",
@@ -25,7 +26,7 @@ PUBLIC = [
     "TargetPlan", "Violation", "Whois",
     "alternatives", "run_audit", "audit_policy", "audit_summary", "card", "check_policy",
     "export_parquet", "findings_at_least", "format_alternatives", "format_card",
-    "full_lab_down", "full_lab_status", "full_lab_up", "ingest_file", "ingest_parquet",
+    "full_lab_down", "full_lab_status", "full_lab_up", "honeypots", "ingest_file", "ingest_parquet",
     "ingest_responses", "lab_down", "lab_setup", "lab_status", "lab_up", "list_models",
     "load_policy", "parse_max_params", "parse_size", "plan_targets", "port_presets",
     "render_report", "load_report", "report_formats", "resumable_scan", "scan", "scan_arguments",

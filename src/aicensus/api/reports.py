@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from aicensus.assess import honeypot as _honeypot
 from aicensus.assess.policy import Policy, load_policy
 from aicensus.records import ServiceObservation
 from aicensus.report import exports, render
 from aicensus.report.source import Assessed, load_assessed
 from aicensus.report.text import terminal_safe
+from aicensus.store import Store
+from aicensus.store.honeypots import store_honeypot_rows
 
 # How scan and ingest print observations (docs/output.md).
 OBSERVATION_FORMATS: tuple[str, ...] = render.FORMATS
@@ -23,6 +26,7 @@ __all__ = [
     "OBSERVATION_FORMATS",
     "REPORT_FORMATS",
     "Assessed",
+    "honeypots",
     "load_report",
     "render_report",
     "report_formats",
@@ -110,3 +114,21 @@ def write_observations(
     else:
         raise ValueError(f"unknown observation format {fmt!r}")
     return len(kept)
+
+
+def honeypots(
+    db: str | Path,
+    *,
+    scan_id: int | None = None,
+    min_addresses: int = _honeypot.DEFAULT_MIN_ADDRESSES,
+) -> dict[str, Any]:
+    """The honeypot classifier over a store (every scan and ingest run, or one `scan_id`),
+    read on demand from its observations: {"honeypots", "suspicious", "by_kind", "hosts"}
+    (each named host with its verdict, score, ports and evidence). `min_addresses`: how many
+    addresses must share an inventory or banner before that is evidence."""
+    with Store.open(db, read_only=True) as store:
+        rows = store_honeypot_rows(store, min_addresses, scan_id, _honeypot.stale_routes)
+    verdicts = _honeypot.classify_stored(
+        rows.host, rows.inventory, rows.banner, routes=rows.routes
+    )
+    return _honeypot.summary(verdicts)

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from aicensus.assess.honeypot import DEFAULT_MIN_ADDRESSES
 from aicensus.report import study as _study
 from aicensus.report.study import StudyOptions
 from aicensus.store import Store
@@ -36,11 +37,16 @@ def study(
     mmdb: Sequence[str | Path] = (),
     top: int = 20,
     findings_sample: int = 5000,
+    include_honeypots: bool = False,
+    honeypot_min_addresses: int = DEFAULT_MIN_ADDRESSES,
 ) -> dict[str, Any]:
     """Every study figure of the store at `db` (opened read-only), as one JSON-ready document
     {"meta", "figures", "comparison"}. Only identified observations with a timestamp count;
     `products`, `since` and `until` narrow them; `rule` decides seen-once / transient /
-    persistent; `mmdb` replaces the embedded geolocation and ASN data."""
+    persistent; `mmdb` replaces the embedded geolocation and ASN data. Hosts the honeypot
+    classifier names are left out of every figure (their count is in meta.honeypots and the
+    Scale figure) unless `include_honeypots`; `honeypot_min_addresses` is how many addresses
+    must share an inventory or banner before that counts as evidence."""
     options = StudyOptions(
         products=list(products),
         since=since,
@@ -49,6 +55,8 @@ def study(
         mmdb=[str(m) for m in mmdb],
         top=top,
         findings_sample=findings_sample,
+        include_honeypots=include_honeypots,
+        honeypot_min_addresses=honeypot_min_addresses,
     )
     return _study.compute_study(db, options)
 

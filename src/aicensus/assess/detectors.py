@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from aicensus.assess.finding import Severity
+from aicensus.assess.honeypot import NONE, from_evidence, host_verdict
 from aicensus.assess.secrets import find_secrets
 from aicensus.records import (
     AuthState,
@@ -404,8 +405,13 @@ def _exposure(obs: ServiceObservation, p: ExposureParams, ctx: Context) -> Itera
 
 @detector("honeypot", NoParams)
 def _honeypot(obs: ServiceObservation, p: NoParams, ctx: Context) -> Iterator[Hit]:
+    # The classifier's own verdict over the observation's evidence (assess/honeypot.py):
+    # weak items alone (a JSON answer for a random path) are not a finding.
+    if host_verdict(obs).verdict == NONE:
+        return
     markers = [
-        evidence_line(ev) for ev in obs.evidence + obs.auth_evidence if ev.kind == "honeypot"
+        evidence_line(ev)
+        for ev in obs.evidence + obs.auth_evidence
+        if ev.kind == "honeypot" or from_evidence(ev) is not None
     ]
-    if markers:
-        yield Hit(markers, confidence="likely")
+    yield Hit(markers, confidence="likely")

@@ -91,6 +91,7 @@ def _register() -> None:
     cli.add_command(models.models_group)
     cli.add_command(lab.lab_group)
     report.report_command.add_command(study.study_command)
+    report.report_command.add_command(report.honeypots_command)
     report.report_command.add_command(packs.compliance_command)
     cli.add_command(report.report_command)
     cli.add_command(study.export_group)

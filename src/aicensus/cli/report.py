@@ -4,10 +4,12 @@ card summary and alternatives (table, json, html)."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from aicensus import api
-from aicensus.cli.app import Group, fail
+from aicensus.cli.app import Command, Group, fail
 from aicensus.cli.output import output_file
 
 POLICY_FORMATS = ("table", "json", "html")
@@ -70,3 +72,36 @@ def report_command(
         + (f" → {output}" if output else ""),
         err=True,
     )
+
+
+@click.command("honeypots", cls=Command)
+@click.option("--db", default="aicensus.duckdb", show_default=True, help="Store to read.")
+@click.option("--scan", "scan_id", type=int, default=None, help="Scan id (default: every scan).")
+@click.option(
+    "--min-addresses",
+    type=click.IntRange(2),
+    default=25,
+    show_default=True,
+    help="Addresses that must share one model inventory or banner before it is evidence.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def honeypots_command(db: str, scan_id: int | None, min_addresses: int, fmt: str) -> None:
+    """Hosts of the store the honeypot classifier names (or finds suspicious), with evidence.
+
+    Example: aicensus report honeypots --db scans.duckdb --format json
+    """
+    found = api.honeypots(db, scan_id=scan_id, min_addresses=min_addresses)
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(f"honeypots: {found['honeypots']} named, {found['suspicious']} suspicious")
+    for host in found["hosts"]:
+        ports = ",".join(map(str, host["ports"])) or "-"
+        click.echo(
+            f"  {host['verdict'].upper():10} {api.terminal_safe(host['ip'], 45)} ports {ports} "
+            f"score {host['score']:.2f}"
+        )
+        for e in host["evidence"]:
+            click.echo(f"    {e['kind']:20} {e['weight']:.2f}  {api.terminal_safe(e['detail'], 120)}")

@@ -85,6 +85,20 @@ def _when(value: str | None) -> datetime | None:
     show_default=True,
     help="Services assessed for the findings table (a fixed hash-ordered sample).",
 )
+@click.option(
+    "--include-honeypots",
+    is_flag=True,
+    help="Count hosts the honeypot classifier names in the figures (left out by default; "
+    "their count is shown either way).",
+)
+@click.option(
+    "--honeypot-min-addresses",
+    type=click.IntRange(2),
+    default=25,
+    show_default=True,
+    help="Addresses that must share one model inventory or banner before it is honeypot "
+    "evidence (alone it only makes a host suspicious).",
+)
 def study_command(
     fmt: str,
     output: str | None,
@@ -98,6 +112,8 @@ def study_command(
     mmdb: tuple[str, ...],
     top: int,
     findings_sample: int,
+    include_honeypots: bool,
+    honeypot_min_addresses: int,
 ) -> None:
     """Measurement-study figures of the store, each with its definition, beside the
     published studies' figures (JSON, or one offline HTML file with charts).
@@ -119,6 +135,8 @@ def study_command(
         mmdb=mmdb,
         top=top,
         findings_sample=findings_sample,
+        include_honeypots=include_honeypots,
+        honeypot_min_addresses=honeypot_min_addresses,
     )
     with output_file(output) as out:
         api.write_study(out, study, fmt)
@@ -126,9 +144,16 @@ def study_command(
     click.echo(
         f"aicensus: study of {meta['counts']['hosts']} hosts, {meta['counts']['observations']} "
         f"observations over {meta['window']['days']} days in {meta['seconds']:.1f}s"
+        + _honeypot_note(meta["honeypots"])
         + (f" → {output}" if output else ""),
         err=True,
     )
+
+
+def _honeypot_note(hp: dict[str, object]) -> str:
+    if hp["included"]:
+        return f"; {hp['hosts']} honeypot hosts included"
+    return f"; {hp['hosts_excluded']} honeypot hosts left out (--include-honeypots)"
 
 
 @click.group("export", cls=Group)

@@ -20,10 +20,13 @@ import contextlib
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest, ConnectionKey
+from aiohttp.tracing import Trace
 from packaging.version import Version
 from yarl import URL
 
@@ -79,8 +82,6 @@ class HttpClient:
         )
 
     async def __aenter__(self) -> HttpClient:
-        trace = aiohttp.TraceConfig()
-        trace.on_connection_create_start.append(self._on_new_connection)
         connector = _Connector(
             limit=max(64, self.config.concurrency * self.config.per_host_inflight),
             limit_per_host=self.config.per_host_inflight,
@@ -90,10 +91,12 @@ class HttpClient:
             keepalive_timeout=self.config.keepalive_timeout,
             socket_factory=self._guard.socket_factory,
         )
+        # The rate-limit token is taken where a connection is created, not by a trace hook:
+        # trace configs cost every request several awaited signals (see docs/performance.md).
+        connector.before_connect = self._on_new_connection
         self._connector = connector
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trace_configs=[trace],
             headers={"User-Agent": self.config.user_agent, "Accept": "*/*"}
             | ({} if AIOHTTP_BOUNDS_DECOMPRESSION else {"Accept-Encoding": "gzip, deflate"}),
             auto_decompress=AIOHTTP_BOUNDS_DECOMPRESSION,
@@ -116,9 +119,7 @@ class HttpClient:
         if self._connector is not None:
             self._connector.close_idle(ip, port)
 
-    async def _on_new_connection(
-        self, _session: aiohttp.ClientSession, _ctx: SimpleNamespace, _params: object
-    ) -> None:
+    async def _on_new_connection(self) -> None:
         await self._bucket.acquire()
         if self._on_connection is not None:
             self._on_connection()
@@ -311,20 +312,36 @@ class EventStream:
 
 
 class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, able to drop one endpoint's idle connections at once.
+    """aiohttp's connector, able to drop one endpoint's idle connections at once, and to
+    run `before_connect` (the rate-limit token) before it opens each new connection.
 
-    It reaches into the pool (`_conns`, aiohttp 3.x); if that ever changes shape, nothing is
-    closed early and the keep-alive timeout (`EngineConfig.keepalive_timeout`) still does it.
+    It reaches into the pool (`_conns`, aiohttp 3.x) by the keys of the connections it
+    opened for that endpoint (a lookup, not a walk over the whole pool per finished
+    target); if that ever changes shape, nothing is closed early and the keep-alive timeout
+    (`EngineConfig.keepalive_timeout`) still does it.
     """
 
+    before_connect: Callable[[], Awaitable[None]] | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._endpoint_keys: dict[tuple[str, int | None], set[ConnectionKey]] = {}
+
+    async def _create_connection(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> ResponseHandler:
+        if self.before_connect is not None:
+            await self.before_connect()
+        key = req.connection_key
+        self._endpoint_keys.setdefault((key.host.strip("[]"), key.port), set()).add(key)
+        return await super()._create_connection(req, traces, timeout)
+
     def close_idle(self, host: str, port: int) -> None:
+        keys = self._endpoint_keys.pop((host.strip("[]"), port), ())
         pool = getattr(self, "_conns", None)
         if not isinstance(pool, dict):
             return
-        bare = host.strip("[]")
-        for key in [k for k in pool if getattr(k, "port", None) == port]:
-            if str(getattr(key, "host", "")).strip("[]") != bare:
-                continue
+        for key in keys:
             for entry in pool.pop(key, ()):
                 protocol = entry[0]
                 transport = getattr(protocol, "transport", None)

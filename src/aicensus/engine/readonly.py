@@ -17,6 +17,7 @@ hop of a redirect.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -159,6 +160,7 @@ def route_of(path: str) -> str:
     return "/" + "/".join(segments)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; every request checks its path twice (as written, wire)
 def _is_write_path(path: str) -> bool:
     route = route_of(path)
     return any(route == w or route.endswith(w) for w in _WRITE_WORDS)
@@ -174,6 +176,7 @@ def is_route_existence_probe(method: str, path: str) -> bool:
     return (method.upper(), path) in ROUTE_EXISTENCE_PROBES
 
 
+@functools.lru_cache(maxsize=4096)
 def _malformed(path: str) -> str | None:
     if not path.startswith("/"):
         return "path must start with '/'"

@@ -80,6 +80,10 @@ class TargetRequests:
 
     async def send_all(self, probes: Iterable[ProbeRequest], scheme: str) -> None:
         unique = {p.key(): p for p in probes if p.key() not in self.cache}
+        if len(unique) <= 1:  # no task to spawn for none or one (most calls of a scan)
+            for p in unique.values():
+                await self.send(p, scheme)
+            return
         await asyncio.gather(*(self.send(p, scheme) for p in unique.values()))
 
     def release(self) -> None:

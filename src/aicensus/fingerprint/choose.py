@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-from aicensus.fingerprint.evaluate import MatchResult, evaluate
-from aicensus.fingerprint.probes import RequestKey, exchanges_for
+from aicensus.fingerprint.evaluate import MatchResult
+from aicensus.fingerprint.index import Memo, index_for
+from aicensus.fingerprint.probes import RequestKey
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import Evidence, Exchange, ProbeRequest
 
@@ -73,7 +74,9 @@ def without_catch_all(
     }
 
 
-def canary_can_matter(choice: Choice, cache: Mapping[RequestKey, Exchange]) -> bool:
+def canary_can_matter(
+    choice: Choice, cache: Mapping[RequestKey, Exchange], memo: Memo | None = None
+) -> bool:
     """Whether a canary's answer could change this choice (then it is worth a request).
 
     A canary drops the answers equal to its own 2xx answer, so it can only ever take away
@@ -93,7 +96,7 @@ def canary_can_matter(choice: Choice, cache: Mapping[RequestKey, Exchange]) -> b
     }
     for status, body in groups:
         view = {k: ex for k, ex in cache.items() if not (ex.status == status and ex.body == body)}
-        alt = identify(matched, view)
+        alt = identify(matched, view, memo=memo)
         if (alt.best.signature.id if alt.best else None, alt.honeypot) != verdict:
             return True
     return False
@@ -103,9 +106,15 @@ def identify(
     sigs: Sequence[Signature],
     cache: Mapping[RequestKey, Exchange],
     canary: Exchange | None = None,
+    *,
+    memo: Memo | None = None,
 ) -> Choice:
+    """The choice among sigs over the answers in hand. `memo`: one target's record of what
+    each matcher said of each answer (fingerprint.index.Memo), kept across its calls."""
     view = without_catch_all(cache, canary)
-    results = [evaluate(sig, exchanges_for(sig, view)) for sig in sigs]
+    # evaluate(sig, exchanges_for(sig, view)) for each sig, checking only the matchers that
+    # read an answer in hand with its status (fingerprint/index.py)
+    results = index_for(sigs).evaluate_all(view, memo)
     best = choose(results)
     return Choice(best=best, results=results, claimed=claimed_products(best, results))
 

@@ -6,7 +6,9 @@ auth-state accuracy, honeypot and decoy handling, and every mismatch.
 
 An observation is matched to a ground-truth entry by (address, port). A product counts
 as reported when the observation's status is `identified`; a decoy is handled right when
-no product is reported for it (and the honeypot comes out `suspected-honeypot`).
+no product is reported for it (and the honeypot comes out `suspected-honeypot`). A real
+product the honeypot classifier (assess/honeypot.py) names `honeypot` is a mismatch too;
+one it finds `suspicious` is counted apart.
 Observations at addresses of the lab with no ground-truth entry count as false positives
 if they report a product; observations outside the lab's addresses are listed apart.
 """
@@ -16,6 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from aicensus.assess.honeypot import HONEYPOT as NAMED
+from aicensus.assess.honeypot import SUSPICIOUS, host_verdict
+from aicensus.records import ServiceObservation
 
 IDENTIFIED = "identified"
 HONEYPOT = "suspected-honeypot"
@@ -61,6 +67,7 @@ class Report:
     decoys_correct: int = 0
     honeypots: int = 0
     honeypots_flagged: int = 0
+    products_suspicious: int = 0  # real products the honeypot classifier finds suspicious
     mismatches: list[Mismatch] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     services: int = 0
@@ -109,7 +116,11 @@ class Report:
                 "accuracy": self.auth_accuracy,
             },
             "decoys": {"total": self.decoys, "correct": self.decoys_correct},
-            "honeypots": {"total": self.honeypots, "flagged": self.honeypots_flagged},
+            "honeypots": {
+                "total": self.honeypots,
+                "flagged": self.honeypots_flagged,
+                "products_suspicious": self.products_suspicious,
+            },
             "mismatches": [m.__dict__ for m in self.mismatches],
             "outside_lab": self.outside,
         }
@@ -147,10 +158,30 @@ def compare(truth: Sequence[Mapping[str, Any]], observations: Iterable[Any]) -> 
             continue
         seen.add(key)
         _score(report, entry, status, product, _get(obs, "auth"), _evidence(obs))
+        if entry.get("product") is not None and product == entry.get("product"):
+            _judge(report, entry, _verdict(obs))
     for key, entry in by_key.items():
         if key not in seen:
             _score(report, entry, "not-scanned", None, None, "no observation")
     return report
+
+
+def _verdict(obs: Any) -> str:
+    """The honeypot classifier's verdict on one observation (an object or its JSON)."""
+    if isinstance(obs, ServiceObservation):
+        return host_verdict(obs).verdict
+    judged = obs.get("honeypot") if isinstance(obs, Mapping) else None
+    return str(judged.get("verdict")) if isinstance(judged, Mapping) else "none"
+
+
+def _judge(report: Report, entry: Mapping[str, Any], verdict: str) -> None:
+    if verdict == SUSPICIOUS:
+        report.products_suspicious += 1
+    elif verdict == NAMED:
+        name, addr, port = str(entry["name"]), str(entry["address"]), int(entry["port"])
+        report.mismatches.append(
+            Mismatch(name, addr, port, "honeypot", "a real product", "named honeypot")
+        )
 
 
 def _evidence(obs: Any) -> str:
@@ -224,7 +255,10 @@ def render(report: Report) -> str:
         f"({report.auth_accuracy:.1%}) among correctly identified services"
     )
     lines.append(f"decoys: {report.decoys_correct}/{report.decoys} reported as no product")
-    lines.append(f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot")
+    lines.append(
+        f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot; "
+        f"real products found suspicious: {report.products_suspicious}"
+    )
     lines.append(f"mismatches: {len(report.mismatches)}")
     lines += ["  " + m.line() for m in report.mismatches]
     if report.outside:

@@ -27,6 +27,8 @@ from aicensus.assess.frameworks import (
     sarif_relationships,
     sarif_taxonomies,
 )
+from aicensus.assess.honeypot import HONEYPOT, NONE
+from aicensus.assess.honeypot import summary as honeypot_summary
 from aicensus.records import ServiceObservation
 from aicensus.report.render import service_url, to_contract
 from aicensus.report.source import Assessed
@@ -68,6 +70,10 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
         doc["findings"] = [finding_document(f) for f in findings]
         if obs.product is not None:
             doc["advisory_state"] = state_of(obs.product, obs.version)
+        verdict = assessed.honeypots.get(obs.ip)
+        doc["honeypot"] = (
+            msgspec.to_builtins(verdict) if verdict is not None else {"verdict": NONE, "score": 0.0}
+        )
         services.append(doc)
     policy = {} if assessed.policy is None else {"policy": assessed.policy.to_builtins()}
     return redact_deep({
@@ -81,7 +87,9 @@ def to_json_doc(assessed: Assessed) -> dict[str, object]:
             "services": len(assessed.services),
             "models": sum(len(o.models) for o, _ in assessed.services),
             "findings": severity_counts(assessed.findings),
+            "honeypots": sum(v.verdict == HONEYPOT for v in assessed.honeypots.values()),
         },
+        "honeypots": honeypot_summary(assessed.honeypots),
         "advisories": bundle_stamp(),
         "services": services,
         **policy,
@@ -270,12 +278,28 @@ def write_table(out: IO[str], assessed: Assessed) -> int:
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write("\n" + terminal_safe(bundle_line(), 300) + "\n")
+    write_honeypots(out, assessed)
     if assessed.policy is not None:
         from aicensus.report.denied import write_denied_table
 
         out.write("\n")
         write_denied_table(out, assessed.policy)
     return len(rows)
+
+
+def write_honeypots(out: IO[str], assessed: Assessed) -> None:
+    """The hosts the honeypot classifier names or finds suspicious, with their evidence."""
+    named = [v for v in assessed.honeypots.values() if v.verdict != NONE]
+    if not named:
+        return
+    count = sum(v.verdict == HONEYPOT for v in named)
+    out.write(f"\nhoneypots: {count} named, {len(named) - count} suspicious\n")
+    for v in named:
+        ports = ",".join(map(str, v.ports)) or "-"
+        out.write(f"  {v.verdict.upper():10} {terminal_safe(v.ip, 45)} ports {ports} "
+                  f"score {v.score:.2f}\n")  # fmt: skip
+        for e in v.evidence:
+            out.write(f"    {e.kind:20} {e.weight:.2f}  {terminal_safe(e.detail, 120)}\n")
 
 
 def write(out: IO[str], assessed: Assessed, fmt: str, *, terminal: bool = False) -> None:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 
 from aicensus.assess import Finding, Severity, redact_secrets, sort_key
 from aicensus.assess.advisories.match import bundle_line
+from aicensus.assess.honeypot import HONEYPOT, NONE
 from aicensus.records import ServiceObservation
 from aicensus.report.charts import world_map
 from aicensus.report.exports import severity_counts
@@ -38,6 +39,7 @@ _WIDTHS = {  # table id → column widths
     "findings": ("7.5em", "13%", "15%", "38%", "auto"),
     "models": ("24%", "13%", "7%", "11%", "15%", "15%", "15%"),
     "alternatives": ("2.2em", "16%", "15%", "16%", "7.5em", "auto"),
+    "honeypots": ("16%", "8%", "9%", "6em", "auto"),
 }
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;padding:1.5em 2em;max-width:1500px;
@@ -268,6 +270,7 @@ def render_html(assessed: Assessed) -> str:
         )
     out.append("</tbody></table>")
 
+    out.extend(_honeypot_section(assessed))
     out.append("<h2>Findings</h2>")
     out.append(_table("findings", ["Severity", "ID", "Service", "Finding", "Evidence"]))
     out.extend(_finding_row(f) for f in findings)
@@ -279,6 +282,27 @@ def render_html(assessed: Assessed) -> str:
         out.extend(_host_section(obs, fs))
     out.append("</body></html>\n")
     return "".join(out)
+
+
+def _honeypot_section(assessed: Assessed) -> list[str]:
+    """The hosts the honeypot classifier names or finds suspicious, with their evidence."""
+    named = [v for v in assessed.honeypots.values() if v.verdict != NONE]
+    count = sum(v.verdict == HONEYPOT for v in named)
+    out = [
+        "<h2>Honeypots</h2>",
+        f"<p>{_plural(count, 'host')} named honeypot, {len(named) - count} suspicious.</p>",
+    ]
+    if not named:
+        return out
+    out.append(_table("honeypots", ["Host", "Ports", "Verdict", "Score", "Evidence"]))
+    for v in named:
+        evidence = "; ".join(f"{e.kind} ({e.weight:.2f}): {e.detail}" for e in v.evidence)
+        out.append(
+            f"<tr><td>{_e(v.ip)}</td><td>{_e(', '.join(map(str, v.ports)))}</td>"
+            f"<td>{_e(v.verdict)}</td><td>{v.score:.2f}</td><td>{_e(evidence)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return out
 
 
 def _list(items: list[str]) -> str:

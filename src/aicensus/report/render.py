@@ -7,6 +7,7 @@ from typing import IO
 
 import msgspec
 
+from aicensus.assess.honeypot import HONEYPOT, SUSPICIOUS, host_verdict
 from aicensus.records import McpInventory, ScanStatus, ServiceObservation
 from aicensus.report.text import json_safe, terminal_safe
 
@@ -24,6 +25,10 @@ def to_contract(obs: ServiceObservation, *, with_log: bool = False) -> dict[str,
     """One service as the documented JSON object (docs/output.md)."""
     doc = msgspec.to_builtins(obs)
     doc["suspected_honeypot"] = obs.status == ScanStatus.SUSPECTED_HONEYPOT
+    # This service's own honeypot evidence, weighed (assess/honeypot.py); the report adds the
+    # population's (identical inventories and banners across addresses).
+    verdict = host_verdict(obs)
+    doc["honeypot"] = {"verdict": verdict.verdict, "score": verdict.score}
     if not with_log:
         doc.pop("request_log", None)
     return doc
@@ -38,6 +43,14 @@ def write_json(
 ) -> None:
     docs = [to_contract(o, with_log=with_log) for o in observations]
     out.write(json_safe(msgspec.json.format(_encoder.encode(docs), indent=2).decode()) + "\n")
+
+
+def _product_cell(obs: ServiceObservation) -> str:
+    if obs.status == ScanStatus.SUSPECTED_HONEYPOT:
+        return obs.product or "honeypot?"
+    verdict = host_verdict(obs).verdict
+    mark = {HONEYPOT: " (honeypot)", SUSPICIOUS: " (honeypot?)"}.get(verdict, "")
+    return (obs.product or "-") + mark
 
 
 def _models_cell(obs: ServiceObservation, limit: int = 3) -> str:
@@ -73,7 +86,7 @@ def write_table(
             f"{o.scheme or '-'}://{terminal_safe(o.ip, 45)}:{o.port}"
             if ":" not in o.ip
             else f"{o.scheme or '-'}://[{terminal_safe(o.ip, 45)}]:{o.port}",
-            o.product or ("honeypot?" if o.status == ScanStatus.SUSPECTED_HONEYPOT else "-"),
+            _product_cell(o),
             terminal_safe(o.version or "-", 30),
             str(o.auth),
             f"{o.confidence:.2f}",

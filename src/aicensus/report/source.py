@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from aicensus.assess import Finding, assess
+from aicensus.assess import Finding, assess, honeypot
+from aicensus.assess.honeypot import HoneypotVerdict
 from aicensus.errors import StoreError
 from aicensus.records import ScanStatus, ServiceObservation
 from aicensus.store import ScanInfo, Store
@@ -22,6 +23,10 @@ class Assessed(msgspec.Struct, kw_only=True):
     # Set by `with_policy` (`aicensus report --policy`): the policy's verdict, shown by the
     # table, json and html reports ("Models your policy denies").
     policy: PolicyReport | None = None
+    # ip -> the honeypot classifier's verdict (assess/honeypot.py) over the whole scan: each
+    # host's own evidence and the scan's population (identical inventories and banners).
+    # Hosts without any evidence are absent.
+    honeypots: dict[str, HoneypotVerdict] = msgspec.field(default_factory=dict)
 
     @property
     def findings(self) -> list[Finding]:
@@ -36,8 +41,19 @@ class Assessed(msgspec.Struct, kw_only=True):
         return self
 
 
-def load_assessed(db: str, scan_id: int | None = None, *, include_all: bool = False) -> Assessed:
-    """The identified services of one scan (the latest when scan_id is None) with findings.
+# What the honeypot classifier looks at besides any observation with honeypot evidence.
+_CLASSIFIED = (ScanStatus.IDENTIFIED, ScanStatus.SUSPECTED_HONEYPOT)
+
+
+def load_assessed(
+    db: str,
+    scan_id: int | None = None,
+    *,
+    include_all: bool = False,
+    min_addresses: int = honeypot.DEFAULT_MIN_ADDRESSES,
+) -> Assessed:
+    """The identified services of one scan (the latest when scan_id is None) with findings,
+    and the honeypot verdicts over all of the scan's observations.
 
     Raises StoreError when the store cannot be read or the scan does not exist.
     """
@@ -49,10 +65,16 @@ def load_assessed(db: str, scan_id: int | None = None, *, include_all: bool = Fa
                 raise StoreError(f"store {db} holds no scans yet; run `aicensus scan` first")
         elif scan_id not in scans:
             raise StoreError(f"store {db} has no scan {scan_id}")
-        services = [
-            (obs, assess(obs))
+        observations = [
+            obs
             for obs in store.observations(scan_id)
-            if include_all or obs.status == ScanStatus.IDENTIFIED
+            if include_all or obs.status in _CLASSIFIED or honeypot.from_observation(obs)
         ]
+    services = [
+        (obs, assess(obs))
+        for obs in observations
+        if include_all or obs.status == ScanStatus.IDENTIFIED
+    ]
     services.sort(key=lambda pair: (pair[0].ip, pair[0].port))
-    return Assessed(scan=scans.get(scan_id), services=services)
+    verdicts = honeypot.classify(observations, min_addresses)
+    return Assessed(scan=scans.get(scan_id), services=services, honeypots=verdicts)

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import msgspec
 
+from aicensus.assess import honeypot
 from aicensus.enrich import default_tiers, enrich, open_geo
 from aicensus.errors import StoreError
 from aicensus.report import study_figures as figures_of
@@ -65,6 +66,10 @@ class StudyOptions(msgspec.Struct, kw_only=True):
     top: int = 20
     findings_sample: int = 5_000
     uptime_threshold: float = 0.8
+    # Hosts the honeypot classifier (assess/honeypot.py) names are left out of every figure
+    # unless this is set; their count is shown either way.
+    include_honeypots: bool = False
+    honeypot_min_addresses: int = honeypot.DEFAULT_MIN_ADDRESSES
 
 
 def _enrichment(q: StudyQueries, options: StudyOptions) -> dict[str, Any]:
@@ -80,6 +85,39 @@ def _enrichment(q: StudyQueries, options: StudyOptions) -> dict[str, Any]:
         "files": info.files,
         "asn_numbers": info.has_asn_numbers,
         "tier_table": f"aicensus/enrich/data/asn_tiers.csv ({len(table.entries)} AS organisations)",
+    }
+
+
+# ---------------------------------------------------------------- honeypots
+
+HONEYPOT_DEFINITION = (
+    "hosts (IP addresses) the honeypot classifier names: a default answer of a known honeypot, "
+    "a random path echoed back, rival products at one port, a version older than a route it "
+    "serves; identical inventories or answers at {n}+ addresses count only with those"
+)
+HONEYPOT_SAMPLE = 50  # named hosts listed with their evidence
+
+
+def _honeypots(q: StudyQueries, options: StudyOptions) -> dict[str, Any]:
+    """Classify the population's hosts; leave the honeypots out unless asked to keep them."""
+    rows = q.honeypot_rows(options.honeypot_min_addresses, honeypot.stale_routes)
+    status_ips = q.honeypot_status_ips()
+    verdicts = honeypot.classify_stored(
+        rows.host, rows.inventory, rows.banner, honeypot_status=status_ips, routes=rows.routes
+    )
+    named = [ip for ip, v in verdicts.items() if v.verdict == honeypot.HONEYPOT]
+    hosts_out, obs_out = (0, 0) if options.include_honeypots else q.exclude_hosts(named)
+    listed = honeypot.summary(verdicts)
+    return {
+        "included": options.include_honeypots,
+        "hosts": listed["honeypots"],  # also those that named no product (never in figures)
+        "hosts_excluded": hosts_out,
+        "observations_excluded": obs_out,
+        "suspicious_hosts": listed["suspicious"],
+        "by_kind": listed["by_kind"],
+        "min_addresses": options.honeypot_min_addresses,
+        "definition": HONEYPOT_DEFINITION.format(n=options.honeypot_min_addresses),
+        "sample": listed["hosts"][:HONEYPOT_SAMPLE],
     }
 
 
@@ -142,11 +180,14 @@ def compute_study(db: str | Path, options: StudyOptions | None = None) -> dict[s
     with Store.open(db, read_only=True) as store:
         q = StudyQueries(store)
         population = q.select_population(options.products, options.since, options.until)
+        honeypots = _honeypots(q, options)
         obs, hosts = q.size()
         if not obs:
+            left_out = honeypots["hosts_excluded"]
             raise StoreError(
                 f"store {db} holds no identified observation with a timestamp"
                 + (f" of {', '.join(options.products)}" if options.products else "")
+                + (f" besides {left_out} honeypot hosts (--include-honeypots)" if left_out else "")
             )
         sources = q.by_source()
         meta: dict[str, Any] = {
@@ -154,6 +195,7 @@ def compute_study(db: str | Path, options: StudyOptions | None = None) -> dict[s
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "store": str(db),
             "population": population,
+            "honeypots": honeypots,
             "products": q.hosts_by_product(),
             "sources": sources,
             "synthetic": "synthetic" in sources,

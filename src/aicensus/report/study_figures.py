@@ -109,6 +109,7 @@ def scale(q: StudyQueries, meta: dict[str, Any]) -> Figure:
             ["last observation", meta["window"]["last"], "latest observed_at (UTC)"],
             ["countries", s.countries, "distinct countries of unique hosts (GeoIP, below)"],
             asn_row,
+            _honeypot_row(meta),
             [
                 "observations per host-day",
                 round(s.observations / s.host_days, 3) if s.host_days else None,
@@ -116,6 +117,19 @@ def scale(q: StudyQueries, meta: dict[str, Any]) -> Figure:
             ],
         ],
     )  # fmt: skip
+
+
+def _honeypot_row(meta: dict[str, Any]) -> list[Any]:
+    hp = meta.get("honeypots") or {}
+    if hp.get("included"):
+        return [
+            "honeypot hosts (included)",
+            hp.get("hosts", 0),
+            "named honeypots, counted in every figure (--include-honeypots)",
+        ]
+    return ["honeypot hosts (left out)", hp.get("hosts_excluded", 0),
+            "hosts the honeypot classifier names, left out of every figure "
+            f"({hp.get('observations_excluded', 0)} observations); see meta.honeypots"]  # fmt: skip
 
 
 def persistence(q: StudyQueries, rule: lon.PersistenceRule, window_days: int) -> list[Figure]:

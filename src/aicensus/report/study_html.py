@@ -199,6 +199,22 @@ def _why_skipped(skipped: dict[str, int]) -> str:
     return ", not stored: " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
 
 
+def _honeypots(hp: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k}: {v}" for k, v in (hp.get("by_kind") or {}).items())
+    where = (
+        "counted in the figures"
+        if hp.get("included")
+        else (
+            f"{hp.get('hosts_excluded', 0)} left out of the figures "
+            f"({hp.get('observations_excluded', 0)} observations)"
+        )
+    )
+    return (
+        f"{hp.get('hosts', 0)} honeypot hosts, {where}; {hp.get('suspicious_hosts', 0)} "
+        f"suspicious hosts kept" + (f"; evidence: {kinds}" if kinds else "")
+    )
+
+
 def _meta(meta: dict[str, Any]) -> str:
     enrichment = meta.get("enrichment", {})
     window = meta.get("window", {})
@@ -206,6 +222,7 @@ def _meta(meta: dict[str, Any]) -> str:
         ("store", meta.get("store")),
         ("generated", f"{meta.get('generated_at')} by {meta.get('tool')} in {meta.get('seconds')} s"),
         ("population", meta.get("population")),
+        ("honeypots", _honeypots(meta.get("honeypots") or {})),
         ("window", f"{window.get('first')} → {window.get('last')} ({window.get('days')} days)"),
         ("products (hosts)", ", ".join(f"{k}: {v}" for k, v in meta.get("products", {}).items())),
         ("sources (observations)", ", ".join(f"{k}: {v}" for k, v in meta.get("sources", {}).items())),

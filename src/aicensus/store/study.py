@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aicensus.records import ServiceObservation
+from aicensus.store import honeypots, rows
 from aicensus.store import longitudinal as lon
-from aicensus.store import rows
 from aicensus.store.db import Store, apply_limits
+from aicensus.store.honeypots import HoneypotRows
 from aicensus.store.study_records import (
     Auth,
     Capabilities,
@@ -95,6 +96,7 @@ class StudyQueries:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._con = store._con  # the store's own connection; it never leaves this object
+        self._window: tuple[list[str], list[object]] = ([], [])
         apply_limits(self._con)
 
     def _q(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
@@ -126,6 +128,7 @@ class StudyQueries:
             params.append(until.astimezone(UTC).replace(tzinfo=None))
             where.append(f"observed_at < ${len(params)}")
         text = " AND ".join(where)
+        self._window = (where[1:], params)  # for the honeypots of the same window
         self._con.execute(
             "CREATE OR REPLACE TEMP TABLE study_obs AS "
             "SELECT obs_id, ip, hash(ip) AS hid, port, observed_at, "
@@ -134,6 +137,35 @@ class StudyQueries:
             params,
         )
         return text
+
+    # ------------------------------------------------------------ honeypots
+
+    def honeypot_rows(
+        self, min_addresses: int, stale: honeypots.StaleRoutes | None = None
+    ) -> HoneypotRows:
+        """The honeypot classifier's inputs over the population (store/honeypots.py)."""
+        return honeypots.honeypot_rows(self._con, "study_obs", min_addresses, stale)
+
+    def honeypot_status_ips(self) -> list[str]:
+        """Addresses in the window whose observations were `suspected-honeypot` (never in
+        the population: they name no product)."""
+        window, params = self._window
+        return honeypots.honeypot_status_ips(self._con, window, params)
+
+    def exclude_hosts(self, ips: Sequence[str]) -> tuple[int, int]:
+        """Take these addresses out of the population (before `prepare`); how many hosts and
+        observations went."""
+        if not ips:
+            return 0, 0
+        hosts, n = self._one(
+            "SELECT count(DISTINCT ip), count(*) FROM study_obs "
+            "WHERE ip IN (SELECT unnest($1::VARCHAR[]))",
+            [list(ips)],
+        )
+        self._con.execute(
+            "DELETE FROM study_obs WHERE ip IN (SELECT unnest($1::VARCHAR[]))", [list(ips)]
+        )
+        return int(hosts), int(n)
 
     def size(self) -> tuple[int, int]:
         """(observations, hosts) of the population."""

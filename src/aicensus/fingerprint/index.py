@@ -1,0 +1,254 @@
+"""Signatures indexed by the request and status each matcher reads (pure, no network).
+
+`identify` evaluates up to 104 signatures several times per target; most of them never
+probed what the target was asked, or expect another status. The index maps each request
+(method, path, body) to the matchers that read its answer, grouped by the statuses they
+accept, so an answer is checked only against the matchers that could hold on it; every
+other signature gets the result `evaluate` gives a signature whose matchers all fail.
+
+The result equals `evaluate` signature by signature (tests/fingerprint/test_index.py checks
+it on every signature case and on mixed answers); the declarative data is unchanged. Regexes
+are compiled once, when a signature is first indexed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aicensus.fingerprint.evaluate import MatchResult, json_values, probe_label
+from aicensus.fingerprint.probes import probe_request
+from aicensus.fingerprint.schema import Conditions, Matcher, Signature
+from aicensus.records import Evidence, Exchange, RequestKey
+
+_CACHE_LIMIT = 256  # distinct signature sets indexed at once (a scan uses a handful)
+_ENTRIES_LIMIT = 100_000  # matchers prepared at once (the built-in signatures: a few hundred)
+
+
+class _Answer:
+    """One exchange as the matchers read it: text and lower-cased headers, made once."""
+
+    __slots__ = ("_lower", "_text", "ex")
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self._text: str | None = None
+        self._lower: dict[str, str] | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.ex.text()
+        return self._text
+
+    def header(self, lname: str) -> str | None:
+        if self._lower is None:  # the first header of each name, as Exchange.header finds it
+            lower: dict[str, str] = {}
+            for key, value in self.ex.headers.items():
+                lower.setdefault(key.lower(), value)
+            self._lower = lower
+        return self._lower.get(lname)
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A Conditions block with its regexes compiled and header names lower-cased."""
+
+    status: frozenset[int] | None
+    header: tuple[tuple[str, str], ...]  # (lower-cased name, lower-cased needle)
+    header_regex: tuple[tuple[str, re.Pattern[str]], ...]
+    header_absent: tuple[str, ...]
+    body_contains: tuple[str, ...]
+    body_any: tuple[str, ...]
+    body_prefix: str | None
+    body_regex: re.Pattern[str] | None
+    json_keys: tuple[str, ...]
+    json_equals: tuple[tuple[str, object], ...]
+
+    @classmethod
+    def of(cls, c: Conditions) -> _Check:
+        return cls(
+            status=frozenset(c.status) if c.status is not None else None,
+            header=tuple((k.lower(), v.lower()) for k, v in (c.header or {}).items()),
+            header_regex=tuple(
+                (k.lower(), re.compile(v)) for k, v in (c.header_regex or {}).items()
+            ),
+            header_absent=tuple(k.lower() for k in c.header_absent or ()),
+            body_contains=tuple(c.body_contains or ()),
+            body_any=tuple(c.body_any or ()),
+            body_prefix=c.body_prefix or None,
+            body_regex=re.compile(c.body_regex) if c.body_regex else None,
+            json_keys=tuple(c.json_keys or ()),
+            json_equals=tuple((c.json_equals or {}).items()),
+        )
+
+    def holds(self, a: _Answer) -> bool:
+        """evaluate.conditions_hold, over a prepared answer."""
+        ex = a.ex
+        if ex.status is None or (self.status is not None and ex.status not in self.status):
+            return False
+        for name, needle in self.header:
+            value = a.header(name)
+            if value is None or needle not in value.lower():
+                return False
+        for name, pattern in self.header_regex:
+            value = a.header(name)
+            if value is None or pattern.search(value) is None:
+                return False
+        if any(a.header(name) is not None for name in self.header_absent):
+            return False
+        if self.body_contains or self.body_any or self.body_prefix or self.body_regex:
+            text = a.text()
+            if not all(s in text for s in self.body_contains):
+                return False
+            if self.body_any and not any(s in text for s in self.body_any):
+                return False
+            if self.body_prefix and not text.lstrip().startswith(self.body_prefix):
+                return False
+            if self.body_regex is not None and self.body_regex.search(text) is None:
+                return False
+        if self.json_keys or self.json_equals:
+            doc = ex.json()
+            if doc is None:
+                return False
+            if not all(json_values(doc, path) for path in self.json_keys):
+                return False
+            return all(value in json_values(doc, path) for path, value in self.json_equals)
+        return True
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: a Memo's key
+class _Entry:
+    """One matcher of one signature, ready to check (one per matcher, shared by indexes)."""
+
+    matcher_pos: int
+    matcher: Matcher
+    check: _Check
+    not_: tuple[_Check, ...]
+    evidence: Evidence  # the same text evaluate writes; copied for each result
+
+    def fires(self, a: _Answer) -> bool:
+        return self.check.holds(a) and not any(block.holds(a) for block in self.not_)
+
+
+_Slot = tuple[int, _Entry]  # (position of the signature in the index, its matcher)
+_ENTRIES: dict[tuple[int, int], tuple[Signature, RequestKey, _Entry]] = {}
+
+
+def _entry(sig: Signature, mpos: int) -> tuple[RequestKey, _Entry]:
+    """The matcher's entry, built once per signature and shared by every index (so a Memo
+    serves them all); the stored signature guards against a reused id()."""
+    slot = (id(sig), mpos)
+    cached = _ENTRIES.get(slot)
+    if cached is None or cached[0] is not sig:
+        if len(_ENTRIES) >= _ENTRIES_LIMIT:  # signatures loaded again and again: start over
+            _ENTRIES.clear()
+        m = sig.matchers[mpos]
+        evidence = Evidence(
+            kind="match", probe=probe_label(sig, m.probe), marker=f"{m.name}: {m.why}",
+            weight=m.weight,
+        )  # fmt: skip
+        entry = _Entry(mpos, m, _Check.of(m), tuple(_Check.of(b) for b in m.not_), evidence)
+        cached = _ENTRIES[slot] = (sig, probe_request(sig, m.probe).key(), entry)
+    return cached[1], cached[2]
+
+
+# What each matcher said about each answer of one target: request key → (the exchange, its
+# verdicts). A target's answers do not change once in, while identification runs several
+# times as answers arrive (and once per answer group in canary_can_matter); with a memo,
+# each matcher reads each answer once. The exchange is checked by identity, so an answer
+# replaced under the same key (a retried scheme) is read afresh.
+Memo = dict[RequestKey, tuple[Exchange, dict["_Entry", bool]]]
+
+
+class SignatureIndex:
+    """The matchers of a sequence of signatures, by request key and accepted status."""
+
+    def __init__(self, sigs: Sequence[Signature]) -> None:
+        self.sigs = tuple(sigs)
+        # request key → (status → entries, entries that accept any status)
+        self._by_key: dict[RequestKey, tuple[dict[int, list[_Slot]], list[_Slot]]] = {}
+        for spos, sig in enumerate(self.sigs):
+            for mpos in range(len(sig.matchers)):
+                self._add(spos, sig, mpos)
+        self._unmatched = tuple(_no_match(sig) for sig in self.sigs)
+
+    def _add(self, spos: int, sig: Signature, mpos: int) -> None:
+        key, entry = _entry(sig, mpos)
+        by_status, any_status = self._by_key.setdefault(key, ({}, []))
+        if entry.check.status is None:
+            any_status.append((spos, entry))
+        else:
+            for status in entry.check.status:
+                by_status.setdefault(status, []).append((spos, entry))
+
+    def evaluate_all(
+        self, view: Mapping[RequestKey, Exchange], memo: Memo | None = None
+    ) -> list[MatchResult]:
+        """evaluate(sig, exchanges_for(sig, view)) for every signature, in order. `memo`:
+        one target's (see Memo), kept by the caller across calls for that target."""
+        fired: dict[int, list[_Entry]] = {}
+        for key, ex in view.items():
+            slot = self._by_key.get(key)
+            if slot is None or ex.status is None:
+                continue
+            by_status, any_status = slot
+            known: dict[_Entry, bool] = {}
+            if memo is not None:
+                seen = memo.get(key)
+                if seen is None or seen[0] is not ex:
+                    memo[key] = (ex, known)
+                else:
+                    known = seen[1]
+            answer = _Answer(ex)
+            for spos, entry in (*by_status.get(ex.status, ()), *any_status):
+                holds = known.get(entry)
+                if holds is None:
+                    holds = known[entry] = entry.fires(answer)
+                if holds:
+                    fired.setdefault(spos, []).append(entry)
+        results = list(self._unmatched)
+        for spos, entries in fired.items():
+            results[spos] = _result(self.sigs[spos], entries)
+        return results
+
+
+def _no_match(sig: Signature) -> MatchResult:
+    # What evaluate gives when no matcher holds (a threshold of 0 with nothing required
+    # still matches, as there).
+    return MatchResult(
+        signature=sig, score=0.0, matched=sig.threshold <= 0.0 and not sig.require, evidence=[]
+    )
+
+
+def _result(sig: Signature, entries: list[_Entry]) -> MatchResult:
+    entries.sort(key=lambda e: e.matcher_pos)  # evidence in the signature's matcher order
+    score = 0.0
+    for e in entries:
+        score += e.matcher.weight
+    score = min(1.0, round(score, 3))
+    names = frozenset(e.matcher.name for e in entries)
+    matched = score >= sig.threshold and all(r in names for r in sig.require)
+    evidence = [
+        Evidence(kind=e.evidence.kind, probe=e.evidence.probe, marker=e.evidence.marker,
+                 weight=e.evidence.weight)
+        for e in entries
+    ]  # fmt: skip
+    return MatchResult(signature=sig, score=score, matched=matched, evidence=evidence, fired=names)
+
+
+_INDEXES: dict[tuple[int, ...], SignatureIndex] = {}
+
+
+def index_for(sigs: Sequence[Signature]) -> SignatureIndex:
+    """The index of these signatures, built once per distinct sequence of signatures.
+
+    Keyed by the signatures' identities; the index holds them, so no id is reused while
+    its entry lives."""
+    key = tuple(map(id, sigs))
+    index = _INDEXES.get(key)
+    if index is None:
+        if len(_INDEXES) >= _CACHE_LIMIT:
+            _INDEXES.clear()
+        index = _INDEXES[key] = SignatureIndex(sigs)
+    return index
