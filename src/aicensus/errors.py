@@ -22,6 +22,8 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
 ├── WorkerError              a scan worker process ended without finishing its share
+├── ClusterError             a --cluster scan that cannot start or go on (no extra, no
+│                            scheduler, no worker, a shard that keeps killing workers)
 ├── AuditError               an audit that cannot run as asked (a bad --path, an unknown severity)
 ├── HeaderError              a model file's header that cannot be read; also a ValueError
 │   ├── GGUFHeaderError      a GGUF file the reader cannot walk
@@ -148,3 +150,7 @@ class PullError(InputFileError):
 
 class WorkerError(AicensusError):
     """A worker process ended without finishing its share (the scan can be resumed)."""
+
+
+class ClusterError(AicensusError):
+    """A scan on a Dask cluster that cannot start or go on (the scan can be resumed)."""

@@ -21,7 +21,7 @@ import msgspec
 
 from aicensus import pipeline, targets
 from aicensus.engine.config import DEFAULT_USER_AGENT, EngineConfig
-from aicensus.errors import ResumeError, Terminated
+from aicensus.errors import ClusterError, ResumeError, Terminated
 from aicensus.fingerprint.load import ai_ports, builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
 from aicensus.records import BadRecord, ScanStatus, ServiceObservation, Target
@@ -31,11 +31,13 @@ from aicensus.store import Checkpoint, ScanInfo, Store
 __all__ = [
     "DEFAULT_USER_AGENT",
     "PLAN_ARGS",
+    "ClusterError",
     "EngineConfig",
     "ResumeError",
     "ScanSummary",
     "Signature",
     "TargetPlan",
+    "cluster_workers",
     "plan_targets",
     "port_presets",
     "resumable_scan",
@@ -280,11 +282,15 @@ def scan(
     connect_hook: Callable[[str, int], None] | None = None,
     on_connection: Callable[[], None] | None = None,
     workers: int = 1,
+    cluster: str | None = None,
 ) -> ScanSummary:
     """Scan every planned target; store observations in `db` (if given) in batches.
 
     `workers` > 1: the targets are scanned in that many processes (aicensus.workers), their
     observations stored and passed on here, in this process.
+    `cluster`: the address of a Dask distributed scheduler (tcp://host:8786): shards of the
+    targets are scanned as tasks on its workers (aicensus.cluster, the `cluster` extra), their
+    observations stored and passed on here; a ClusterError when it cannot be reached.
 
     Each batch is written with the scan's checkpoint in one transaction: a batch is flushed
     at `batch_size` observations or `checkpoint_seconds` after the last one, whichever comes
@@ -301,7 +307,16 @@ def scan(
     started = time.monotonic()
     if resume is not None and not db:
         raise ResumeError("resuming a scan needs its store (--db)")
-    store = Store.open(db) if db else None
+    if cluster is not None and workers > 1:
+        raise ClusterError("a scan runs on --workers or on a --cluster, not both")
+    # Before the store: a cluster that cannot be reached leaves no scan behind.
+    pool = _connect_cluster(cluster) if cluster is not None else None
+    try:
+        store = Store.open(db) if db else None
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     batch: list[ServiceObservation] = []
     positions: list[int] = []
     last_flush = time.monotonic()
@@ -326,6 +341,8 @@ def scan(
     except BaseException:
         if store is not None:
             store.close()
+        if pool is not None:
+            pool.close()
         raise
 
     def flush() -> None:
@@ -356,7 +373,9 @@ def scan(
     status = "failed"
     try:
         with quiet_gc(), _terminate_as_interrupt():
-            if workers > 1:
+            if pool is not None:
+                pool.run(_positions(plan, progress), sigs, config, collect)
+            elif workers > 1:
                 from aicensus import workers as worker_pool
 
                 worker_pool.run(
@@ -384,6 +403,8 @@ def scan(
         status = "interrupted"
         raise
     finally:
+        if pool is not None:
+            pool.close()
         if store is not None:
             try:
                 flush()
@@ -393,6 +414,21 @@ def scan(
     summary = tally.summary(scan_id, started)
     summary.resumed = resumed
     return summary
+
+
+def _connect_cluster(address: str) -> Any:
+    from aicensus import cluster
+
+    return cluster.connect(address)
+
+
+def cluster_workers(address: str, *, timeout: float = 10.0) -> dict[str, int]:
+    """The workers of the Dask cluster at `address`, each with its threads (the shards it
+    scans at once); ClusterError if the extra is missing, it cannot be reached or has none."""
+    from aicensus import cluster
+
+    with cluster.connect(address, timeout) as pool:
+        return pool.workers()
 
 
 def default_workers() -> int:

@@ -10,6 +10,7 @@ from aicensus import api
 
 PUBLIC = [
     "dashboard_app", "store_readable", "policy_rule_frameworks", "default_workers",
+    "ClusterError", "cluster_workers",
     "PULL_ENGINES", "PullError", "PullSummary", "PulledPage", "find_key", "pull_search",
     "Advisory", "AdvisoryError", "Bundle", "UpdateResult", "advisories", "advisory",
     "advisory_bundle", "affected_ranges", "update_advisories",

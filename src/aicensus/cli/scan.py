@@ -192,6 +192,14 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     help="Processes that scan shares of the targets into the one store [default: the "
     "number of cores]; 1 scans in this process. Standard input (-) always uses 1.",
 )
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    default=None,
+    help="Scan shares of the targets as tasks on the Dask distributed scheduler at ADDRESS "
+    "(tcp://host:8786; the aicensus[cluster] extra); results are stored here. See "
+    "docs/cluster.md.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=500, hidden=True)
 @click.option("--checkpoint-every", type=click.FloatRange(0), default=2.0, hidden=True)
 @output_options
@@ -213,6 +221,7 @@ def scan_command(
     signature_dir: str | None,
     resume: str | None,
     workers: int | None,
+    cluster: str | None,
     batch_size: int,
     checkpoint_every: float,
     fmt: str,
@@ -282,11 +291,20 @@ def scan_command(
         batch_size=batch_size,
         checkpoint_seconds=checkpoint_every,
         resume=resume_id,
-        workers=1 if "-" in targets else workers or api.default_workers(),
+        workers=_workers(workers, cluster, targets),
+        cluster=cluster,
     )
     progress.close()
     emitter.finish()
     _print_summary(summary)
+
+
+def _workers(workers: int | None, cluster: str | None, targets: tuple[str, ...]) -> int:
+    if cluster is not None:
+        if workers is not None and workers > 1:
+            raise click.UsageError("--workers and --cluster cannot be combined")
+        return 1
+    return 1 if "-" in targets else workers or api.default_workers()
 
 
 def _resume_target(
