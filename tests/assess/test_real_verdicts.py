@@ -43,7 +43,7 @@ def _ids(obs: ServiceObservation) -> set[str]:
 
 
 def test_ray_serve_gets_no_jobs_finding(server) -> None:
-    obs = _observe(server, "ray", "ray-2.60-serve")
+    obs = _observe(server, "ray", "real-ray-2.60.0-serve")
     assert (obs.product, str(obs.auth)) == ("ray", "open")
     assert "AIC-RAY-UNAUTH-JOBS" not in _ids(obs)
 
@@ -56,7 +56,7 @@ def test_open_ray_dashboard_gets_the_jobs_finding_with_proof(server) -> None:
 
 
 def test_ray_dashboard_with_token_gets_no_jobs_finding(server) -> None:
-    obs = _observe(server, "ray", "ray-2.60-dashboard-token")
+    obs = _observe(server, "ray", "real-ray-2.60.0-dashboard-token")
     assert str(obs.auth) == "auth_required"
     assert "AIC-RAY-UNAUTH-JOBS" not in _ids(obs)
 

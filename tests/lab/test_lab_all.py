@@ -4,8 +4,9 @@
   and decoys on a private loopback /24; `aicensus scan NET --ports ai` through the library
   must reproduce the ground truth exactly, and no server may have received a write or
   compute request;
-* real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP and llama-cpp-python's
-  server (and llama.cpp's llama-server where built), scanned the same way, and each
+* real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
+  server, Jupyter, MLflow, FastChat, TensorBoard and Ray (in network namespaces of its
+  own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
   accepted by its official client. Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
@@ -121,7 +122,7 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
-    "tensorboard",
+    "tensorboard", "ray",
 )  # fmt: skip
 
 
@@ -183,6 +184,49 @@ def test_real_notebook_tracking_and_fastchat_versions(
         obs = seen[(svc.address, svc.port)]
         assert (obs.product, obs.version, str(obs.auth)) == want, name
         assert real_lab.service_requests(name), f"{name}: the relay logged nothing"
+
+
+def test_real_ray_dashboard_and_serve_verdicts(
+    real_lab: FullLab, real_scan: list[ServiceObservation]
+) -> None:
+    """Real Ray (in its own network namespace, lab/real/ray_netns.py): the open dashboard
+    shows its version, the token one is auth_required, and Serve's proxy on 8000 is Ray, open,
+    without the false CRITICAL "unauthenticated jobs" finding (issue 17 item 5: Serve has no
+    Jobs API; only the dashboard does)."""
+    from importlib.metadata import version
+
+    from aicensus.assess import assess
+
+    seen = {(o.ip, o.port): o for o in real_scan}
+    expected = {
+        "ray-real-open": ("ray", version("ray"), "open", 8265),
+        "ray-real-key": ("ray", None, "auth_required", 8265),
+        "ray-real-serve": ("ray", None, "open", 8000),
+    }
+    for name, (product, ver, auth, port) in expected.items():
+        svc = real_lab.service(name)
+        assert svc.port == port
+        obs = seen[(svc.address, svc.port)]
+        assert (obs.product, obs.version, str(obs.auth)) == (product, ver, auth), name
+        assert real_lab.service_requests(name), f"{name}: the relay logged nothing"
+    key = llama_server.LAB_API_KEY
+    dashboard, serve = real_lab.url("ray-real-key"), real_lab.url("ray-real-serve")
+    assert _get(dashboard + "/api/version")[0] == 401
+    request = urllib.request.Request(dashboard + "/api/version")
+    request.add_header("Authorization", f"Bearer {key}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as resp:
+        assert json.loads(resp.read())["ray_version"] == version("ray")
+    assert _get(serve + "/echo") == (200, b'{"echo":"/echo"}')
+
+    def jobs_findings(name: str) -> list[str]:
+        svc = real_lab.service(name)
+        findings = assess(seen[(svc.address, svc.port)])
+        return [f.title for f in findings if "job" in f.title.lower()]
+
+    assert jobs_findings("ray-real-serve") == []
+    assert jobs_findings("ray-real-key") == []
+    assert jobs_findings("ray-real-open")  # the open dashboard's Jobs API is the real thing
 
 
 def test_real_products_get_exactly_the_advisories_in_range(

@@ -38,7 +38,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     reals = [s for s in lab.layout if s.kind == "real"]
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
-        "mlflow", "fastchat", "tensorboard",
+        "mlflow", "fastchat", "tensorboard", "ray",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -65,6 +65,23 @@ def test_jupyter_mlflow_fastchat_recipes(lab: FullLab) -> None:
     ini = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).read_text()
     assert "admin_username = aicensus\nadmin_password = aicensus-lab-password" in ini
     assert comp.api_key == "aicensus:aicensus-lab-password"
+
+
+def test_ray_recipes_forward_into_their_own_namespace(lab: FullLab) -> None:
+    """Ray binds every interface: its launcher (not Ray) takes the private loopback port and
+    forwards into Ray's own network namespace; the key variant turns token auth on."""
+    key = llama_server.LAB_API_KEY
+    for name, inner, port in (("ray-real-open", "8265", 8265), ("ray-real-key", "8265", 8265),
+                              ("ray-real-serve", "8000", 8000)):  # fmt: skip
+        argv, _, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.ray_netns"], server
+        assert server[server.index("--inner-port") + 1] == inner
+        assert lab.service(name).port == port
+        assert ("--token" in server) == (name == "ray-real-key")
+        assert ("--serve" in server) == (name == "ray-real-serve")
+    argv, _, _ = launch(lab, "ray-real-key")
+    assert argv[argv.index("--token") + 1] == key
 
 
 def test_key_variants_carry_their_credentials(lab: FullLab) -> None:
@@ -101,3 +118,23 @@ def test_a_url_of_a_service_not_in_the_layout_is_a_lab_error() -> None:
     values = recipes.Values({}, urls={"llama-server-open": "http://127.0.0.10:8080"})
     with pytest.raises(LabError, match="no lab service 'nowhere'"):
         recipes.render_launch(bad, values, Path("/nonexistent"))
+
+
+def test_a_real_launch_may_not_take_an_emulator_service_name() -> None:
+    """The emulator tables name their services `<table>-<variant>` (ray-open); a real launch
+    of the same name would shadow it in `--only`, the state and the request logs."""
+    import msgspec
+
+    from aicensus.fingerprint.load import builtin_signatures
+    from aicensus.lab import layout
+
+    sigs = list(builtin_signatures())
+    i = next(n for n, s in enumerate(sigs) if s.id == "ray")
+    assert sigs[i].lab is not None
+    real = [msgspec.structs.replace(sigs[i].lab.real[0], name="ray-open")]
+    sigs[i] = msgspec.structs.replace(sigs[i], lab=msgspec.structs.replace(sigs[i].lab, real=real))
+    with pytest.raises(LabError, match="ray-open"):
+        layout.full_layout("127.0.0.0/24", sigs=sigs)
+    assert len({s.name for s in layout.full_layout("127.0.0.0/24")}) == len(
+        layout.full_layout("127.0.0.0/24")
+    )

@@ -92,6 +92,7 @@ LAB_REQUIREMENTS: tuple[str, ...] = (
     "pandas>=2.2",  # a floor, or pip backtracks into building pandas 1.4 from sdist
     "prisma>=0.15",
     "qdrant-client>=1.12",
+    "ray[default,serve]>=2.52",  # >= 2.52: RAY_AUTH_MODE=token; runs in its own netns
     "tensorboard>=2.18",
     "tritonclient[http]>=2.50",
     "weaviate-client>=4.9",
@@ -201,6 +202,11 @@ def full_layout(
             Service(name, EMULATORS_PROCESS, "honeypot" if honeypot else "decoy", source,
                     "open", take(), port, None, None, expected_honeypot=honeypot, note=note)
         )  # fmt: skip
+    # Names select services and name their logs: a real launch named like an emulator's
+    # `<table>-<variant>` would shadow it.
+    names = [s.name for s in out]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        raise LabError(f"lab service names used twice: {', '.join(dupes)}")
     return out
 
 

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from decimal import Decimal
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import IO
 
@@ -102,10 +103,25 @@ _GO_ESCAPES = {
 }
 
 
+_LONG: dict[str, str] = {}
+
+
 def _go_string(text: str) -> str:
-    raw = json.dumps(text, ensure_ascii=False)
-    for char, escaped in _GO_ESCAPES.items():
-        raw = raw.replace(char, escaped)
+    if len(text) > 40:  # licenses, templates, system prompts: the same few across profiles
+        cached = _LONG.get(text)
+        if cached is None:
+            cached = _encode_string(text)
+            if len(_LONG) < 4096:
+                _LONG[text] = cached
+        return cached
+    return _encode_string(text)
+
+
+def _encode_string(text: str) -> str:
+    raw: str = encode_basestring(text)  # what json.dumps(text, ensure_ascii=False) returns
+    if "<" in raw or ">" in raw or "&" in raw or "\u2028" in raw or "\u2029" in raw:
+        for char, escaped in _GO_ESCAPES.items():
+            raw = raw.replace(char, escaped)
     return raw
 
 
@@ -126,6 +142,16 @@ def go_json(obj: object) -> str:
     Struct-shaped dicts keep their insertion order; pass `GoMap` for Go maps, whose
     keys encoding/json sorts.
     """
+    kind = type(obj)  # exact types first: the emulators encode thousands of bodies a second
+    if kind is str:
+        return _go_string(obj)  # type: ignore[arg-type]
+    if kind is dict:
+        items = obj.items()  # type: ignore[attr-defined]
+        return "{" + ",".join([f"{_key(k)}:{go_json(v)}" for k, v in items]) + "}"
+    if kind is int:
+        return str(obj)
+    if kind is list or kind is tuple:
+        return "[" + ",".join([go_json(v) for v in obj]) + "]"  # type: ignore[attr-defined]
     if isinstance(obj, RawJSON):
         return str(obj)
     if obj is None:
@@ -145,6 +171,20 @@ def go_json(obj: object) -> str:
     if isinstance(obj, list | tuple):
         return "[" + ",".join(go_json(v) for v in obj) + "]"
     raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _key(key: object) -> str:
+    """An encoded object key (memoized: the same few hundred keys recur in every body)."""
+    text = key if type(key) is str else str(key)
+    encoded = _KEYS.get(text)
+    if encoded is None:
+        encoded = _go_string(text)
+        if len(_KEYS) < 65536:
+            _KEYS[text] = encoded
+    return encoded
 
 
 def go_json_bytes(obj: object) -> bytes:

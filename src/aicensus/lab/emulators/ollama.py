@@ -23,10 +23,13 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from aiohttp import web
+from email.utils import formatdate
+from functools import cache
+from typing import cast
+from urllib.parse import unquote, unquote_plus
 
 from aicensus.lab.emulators.common import (
     NGINX_VERSION,
@@ -114,9 +117,33 @@ ROUTES: tuple[Route, ...] = tuple(
 METHOD_NOT_ALLOWED_SINCE = "0.7.0"
 
 
+@dataclass(frozen=True)
+class RouteTable:
+    """One version's routes: fixed paths by (method, path), patterns tried in order."""
+
+    fixed: dict[tuple[str, str], Route]
+    fixed_paths: frozenset[str]
+    patterns: tuple[Route, ...]
+
+
+@cache
+def routes_of(version: str) -> RouteTable:
+    served = [r for r in ROUTES if at_least(version, r.since)]
+    fixed = [r for r in served if ":" not in r.pattern]
+    return RouteTable(
+        {(r.method, r.pattern): r for r in fixed},
+        frozenset(r.pattern for r in fixed),
+        tuple(r for r in served if ":" in r.pattern),
+    )
+
+
 def find_route(version: str, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    for route in ROUTES:
-        if route.method == method and at_least(version, route.since):
+    table = routes_of(version)
+    route = table.fixed.get((method, path))
+    if route is not None:
+        return route, {}
+    for route in table.patterns:
+        if route.method == method:
             params = route.match(path)
             if params is not None:
                 return route, params
@@ -124,26 +151,63 @@ def find_route(version: str, method: str, path: str) -> tuple[Route, dict[str, s
 
 
 def path_known(version: str, path: str) -> bool:
-    return any(at_least(version, r.since) and r.match(path) is not None for r in ROUTES)
+    table = routes_of(version)
+    return path in table.fixed_paths or any(r.match(path) is not None for r in table.patterns)
 
 
 # --------------------------------------------------------------------------- responses
 
-
-def raw(status: int, body: bytes, content_type: str | None, method: str) -> web.Response:
-    """A response shaped like Go's net/http: Content-Length up to 2 KiB, chunked beyond."""
-    headers = {"Content-Type": content_type} if content_type else {}
-    if len(body) <= CHUNK_THRESHOLD:
-        return web.Response(status=status, body=body or None, headers=headers)
-    if method == "HEAD":
-        return web.Response(status=status, headers=headers)
-    resp = web.Response(status=status, body=body, headers=headers)
-    resp.enable_chunked_encoding()
-    return resp
+REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
 
 
-def gin_json(status: int, obj: object, method: str) -> web.Response:
-    return raw(status, go_json_bytes(obj), JSON_UTF8, method)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One response encoded once: `head` runs up to the Date header's value, which is
+    added per second at send time; `payload` is what follows the blank line."""
+
+    status: int
+    head: bytes
+    payload: bytes  # the body itself (shared with the profile's cache), or b"" for HEAD
+    frame: bytes = b""  # the chunk-size line when the body goes as one chunk
+    refused: bool = False
+    cache: bool = True  # False for answers that change with time (/api/ps)
+    connection: bool = False  # has its own Connection header: none is added (the auth proxy)
+
+
+def encode(
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]],
+    method: str,
+    *,
+    chunk: bool = True,
+    refused: bool = False,
+    cache: bool = True,
+) -> Answer:
+    """Header order and framing as the emulator wrote them on aiohttp: the given headers,
+    then Content-Length (up to 2 KiB) or Transfer-Encoding: chunked (one chunk, like
+    net/http's flush of a larger body; neither for HEAD), then Date. No Server header."""
+    lines = [f"HTTP/1.1 {status} {REASONS[status]}", *(f"{k}: {v}" for k, v in headers)]
+    frame = b""
+    if len(body) <= CHUNK_THRESHOLD or not chunk:
+        lines.append(f"Content-Length: {len(body)}")
+        payload = b"" if method == "HEAD" else body
+    elif method == "HEAD":
+        payload = b""
+    else:
+        lines.append("Transfer-Encoding: chunked")
+        payload, frame = body, b"%x\r\n" % len(body)
+    head = ("\r\n".join(lines) + "\r\nDate: ").encode()
+    connection = any(k == "Connection" for k, _ in headers)
+    return Answer(status, head, payload, frame, refused, cache, connection)
 
 
 def openai_error(status: int, message: str) -> bytes:
@@ -152,41 +216,54 @@ def openai_error(status: int, message: str) -> bytes:
     return go_json_bytes(err) + b"\n"
 
 
-def redirect(path: str, query: str, method: str) -> web.Response:
+def redirect(path: str, query: str, method: str) -> Answer:
     """gin's RedirectTrailingSlash: 301 for GET, 307 otherwise (net/http's Redirect body)."""
     location = path + (f"?{query}" if query else "")
     status = 301 if method == "GET" else 307
-    headers = {"Location": location}
+    headers = [("Location", location)]
     if method in ("GET", "HEAD"):
         text = "Moved Permanently" if status == 301 else "Temporary Redirect"
         body = f'<a href="{location}">{text}</a>.\n\n'
-        headers["Content-Type"] = "text/html; charset=utf-8"
-        return web.Response(status=status, body=body.encode(), headers=headers)
-    return web.Response(status=status, headers=headers)
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+        return encode(status, body.encode(), headers, method, chunk=False)
+    return encode(status, b"", headers, method)
 
 
 # --------------------------------------------------------------------------- the server
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """One routed request: what a handler needs."""
 
-    request: web.Request
     prof: Profile
+    method: str
+    path: str
     params: dict[str, str]
     body: bytes
-
-    @property
-    def method(self) -> str:
-        return self.request.method
+    chunk: bool  # False for HTTP/1.0 clients (no chunked encoding; the body ends the connection)
+    server: str | None  # the auth proxy's Server header on routed answers
 
 
-Handler = Callable[[Call], Awaitable[web.Response]]
+Handler = Callable[[Call], Answer]
+_ERRORS = {
+    400: b"400 Bad Request",
+    413: b"413 Request Entity Too Large",
+    431: b"431 Request Header Fields Too Large",
+}
+LAST_CHUNK = b"\r\n0\r\n\r\n"
+MAX_HEAD = 1 << 20  # net/http's DefaultMaxHeaderBytes
+MAX_BODY = 64 * 1024 * 1024
+IDLE_SECONDS = 75.0  # keep-alive connections idle this long are closed
+MAX_CACHED = 200_000  # encoded answers kept (address, method, target, body)
 
 
 class OllamaEmulator:
-    """The emulator as an object: `await start()`, `await stop()`; one profile per address."""
+    """The emulator as an object: `await start()`, `await stop()`; one profile per address.
+
+    It serves HTTP/1.1 on a bare asyncio protocol (`_Connection`) and answers from
+    responses encoded once per (address, method, target, body): a scan's emulator then
+    costs a fraction of what a general web framework did per request."""
 
     def __init__(
         self,
@@ -203,9 +280,15 @@ class OllamaEmulator:
         self.version = version
         self.auth = auth
         self.log = RequestLog(request_log)
+        self.logging = request_log is not None
         self.quiet = quiet
         self._profiles: dict[str, Profile] = {}
-        self._runner: web.AppRunner | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._conns: set[_Connection] = set()
+        self._answers: dict[tuple[str, str, str, bytes, bool], Answer] = {}
+        self._date_at = -1
+        self._date = b""
+        self._sweeper: asyncio.Task[None] | None = None
         self._handlers: dict[str, Handler] = {
             "root": self._root,
             "version": self._version,
@@ -227,139 +310,178 @@ class OllamaEmulator:
             self._profiles[address] = prof
         return prof
 
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        app.on_response_prepare.append(_strip_server_header)
-        return app
-
     async def start(self) -> int:
         """Bind every address (same port); returns the port (chosen by the OS if 0)."""
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
+        loop = asyncio.get_running_loop()
         for address in self.addresses:
-            site = web.TCPSite(self._runner, address, self.port, reuse_address=True)
-            await site.start()
+            server = await loop.create_server(
+                lambda: _Connection(self), address, self.port, reuse_address=True, backlog=128
+            )
+            self._servers.append(server)
             if self.port == 0:
-                self.port = _bound_port(site)
+                self.port = int(server.sockets[0].getsockname()[1])
+        self._sweeper = loop.create_task(self._sweep_idle())
         return self.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for server in self._servers:
+            server.close()
+        for conn in list(self._conns):
+            conn.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers = []
         self.log.close()
 
+    async def _sweep_idle(self) -> None:
+        """Close keep-alive connections idle for IDLE_SECONDS (one timer, not one per request)."""
+        while True:
+            await asyncio.sleep(IDLE_SECONDS / 5)
+            cutoff = time.monotonic() - IDLE_SECONDS
+            for conn in [c for c in self._conns if c.last < cutoff]:
+                conn.close()
+
     # ---- dispatch
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await _read_body(request)
-        local = _local_address(request)
-        resp, refused = await self._dispatch(request, local, body)
-        self._log(request, local, body, resp.status, refused)
-        return resp
+    def date(self) -> bytes:
+        now = int(time.time())
+        if now != self._date_at:
+            self._date_at, self._date = now, formatdate(now, usegmt=True).encode()
+        return self._date
 
-    async def _dispatch(
-        self, request: web.Request, local: str, body: bytes
-    ) -> tuple[web.Response, bool]:
-        method = request.method
-        if self.auth is not None and not self.auth.allows(request.headers.get("Authorization")):
-            return self._unauthorized(method), False
+    def respond(self, conn: _Connection, request: _Request) -> None:
+        method, target, body = request.method, request.target, request.body
+        if self.auth is not None and not self.auth.allows(request.headers.get("authorization")):
+            ans = self._unauthorized(method)
+        else:
+            key = (conn.local, method, target, body, request.http10)
+            cached = self._answers.get(key)
+            if cached is None:
+                ans = self._answer(conn.local, method, request, body)
+                if ans.cache:
+                    if len(self._answers) >= MAX_CACHED:
+                        self._answers.clear()
+                    self._answers[key] = ans
+            else:
+                ans = cached
+        tail = b"\r\n\r\n"  # aiohttp's rule: a Connection header only where none is set
+        if not ans.connection and request.keep_alive == request.http10:
+            tail = b"\r\nConnection: %s\r\n\r\n" % (b"keep-alive" if request.http10 else b"close")
+        if ans.frame:
+            wire = b"".join((ans.head, self.date(), tail, ans.frame, ans.payload, LAST_CHUNK))
+        else:
+            wire = ans.head + self.date() + tail + ans.payload
+        if request.http10:
+            wire = b"HTTP/1.0" + wire[8:]  # net/http answers in the client's version
+        conn.send(wire, request.keep_alive)
+        if self.logging or ans.refused:
+            self._log(conn, request, ans)
+
+    def _answer(self, local: str, method: str, request: _Request, body: bytes) -> Answer:
         prof = self.profile(local)
-        found = find_route(prof.version, method, request.path)
-        if found is not None:
-            route, params = found
-            resp = await self._handlers[route.kind](Call(request, prof, params, body))
-            if self.auth is not None:
-                resp.headers["Server"] = NGINX_VERSION
-            return resp, route.kind == "refused"
-        return self._unrouted(prof, request), False
+        path = request.path
+        found = find_route(prof.version, method, path)
+        if found is None:
+            return self._unrouted(prof, method, path, request.query)
+        route, params = found
+        server = NGINX_VERSION if self.auth is not None else None
+        call = Call(prof, method, path, params, body, not request.http10, server)
+        return self._handlers[route.kind](call)
 
-    def _unrouted(self, prof: Profile, request: web.Request) -> web.Response:
-        method, path = request.method, request.path
+    def _unrouted(self, prof: Profile, method: str, path: str, query: str) -> Answer:
         if path != "/":
             alt = path[:-1] if path.endswith("/") else path + "/"
             if find_route(prof.version, method, alt) is not None:
-                return redirect(alt, request.query_string, method)
+                return redirect(alt, query, method)
         if at_least(prof.version, METHOD_NOT_ALLOWED_SINCE) and path_known(prof.version, path):
-            return raw(405, b"405 method not allowed", "text/plain", method)
-        return raw(404, b"404 page not found", "text/plain", method)
+            return encode(405, b"405 method not allowed", [("Content-Type", "text/plain")], method)
+        return encode(404, b"404 page not found", [("Content-Type", "text/plain")], method)
 
-    def _unauthorized(self, method: str) -> web.Response:
+    def _unauthorized(self, method: str) -> Answer:
         assert self.auth is not None
-        headers = {
-            "Server": NGINX_VERSION,
-            "Content-Type": "text/html",
-            "WWW-Authenticate": self.auth.challenge(),
-            "Connection": "keep-alive",
-        }
-        return web.Response(status=401, body=ProxyAuth.body(), headers=headers)
+        headers = [
+            ("Server", NGINX_VERSION),
+            ("Content-Type", "text/html"),
+            ("WWW-Authenticate", self.auth.challenge()),
+            ("Connection", "keep-alive"),
+        ]
+        return encode(401, ProxyAuth.body(), headers, method)
 
-    def _log(
-        self, request: web.Request, local: str, body: bytes, status: int, refused: bool
-    ) -> None:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
+    def _log(self, conn: _Connection, request: _Request, ans: Answer) -> None:
+        body = request.body
         entry: dict[str, object] = {
-            "local": local,
+            "local": conn.local,
             "port": self.port,
-            "remote": peer[0] if peer else None,
+            "remote": conn.remote,
             "method": request.method,
             "path": request.path,
-            "query": request.query_string,
+            "query": request.query,
             "body_len": len(body),
             "body": body[:4096].decode("utf-8", errors="replace"),
-            "status": status,
-            "user_agent": request.headers.get("User-Agent"),
-            "authorization": "Authorization" in request.headers,
-            "refused": refused,
+            "status": ans.status,
+            "user_agent": request.headers.get("user-agent"),
+            "authorization": "authorization" in request.headers,
+            "refused": ans.refused,
         }
         self.log.write(entry)
-        if refused and not self.quiet:
-            where = f"{request.method} {request.path} on {local}"
+        if ans.refused and not self.quiet:
+            where = f"{request.method} {request.path} on {conn.local}"
             print(f"ollama-emulator: REFUSED {where}", file=sys.stderr)
 
     # ---- handlers
-    async def _root(self, call: Call) -> web.Response:
-        return raw(200, b"Ollama is running", TEXT_UTF8, call.method)
+    @staticmethod
+    def _raw(call: Call, status: int, body: bytes, content_type: str, **kw: bool) -> Answer:
+        headers = [("Content-Type", content_type)]
+        if call.server is not None:
+            headers.append(("Server", call.server))
+        return encode(status, body, headers, call.method, chunk=call.chunk, **kw)
 
-    async def _version(self, call: Call) -> web.Response:
-        return raw(200, call.prof.version_body, JSON_UTF8, call.method)
+    def _json(self, call: Call, status: int, obj: object, **kw: bool) -> Answer:
+        return self._raw(call, status, go_json_bytes(obj), JSON_UTF8, **kw)
 
-    async def _status(self, call: Call) -> web.Response:
-        return raw(200, call.prof.status_body, JSON_UTF8, call.method)
+    def _root(self, call: Call) -> Answer:
+        return self._raw(call, 200, b"Ollama is running", TEXT_UTF8)
 
-    async def _tags(self, call: Call) -> web.Response:
-        return raw(200, call.prof.tags_body, JSON_UTF8, call.method)
+    def _version(self, call: Call) -> Answer:
+        return self._raw(call, 200, call.prof.version_body, JSON_UTF8)
 
-    async def _ps(self, call: Call) -> web.Response:
-        return raw(200, call.prof.ps_body(), JSON_UTF8, call.method)
+    def _status(self, call: Call) -> Answer:
+        return self._raw(call, 200, call.prof.status_body, JSON_UTF8)
 
-    async def _v1_models(self, call: Call) -> web.Response:
-        return raw(200, call.prof.v1_models_body, JSON_PLAIN, call.method)
+    def _tags(self, call: Call) -> Answer:
+        return self._raw(call, 200, call.prof.tags_body, JSON_UTF8)
 
-    async def _v1_model(self, call: Call) -> web.Response:
+    def _ps(self, call: Call) -> Answer:
+        return self._raw(call, 200, call.prof.ps_body(), JSON_UTF8, cache=False)
+
+    def _v1_models(self, call: Call) -> Answer:
+        return self._raw(call, 200, call.prof.v1_models_body, JSON_PLAIN)
+
+    def _v1_model(self, call: Call) -> Answer:
         name = call.params["model"]
         model = call.prof.find(name)
         if model is None:
-            body = openai_error(404, f"model '{name}' not found")
-            return raw(404, body, JSON_PLAIN, call.method)
+            return self._raw(call, 404, openai_error(404, f"model '{name}' not found"), JSON_PLAIN)
         body = go_json_bytes(call.prof.v1_model(name, model)) + b"\n"
-        return raw(200, body, JSON_PLAIN, call.method)
+        return self._raw(call, 200, body, JSON_PLAIN)
 
-    async def _show(self, call: Call) -> web.Response:
+    def _show(self, call: Call) -> Answer:
         name, error = _show_request(call.body)
         if error is not None:
-            return gin_json(400, {"error": error}, call.method)
+            return self._json(call, 400, {"error": error})
         model = call.prof.find(name)
         if model is None:
-            return gin_json(404, {"error": f"model '{name}' not found"}, call.method)
-        return raw(200, call.prof.show_body(model), JSON_UTF8, call.method)
+            return self._json(call, 404, {"error": f"model '{name}' not found"})
+        return self._raw(call, 200, call.prof.show_body(model), JSON_UTF8)
 
-    async def _refused(self, call: Call) -> web.Response:
+    def _refused(self, call: Call) -> Answer:
         message = (
-            f"aicensus lab emulator: {call.method} {call.request.path} is a write/compute "
+            f"aicensus lab emulator: {call.method} {call.path} is a write/compute "
             "route; it is routed but never executed"
         )
-        return gin_json(400, {"error": message}, call.method)
+        return self._json(call, 400, {"error": message}, refused=True)
 
 
 def _show_request(body: bytes) -> tuple[str, str | None]:
@@ -378,31 +500,172 @@ def _show_request(body: bytes) -> tuple[str, str | None]:
     return name, None
 
 
-async def _read_body(request: web.Request) -> bytes:
-    if not request.body_exists:
-        return b""
+# --------------------------------------------------------------------------- HTTP/1.1 wire
+
+
+class BadRequest(Exception):
+    """A request the emulator answers with a Go-style error and a closed connection."""
+
+    def __init__(self, status: int = 400) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    target: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    http10: bool
+    keep_alive: bool
+    body: bytes = b""
+
+
+def parse_head(head: bytes) -> _Request:
+    """Request line and header fields (names lower-cased); BadRequest when malformed."""
     try:
-        return await request.read()
-    except (web.HTTPException, ConnectionError, asyncio.IncompleteReadError):
-        return b""
+        text = head.decode("ascii") if head.isascii() else head.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest from None
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
+        raise BadRequest
+    method, target, proto = parts
+    if not method.isalpha() or not method.isupper() or not target:
+        raise BadRequest
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip() or " " in name or "\t" in name:
+            raise BadRequest  # includes obsolete line folding
+        name = name.lower()
+        value = value.strip(" \t")
+        if name in headers:
+            if name in ("content-length", "host") and headers[name] != value:
+                raise BadRequest
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    raw_path, _, query = _split_target(target).partition("?")
+    path = unquote(raw_path) if "%" in raw_path else raw_path
+    if "%" in query or "+" in query:
+        query = unquote_plus(query)  # the log keeps the decoded query, as it did before
+    http10 = proto == "HTTP/1.0"
+    connection = headers.get("connection", "").lower()
+    keep = "keep-alive" in connection if http10 else "close" not in connection
+    return _Request(method, target, path, query, headers, http10, keep)
 
 
-def _local_address(request: web.Request) -> str:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if sockname:
-        return str(sockname[0])
-    return request.host.rsplit(":", 1)[0].strip("[]")
+def _split_target(target: str) -> str:
+    """The path and query of an origin-form or absolute-form request target."""
+    if target.startswith("/"):
+        return target.partition("#")[0]
+    if target.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        return rest[slash:] if slash >= 0 else "/"
+    raise BadRequest
 
 
-def _bound_port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp exposes no public accessor for the bound socket
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1])
+def body_length(headers: dict[str, str]) -> int:
+    if "transfer-encoding" in headers:
+        raise BadRequest  # chunked request bodies: no client of this emulator sends them
+    text = headers.get("content-length")
+    if text is None:
+        return 0
+    if not text.isdigit():
+        raise BadRequest
+    length = int(text)
+    if length > MAX_BODY:
+        raise BadRequest(413)
+    return length
 
 
-async def _strip_server_header(request: web.Request, response: web.StreamResponse) -> None:
-    if response.headers.get("Server", "").startswith("Python/"):
-        del response.headers["Server"]
+class _Connection(asyncio.Protocol):
+    """One client connection: parses pipelined keep-alive requests, answers each in order."""
+
+    def __init__(self, emu: OllamaEmulator) -> None:
+        self.emu = emu
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.pending: _Request | None = None  # head parsed, body still arriving
+        self.need = 0
+        self.local = ""
+        self.remote: str | None = None
+        self.last = time.monotonic()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        sock = transport.get_extra_info("sockname")
+        peer = transport.get_extra_info("peername")
+        self.local = str(sock[0]) if sock else ""
+        self.remote = str(peer[0]) if peer else None
+        self.emu._conns.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.emu._conns.discard(self)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()  # a client that does not read gets no more answers
+
+    def resume_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def send(self, data: bytes, keep_alive: bool) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+            if not keep_alive:
+                self.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.last = time.monotonic()
+        self.buf = self.buf + data if self.buf else data
+        try:
+            while self.transport is not None and self._next():
+                pass
+        except BadRequest as exc:
+            self._fail(exc.status)
+
+    def _next(self) -> bool:
+        """Answer one complete request from the buffer; False when more bytes are needed."""
+        if self.pending is None:
+            buf = self.buf.lstrip(b"\r\n") if self.buf[:1] in (b"\r", b"\n") else self.buf
+            end = buf.find(b"\r\n\r\n")
+            if end < 0 or end > MAX_HEAD:
+                if len(buf) > MAX_HEAD:
+                    raise BadRequest(431)
+                self.buf = buf
+                return False
+            self.pending = parse_head(buf[:end])
+            self.need = body_length(self.pending.headers)
+            self.buf = buf[end + 4 :]
+        request = self.pending
+        if len(self.buf) < self.need:
+            if request.headers.get("expect", "").lower() == "100-continue" and not self.buf:
+                assert self.transport is not None
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return False
+        request.body, self.buf = self.buf[: self.need], self.buf[self.need :]
+        self.pending, self.need = None, 0
+        self.emu.respond(self, request)
+        return bool(self.buf)
+
+    def _fail(self, status: int) -> None:
+        """net/http's answer to a malformed request, then close."""
+        text = _ERRORS.get(status, _ERRORS[400])
+        head = f"HTTP/1.1 {text.decode()}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        self.send(head.encode() + b"Connection: close\r\n\r\n" + text, keep_alive=False)
 
 
 # --------------------------------------------------------------------------- command line

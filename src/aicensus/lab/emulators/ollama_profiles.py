@@ -55,6 +55,7 @@ KEEP_ALIVE = dt.timedelta(minutes=5)
 FOREVER = dt.timedelta(microseconds=(2**63 - 1) // 1000)  # keep_alive -1: now + MaxInt64 ns
 
 
+@cache  # a handful of distinct versions, compared on every routed request
 def version_tuple(version: str) -> tuple[int, ...]:
     core = version.lstrip("v").split("-", 1)[0]
     parts: list[int] = []

@@ -1,0 +1,164 @@
+"""Real Ray for the lab, inside a network namespace of its own, reached through a forwarder.
+
+    python -m aicensus.lab.real.ray_netns --host 127.0.0.40 --port 18265 --inner-port 8265 \\
+        [--token TOKEN] [--serve]
+
+`ray start --head` binds gcs_server, raylet and the dashboard agent on every interface, and
+the lab binds loopback only. So Ray runs in new network, PID and mount namespaces
+(`unshare --net --pid --fork --mount-proc --kill-child`) whose only interface is their own
+loopback. This process listens on the host's loopback (`--host`:`--port`, the private port
+behind the lab's recording relay) *before* it joins Ray's network namespace (setns), so its
+listening socket stays on the host while every connection it opens reaches Ray's loopback.
+
+`--inner-port` picks what is relayed: 8265 the dashboard (with `--token`:
+RAY_AUTH_MODE=token), 8000 the Serve proxy (`--serve` deploys one tiny echo application,
+no model). When this process ends, the namespace's init is killed and the kernel ends every
+Ray process with it: no `ray stop`, which would stop every Ray on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+CLONE_NEWNET = 0x40000000
+INNER_HOST = "127.0.0.1"  # the namespace's own loopback
+SERVE_APP = """
+from ray import serve
+
+
+@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0})
+class Echo:
+    async def __call__(self, request) -> dict:
+        return {"echo": request.url.path}
+
+
+serve.start(http_options={"host": "127.0.0.1", "port": 8000})
+serve.run(Echo.bind(), name="echo_app", route_prefix="/echo", blocking=False)
+"""
+
+
+def _inside(args: argparse.Namespace) -> int:
+    """Runs as PID 1 of the new namespaces: loopback up, Ray head, optionally Serve."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # Ray's session files (/tmp/ray) on a tmpfs of this mount namespace: they vanish with it,
+    # and the host's /tmp, other Rays' included, stays out of reach.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", "/tmp"], check=True)
+    os.chdir("/tmp")  # the old cwd may lie under the hidden /tmp: getcwd() would fail in Ray
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    head = [ray, "start", "--head", "--port", "6379", "--node-ip-address", INNER_HOST,
+            "--dashboard-host", INNER_HOST, "--dashboard-port", "8265", "--num-cpus", "1",
+            "--temp-dir", "/tmp/ray", "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
+    subprocess.run(head, check=True, stdout=sys.stderr)
+    if args.serve:
+        subprocess.run([sys.executable, "-c", "import ray; ray.init(address='auto')\n" + SERVE_APP],
+                       check=True, stdout=sys.stderr)  # fmt: skip
+    # PID 1 of the namespace: when it ends, so does every Ray process in it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        time.sleep(3600)
+
+
+def _setns_net(pid: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(f"/proc/{pid}/ns/net", "rb") as ns:
+        if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns into Ray's network namespace failed")
+
+
+def _wait_for_namespace(child: subprocess.Popen[bytes]) -> None:
+    """unshare(2) happens after exec: wait until the child's netns differs from ours."""
+    ours = os.stat("/proc/self/ns/net").st_ino
+    for _ in range(200):
+        if child.poll() is not None:
+            raise SystemExit(f"ray_netns: unshare exited with status {child.returncode}")
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(f"/proc/{child.pid}/ns/net").st_ino != ours:
+                return
+        time.sleep(0.05)
+    raise SystemExit("ray_netns: the child never entered a network namespace of its own")
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _forward(
+    listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes]
+) -> None:
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection(INNER_HOST, inner_port)
+        except OSError:  # Ray not up yet: the relay's health poll tries again
+            client_w.close()
+            return
+        await asyncio.gather(_pipe(client_r, up_w), _pipe(up_r, client_w))
+
+    server = await asyncio.start_server(handle, sock=listener)
+    async with server:
+        serving = asyncio.ensure_future(server.serve_forever())
+        while child.poll() is None and not serving.done():
+            await asyncio.sleep(0.25)
+        serving.cancel()
+    print(f"ray_netns: Ray's namespace exited with status {child.returncode}", file=sys.stderr)
+
+
+def _outside(args: argparse.Namespace) -> int:
+    host = args.host.strip("[]")
+    if not ipaddress.ip_address(host).is_loopback:
+        raise SystemExit(
+            f"ray_netns: {host} is not a loopback address; the lab binds loopback only"
+        )
+    listener = socket.create_server((host, args.port), backlog=256)  # on the host, before setns
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    if args.token:
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=args.token)
+    inside = [sys.executable, "-m", "aicensus.lab.real.ray_netns", "--inside"]
+    inside += ["--serve"] if args.serve else []
+    child = subprocess.Popen(
+        ["unshare", "--net", "--pid", "--mount-proc", "--kill-child", *inside], env=env
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        _wait_for_namespace(child)
+        _setns_net(child.pid)
+        asyncio.run(_forward(listener, args.inner_port, child))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        child.kill()  # --kill-child: the namespace's init gets SIGKILL, and all of Ray with it
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(10)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="host loopback address to accept on")
+    parser.add_argument("--port", type=int, default=0, help="host port to accept on")
+    parser.add_argument("--inner-port", type=int, default=8265, help="8265 dashboard, 8000 Serve")
+    parser.add_argument("--token", default="", help="RAY_AUTH_MODE=token with this token")
+    parser.add_argument("--serve", action="store_true", help="deploy a tiny Serve application")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    return _inside(args) if args.inside else _outside(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
