@@ -21,6 +21,8 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
+├── SnapshotReplaced         a dashboard snapshot's background work stopped because a newer
+│                            snapshot replaced it (never shown; the page says it stopped)
 ├── WorkerError              a scan worker process ended without finishing its share
 ├── ClusterError             a --cluster scan that cannot start or go on (no extra, no
 │                            scheduler, no worker, a shard that keeps killing workers)
@@ -32,8 +34,10 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 │                            file's note (docs/audit.md#limits), never an error
 ├── BomError                 a CycloneDX document that fails its schema
 └── LabError                 a lab server could not be started, stopped or found
-    └── EmulatorConfigError  a setting an emulator refuses (non-loopback address, bad auth
-                             spec); also a ValueError
+    ├── EmulatorConfigError  a setting an emulator refuses (non-loopback address, bad auth
+    │                        spec); also a ValueError
+    └── EmulatorBadRequest   a request an emulator answers with a Go-style error and a
+                             closed connection (never leaves the emulator)
 
 Terminated (a KeyboardInterrupt, outside the tree on purpose): SIGTERM or SIGHUP during a
 scan, handled like Ctrl-C.
@@ -135,6 +139,15 @@ class EmulatorConfigError(LabError, ValueError):
     """A command-line setting the emulator refuses (non-loopback address, bad auth spec)."""
 
 
+class EmulatorBadRequest(LabError):
+    """A malformed request: the emulator answers `status` with Go's plain-text error and
+    closes the connection, as Go's net/http does."""
+
+    def __init__(self, status: int = 400) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (or SIGHUP) during a scan: handled like Ctrl-C, so the batch in hand and the
     checkpoint are written and the scan is marked interrupted, ready for `--resume`."""
@@ -146,6 +159,10 @@ class Terminated(KeyboardInterrupt):
 
 class PullError(InputFileError):
     """A pull that cannot start or go on: no key, no SDK, or the API refused a request."""
+
+
+class SnapshotReplaced(AicensusError):
+    """A newer dashboard snapshot replaced the one whose background work was running."""
 
 
 class WorkerError(AicensusError):

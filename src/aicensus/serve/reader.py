@@ -21,17 +21,13 @@ from typing import TypeVar
 
 from aicensus.assess import Finding, Severity, assess
 from aicensus.enrich import enrich
-from aicensus.errors import StoreLockedError
+from aicensus.errors import SnapshotReplaced, StoreLockedError
 from aicensus.store import Store
 from aicensus.store import dashboard as board
 from aicensus.store.board import Board
 
 T = TypeVar("T")
 _CHUNK = 2_000  # observations read at a time when assessing every service
-
-
-class _Stopped(Exception):
-    """A newer snapshot replaced the one being completed."""
 
 
 class Geo:
@@ -198,7 +194,7 @@ class Reader:
             services = snap.board.keys()
             snap.publish(geo=self._lookup({ip for ip, _, _ in services}), pending="findings")
             snap.publish(findings=self._assess(services, snap.stopped))
-        except _Stopped:
+        except SnapshotReplaced:
             snap.publish(pending="findings (stopped: the store changed since)")
         except StoreLockedError:
             snap.publish(pending="findings (the store became busy; they come with the next read)")
@@ -237,7 +233,7 @@ class Reader:
             if stopped.is_set():  # what was assessed stays known for the next snapshot
                 self._findings.update({(ip, port, latest[(ip, port)]): a
                                        for (ip, port), a in out.items()})  # fmt: skip
-                raise _Stopped
+                raise SnapshotReplaced
             chunk = todo[start : start + _CHUNK]
             for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
                 found = Assessed(assess(obs))

@@ -31,6 +31,7 @@ from functools import cache
 from typing import cast
 from urllib.parse import unquote, unquote_plus
 
+from aicensus.errors import EmulatorBadRequest
 from aicensus.lab.emulators.common import (
     NGINX_VERSION,
     EmulatorConfigError,
@@ -503,14 +504,6 @@ def _show_request(body: bytes) -> tuple[str, str | None]:
 # --------------------------------------------------------------------------- HTTP/1.1 wire
 
 
-class BadRequest(Exception):
-    """A request the emulator answers with a Go-style error and a closed connection."""
-
-    def __init__(self, status: int = 400) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 @dataclass(slots=True)
 class _Request:
     method: str
@@ -524,28 +517,28 @@ class _Request:
 
 
 def parse_head(head: bytes) -> _Request:
-    """Request line and header fields (names lower-cased); BadRequest when malformed."""
+    """Request line and header fields (names lower-cased); EmulatorBadRequest when malformed."""
     try:
         text = head.decode("ascii") if head.isascii() else head.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest from None
+        raise EmulatorBadRequest from None
     lines = text.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
-        raise BadRequest
+        raise EmulatorBadRequest
     method, target, proto = parts
     if not method.isalpha() or not method.isupper() or not target:
-        raise BadRequest
+        raise EmulatorBadRequest
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or " " in name or "\t" in name:
-            raise BadRequest  # includes obsolete line folding
+            raise EmulatorBadRequest  # includes obsolete line folding
         name = name.lower()
         value = value.strip(" \t")
         if name in headers:
             if name in ("content-length", "host") and headers[name] != value:
-                raise BadRequest
+                raise EmulatorBadRequest
             headers[name] = f"{headers[name]}, {value}"
         else:
             headers[name] = value
@@ -567,20 +560,20 @@ def _split_target(target: str) -> str:
         rest = target.split("://", 1)[1]
         slash = rest.find("/")
         return rest[slash:] if slash >= 0 else "/"
-    raise BadRequest
+    raise EmulatorBadRequest
 
 
 def body_length(headers: dict[str, str]) -> int:
     if "transfer-encoding" in headers:
-        raise BadRequest  # chunked request bodies: no client of this emulator sends them
+        raise EmulatorBadRequest  # chunked request bodies: no client of this emulator sends them
     text = headers.get("content-length")
     if text is None:
         return 0
     if not text.isdigit():
-        raise BadRequest
+        raise EmulatorBadRequest
     length = int(text)
     if length > MAX_BODY:
-        raise BadRequest(413)
+        raise EmulatorBadRequest(413)
     return length
 
 
@@ -634,7 +627,7 @@ class _Connection(asyncio.Protocol):
         try:
             while self.transport is not None and self._next():
                 pass
-        except BadRequest as exc:
+        except EmulatorBadRequest as exc:
             self._fail(exc.status)
 
     def _next(self) -> bool:
@@ -644,7 +637,7 @@ class _Connection(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0 or end > MAX_HEAD:
                 if len(buf) > MAX_HEAD:
-                    raise BadRequest(431)
+                    raise EmulatorBadRequest(431)
                 self.buf = buf
                 return False
             self.pending = parse_head(buf[:end])
