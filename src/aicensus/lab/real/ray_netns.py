@@ -22,16 +22,21 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import ipaddress
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
+READY_FD_ENV = "AICENSUS_RAY_READY_FD"
+START_LOCK_NAME = "aicensus-ray-start.lock"
 SERVE_APP = """
 from ray import serve
 
@@ -58,14 +63,54 @@ def _inside(args: argparse.Namespace) -> int:
     head = [ray, "start", "--head", "--port", "6379", "--node-ip-address", INNER_HOST,
             "--dashboard-host", INNER_HOST, "--dashboard-port", "8265", "--num-cpus", "1",
             "--temp-dir", "/tmp/ray", "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
-    subprocess.run(head, check=True, stdout=sys.stderr)
+    _start_head(ray, head)
     if args.serve:
         subprocess.run([sys.executable, "-c", "import ray; ray.init(address='auto')\n" + SERVE_APP],
                        check=True, stdout=sys.stderr)  # fmt: skip
+    _say_ready()
     # PID 1 of the namespace: when it ends, so does every Ray process in it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         time.sleep(3600)
+
+
+def _start_head(ray: str, head: list[str], attempts: int = 3) -> None:
+    """`ray start` gives the raylet a fixed 30 s to register, which several heads starting
+    at once on two loaded cores can miss: stop what this namespace started and try again.
+    `ray stop` sees only this PID namespace's processes (/proc is mounted for it alone)."""
+    for attempt in range(1, attempts + 1):
+        if subprocess.run(head, stdout=sys.stderr).returncode == 0:
+            return
+        print(f"ray_netns: ray start failed (attempt {attempt} of {attempts})", file=sys.stderr)
+        subprocess.run([ray, "stop", "--force"], stdout=sys.stderr, stderr=sys.stderr)
+    raise SystemExit(f"ray_netns: ray start failed {attempts} times")
+
+
+def _say_ready() -> None:
+    """Tell the launcher outside that Ray (and Serve) finished starting: until then it closes
+    every connection, as Ray's dashboard answers before `ray start` is sure to succeed."""
+    fd = int(os.environ.get(READY_FD_ENV, "-1"))
+    if fd >= 0:
+        os.write(fd, b"ready\n")
+        os.close(fd)
+
+
+def _watch_ready(fd: int, ready: threading.Event, start_lock: int) -> None:
+    """Set `ready` when the namespace says so; free the start lock either way."""
+    try:
+        with os.fdopen(fd, "rb") as pipe:
+            if pipe.readline().strip() == b"ready":
+                ready.set()
+    finally:
+        os.close(start_lock)  # closing the file drops its flock
+
+
+def _take_start_lock() -> int:
+    """One Ray head starts at a time on this machine: three heads (a dozen processes each)
+    starting together on two cores miss `ray start`'s fixed 30 s registration deadline."""
+    fd = os.open(os.path.join(tempfile.gettempdir(), START_LOCK_NAME), os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
 
 
 def _setns_net(pid: int) -> None:
@@ -100,9 +145,12 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def _forward(
-    listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes]
+    listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes], ready: threading.Event
 ) -> None:
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if not ready.is_set():  # Ray still starting (or retrying): the health poll tries again
+            client_w.close()
+            return
         try:
             up_r, up_w = await asyncio.open_connection(INNER_HOST, inner_port)
         except OSError:  # Ray not up yet: the relay's health poll tries again
@@ -131,14 +179,22 @@ def _outside(args: argparse.Namespace) -> int:
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=args.token)
     inside = [sys.executable, "-m", "aicensus.lab.real.ray_netns", "--inside"]
     inside += ["--serve"] if args.serve else []
+    start_lock = _take_start_lock()
+    ready_r, ready_w = os.pipe()
+    env[READY_FD_ENV] = str(ready_w)
     child = subprocess.Popen(
-        ["unshare", "--net", "--pid", "--mount-proc", "--kill-child", *inside], env=env
+        ["unshare", "--net", "--pid", "--mount-proc", "--kill-child", *inside],
+        env=env,
+        pass_fds=(ready_w,),
     )
+    os.close(ready_w)
+    ready = threading.Event()
+    threading.Thread(target=_watch_ready, args=(ready_r, ready, start_lock), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _wait_for_namespace(child)
         _setns_net(child.pid)
-        asyncio.run(_forward(listener, args.inner_port, child))
+        asyncio.run(_forward(listener, args.inner_port, child, ready))
     except KeyboardInterrupt:
         pass
     finally:
