@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import glob
 import ipaddress
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +39,7 @@ CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
 READY_FD_ENV = "AICENSUS_RAY_READY_FD"
 START_LOCK_NAME = "aicensus-ray-start.lock"
+SESSION_PREFIX = "aicensus-ray-session-"
 SERVE_APP = """
 from ray import serve
 
@@ -55,18 +58,22 @@ serve.run(Echo.bind(), name="echo_app", route_prefix="/echo", blocking=False)
 def _inside(args: argparse.Namespace) -> int:
     """Runs as PID 1 of the new namespaces: loopback up, Ray head, optionally Serve."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    # Ray's session files (/tmp/ray) on a tmpfs of this mount namespace: they vanish with it,
-    # and the host's /tmp, other Rays' included, stays out of reach.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", "/tmp"], check=True)
-    os.chdir("/tmp")  # the old cwd may lie under the hidden /tmp: getcwd() would fail in Ray
+    # Ray's session files on a tmpfs of this mount namespace, over a directory of our own: they
+    # vanish with it, and no other Ray's /tmp/ray is read or written. Not over all of /tmp: the
+    # checkout, and so this Python, may live there.
+    session = args.session_dir
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", session], check=True)
+    os.chdir(session)
+    temp_dir = os.path.join(session, "ray")
+    os.environ["RAY_TMPDIR"] = temp_dir  # Ray's helpers read it, not --temp-dir
     ray = os.path.join(os.path.dirname(sys.executable), "ray")
     head = [ray, "start", "--head", "--port", "6379", "--node-ip-address", INNER_HOST,
             "--dashboard-host", INNER_HOST, "--dashboard-port", "8265", "--num-cpus", "1",
-            "--temp-dir", "/tmp/ray", "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
+            "--temp-dir", temp_dir, "--disable-usage-stats", "--include-dashboard", "true"]  # fmt: skip
     _start_head(ray, head)
     if args.serve:
-        subprocess.run([sys.executable, "-c", "import ray; ray.init(address='auto')\n" + SERVE_APP],
-                       check=True, stdout=sys.stderr)  # fmt: skip
+        deploy = f"import ray; ray.init(address='{INNER_HOST}:6379')\n" + SERVE_APP
+        subprocess.run([sys.executable, "-c", deploy], check=True, stdout=sys.stderr)
     _say_ready()
     # PID 1 of the namespace: when it ends, so does every Ray process in it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -111,6 +118,16 @@ def _take_start_lock() -> int:
     fd = os.open(os.path.join(tempfile.gettempdir(), START_LOCK_NAME), os.O_CREAT | os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
+
+
+def _sweep_sessions() -> None:
+    """Remove the session directories of launchers that were killed before they could. A live
+    launcher's directory looks empty from here too (its tmpfs is inside), so only those whose
+    launcher pid is gone go: removing a live one would unmount its Ray's files."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), SESSION_PREFIX + "*-*")):
+        pid = os.path.basename(path)[len(SESSION_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _setns_net(pid: int) -> None:
@@ -179,6 +196,9 @@ def _outside(args: argparse.Namespace) -> int:
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=args.token)
     inside = [sys.executable, "-m", "aicensus.lab.real.ray_netns", "--inside"]
     inside += ["--serve"] if args.serve else []
+    _sweep_sessions()
+    session = tempfile.mkdtemp(prefix=f"{SESSION_PREFIX}{os.getpid()}-")
+    inside += ["--session-dir", session]
     start_lock = _take_start_lock()
     ready_r, ready_w = os.pipe()
     env[READY_FD_ENV] = str(ready_w)
@@ -200,7 +220,8 @@ def _outside(args: argparse.Namespace) -> int:
     finally:
         child.kill()  # --kill-child: the namespace's init gets SIGKILL, and all of Ray with it
         with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(10)
+            child.wait(3)  # the lab's stop sends SIGKILL after 5 s
+        shutil.rmtree(session, ignore_errors=True)  # empty on the host: the tmpfs was inside
     return 0
 
 
@@ -212,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="", help="RAY_AUTH_MODE=token with this token")
     parser.add_argument("--serve", action="store_true", help="deploy a tiny Serve application")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--session-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return _inside(args) if args.inside else _outside(args)
 
