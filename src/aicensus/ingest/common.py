@@ -224,6 +224,34 @@ def skip(part: Recorded, why: str) -> None:
     part.skipped[why] = part.skipped.get(why, 0) + 1
 
 
+def record_of_items(
+    number: int,
+    value: object,
+    items_of: Callable[[object], list[object]],
+    service_of: Callable[[object], RecordedService | None],
+    skipped_as: Callable[[object], str],
+) -> Recorded:
+    """One line (or array element) holding several banners: each a service, a skipped count
+    (`skipped_as` names it, e.g. "udp banners") or a bad record; a bad line is one bad record."""
+    part = Recorded(services=[], records=1)
+    try:
+        items = items_of(value)
+    except RecordError as exc:
+        part.bad.append(BadRecord(line=number, reason=reason(exc)))
+        return part
+    for item in items:
+        try:
+            recorded = service_of(item)
+        except RecordError as exc:
+            part.bad.append(BadRecord(line=number, reason=reason(exc)))
+            continue
+        if recorded is None:
+            skip(part, skipped_as(item))
+        else:
+            part.services.append(recorded)
+    return part
+
+
 def check_ip(value: object) -> str:
     if not isinstance(value, str):
         raise RecordError("no IP address")

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from aicensus.ingest.censys import ollama_claim
 from aicensus.ingest.common import (
-    BadRecord,
     Recorded,
     RecordError,
     check_ip,
@@ -36,8 +35,7 @@ from aicensus.ingest.common import (
     exchange_from_raw_http,
     iter_json_file,
     merged,
-    reason,
-    skip,
+    record_of_items,
 )
 from aicensus.records import Evidence, RecordedService, ScanStatus, Target
 
@@ -120,21 +118,9 @@ def _banners(value: object) -> list[object]:
 
 
 def _record(number: int, value: object) -> Recorded:
-    part = Recorded(services=[], records=1)
-    try:
-        banners = _banners(value)
-    except RecordError as exc:
-        part.bad.append(BadRecord(line=number, reason=reason(exc)))
-        return part
-    for banner in banners:
-        try:
-            recorded = _service(banner)
-        except RecordError as exc:
-            part.bad.append(BadRecord(line=number, reason=reason(exc)))
-            continue
-        if recorded is None:
-            transport = banner.get("transport") if isinstance(banner, dict) else None
-            skip(part, f"{str(transport or 'non-tcp').lower()} banners")
-        else:
-            part.services.append(recorded)
-    return part
+    return record_of_items(number, value, _banners, _service, _skipped_as)
+
+
+def _skipped_as(banner: object) -> str:
+    transport = banner.get("transport") if isinstance(banner, dict) else None
+    return f"{str(transport or 'non-tcp').lower()} banners"

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aicensus.ingest.common import (
-    BadRecord,
     Recorded,
     RecordError,
     check_ip,
@@ -34,8 +33,7 @@ from aicensus.ingest.common import (
     exchange_from_raw_http,
     iter_json_file,
     merged,
-    reason,
-    skip,
+    record_of_items,
 )
 from aicensus.records import Evidence, RecordedService, ScanStatus, Target
 
@@ -85,24 +83,12 @@ def _records(value: object) -> list[object]:
 
 
 def _record(number: int, value: object) -> Recorded:
-    part = Recorded(services=[], records=1)
-    try:
-        found = _records(value)
-    except RecordError as exc:
-        part.bad.append(BadRecord(line=number, reason=reason(exc)))
-        return part
-    for record in found:
-        try:
-            recorded = _service(record)
-        except RecordError as exc:
-            part.bad.append(BadRecord(line=number, reason=reason(exc)))
-            continue
-        if recorded is None:
-            protocol = record.get("protocol") if isinstance(record, dict) else None
-            skip(part, f"{str(protocol).lower()} records")
-        else:
-            part.services.append(recorded)
-    return part
+    return record_of_items(number, value, _records, _service, _skipped_as)
+
+
+def _skipped_as(record: object) -> str:
+    protocol = record.get("protocol") if isinstance(record, dict) else None
+    return f"{str(protocol).lower()} records"
 
 
 def records(path: str | Path) -> Iterator[Recorded]:
