@@ -5,7 +5,6 @@ planned target once, the same identifications."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from aicensus.lab.dask_cluster import LoopbackCluster
 from aicensus.lab.processes import free_port
 from aicensus.records import ScanStatus, ServiceObservation, Target
 from aicensus.store import Store
+from tests.support.lab import spawn_emulator
 
 EMULATED = "127.24.0.0/25"
 SILENT = "127.25.0.0/27"  # nothing listens: refused
@@ -37,20 +37,8 @@ CONFIG = EngineConfig(concurrency=16)
 @pytest.fixture(scope="module")
 def emulator_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp = tmp_path_factory.mktemp("emulator")
-    ready = tmp / "ready.json"
-    argv = [sys.executable, "-m", "aicensus.lab.emulators.ollama", "--cidr", EMULATED]
-    argv += ["--port", "0", "--ready-file", str(ready), "--quiet"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "emulator not ready"
-            time.sleep(0.05)
-        time.sleep(0.1)
-        yield int(json.loads(ready.read_text())["port"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with spawn_emulator(tmp, "--cidr", EMULATED, addresses=(), timeout=60) as emulator:
+        yield emulator.port
 
 
 @pytest.fixture(scope="module")

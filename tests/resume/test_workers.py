@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from aicensus.engine.config import EngineConfig
 from aicensus.records import ServiceObservation
 from aicensus.store import Store
 from aicensus.workers import share_of, worker_config
+from tests.support.lab import spawn_emulator
 
 EMULATED = "127.22.0.0/25"
 SILENT = "127.23.0.0/26"  # nothing listens: refused
@@ -26,20 +26,8 @@ EXCLUDED = "127.22.0.0/28"
 @pytest.fixture(scope="module")
 def emulator_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp = tmp_path_factory.mktemp("emulator")
-    ready = tmp / "ready.json"
-    argv = [sys.executable, "-m", "aicensus.lab.emulators.ollama", "--cidr", EMULATED]
-    argv += ["--port", "0", "--ready-file", str(ready), "--quiet"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "emulator not ready"
-            time.sleep(0.05)
-        time.sleep(0.1)
-        yield int(json.loads(ready.read_text())["port"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with spawn_emulator(tmp, "--cidr", EMULATED, addresses=(), timeout=60) as emulator:
+        yield emulator.port
 
 
 def rows(observations: list[ServiceObservation]) -> set[tuple]:
