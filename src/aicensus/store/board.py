@@ -14,13 +14,13 @@ import contextlib
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import msgspec
 
+from aicensus.store.dashboard import ServiceRow
 from aicensus.store.db import Store, apply_limits, mapped_errors
 from aicensus.store.longitudinal import _connection
 from aicensus.store.summary import SERVICE_COLUMNS, Summary, empty_relation
@@ -60,23 +60,9 @@ def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-class BoardRow(msgspec.Struct, kw_only=True, frozen=True):
-    """One service as the services table shows it."""
+class BoardRow(ServiceRow, kw_only=True, frozen=True):
+    """One service as the services table shows it: its summary row and where it is."""
 
-    ip: str
-    port: int
-    scheme: str | None
-    product: str | None
-    version: str | None
-    auth: str | None
-    obs_id: int
-    scan_id: int
-    observations: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    models: int
-    developers: tuple[str, ...]
-    developer_countries: tuple[str, ...]
     country: str | None
     as_key: str | None
     org: str | None
