@@ -91,7 +91,7 @@ class RequestRecorder:
         self.log.flush()
 
 
-async def _pipe(
+async def pipe(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, recorder: RequestRecorder | None
 ) -> None:
     try:
@@ -120,7 +120,7 @@ async def serve(
             client_w.close()
             return
         recorder = RequestRecorder(log, peer)
-        await asyncio.gather(_pipe(client_r, up_w, recorder), _pipe(up_r, client_w, None))
+        await asyncio.gather(pipe(client_r, up_w, recorder), pipe(up_r, client_w, None))
 
     server = await asyncio.start_server(handle, listen[0], listen[1], backlog=1024)
     async with server:

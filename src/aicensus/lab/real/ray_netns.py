@@ -35,6 +35,8 @@ import tempfile
 import threading
 import time
 
+from aicensus.lab.relay import pipe
+
 CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
 READY_FD_ENV = "AICENSUS_RAY_READY_FD"
@@ -150,17 +152,6 @@ def _wait_for_namespace(child: subprocess.Popen[bytes]) -> None:
     raise SystemExit("ray_netns: the child never entered a network namespace of its own")
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        writer.close()
-
-
 async def _forward(
     listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes], ready: threading.Event
 ) -> None:
@@ -173,7 +164,7 @@ async def _forward(
         except OSError:  # Ray not up yet: the relay's health poll tries again
             client_w.close()
             return
-        await asyncio.gather(_pipe(client_r, up_w), _pipe(up_r, client_w))
+        await asyncio.gather(pipe(client_r, up_w, None), pipe(up_r, client_w, None))
 
     server = await asyncio.start_server(handle, sock=listener)
     async with server:
