@@ -190,7 +190,7 @@ def _check_partial(buf: bytearray) -> None:
 
 def parse_head(raw: bytes) -> Head:
     """A complete head (without its blank line). Undecodable bytes become U+FFFD."""
-    lines = raw.decode("utf-8", "replace").split("\n")
+    lines = raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
     if len(lines) - 1 > MAX_HEADERS:
         raise HttpProtocolError(f"Too many headers (over {MAX_HEADERS})")
     head = Head()
@@ -199,56 +199,61 @@ def parse_head(raw: bytes) -> Head:
         raise HttpProtocolError(f"Got more than {MAX_LINE} bytes when reading the status line")
     version, _, rest = status_line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in _VERSIONS or len(code) != 3 or not code.isdigit():
         raise HttpProtocolError(f"Invalid status line: {status_line[:80]!r}")
     head.version, head.status, head.reason = version, int(code), reason
     headers = head.headers
-    lengths: set[str] = set()
+    length: str | None = None
+    framed_by_te = False
+    keep_alive = False
     last = ""
     for line in lines[1:]:
-        line = line.rstrip("\r")
         if len(line) > MAX_LINE:
             raise HttpProtocolError(f"Got more than {MAX_LINE} bytes when reading a header line")
-        if line[:1] in (" ", "\t") and last:  # obsolete line folding: one space, as RFC 9112
-            headers[last] = f"{headers[last]} {line.strip()}"
-            continue
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
+        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
+            if line[:1] in (" ", "\t") and last:  # obsolete line folding: one space (RFC 9112)
+                headers[last] = f"{headers[last]} {line.strip()}"
+                continue
             raise HttpProtocolError(f"Invalid header line: {line[:80]!r}")
-        value = value.strip(" \t")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        value = value.strip(" \t\r")
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
         last = name
         lower = name.lower()
-        if lower == "content-length":
-            lengths.update(v.strip() for v in value.split(","))
-        elif lower == "transfer-encoding":
-            head.chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
-            if not head.chunked:
-                head.close = True  # framed by the end of the connection
-        elif lower == "connection":
-            head.close = head.close or "close" in value.lower()
-        elif lower == "content-encoding":
-            head.encoding = value.strip().lower()
-    if version == "HTTP/1.0" and "keep-alive" not in _value(headers, "connection").lower():
+        if lower in _FRAMING:
+            if lower == "content-length":
+                if length is not None and length != value:
+                    length = f"{length},{value}"
+                else:
+                    length = value
+            elif lower == "transfer-encoding":
+                framed_by_te = True
+                head.chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
+            elif lower == "connection":
+                lowered = value.lower()
+                head.close = head.close or "close" in lowered
+                keep_alive = keep_alive or "keep-alive" in lowered
+            else:
+                head.encoding = value.strip().lower()
+    if framed_by_te:
+        # Not chunked: framed by the end of the connection. With a Content-Length beside
+        # it (a smuggling shape): the connection is trusted for nothing more either.
+        head.close = head.close or not head.chunked or length is not None
+    elif length is not None:
+        values = {v.strip() for v in length.split(",")}
+        if len(values) != 1 or not all(v.isdigit() for v in values):
+            raise HttpProtocolError(f"Invalid Content-Length: {sorted(values)[:4]}")
+        head.length = int(values.pop())
+    if version == "HTTP/1.0" and not keep_alive:
         head.close = True
-    if lengths and not head.chunked and "transfer-encoding" not in _lower_names(headers):
-        if len(lengths) != 1 or not all(v.isdigit() for v in lengths):
-            raise HttpProtocolError(f"Invalid Content-Length: {sorted(lengths)[:4]}")
-        head.length = int(next(iter(lengths)))
-    elif lengths:
-        head.close = True  # Transfer-Encoding and Content-Length: trust neither for reuse
     return head
 
 
-def _value(headers: dict[str, str], lower: str) -> str:
-    for name, value in headers.items():
-        if name.lower() == lower:
-            return value
-    return ""
-
-
-def _lower_names(headers: dict[str, str]) -> set[str]:
-    return {name.lower() for name in headers}
+_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
 
 
 class Body:
