@@ -99,7 +99,13 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 def chunked(*chunks: bytes, trailer: bytes = b"") -> bytes:
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
-    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body + b"0\r\n" + trailer + b"\r\n"
+    return (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + body
+        + b"0\r\n"
+        + trailer
+        + b"\r\n"
+    )
 
 
 def test_keep_alive_reuses_one_connection_and_never_pipelines() -> None:
@@ -291,7 +297,7 @@ def test_a_silent_server_times_out_at_the_read_timeout() -> None:
 
 
 def test_parse_head_decodes_bad_bytes_as_replacement_characters() -> None:
-    head = parse_head(b"HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm=\"\xff\xfe\"")
+    head = parse_head(b'HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm="\xff\xfe"')
     assert head.status == 401 and head.headers["WWW-Authenticate"] == 'Basic realm="\ufffd\ufffd"'
     with pytest.raises(HttpProtocolError):
         parse_head(b"HTTP/2 200 OK")

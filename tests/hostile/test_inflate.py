@@ -92,9 +92,7 @@ def test_bombs_inflate_to_the_cap_and_no_further(
 
 
 @pytest.mark.parametrize("path", sorted(ENCODED))
-def test_compressed_bodies_read_as_sent(
-    farm: tuple[int, dict[str, str]], path: str
-) -> None:
+def test_compressed_bodies_read_as_sent(farm: tuple[int, dict[str, str]], path: str) -> None:
     port, address = farm
     exchange, _ = fetch(address["compressed"], port, path, 1024 * 1024)
     assert exchange.error is None and not exchange.truncated

@@ -225,10 +225,8 @@ def parse_head(raw: bytes) -> Head:
         lower = name.lower()
         if lower in _FRAMING:
             if lower == "content-length":
-                if length is not None and length != value:
-                    length = f"{length},{value}"
-                else:
-                    length = value
+                same = length is None or length == value
+                length = value if same else f"{length},{value}"
             elif lower == "transfer-encoding":
                 framed_by_te = True
                 head.chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
