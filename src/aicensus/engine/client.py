@@ -234,9 +234,11 @@ class HttpClient:
                 raise ValueError("a request header holds a line break")
         if body is None:
             return f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{block}\r\n".encode()
+        typed = any(name.lower() == "content-type" for name, _ in headers)
+        kind = "" if typed else "Content-Type: application/json\r\n"  # unless the probe's own
         return (
-            f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{block}"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{block}{kind}"
+            f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
     async def _exchange(
