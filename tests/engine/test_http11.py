@@ -32,6 +32,7 @@ class Scripted:
     connections: int = 0
     requests: list[tuple[int, str, str]] = field(default_factory=list)  # (connection, method, path)
     early: list[bytes] = field(default_factory=list)  # bytes already there before an answer
+    heads: list[str] = field(default_factory=list)  # each request's head as received
     open_now: int = 0
     open_max: int = 0
 
@@ -47,6 +48,7 @@ class Scripted:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 method, path, _ = head.decode().split(" ", 2)
+                self.heads.append(head.decode())
                 length = [ln for ln in head.decode().split("\r\n")
                           if ln.lower().startswith("content-length:")]  # fmt: skip
                 if length:
@@ -71,6 +73,7 @@ def run(
     probes: list[ProbeRequest],
     *,
     concurrent: bool = False,
+    product: str | None = None,
     **config: object,
 ) -> list[Exchange]:
     async def go() -> list[Exchange]:
@@ -85,7 +88,10 @@ def run(
                             *(client.fetch("127.0.0.1", port, "http", p) for p in probes)
                         )
                     )
-                return [await client.fetch("127.0.0.1", port, "http", p) for p in probes]
+                return [
+                    await client.fetch("127.0.0.1", port, "http", p, product=product)
+                    for p in probes
+                ]
         finally:
             srv.close()
             await srv.wait_closed()
@@ -301,3 +307,16 @@ def test_parse_head_decodes_bad_bytes_as_replacement_characters() -> None:
     assert head.status == 401 and head.headers["WWW-Authenticate"] == 'Basic realm="\ufffd\ufffd"'
     with pytest.raises(HttpProtocolError):
         parse_head(b"HTTP/2 200 OK")
+
+
+def test_the_request_head_names_the_tool_and_types_a_body_once() -> None:
+    server = Scripted(lambda _m, _p: OK)
+    own = ProbeRequest("POST", "/api/show", json_body={"name": "m"},
+                       headers=(("content-type", "application/json"), ("Accept", "x/y")))  # fmt: skip
+    run(server, [ProbeRequest("POST", "/api/show", json_body={"name": "m"}), own],
+        user_agent="agent/1", product="ollama")  # fmt: skip
+    plain, typed = (h.lower() for h in server.heads)
+    assert plain.count("content-type: application/json") == 1
+    assert typed.count("content-type:") == 1 and typed.count("accept:") == 1
+    assert "accept: x/y" in typed and "user-agent: agent/1" in typed
+    assert "content-length: 13" in plain and plain.startswith("post /api/show http/1.1\r\nhost: ")
