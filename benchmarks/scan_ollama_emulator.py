@@ -135,7 +135,7 @@ def main() -> None:
         print(f"one host's requests:      {[f'{e.method} {e.path}' for e in results[0].request_log]}")
     print(f"scanner peak RSS:         {peak_mib:.0f} MiB")
     print(f"emulator peak RSS:        {emulator_rss:.0f} MiB")
-    if args.workers == 1:  # counted in this process: the workers' own are not seen here
+    if args.workers == 1 and opened[0] >= 0:  # counted in this process, not in workers
         print(f"connections per host:     {opened[0] / max(1, summary.targets):.2f}")
     print(f"cpu count:                {os.cpu_count()}")
 
@@ -145,7 +145,9 @@ def _count_connections() -> list[int]:
     from aicensus.engine.client import HttpClient
 
     opened = [0]
-    connect = HttpClient._connect
+    connect = getattr(HttpClient, "_connect", None)
+    if connect is None:  # an older engine (aiohttp's connector): not counted
+        return [-1]
 
     async def counted(self: HttpClient, endpoint: Any) -> Any:
         opened[0] += 1
