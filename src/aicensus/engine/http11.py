@@ -41,6 +41,8 @@ class Connection(asyncio.Protocol):
         self.lost: BaseException | None = None  # what connection_lost reported
         self.endpoint: tuple[str, int, str, str | None] = ("", 0, "", None)
         self.idle_since = 0.0
+        self.deadline = float("inf")  # loop time by which the current request must end
+        self.wait_until = float("inf")  # loop time by which the current wait must end
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
 
@@ -94,14 +96,24 @@ class Connection(asyncio.Protocol):
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
+        now = self.loop.time()
+        if now >= self.deadline:  # a peer that trickles still ends at the request's deadline
+            raise TimeoutError("request deadline")
         waiter = self.loop.create_future()
         self._waiter = waiter
-        timer = self.loop.call_later(self.read_timeout, _time_out, waiter)
+        self.wait_until = min(now + self.read_timeout, self.deadline)
         try:
-            await waiter
+            await waiter  # woken by data, the end, or the client's clock (check_wait)
         finally:
-            timer.cancel()
             self._waiter = None
+
+    def check_wait(self, now: float) -> None:
+        """Called by the client's clock: a wait past its limit ends in TimeoutError. (One
+        clock for every connection instead of a timer per wait: ~3 % of the scanner's CPU.)"""
+        waiter = self._waiter
+        if waiter is not None and now >= self.wait_until and not waiter.done():
+            self._waiter = None
+            waiter.set_exception(TimeoutError("read timeout"))
 
     def close(self) -> None:
         if self.transport is not None:
@@ -115,11 +127,6 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
         self.eof = True
         self.buf.clear()
-
-
-def _time_out(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError("read timeout"))
 
 
 class Head:
