@@ -149,9 +149,9 @@ def _count_connections() -> list[int]:
     if connect is None:  # an older engine (aiohttp's connector): not counted
         return [-1]
 
-    async def counted(self: HttpClient, endpoint: Any) -> Any:
+    async def counted(self: HttpClient, *args: Any) -> Any:
         opened[0] += 1
-        return await connect(self, endpoint)
+        return await connect(self, *args)
 
     HttpClient._connect = counted  # type: ignore[method-assign]
     return opened
