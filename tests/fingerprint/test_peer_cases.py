@@ -60,6 +60,9 @@ def test_cases_are_well_formed() -> None:
             assert len(case.get("why", "")) > 40, case["name"]
     # The item-7 set: the 25 AI products the peer's positive tests name, each with one case.
     assert len({c["ai_product"] for _, c in CASES if c.get("ai_product")}) == 25
+    # The item-7 figure: AI products some case must identify (the rest say why not, above).
+    named = {c["ai_product"] for _, c in CASES if c.get("ai_product") and c["expect"]}
+    assert len(named) == 16, sorted(named)
 
 
 @pytest.mark.parametrize(("peer", "case"), CASES, ids=[f"{p}:{c['name']}" for p, c in CASES])
