@@ -325,7 +325,9 @@ def _norm(text: str) -> str:
 
 def cna_names(slug: str, spec: dict) -> set[str]:
     """The `cna.affected[].product` spellings that are the product itself (not a component)."""
-    return {_norm(w) for w in [slug, *spec.get("aig", []), *_words(slug, spec), *spec.get("cna", [])]}
+    return {
+        _norm(w) for w in [slug, *spec.get("aig", []), *_words(slug, spec), *spec.get("cna", [])]
+    }
 
 
 def cna_product(rec: dict, products: dict) -> tuple[str | None, list[dict]]:
@@ -360,7 +362,9 @@ def cna_events(ver: dict) -> tuple[list[dict], list[str], bool] | None:
     return None  # one version alone: the CNA says nothing of the others
 
 
-def cna_affected(hits: list[dict], pkg: dict, scheme_ok: Callable[[str], bool]) -> tuple[dict | None, str]:
+def cna_affected(
+    hits: list[dict], pkg: dict, scheme_ok: Callable[[str], bool]
+) -> tuple[dict | None, str]:
     """The OSV affected entry of a CNA's ranges, or (None, why not)."""
     ranges, versions = [], []
     for entry in hits:
@@ -405,6 +409,7 @@ def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], d
         if aff is None:
             unusable[rec["id"]] = {"product": slug, "source": src, "why": why}
             continue
+        unusable.setdefault(rec["id"], {"product": slug, "source": src, "moved": True})
         ghsa = str(rec.get("advisory") or "")
         osv = {
             "schema_version": SCHEMA,
@@ -431,8 +436,10 @@ def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], d
 
 
 def _comparable(spec: dict) -> Callable[[str], bool]:
+    """A bound the product's versions can be ordered against (not a commit hash, not another
+    numbering the product's `boundary` rules out)."""
     boundary = spec.get("boundary")
-    return lambda v: bool(re.match(boundary, v)) if boundary else True
+    return lambda v: _key(spec, v) is not None and (not boundary or bool(re.match(boundary, v)))
 
 
 def _key(spec: dict, text: str) -> Any:
@@ -461,21 +468,29 @@ def read_cve(path: str) -> list[dict]:
     return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line]
 
 
-def confirm_by_cve(records: list[dict], unusable: dict[str, dict]) -> int:
+def confirm_by_cve(records: list[dict], unusable: dict[str, dict]) -> tuple[list[dict], int, int]:
     """An aggregator record whose CVE record exists but gives no usable range keeps its range
-    (still unconfirmed) and names the CVE record and why its range could not be used."""
-    n = 0
+    (still unconfirmed) and names the CVE record and why its range could not be used; one the
+    CNA files under another bundled product (ComfyUI-Manager, not ComfyUI) is left out.
+    (records kept, records noted, records left out)"""
+    n = moved = 0
+    kept = []
     for rec in records:
         meta = rec["database_specific"]["aicensus"]
         found = unusable.get(rec["id"])
         if meta["source_kind"] != "aig" or not found:
+            kept.append(rec)
             continue
         if found.get("product") not in (None, meta["product"]):
+            moved += 1
+            continue
+        kept.append(rec)
+        if found.get("moved"):
             continue
         meta.setdefault("also_in", []).append(found["source"])
         meta["cve_record_note"] = f"CVE record read; range not used: {found['why']}"
         n += 1
-    return n
+    return kept, n, moved
 
 
 # ---------------------------------------------------------------- aggregator (AI-Infra-Guard)
@@ -683,8 +698,10 @@ def merge(records: list[tuple[str, dict]]) -> list[dict]:
         for key in ("note", "remediation", "severity_label"):
             if theirs.get(key) and not mine.get(key):
                 mine[key] = theirs[key]
-        if _open_ended(match) and theirs["source_kind"] == "handkept" and (
-            theirs["confidence"] == "reviewed" and not _open_ended(rec)
+        if (
+            _open_ended(match)
+            and theirs["source_kind"] == "handkept"
+            and (theirs["confidence"] == "reviewed" and not _open_ended(rec))
         ):
             # The record names no fix; the hand-kept entry found it in the upstream history.
             pkg = match["affected"][0]["package"] if match["affected"] else None
@@ -775,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     cve_raw = read_cve(args.cve)
     cve_records, cve_unusable = from_cve(cve_raw, products)
     records = merge(raw + ghsa_records + cve_records + aig_records)
-    cve_confirmed_only = confirm_by_cve(records, cve_unusable)
+    records, cve_confirmed_only, cve_moved = confirm_by_cve(records, cve_unusable)
     kev_version, kev_released = add_kev(records, kev)
     records.sort(key=lambda r: (r["database_specific"]["aicensus"]["product"], r["id"]))
     out = Path(args.out)
@@ -823,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
         "cve_records_read": len(cve_raw),
         "cve_ranges_used": len(cve_records),
         "cve_record_only": cve_confirmed_only,
+        "aggregator_filed_under_another_product": cve_moved,
         "unconfirmed_by_product": _unconfirmed(records),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
