@@ -7,7 +7,7 @@ Sources (each a local git checkout; every record keeps its repo, path and commit
   --aig     Tencent/AI-Infra-Guard data/vuln_en/<c>/*.yaml  aggregator: CVE, CVSS vector, a
             version rule; converted to OSV, kept only when the record names the product, and its
             ranges reported as unconfirmed
-  --ghsa    GitHub reviewed advisories (GHSA: npm, pip, Go, Rust), in GitHub's own JSON shape as
+  --ghsa    GitHub reviewed advisories (GHSA: npm, pip, Go, Rust, Maven), in GitHub's own JSON shape as
             aquasecurity/vuln-list keeps them under ghsa/<ecosystem>/<package>/GHSA-*.json: a snapshot
             in JSON lines (scripts/advisories/ghsa_vuln_list.jsonl, one record a line with its path and
             commit) or a directory laid out like vuln-list (then --ghsa-commit names its commit);
@@ -192,7 +192,7 @@ def annotate(osv: dict, slug: str, kind: str, source: dict, confidence: str) -> 
 # ---------------------------------------------------------------- GitHub reviewed advisories
 
 GHSA_REPO = "aquasecurity/vuln-list"
-_GHSA_ECO = {"NPM": "npm", "PIP": "PyPI", "GO": "Go", "RUST": "crates.io"}
+_GHSA_ECO = {"NPM": "npm", "PIP": "PyPI", "GO": "Go", "RUST": "crates.io", "MAVEN": "Maven"}
 _GHSA_CLAUSE = re.compile(r"^(<=|>=|<|>|=)\s*(\S+)$")
 _LABEL = {"CRITICAL": "critical", "HIGH": "high", "MODERATE": "medium", "LOW": "low"}
 
