@@ -135,6 +135,8 @@ def test_bundled_record_matches_its_source(entry: dict[str, Any]) -> None:
                 assert got == expected, (rule, version)
     elif entry["source"]["repo"] == "aquasecurity/vuln-list":
         _check_ghsa(adv, raw)
+    elif entry["source"]["repo"] == "CVEProject/cvelistV5":
+        _check_cve(adv, raw)
     else:  # an OSV source (PYSEC YAML or Go vulndb JSON)
         assert adv.id == raw["id"]
         assert set(raw.get("aliases") or []) <= set(adv.osv.aliases)
