@@ -135,6 +135,8 @@ def test_bundled_record_matches_its_source(entry: dict[str, Any]) -> None:
                 assert got == expected, (rule, version)
     elif entry["source"]["repo"] == "aquasecurity/vuln-list":
         _check_ghsa(adv, raw)
+    elif entry["source"]["repo"] == "CVEProject/cvelistV5":
+        _check_cve(adv, raw)
     else:  # an OSV source (PYSEC YAML or Go vulndb JSON)
         assert adv.id == raw["id"]
         assert set(raw.get("aliases") or []) <= set(adv.osv.aliases)
@@ -217,3 +219,88 @@ def test_withdrawn_github_advisories_are_left_out() -> None:
     assert withdrawn
     bundled = {i for advs in current_bundle().by_product.values() for a in advs for i in a.ids}
     assert not withdrawn & bundled
+
+
+# ---------------------------------------------------------------- CVE records (cvelistV5)
+
+CVE_SNAPSHOT = Path(__file__).parents[3] / "scripts" / "advisories" / "cvelist_v5.jsonl"
+
+
+def _cna_says(ver: dict[str, Any], version: str) -> bool | None:
+    """One CNA `versions[]` entry read literally (None: it says nothing comparable)."""
+    v = _key("pep440", version)
+    assert v is not None
+    text = str(ver.get("version") or "")
+    if _GH_CLAUSE.match(text.strip()):
+        return _github_says(text, version)
+    for key, op in (("lessThan", "<"), ("lessThanOrEqual", "<=")):
+        if key in ver:
+            upper = _key("pep440", str(ver[key]))
+            low = None if text.lower() in ("0", "unspecified", "*", "") else _key("pep440", text)
+            if upper is None:
+                return None
+            return (low is None or v >= low) and (v < upper if op == "<" else v <= upper)
+    return None
+
+
+def _check_cve(adv: Advisory, raw: dict[str, Any]) -> None:
+    assert adv.id == raw["id"]
+    assert adv.confidence == "reviewed"
+    assert adv.osv.summary == " ".join(str(raw.get("title") or raw.get("description")).split())
+    assert [r["url"] for r in adv.osv.references] == raw["references"]
+    if raw.get("advisory", "").startswith("GHSA-"):
+        assert raw["advisory"] in adv.osv.aliases
+    v3 = [v for v in raw["vectors"] if v.startswith("CVSS:3")]
+    if v3:
+        assert adv.vector == v3[0]
+    entries = [v for a in raw["affected"] for v in a["versions"] if v["status"] == "affected"]
+    probes = {"0.0.1", "9999.0"}
+    for ver in entries:
+        for value in [*_GH_CLAUSE.findall(str(ver["version"])),
+                      *[("", ver[k]) for k in ("lessThan", "lessThanOrEqual") if k in ver]]:  # fmt: skip
+            key = _key("pep440", value[1])
+            if key is None:
+                continue
+            rel = list(key.release)
+            probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
+            if rel[-1] > 0:
+                probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+    for probe in sorted(probes):
+        says = [_cna_says(v, probe) for v in entries]
+        if all(s is None for s in says):
+            continue
+        assert _bundle_says(adv, probe) == any(s for s in says if s), (entries, probe)
+
+
+def test_every_bundled_cve_record_matches_the_snapshot() -> None:
+    """Records whose range is the CNA's: id, summary, references, vector and range against the
+    committed cvelistV5 snapshot, the range read literally from the CNA's `versions`."""
+    by_source = {
+        (r["path"], r["commit"]): r
+        for r in (json.loads(line) for line in CVE_SNAPSHOT.read_text().splitlines() if line)
+    }
+    checked = 0
+    for advs in current_bundle().by_product.values():
+        for adv in advs:
+            if adv.source.get("repo") != "CVEProject/cvelistV5":
+                continue
+            _check_cve(adv, by_source[(adv.source["path"], adv.source["commit"])])
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_cve_record_without_a_usable_range_leaves_the_aggregator_range_unconfirmed() -> None:
+    """A CNA record that gives no range ("<= latest", one version, another product's numbering)
+    confirms the advisory but not the range: the record stays unconfirmed and says why."""
+    noted = [
+        a for advs in current_bundle().by_product.values() for a in advs
+        if "cve_record_note" in a.osv.database_specific["aicensus"]
+    ]  # fmt: skip
+    assert len(noted) >= 10
+    for adv in noted:
+        assert adv.confidence == "aggregator"
+        also = adv.osv.database_specific["aicensus"]["also_in"]
+        assert any(s["repo"] == "CVEProject/cvelistV5" for s in also)
+    react = [a for a in noted if a.id == "CVE-2025-55182"]
+    assert react and all("not the product" in a.osv.database_specific["aicensus"]["cve_record_note"]
+                         for a in react)  # fmt: skip
