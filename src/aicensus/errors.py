@@ -99,7 +99,7 @@ class ReadOnlyViolation(AicensusError):
 
 
 class ExcludedAddress(AicensusError, OSError):
-    """Raised by the socket factory: aiohttp and asyncio treat it as a failed connection."""
+    """Raised by the socket factory (engine/guard.py): a connection that is never made."""
 
 
 class HttpProtocolError(AicensusError):
