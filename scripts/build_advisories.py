@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import itertools
 import json
 import re
 import subprocess
@@ -360,7 +361,10 @@ def cna_events(ver: dict) -> tuple[list[dict], list[str], bool] | None:
     ("< 1.4.3", ">= 1.2, < 1.4") in `version`; others use `lessThan`/`lessThanOrEqual`."""
     if ver.get("status") != "affected":
         return None
-    version = str(ver.get("version") or "").strip()
+    # GitHub's CNA sometimes keeps the advisory form's label: "Affected versions >= 1.0.0, ..."
+    version = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
     for key, kind in (("lessThan", "fixed"), ("lessThanOrEqual", "last_affected")):
         if key in ver:
             upper = str(ver[key]).strip()
@@ -420,7 +424,7 @@ def branch_ranges(ranges: list[dict], scheme_ok: Callable[[str], bool]) -> None:
     if len(open_below) < 2 or len({v for v, _ in open_below}) < len(open_below):
         return
     open_below.sort(key=lambda vr: vr[0])
-    for (prev, _), (cur, rng) in zip(open_below, open_below[1:], strict=False):
+    for (prev, _), (cur, rng) in itertools.pairwise(open_below):
         a, b = list(prev.release), list(cur.release)
         width = max(len(a), len(b), 3)
         a, b = a + [0] * (width - len(a)), b + [0] * (width - len(b))

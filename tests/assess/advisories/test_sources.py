@@ -8,6 +8,7 @@ around every boundary it names, evaluated here independently of the build script
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -230,7 +231,9 @@ def _cna_says(ver: dict[str, Any], version: str) -> bool | None:
     """One CNA `versions[]` entry read literally (None: it says nothing comparable)."""
     v = _key("pep440", version)
     assert v is not None
-    text = str(ver.get("version") or "")
+    text = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
     if _GH_CLAUSE.match(text.strip()):
         return _github_says(text, version)
     for key, op in (("lessThan", "<"), ("lessThanOrEqual", "<=")):
@@ -288,7 +291,7 @@ def _line_starts(entries: list[dict[str, Any]]) -> dict[int, Version]:
         return {}
     fixes.sort()
     starts = {}
-    for (prev, _), (cur, i) in zip(fixes, fixes[1:], strict=False):
+    for (prev, _), (cur, i) in itertools.pairwise(fixes):
         a, b = list(prev.release), list(cur.release)
         n = max(len(a), len(b), 3)
         a, b = a + [0] * (n - len(a)), b + [0] * (n - len(b))
