@@ -317,6 +317,10 @@ _NO_BOUND = {"", "*", "-", "n/a", "unspecified", "latest", "all"}  # not an uppe
 CNA_RANGE_REJECTED = {
     "CVE-2024-10252": "the CNA's '< 0.2.10' is dify-sandbox's numbering; its description says "
     "dify <= 0.9.1",
+    "CVE-2025-68664": "the CNA names langchain but gives langchain-core's numbering (its release "
+    "links are langchain-core==0.3.81 and ==1.2.5; langchain itself never shipped a 0.3.81)",
+    "CVE-2026-44843": "the CNA names langchain but '< 0.3.85' is langchain-core's numbering "
+    "(the load() it describes is langchain_core's; langchain's 0.3 line ended far below 0.3.85)",
     **{
         cve: "the CNA's '< 3.1.2' contradicts its own description ('Prior to 3.1.3 … fixed in "
         "3.1.3'), so 3.1.2 is undetermined"
