@@ -33,7 +33,8 @@ def seed_corpus() -> tuple[tuple[bytes, ...], tuple[tuple[str, str], ...]]:
     """(bodies, headers) from every built-in signature's cases."""
     bodies: list[bytes] = []
     headers: list[tuple[str, str]] = []
-    for entry in resources.files("aicensus.signatures").iterdir():
+    # Through the parent: importing the folder as a package would shadow aicensus.signatures().
+    for entry in (resources.files("aicensus") / "signatures").iterdir():
         if not entry.name.endswith(".yaml"):
             continue
         raw = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
