@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--dir", default="/tmp/aicensus-serve-bench")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="time only the pages whose URL contains TEXT (repeatable); "
+                        "skips the background and study phases")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=1, help="time each page this many times")
     args = parser.parse_args()
     if args.study:
         args.hosts, args.days = 175_000, 293
@@ -99,9 +103,11 @@ def main() -> None:
         f"/service?ip={ip}&port={port}", "/models",
         f"/model?name={models[0].name}" if models else "/model?name=x", "/scans",
     ]  # fmt: skip
+    if args.only:
+        pages = [u for u in pages if any(t in u for t in args.only)]
     print(f"{'page':52} {'cold':>8} {'warm':>8}  status        bytes   CPU cold, warm")
     worst = 0.0
-    for url in pages:
+    for url in [u for u in pages for _ in range(args.runs)]:
         app, client = _client(db)
         cold, _ = _get(client, url)
         warm, r = _get(client, url)
@@ -109,6 +115,9 @@ def main() -> None:
         print(f"{url[:52]:52} {cold:7.3f}s {warm:7.3f}s  {r.status_code}  {len(r.content):>11,}"
               f"   {CPU[-2]:.3f}s, {CPU[-1]:.3f}s")  # fmt: skip
         _stop(app)
+    if args.only:
+        print(f"slowest page, cold or warm: {worst:.3f} s")
+        return
     app, client = _client(db)
     started = time.perf_counter()
     client.get("/")
