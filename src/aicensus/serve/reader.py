@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from aicensus.assess import Finding, Severity, assess
+from aicensus.attribute.alternatives import top_alternatives
+from aicensus.attribute.diligence import model_card
 from aicensus.enrich import EmbeddedGeo, default_tiers, enrich
 from aicensus.errors import SnapshotReplaced, StoreLockedError
 from aicensus.store import Store
@@ -232,6 +234,7 @@ class Reader:
         try:
             self._pause()  # the page that read the snapshot is still being answered
             services = snap.board.keys()
+            self._warm(snap, services)
             snap.publish(geo=self._lookup({ip for ip, _, _ in services}), pending="findings")
             snap.publish(findings=self._assess(services, snap.stopped))
         except SnapshotReplaced:
@@ -242,6 +245,20 @@ class Reader:
             snap.publish(pending=f"findings (failed: {type(exc).__name__}: {exc})")
         finally:
             snap.done.set()
+
+    def _warm(self, snap: Snapshot, services: list[tuple[str, int, int]]) -> None:
+        """Load now what the service and model pages load once per process (the checks,
+        signatures and advisories; the model catalog), so that the first of them after the
+        dashboard starts does not: assess one service, make one model's card."""
+        if services:
+            for obs in self.read(functools.partial(board.observations_by_id,
+                                                   obs_ids=[services[0][2]])):  # fmt: skip
+                assess(obs)
+        self._pause()
+        if snap.models:
+            card = model_card(snap.models[0].name)
+            if card.country:
+                top_alternatives(card.name, exclude_countries=[card.country], n=5)
 
     def _lookup(self, ips: set[str]) -> dict[str, Geo]:
         todo = sorted(ips - self._geo.keys())

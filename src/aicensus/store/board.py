@@ -332,10 +332,10 @@ class Board:
         order = SORT_ORDERS.get(sort, SORT_ORDERS["address"])
         if kind == "csv":
             return self._export_csv(where, params, order)
-        fields = ", ".join(f'"{name}" := {expr}' for name, expr, _ in _EXPORT_FIELDS)
+        fields = ", ".join(f"'{name}', {expr}" for name, expr, _ in _EXPORT_FIELDS)
         with self._lock:
             found = self._con.execute(
-                f"SELECT to_json(struct_pack({fields})) FROM board {where} ORDER BY {order}",
+                f"SELECT json_object({fields}) FROM board {where} ORDER BY {order}",
                 params,
             ).fetchall()
         return _json_chunks(found), len(found)
