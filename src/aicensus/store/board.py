@@ -346,9 +346,8 @@ class Board:
         columns = ", ".join(
             f'{_csv_cell(expr, kind)} AS "{name}"' for name, expr, kind in _EXPORT_FIELDS
         )
-        directory = tempfile.TemporaryDirectory(prefix="aicensus-export-")
-        path = Path(directory.name) / "export.csv"
-        try:
+        with tempfile.TemporaryDirectory(prefix="aicensus-export-") as directory:
+            path = Path(directory) / "export.csv"
             with self._lock:
                 total = self._con.execute(f"SELECT count(*) FROM board {where}", params).fetchone()
                 self._con.execute(
@@ -356,14 +355,12 @@ class Board:
                     f"TO '{_quote(str(path))}' (FORMAT csv, HEADER true)",
                     params,
                 )
-        except BaseException:
-            directory.cleanup()
-            raise
-        return _file_chunks(directory, path), int(total[0]) if total else 0
+            body = path.read_bytes()  # bytes as written: no text decoded and encoded again
+        return _byte_chunks(body), int(total[0]) if total else 0
 
 
 _CHUNK_ROWS = 2_000  # JSON rows per chunk of a download
-_CHUNK_BYTES = 1 << 20  # CSV bytes per chunk
+_CHUNK_BYTES = 1 << 20  # CSV bytes per chunk of a download
 
 
 def _json_chunks(found: list[tuple[Any, ...]]) -> Iterator[bytes]:
@@ -372,14 +369,10 @@ def _json_chunks(found: list[tuple[Any, ...]]) -> Iterator[bytes]:
         yield lead + ",\n".join(r[0] for r in found[start : start + _CHUNK_ROWS]).encode()
 
 
-def _file_chunks(directory: tempfile.TemporaryDirectory[str], path: Path) -> Iterator[bytes]:
-    """The file's bytes, then the directory removed (also when the download stops early)."""
-    try:
-        with path.open("rb") as f:
-            while chunk := f.read(_CHUNK_BYTES):
-                yield chunk
-    finally:
-        directory.cleanup()
+def _byte_chunks(body: bytes) -> Iterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _CHUNK_BYTES):
+        yield bytes(view[start : start + _CHUNK_BYTES])
 
 
 # A text cell that a spreadsheet would run as a formula, with a leading quote.
