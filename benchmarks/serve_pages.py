@@ -13,9 +13,10 @@ store's snapshot itself, as the first page after a store change does), and *warm
 again; for a download, also the time until its first chunk. Host geography and findings are
 added by a background thread after the first page; how long they take is printed on its own
 line (pages answer meanwhile, saying so). The study page starts computing the study in a
-thread and answers at once; the time until its figures are ready is printed too. Aim: every page ≤ 1 s, cold and warm. Each request's CPU seconds (the
-process's, all threads) are printed too: on a machine shared with other jobs they say what the
-wall-clock times cannot. Not a test: the times depend on the machine.
+thread and answers at once; the time until its figures are ready is printed too. Aim: every
+page ≤ 1 s, cold and warm. Each request's CPU seconds (the process's, all threads) are printed
+too: on a machine shared with other jobs they say what the wall-clock times cannot. Not a
+test: the times depend on the machine. `--only TEXT --runs N` times only some pages, N times.
 """
 
 from __future__ import annotations
