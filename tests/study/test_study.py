@@ -368,6 +368,7 @@ def test_a_dataset_of_two_shards_with_the_same_refs_merges_each_row_once(tmp_pat
     (obs_a, models_a), (obs_b, models_b) = _counts(shard_a), _counts(shard_b)
     assert (result.observations, result.duplicates) == (obs_b, obs_a)
     assert _counts(merged) == (obs_a + obs_b, models_a + models_b)
+
     def rows(db: Path) -> list[tuple[object, ...]]:
         with Store.open(db, read_only=True) as store:
             return [(o.ip, o.port, o.observed_at, o.product, tuple(m.name for m in o.models))

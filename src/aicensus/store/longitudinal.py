@@ -541,13 +541,20 @@ def _merge(
     obs_cols = ", ".join(OBS_FIELDS)
     # once: one row per (shard, ref), a row repeated in the dataset a duplicate.
     observations = f"(SELECT * FROM {source('observations')}{_ONCE if once else ''})"
+    # Of rows with one key, the first shard's; in one shard (the usual case), the lowest ref:
+    # integers compared, not 7 million shard names twice (a quarter of this statement's CPU).
+    first, taken = (
+        (f"'{_quote(shard)}' AS shard, min(ref) AS ref", "ref")
+        if shard is not None
+        else ("min(shard) AS shard, arg_min(ref, shard) AS ref", "shard, ref")
+    )
     with transaction(con):
         # Narrow first: which (shard, ref) rows are new, and their new obs_id.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _aicensus_new AS
             SELECT nextval('obs_id_seq') AS obs_id, shard, ref FROM (
-                SELECT min(shard) AS shard, arg_min(ref, shard) AS ref, {KEY_COLUMNS}
-                FROM (SELECT shard, ref, {KEY_SELECT} FROM {observations})
+                SELECT {first}, {KEY_COLUMNS}
+                FROM (SELECT {taken}, {KEY_SELECT} FROM {observations})
                 GROUP BY ALL
             ) d
             ANTI JOIN (SELECT {KEY_SELECT} FROM observations) USING ({KEY_COLUMNS})"""
