@@ -359,8 +359,8 @@ class Board:
         return _byte_chunks(body), int(total[0]) if total else 0
 
 
-_CHUNK_ROWS = 2_000  # JSON rows per chunk of a download
-_CHUNK_BYTES = 1 << 20  # CSV bytes per chunk of a download
+_CHUNK_ROWS = 10_000  # JSON rows per chunk of a download (few chunks: each is a thread hop)
+_CHUNK_BYTES = 4 << 20  # CSV bytes per chunk of a download
 
 
 def _json_chunks(found: list[tuple[Any, ...]]) -> Iterator[bytes]:
