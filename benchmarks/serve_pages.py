@@ -10,12 +10,13 @@ every page in-process (Starlette's TestClient: no socket, nothing leaves the mac
 
 Each page is timed twice: *cold*, as the first request of a fresh dashboard (so it reads the
 store's snapshot itself, as the first page after a store change does), and *warm*, answered
-again. Host geography and findings are added by a background thread after the first page;
-how long they take is printed on its own line (pages answer meanwhile, saying so). The study
-page starts computing the study in a thread and answers at once; the time until its figures
-are ready is printed too. Aim: every page ≤ 1 s, cold and warm. Each request's CPU seconds (the
-process's, all threads) are printed too: on a machine shared with other jobs they say what the
-wall-clock times cannot. Not a test: the times depend on the machine.
+again; for a download, also the time until its first chunk. Host geography and findings are
+added by a background thread after the first page; how long they take is printed on its own
+line (pages answer meanwhile, saying so). The study page starts computing the study in a
+thread and answers at once; the time until its figures are ready is printed too. Aim: every
+page ≤ 1 s, cold and warm. Each request's CPU seconds (the process's, all threads) are printed
+too: on a machine shared with other jobs they say what the wall-clock times cannot. Not a
+test: the times depend on the machine. `--only TEXT --runs N` times only some pages, N times.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 
@@ -53,12 +55,20 @@ def _client(db: str, **options: Any) -> Any:
 
 def _get(client: Any, url: str) -> tuple[float, Any]:
     started, cpu = time.perf_counter(), time.process_time()
-    r = client.get(url)
+    first, chunks = None, []
+    with client.stream("GET", url) as r:
+        for chunk in r.iter_bytes():
+            first = first or time.perf_counter() - started
+            chunks.append(chunk)
     CPU.append(time.process_time() - cpu)
-    return time.perf_counter() - started, r
+    FIRST.append(first or time.perf_counter() - started)
+    body = b"".join(chunks)
+    answer = SimpleNamespace(status_code=r.status_code, content=body, text=body.decode())
+    return time.perf_counter() - started, answer
 
 
 CPU: list[float] = []  # the process's CPU seconds per request (all its threads)
+FIRST: list[float] = []  # seconds until the first chunk of the body (downloads come in chunks)
 
 
 def _stop(app: Any) -> None:
@@ -77,6 +87,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--dir", default="/tmp/aicensus-serve-bench")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="time only the pages whose URL contains TEXT (repeatable); "
+                        "skips the background and study phases")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=1, help="time each page this many times")
     args = parser.parse_args()
     if args.study:
         args.hosts, args.days = 175_000, 293
@@ -99,16 +113,26 @@ def main() -> None:
         f"/service?ip={ip}&port={port}", "/models",
         f"/model?name={models[0].name}" if models else "/model?name=x", "/scans",
     ]  # fmt: skip
+    if args.only:
+        pages = [u for u in pages if any(t in u for t in args.only)]
     print(f"{'page':52} {'cold':>8} {'warm':>8}  status        bytes   CPU cold, warm")
     worst = 0.0
-    for url in pages:
+    for url in [u for u in pages for _ in range(args.runs)]:
         app, client = _client(db)
         cold, _ = _get(client, url)
         warm, r = _get(client, url)
         worst = max(worst, cold, warm)
+        first = (
+            f"   first byte {FIRST[-2]:.3f}s, {FIRST[-1]:.3f}s"
+            if ".csv" in url or ".json" in url
+            else ""
+        )
         print(f"{url[:52]:52} {cold:7.3f}s {warm:7.3f}s  {r.status_code}  {len(r.content):>11,}"
-              f"   {CPU[-2]:.3f}s, {CPU[-1]:.3f}s")  # fmt: skip
+              f"   {CPU[-2]:.3f}s, {CPU[-1]:.3f}s{first}")  # fmt: skip
         _stop(app)
+    if args.only:
+        print(f"slowest page, cold or warm: {worst:.3f} s")
+        return
     app, client = _client(db)
     started = time.perf_counter()
     client.get("/")

@@ -390,3 +390,48 @@ def test_a_failing_study_is_a_message_not_a_page_that_computes_forever(
     text = TestClient(create_app(db, background=False), base_url=LOCAL).get("/study").text
     error = text.split('id="study-error">')[1].split("</p>")[0]
     assert error.startswith("the study failed: RuntimeError: no figure") and "\x1b" not in error
+
+
+def test_exports_stream_in_chunks_and_leave_no_file(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download comes in several chunks (JSON rows split across them, CSV bytes likewise)
+    that make up the same document; the CSV's temporary file is gone before the first."""
+    import tempfile
+
+    from aicensus.store import board
+
+    client = TestClient(create_app(db, background=False), base_url=LOCAL)
+    whole = json.loads(client.get("/services.json?sort=severity").text)
+    csv_whole = client.get("/services.csv?sort=severity").text
+    monkeypatch.setattr(board, "_CHUNK_ROWS", 7)
+    monkeypatch.setattr(board, "_CHUNK_BYTES", 100)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with client.stream("GET", "/services.json?sort=severity") as r:
+        chunks = list(r.iter_raw())
+    assert len(chunks) >= SERVICES // 7
+    assert json.loads(b"".join(chunks)) == whole and whole["count"] == SERVICES
+    with client.stream("GET", "/services.csv?sort=severity") as r:
+        chunks = list(r.iter_raw())
+    assert len(chunks) > 10 and b"".join(chunks).decode() == csv_whole
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_background_steps_aside_while_a_page_is_answered() -> None:
+    import threading
+
+    from aicensus.serve.reader import Pages
+
+    pages, waited = Pages(), threading.Event()
+
+    def background() -> None:
+        pages.wait_idle()
+        waited.set()
+
+    with pages.answering():
+        thread = threading.Thread(target=background)
+        thread.start()
+        assert not waited.wait(0.3)  # held while the page is answered
+    assert waited.wait(1)  # and let go as soon as it is
+    thread.join()
+    pages.wait_idle()  # no page: returns at once

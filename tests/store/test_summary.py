@@ -144,14 +144,14 @@ def test_board_filters_pages_and_exports(tmp_path: Path) -> None:
     assert b.host_countries() == {"DE": 1, "US": 1}
     assert b.severity_counts()["high"] == 1 and b.severity_counts()["critical"] == 0
     assert ("ollama", 3) in b.options()["product"]
-    text, count = b.export("csv", {"product": "ollama"})
-    table = list(csv.DictReader(io.StringIO(text)))
+    chunks, count = b.export("csv", {"product": "ollama"})
+    table = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
     assert count == len(table) == 3
     # A cell a spreadsheet would run as a formula is quoted (CSV injection).
     assert {r["ip"]: r["version"] for r in table}["5.6.7.8"] == "'=1+1"
     assert {r["ip"]: r["findings"] for r in table}["1.2.3.4"] == "AIC-X;AIC-Y"
-    doc, count = b.export("json", {"product": "ollama"})
-    services = json.loads(doc)
+    chunks, count = b.export("json", {"product": "ollama"})
+    services = json.loads(b"[" + b"".join(chunks) + b"]")
     assert len(services) == count == 3 and services[0]["developers"] == [
         "Alibaba",
         "DeepSeek",
@@ -168,8 +168,8 @@ def test_an_empty_store_has_an_empty_board(tmp_path: Path) -> None:
         b = Board.load(store)
         assert board.services(store) == [] and board.models_seen(store) == []
     assert b.count() == 0 and b.select({}) == ([], 0)
-    body, count = b.export("json", {})
-    assert count == 0 and json.loads(body or "[]") == []
+    chunks, count = b.export("json", {})
+    assert count == 0 and json.loads(b"[" + b"".join(chunks) + b"]") == []
 
 
 def test_observations_by_id_reads_them_whole(tmp_path: Path) -> None:

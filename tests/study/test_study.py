@@ -341,6 +341,43 @@ def test_export_and_merge_shards_without_duplicates(tmp_path: Path) -> None:
     assert any(o.request_log for o in back.values())
 
 
+def test_a_dataset_of_two_shards_with_the_same_refs_merges_each_row_once(tmp_path: Path) -> None:
+    """Two exports copied into one dataset: their refs (each store's obs_ids) overlap. When
+    every row of one shard is already stored, the other's new rows must still be joined on
+    (shard, ref), not on ref alone, or they would pick up the known shard's rows too."""
+    import shutil
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    synthesize(a, hosts=60, days=5, seed=1)
+    synthesize(b, hosts=50, days=5, seed=2)
+    shard_a, shard_b = tmp_path / "shard-a.duckdb", tmp_path / "shard-b.duckdb"
+    ingest_parquet(a, db=shard_a)
+    ingest_parquet(b, db=shard_b)
+    runner = CliRunner()
+    both = tmp_path / "both"
+    for shard, out in ((shard_a, "ea"), (shard_b, "eb")):
+        done = runner.invoke(export_group, ["parquet", str(tmp_path / out), "--db", str(shard)])
+        assert done.exit_code == 0, done.output
+        for f in (tmp_path / out).rglob("*.parquet"):
+            target = both / f.relative_to(tmp_path / out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, target.with_name(f"{out}-{f.name}"))
+    merged = tmp_path / "merged.duckdb"
+    ingest_parquet(tmp_path / "ea", db=merged)
+    result = ingest_parquet(both, db=merged)
+    (obs_a, models_a), (obs_b, models_b) = _counts(shard_a), _counts(shard_b)
+    assert (result.observations, result.duplicates) == (obs_b, obs_a)
+    assert _counts(merged) == (obs_a + obs_b, models_a + models_b)
+
+    def rows(db: Path) -> list[tuple[object, ...]]:
+        with Store.open(db, read_only=True) as store:
+            return [(o.ip, o.port, o.observed_at, o.product, tuple(m.name for m in o.models))
+                    for o in store.observations()]  # fmt: skip
+
+    original, back = sorted(rows(shard_a) + rows(shard_b)), sorted(rows(merged))
+    assert back == original
+
+
 def _format_1_dataset(store_path: Path, out: Path) -> None:
     """What aicensus 0.2 exported: models/ with one row per model of every observation."""
     con = duckdb.connect(str(store_path), read_only=True)

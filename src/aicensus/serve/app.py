@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -27,7 +27,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -173,14 +179,17 @@ class Dashboard:
         self, page: Callable[[Request], Response]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            try:  # in a worker thread: a slow read must not stall the server's event loop
-                return await run_in_threadpool(page, request)
-            except StoreLockedError as exc:
-                return self.busy(request, str(exc))
-            except StoreError as exc:
-                return self.render(
-                    request, "message.html", 500, title="Store error", detail=str(exc)
-                )
+            # In a worker thread (a slow read must not stall the server's event loop), with
+            # the background stepping aside meanwhile (reader.Pages).
+            with self.reader.pages.answering():
+                try:
+                    return await run_in_threadpool(page, request)
+                except StoreLockedError as exc:
+                    return self.busy(request, str(exc))
+                except StoreError as exc:
+                    return self.render(
+                        request, "message.html", 500, title="Store error", detail=str(exc)
+                    )
 
         return endpoint
 
@@ -238,7 +247,14 @@ class Dashboard:
         name = f"aicensus-services.{kind}"
         disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
         media = "text/csv" if kind == "csv" else "application/json"
-        return Response(views.export(snap, params, kind), media_type=media, headers=disposition)
+        body = views.export(snap, params, kind)
+        return StreamingResponse(self._sending(body), media_type=media, headers=disposition)
+
+    def _sending(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The chunks, with the background stepping aside until the last is sent (or the
+        download stops: the generator is closed then)."""
+        with self.reader.pages.answering():
+            yield from chunks
 
     def service(self, request: Request) -> Response:
         ip = request.query_params.get("ip", "")

@@ -10,17 +10,20 @@ store is busy. Neither is an error page.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from aicensus.assess import Finding, Severity, assess
-from aicensus.enrich import enrich
+from aicensus.attribute.alternatives import top_alternatives
+from aicensus.attribute.diligence import model_card
+from aicensus.enrich import EmbeddedGeo, default_tiers, enrich
 from aicensus.errors import SnapshotReplaced, StoreLockedError
 from aicensus.store import Store
 from aicensus.store import dashboard as board
@@ -28,6 +31,38 @@ from aicensus.store.board import Board
 
 T = TypeVar("T")
 _CHUNK = 2_000  # observations read at a time when assessing every service
+_GEO_BATCH = 500  # IPs looked up between two looks at the pages
+_MAX_WAIT = 2.0  # seconds the background waits for the pages at a time (then does one step)
+
+
+class Pages:
+    """How many pages are being answered now. The background's work is Python (looking up
+    and assessing 175,000 services takes minutes), so while it runs it takes Python's lock
+    from the page threads every few milliseconds: the background steps aside instead, waiting
+    while any page is answered (at most _MAX_WAIT at a time, so a stream of pages cannot
+    stop it altogether)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._idle:
+            self._n += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._n -= 1
+                if not self._n:
+                    self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Return when no page is being answered (or after _MAX_WAIT)."""
+        if self._n:  # read without the lock: a stale answer costs one step or one wait
+            with self._idle:
+                self._idle.wait_for(lambda: not self._n, timeout=_MAX_WAIT)
 
 
 class Geo:
@@ -129,6 +164,7 @@ class Reader:
         self._geo: dict[str, Geo] = {}  # IP → Geo; an IP's answer never changes while we run
         self._findings: dict[tuple[str, int, int], Assessed] = {}  # by (ip, port, obs_id)
         self.busy_since: datetime | None = None
+        self.pages = Pages()
 
     def fingerprint(self) -> tuple[int, ...]:
         """Changes whenever the store (or its write-ahead log) is written."""
@@ -187,11 +223,18 @@ class Reader:
 
         return self.read(load)
 
+    def _pause(self) -> None:
+        """In the background thread: let the pages being answered go first."""
+        if self.background:
+            self.pages.wait_idle()
+
     def _complete(self, snap: Snapshot) -> None:
         """Geography, then findings (the slow part: every service's latest observation is
         read and assessed), each published when whole."""
         try:
+            self._pause()  # the page that read the snapshot is still being answered
             services = snap.board.keys()
+            self._warm(snap, services)
             snap.publish(geo=self._lookup({ip for ip, _, _ in services}), pending="findings")
             snap.publish(findings=self._assess(services, snap.stopped))
         except SnapshotReplaced:
@@ -203,10 +246,28 @@ class Reader:
         finally:
             snap.done.set()
 
+    def _warm(self, snap: Snapshot, services: list[tuple[str, int, int]]) -> None:
+        """Load now what the service and model pages load once per process (the checks,
+        signatures and advisories; the model catalog), so that the first of them after the
+        dashboard starts does not: assess one service, make one model's card."""
+        if services:
+            for obs in self.read(functools.partial(board.observations_by_id,
+                                                   obs_ids=[services[0][2]])):  # fmt: skip
+                assess(obs)
+        self._pause()
+        if snap.models:
+            card = model_card(snap.models[0].name)
+            if card.country:
+                top_alternatives(card.name, exclude_countries=[card.country], n=5)
+
     def _lookup(self, ips: set[str]) -> dict[str, Geo]:
         todo = sorted(ips - self._geo.keys())
-        for e in enrich(todo):
-            self._geo[e.ip] = Geo(e.country, e.as_key, e.org)
+        self._pause()
+        geo, tiers = EmbeddedGeo(), default_tiers()
+        for start in range(0, len(todo), _GEO_BATCH):
+            self._pause()
+            for e in enrich(todo[start : start + _GEO_BATCH], geo, tiers):
+                self._geo[e.ip] = Geo(e.country, e.as_key, e.org)
         return {ip: self._geo[ip] for ip in ips}
 
     def close(self) -> None:
@@ -235,7 +296,9 @@ class Reader:
                                        for (ip, port), a in out.items()})  # fmt: skip
                 raise SnapshotReplaced
             chunk = todo[start : start + _CHUNK]
+            self._pause()
             for obs in self.read(functools.partial(board.observations_by_id, obs_ids=chunk)):
+                self._pause()
                 found = Assessed(assess(obs))
                 out[(obs.ip, obs.port)] = found
         # Only the current services' entries are kept: memory stays one entry per service.

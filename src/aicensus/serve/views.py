@@ -3,8 +3,9 @@ services table. No SQL: the snapshot's board (store/board.py) filters, sorts and
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from aicensus.serve.reader import Snapshot
@@ -94,13 +95,14 @@ def options(snap: Snapshot, limit: int = 200) -> dict[str, list[tuple[str, int]]
     return snap.board.options(limit)
 
 
-def export(snap: Snapshot, params: Mapping[str, str], kind: str) -> str:
+def export(snap: Snapshot, params: Mapping[str, str], kind: str) -> Iterator[bytes]:
     """The filtered, sorted view as CSV (a header row, then one row per service) or as JSON
-    ({filters, q, count, services: [...]}); the board writes the rows."""
+    ({filters, q, count, services: [...]}), in chunks to send as they come; the board writes
+    the rows, all of them before the first chunk (so a download never mixes two states)."""
     filters, query = chosen(params), params.get("q", "").strip()
     body, count = snap.board.export(kind, filters, query, params.get("sort", "address"))
     if kind == "csv":
         return body
     head = json.dumps({"filters": filters, "q": params.get("q", ""), "count": count},
                       ensure_ascii=False)  # fmt: skip
-    return head[:-1] + ', "services": ' + (body.strip() or "[]") + "}"
+    return itertools.chain([(head[:-1] + ', "services": [').encode()], body, [b"]}"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -322,45 +322,57 @@ class Board:
         filters: Mapping[str, str],
         query: str = "",
         sort: str = "address",
-    ) -> tuple[str, int]:
-        """(the rows the filters and search keep, as CSV with a header row or as a JSON array
-        of objects, written by DuckDB; how many). In the CSV, a text cell a spreadsheet would
-        run as a formula gets a leading quote (CSV injection)."""
+    ) -> tuple[Iterator[bytes], int]:
+        """(the rows the filters and search keep, as UTF-8 chunks of CSV with a header row, or
+        of JSON objects separated by ",\\n" (the caller writes the enclosing array); how many).
+        DuckDB writes every row under the lock, in one statement; the chunks are then handed
+        out without it, so a slow download holds up no other page. In the CSV, a text cell a
+        spreadsheet would run as a formula gets a leading quote (CSV injection)."""
         where, params = self._where(filters, query)
         order = SORT_ORDERS.get(sort, SORT_ORDERS["address"])
-        csv = kind == "csv"
+        if kind == "csv":
+            return self._export_csv(where, params, order)
+        fields = ", ".join(f"'{name}', {expr}" for name, expr, _ in _EXPORT_FIELDS)
+        with self._lock:
+            found = self._con.execute(
+                f"SELECT json_object({fields}) FROM board {where} ORDER BY {order}",
+                params,
+            ).fetchall()
+        return _json_chunks(found), len(found)
 
-        def text(v: str) -> str:
-            return _GUARD.format(v=v) if csv else v
-
-        def joined(v: str) -> str:
-            return text(f"array_to_string({v}, ';')") if csv else v
-
+    def _export_csv(
+        self, where: str, params: list[object], order: str
+    ) -> tuple[Iterator[bytes], int]:
         columns = ", ".join(
-            f'{expr} AS "{name}"'
-            for name, expr in (
-                ("ip", text("ip")), ("port", "port"), ("scheme", text("scheme")),
-                ("product", text("product")), ("version", text("version")),
-                ("auth", text("auth")), ("country", text("country")), ("as", text("as_key")),
-                ("models", "n_models"), ("developers", joined("developers")),
-                ("developer_countries", joined("countries")),
-                ("findings", joined("finding_ids")), ("worst", text("nullif(worst, '')")),
-                ("observations", "n_obs"), ("first_seen", _ISO.format(t="first_seen")),
-                ("last_seen", _ISO.format(t="last_seen")),
-            )
-        )  # fmt: skip
-        fmt = "FORMAT csv, HEADER true" if csv else "FORMAT json, ARRAY true"
+            f'{_csv_cell(expr, kind)} AS "{name}"' for name, expr, kind in _EXPORT_FIELDS
+        )
         with tempfile.TemporaryDirectory(prefix="aicensus-export-") as directory:
-            path = Path(directory) / f"export.{kind}"
+            path = Path(directory) / "export.csv"
             with self._lock:
                 total = self._con.execute(f"SELECT count(*) FROM board {where}", params).fetchone()
                 self._con.execute(
                     f"COPY (SELECT {columns} FROM board {where} ORDER BY {order}) "
-                    f"TO '{_quote(str(path))}' ({fmt})",
+                    f"TO '{_quote(str(path))}' (FORMAT csv, HEADER true)",
                     params,
                 )
-            body = path.read_text(encoding="utf-8")
-        return body, int(total[0]) if total else 0
+            body = path.read_bytes()  # bytes as written: no text decoded and encoded again
+        return _byte_chunks(body), int(total[0]) if total else 0
+
+
+_CHUNK_ROWS = 10_000  # JSON rows per chunk of a download (few chunks: each is a thread hop)
+_CHUNK_BYTES = 4 << 20  # CSV bytes per chunk of a download
+
+
+def _json_chunks(found: list[tuple[Any, ...]]) -> Iterator[bytes]:
+    for start in range(0, len(found), _CHUNK_ROWS):
+        lead = b"" if start == 0 else b",\n"
+        yield lead + ",\n".join(r[0] for r in found[start : start + _CHUNK_ROWS]).encode()
+
+
+def _byte_chunks(body: bytes) -> Iterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _CHUNK_BYTES):
+        yield bytes(view[start : start + _CHUNK_BYTES])
 
 
 # A text cell that a spreadsheet would run as a formula, with a leading quote.
@@ -372,3 +384,21 @@ _ISO = (
     "strftime({t}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond({t}) % 1000000 = 0 THEN '' "
     "ELSE '.' || lpad(CAST(microsecond({t}) % 1000000 AS VARCHAR), 6, '0') END || '+00:00'"
 )
+# The exports' fields: (name, expression over the board, kind), in the CSV's column order.
+# Kind "text" is guarded against formulas in the CSV; "list" is a JSON array, and a ";"-joined
+# (guarded) cell in the CSV; "plain" is a number or a time.
+_EXPORT_FIELDS = (
+    ("ip", "ip", "text"), ("port", "port", "plain"), ("scheme", "scheme", "text"),
+    ("product", "product", "text"), ("version", "version", "text"), ("auth", "auth", "text"),
+    ("country", "country", "text"), ("as", "as_key", "text"), ("models", "n_models", "plain"),
+    ("developers", "developers", "list"), ("developer_countries", "countries", "list"),
+    ("findings", "finding_ids", "list"), ("worst", "nullif(worst, '')", "text"),
+    ("observations", "n_obs", "plain"), ("first_seen", _ISO.format(t="first_seen"), "plain"),
+    ("last_seen", _ISO.format(t="last_seen"), "plain"),
+)  # fmt: skip
+
+
+def _csv_cell(expr: str, kind: str) -> str:
+    if kind == "list":
+        expr = f"array_to_string({expr}, ';')"
+    return expr if kind == "plain" else _GUARD.format(v=expr)
