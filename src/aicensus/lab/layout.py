@@ -79,6 +79,7 @@ class Service:
 # pyproject.toml's `lab` extra (tests/lab checks the two agree). `aicensus lab setup --all`
 # installs them with pip.
 LAB_REQUIREMENTS: tuple[str, ...] = (
+    "bentoml>=1.4",  # bentoml serve of a one-endpoint service (no model)
     "chromadb>=1.0",
     "fschat==0.2.36",  # openai_api_server only: no torch outside its [model_worker] extra
     "gradio>=5",
