@@ -38,7 +38,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     reals = [s for s in lab.layout if s.kind == "real"]
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
-        "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml",
+        "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -100,6 +100,15 @@ def test_milvus_recipes_run_the_server_in_a_namespace_of_its_own(lab: FullLab) -
         assert ("--authorization-enabled" in server) == (name == "milvus-real-key")
         assert lab.service(name).port == 19530
     assert launch(lab, "milvus-real-key")[2].api_key == "root:Milvus"
+
+
+def test_marimo_key_variant_sets_the_lab_key_as_its_token(lab: FullLab) -> None:
+    argv, env, _ = launch(lab, "marimo-real-open")
+    assert "--no-token" in argv and "--token-password" not in argv
+    assert env["XDG_CONFIG_HOME"].endswith("/config")  # no marimo config written to ~
+    argv, _, _ = launch(lab, "marimo-real-key")
+    assert argv[argv.index("--token-password") + 1] == llama_server.LAB_API_KEY
+    assert "--no-token" not in argv
 
 
 def test_key_variants_carry_their_credentials(lab: FullLab) -> None:
