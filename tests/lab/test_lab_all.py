@@ -122,7 +122,7 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
-    "tensorboard", "ray", "milvus", "bentoml", "marimo",
+    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve",
 )  # fmt: skip
 
 

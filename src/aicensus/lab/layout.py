@@ -86,6 +86,7 @@ LAB_REQUIREMENTS: tuple[str, ...] = (
     "jupyter_server>=2.14",
     "litellm[proxy]>=1.74",
     "llama-cpp-python[server]==0.3.36",
+    "litserve>=0.2",  # one echo LitAPI, in its own netns (binds 127.0.0.1 at best)
     "marimo>=0.20",  # marimo edit, with and without its token
     "mcp>=2",
     "milvus==2.3.5",  # the standalone server (56 MB wheel); runs in its own netns
