@@ -39,7 +39,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
-        "litserve",
+        "litserve", "langgraph-server",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
