@@ -36,7 +36,7 @@ def test_a_capture_is_a_case_with_the_answers_as_served(capsys) -> None:  # type
     with serve(scripted) as port:
         args = [f"http://127.0.0.1:{port}", "/v1/vector/collections", "/metrics", "/nowhere",
                 "--name", "real-x", "--expect", "milvus", "--auth", "auth_required",
-                "--max-body", "14"]  # fmt: skip
+                "--max-body", "20"]  # fmt: skip
         assert _module().main(args) == 0
     case = yaml.safe_load(capsys.readouterr().out)[0]
     assert case["name"] == "real-x" and case["auth"] == "auth_required"
