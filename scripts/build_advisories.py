@@ -7,18 +7,23 @@ Sources (each a local git checkout; every record keeps its repo, path and commit
   --aig     Tencent/AI-Infra-Guard data/vuln_en/<c>/*.yaml  aggregator: CVE, CVSS vector, a
             version rule; converted to OSV, kept only when the record names the product, and its
             ranges reported as unconfirmed
-  --ghsa    GitHub reviewed advisories (GHSA: npm, pip, Go, Rust), in GitHub's own JSON shape as
+  --ghsa    GitHub reviewed advisories (GHSA: npm, pip, Go, Rust, Maven), in GitHub's own JSON shape as
             aquasecurity/vuln-list keeps them under ghsa/<ecosystem>/<package>/GHSA-*.json: a snapshot
             in JSON lines (scripts/advisories/ghsa_vuln_list.jsonl, one record a line with its path and
             commit) or a directory laid out like vuln-list (then --ghsa-commit names its commit);
             converted to OSV, withdrawn records left out
+  --cve     CVE records (CVEProject/cvelistV5, cves/YYYY/NNxxx/CVE-*.json) as their CNA published
+            them: a snapshot in JSON lines (scripts/advisories/cvelist_v5.jsonl, the fields the
+            build reads, transcribed with path and commit); a record becomes the product's when a
+            `cna.affected[].product` IS the product (not a component of it) and its versions give
+            a comparable range; otherwise it only confirms the aggregator's record (`also_in`)
   --kev     cisagov/kev-data     known_exploited_vulnerabilities.json (known-exploited flag), or a
             mirror of it named with --kev-name
   scripts/advisories/handkept_ranges.yaml: the hand-checked table aicensus shipped before; its
             notes are attached to the matching record, its entries fill gaps.
 
 Precedence when two sources describe one vulnerability (same id or alias) for one product:
-Go vulndb > PYSEC > GHSA > hand-kept > aggregator (a reviewed GHSA record replaces an
+Go vulndb > PYSEC > GHSA > CVE record > hand-kept > aggregator (a reviewed GHSA record replaces an
 unconfirmed aggregator record of the same CVE and keeps it only as `also_in`). Raw files read are copied under .cache/advisories/raw/
 (gitignored). Usage:
   python scripts/build_advisories.py --vulndb /path/golang+vulndb/repo --pypa ... --aig ... --kev ...
@@ -29,11 +34,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import itertools
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -43,8 +51,9 @@ PRODUCTS = ROOT / "src/aicensus/assess/advisories/products.yaml"
 HANDKEPT = ROOT / "scripts/advisories/handkept_ranges.yaml"
 CACHE = ROOT / ".cache/advisories/raw"
 SCHEMA = "1.6.0"
-RANK = {"vulndb": 0, "pypa": 1, "ghsa": 2, "handkept": 3, "aig": 4}
+RANK = {"vulndb": 0, "pypa": 1, "ghsa": 2, "cve": 3, "handkept": 4, "aig": 5}
 GHSA_SNAPSHOT = ROOT / "scripts/advisories/ghsa_vuln_list.jsonl"
+CVE_SNAPSHOT = ROOT / "scripts/advisories/cvelist_v5.jsonl"
 
 
 class Git:
@@ -184,7 +193,7 @@ def annotate(osv: dict, slug: str, kind: str, source: dict, confidence: str) -> 
 # ---------------------------------------------------------------- GitHub reviewed advisories
 
 GHSA_REPO = "aquasecurity/vuln-list"
-_GHSA_ECO = {"NPM": "npm", "PIP": "PyPI", "GO": "Go", "RUST": "crates.io"}
+_GHSA_ECO = {"NPM": "npm", "PIP": "PyPI", "GO": "Go", "RUST": "crates.io", "MAVEN": "Maven"}
 _GHSA_CLAUSE = re.compile(r"^(<=|>=|<|>|=)\s*(\S+)$")
 _LABEL = {"CRITICAL": "critical", "HIGH": "high", "MODERATE": "medium", "LOW": "low"}
 
@@ -297,6 +306,242 @@ def from_ghsa(raw: list[dict], index: dict) -> tuple[list[tuple[str, dict]], dic
             out_rec["database_specific"]["aicensus"]["severity_label"] = label
         out.append((slug, out_rec))
     return out, dropped
+
+
+# ---------------------------------------------------------------- CVE records (cvelistV5)
+
+CVE_REPO = "CVEProject/cvelistV5"
+_OPEN = {"", "0", "*", "-", "n/a", "unspecified", "all"}  # a lower bound meaning "from the start"
+_NO_BOUND = {"", "*", "-", "n/a", "unspecified", "latest", "all"}  # not an upper bound
+# CNA ranges read and refused, with the reason (checked by hand against the record's prose).
+CNA_RANGE_REJECTED = {
+    "CVE-2024-10252": "the CNA's '< 0.2.10' is dify-sandbox's numbering; its description says "
+    "dify <= 0.9.1",
+    "CVE-2025-68664": "the CNA names langchain but gives langchain-core's numbering (its release "
+    "links are langchain-core==0.3.81 and ==1.2.5; langchain itself never shipped a 0.3.81)",
+    "CVE-2026-44843": "the CNA names langchain but '< 0.3.85' is langchain-core's numbering "
+    "(the load() it describes is langchain_core's; langchain's 0.3 line ended far below 0.3.85)",
+    **{
+        cve: "the CNA's '< 3.1.2' contradicts its own description ('Prior to 3.1.3 … fixed in "
+        "3.1.3'), so 3.1.2 is undetermined"
+        for cve in ("CVE-2026-70475", "CVE-2026-70476", "CVE-2026-70477", "CVE-2026-70478")
+    },
+}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", text.lower())
+
+
+def cna_names(slug: str, spec: dict) -> set[str]:
+    """The `cna.affected[].product` spellings that are the product itself (not a component)."""
+    return {
+        _norm(w) for w in [slug, *spec.get("aig", []), *_words(slug, spec), *spec.get("cna", [])]
+    }
+
+
+def cna_product(rec: dict, products: dict) -> tuple[str | None, list[dict]]:
+    """(the product a CVE record's CNA names, the `affected` entries naming it)."""
+    for slug, spec in products.items():
+        names = cna_names(slug, spec)
+        hits = [
+            a for a in rec.get("affected") or []
+            if _norm(_cna_name(a).rsplit("/", 1)[-1]) in names
+        ]  # fmt: skip
+        if hits:
+            return slug, hits
+    return None, []
+
+
+def _cna_name(entry: dict) -> str:
+    """The name a CNA gives an `affected` entry: its product, or (JFrog's records name no
+    product) the package it names in an ecosystem's registry."""
+    return str(entry.get("product") or entry.get("packageName") or "")
+
+
+def cna_events(ver: dict) -> tuple[list[dict], list[str], bool] | None:
+    """One CNA `versions[]` entry → (OSV events, explicit versions, exclusive lower bound);
+    None when it names no comparable range. GitHub's CNA writes its own range syntax
+    ("< 1.4.3", ">= 1.2, < 1.4") in `version`; others use `lessThan`/`lessThanOrEqual`."""
+    if ver.get("status") != "affected":
+        return None
+    # GitHub's CNA sometimes keeps the advisory form's label: "Affected versions >= 1.0.0, ..."
+    version = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
+    for key, kind in (("lessThan", "fixed"), ("lessThanOrEqual", "last_affected")):
+        if key in ver:
+            upper = str(ver[key]).strip()
+            if upper.lower() in _NO_BOUND:
+                return None
+            low = "0" if version.lower() in _OPEN else version
+            return [{"introduced": low}, {kind: upper}], [], False
+    if re.match(r"^(<=|>=|<|>|=)", version):
+        return ghsa_events(version, "")
+    return None  # one version alone: the CNA says nothing of the others
+
+
+def cna_affected(
+    hits: list[dict], pkg: dict, scheme_ok: Callable[[str], bool]
+) -> tuple[dict | None, str]:
+    """The OSV affected entry of a CNA's ranges, or (None, why not)."""
+    ranges, versions = [], []
+    for entry in hits:
+        for ver in entry.get("versions") or []:
+            got = cna_events(ver)
+            if got is None:
+                continue
+            events, explicit, exclusive = got
+            bounds = [v for e in events for v in e.values() if v != "0"]
+            if not all(scheme_ok(b) for b in bounds):
+                return None, f"a bound of {[*bounds]} is not comparable with the product's versions"
+            rng: dict = {"type": "ECOSYSTEM", "events": events}
+            if exclusive:
+                rng["database_specific"] = {"introduced_exclusive": True}
+            ranges.append(rng)
+            versions += explicit
+    if not ranges:
+        return None, "the CNA's record gives no version range"
+    branch_ranges(ranges, scheme_ok)
+    entry_out: dict = {"package": pkg, "ranges": ranges}
+    if versions:
+        entry_out["versions"] = versions
+    return entry_out, ""
+
+
+def branch_ranges(ranges: list[dict], scheme_ok: Callable[[str], bool]) -> None:
+    """GitHub's CNA writes one fix per release line without lower bounds ("< 1.123.17",
+    "< 2.5.2" for "fixed in 1.123.17 and 2.5.2"); read literally their union would also cover
+    1.123.17 and later 1.x releases. Each later line starts where its release number first
+    departs from the previous fix (2.5.2 after 1.123.17 -> 2.0.0; 1.124.2 after 1.123.17 ->
+    1.124.0); the range records the reading in `database_specific.branch_of`."""
+    from packaging.version import InvalidVersion, Version
+
+    open_below = []
+    for rng in ranges:
+        ev = rng["events"]
+        if len(ev) == 2 and ev[0] == {"introduced": "0"} and "fixed" in ev[1]:
+            try:
+                open_below.append((Version(ev[1]["fixed"]), rng))
+            except InvalidVersion:
+                return
+    if len(open_below) < 2 or len({v for v, _ in open_below}) < len(open_below):
+        return
+    open_below.sort(key=lambda vr: vr[0])
+    for (prev, _), (cur, rng) in itertools.pairwise(open_below):
+        a, b = list(prev.release), list(cur.release)
+        width = max(len(a), len(b), 3)
+        a, b = a + [0] * (width - len(a)), b + [0] * (width - len(b))
+        i = next(k for k in range(width) if a[k] != b[k])
+        start = ".".join(map(str, [*b[: i + 1], *[0] * (width - i - 1)]))
+        if not scheme_ok(start):
+            return
+        rng["events"][0] = {"introduced": start}
+        rng["database_specific"] = {"branch_of": f"< {prev}, < {cur}"}
+
+
+def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], dict[str, dict]]:
+    """(records whose CNA range is usable, {CVE id: [product, source, why its range is not]})"""
+    out: list[tuple[str, dict]] = []
+    unusable: dict[str, dict] = {}
+    for rec in raw:
+        src = {"repo": CVE_REPO, "path": rec["path"], "commit": rec["commit"]}
+        slug, hits = cna_product(rec, products)
+        if slug is None:
+            names = sorted({_cna_name(a) for a in rec.get("affected") or []})
+            unusable[rec["id"]] = {"source": src, "why": f"the CNA names {names}, not the product"}
+            continue
+        spec = products[slug]
+        aff, why = cna_affected(hits, _pkg(spec), _comparable(spec))
+        if rec["id"] in CNA_RANGE_REJECTED:
+            aff, why = None, CNA_RANGE_REJECTED[rec["id"]]
+        if aff is not None and _empty(aff, spec):
+            aff, why = None, "the CNA's range is empty (its lower bound is above its upper bound)"
+        if aff is None:
+            unusable[rec["id"]] = {"product": slug, "source": src, "why": why}
+            continue
+        unusable.setdefault(rec["id"], {"product": slug, "source": src, "moved": True})
+        ghsa = str(rec.get("advisory") or "")
+        osv = {
+            "schema_version": SCHEMA,
+            "id": rec["id"],
+            "modified": rec.get("updated", ""),
+            "published": rec.get("published", ""),
+            "aliases": [ghsa] if ghsa.startswith("GHSA-") else [],
+            "summary": " ".join(str(rec.get("title") or rec.get("description") or "").split()),
+            "affected": [aff],
+            "references": [
+                {"type": "ADVISORY" if "/advisories/" in u else "WEB", "url": u}
+                for u in rec.get("references") or []
+            ],
+        }
+        vectors = rec.get("vectors") or []
+        sev = [{"type": "CVSS_V3", "score": v} for v in vectors if v.startswith("CVSS:3")]
+        sev += [{"type": "CVSS_V4", "score": v} for v in vectors if v.startswith("CVSS:4")]
+        if sev:
+            osv["severity"] = sev
+        out_rec = annotate(osv, slug, "cve", src, "reviewed")
+        out_rec["database_specific"]["aicensus"]["cna"] = rec.get("assigner", "")
+        out.append((slug, out_rec))
+    return out, unusable
+
+
+def _comparable(spec: dict) -> Callable[[str], bool]:
+    """A bound the product's versions can be ordered against (not a commit hash, not another
+    numbering the product's `boundary` rules out)."""
+    boundary = spec.get("boundary")
+    return lambda v: _key(spec, v) is not None and (not boundary or bool(re.match(boundary, v)))
+
+
+def _key(spec: dict, text: str) -> Any:
+    """An order for checking a range is not empty (the evaluator's own parse is in aicensus)."""
+    from aicensus.assess.advisories.versions import parse
+
+    return parse(spec.get("scheme", "pep440"), text)
+
+
+def _empty(aff: dict, spec: dict) -> bool:
+    for rng in aff["ranges"]:
+        low = next(e["introduced"] for e in rng["events"] if "introduced" in e)
+        high = next((v for e in rng["events"] for k, v in e.items() if k != "introduced"), None)
+        if low == "0" or high is None:
+            continue
+        lo, hi = _key(spec, low), _key(spec, high)
+        if lo is not None and hi is not None and lo > hi:
+            return True
+    return False
+
+
+def read_cve(path: str) -> list[dict]:
+    file = Path(path)
+    if not file.is_file():
+        return []
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line]
+
+
+def confirm_by_cve(records: list[dict], unusable: dict[str, dict]) -> tuple[list[dict], int, int]:
+    """An aggregator record whose CVE record exists but gives no usable range keeps its range
+    (still unconfirmed) and names the CVE record and why its range could not be used; one the
+    CNA files under another bundled product (ComfyUI-Manager, not ComfyUI) is left out.
+    (records kept, records noted, records left out)"""
+    n = moved = 0
+    kept = []
+    for rec in records:
+        meta = rec["database_specific"]["aicensus"]
+        found = unusable.get(rec["id"])
+        if meta["source_kind"] != "aig" or not found:
+            kept.append(rec)
+            continue
+        if found.get("product") not in (None, meta["product"]):
+            moved += 1
+            continue
+        kept.append(rec)
+        if found.get("moved"):
+            continue
+        meta.setdefault("also_in", []).append(found["source"])
+        meta["cve_record_note"] = f"CVE record read; range not used: {found['why']}"
+        n += 1
+    return kept, n, moved
 
 
 # ---------------------------------------------------------------- aggregator (AI-Infra-Guard)
@@ -504,8 +749,10 @@ def merge(records: list[tuple[str, dict]]) -> list[dict]:
         for key in ("note", "remediation", "severity_label"):
             if theirs.get(key) and not mine.get(key):
                 mine[key] = theirs[key]
-        if _open_ended(match) and theirs["source_kind"] == "handkept" and (
-            theirs["confidence"] == "reviewed" and not _open_ended(rec)
+        if (
+            _open_ended(match)
+            and theirs["source_kind"] == "handkept"
+            and (theirs["confidence"] == "reviewed" and not _open_ended(rec))
         ):
             # The record names no fix; the hand-kept entry found it in the upstream history.
             pkg = match["affected"][0]["package"] if match["affected"] else None
@@ -540,6 +787,16 @@ def add_kev(records: list[dict], git: Git | None) -> tuple[str | None, str | Non
     return catalog.get("catalogVersion"), str(catalog.get("dateReleased") or "")[:10] or None
 
 
+def _unconfirmed(records: list[dict]) -> dict[str, int]:
+    """Aggregator records left (their range unchecked against an advisory), per product."""
+    out: dict[str, int] = {}
+    for r in records:
+        meta = r["database_specific"]["aicensus"]
+        if meta["confidence"] != "reviewed":
+            out[meta["product"]] = out.get(meta["product"], 0) + 1
+    return dict(sorted(out.items()))
+
+
 def _relative(path: Path) -> str:
     try:
         return path.resolve().relative_to(ROOT).as_posix()
@@ -562,6 +819,10 @@ def main(argv: list[str] | None = None) -> int:
         help="GitHub reviewed advisories: a JSON-lines snapshot or a vuln-list style directory",
     )  # fmt: skip
     ap.add_argument("--ghsa-commit", help="the vuln-list commit a --ghsa directory was read at")
+    ap.add_argument(
+        "--cve", default=str(CVE_SNAPSHOT),
+        help="CVE records (cvelistV5) as a JSON-lines snapshot of the fields the build reads",
+    )  # fmt: skip
     ap.add_argument("--kev")
     ap.add_argument(
         "--kev-name", default="cisagov/kev-data",
@@ -579,7 +840,10 @@ def main(argv: list[str] | None = None) -> int:
     ghsa_records, ghsa_dropped = from_ghsa(ghsa_raw, index)
     raw = from_vulndb(vulndb, index) + from_pypa(pypa, index) + from_handkept(products)
     aig_records, dropped = from_aig(aig, products)
-    records = merge(raw + ghsa_records + aig_records)
+    cve_raw = read_cve(args.cve)
+    cve_records, cve_unusable = from_cve(cve_raw, products)
+    records = merge(raw + ghsa_records + cve_records + aig_records)
+    records, cve_confirmed_only, cve_moved = confirm_by_cve(records, cve_unusable)
     kev_version, kev_released = add_kev(records, kev)
     records.sort(key=lambda r: (r["database_specific"]["aicensus"]["product"], r["id"]))
     out = Path(args.out)
@@ -608,6 +872,12 @@ def main(argv: list[str] | None = None) -> int:
                 "commits": sorted({r["commit"] for r in ghsa_raw}),
                 "records": len(ghsa_raw),
             },
+            {
+                "repo": CVE_REPO,
+                "snapshot": _relative(Path(args.cve)),
+                "commits": sorted({r["commit"] for r in cve_raw}),
+                "records": len(cve_raw),
+            },
             {"repo": "aicensus", "path": "scripts/advisories/handkept_ranges.yaml"},
         ],
         "kev_catalog_version": kev_version,
@@ -618,6 +888,11 @@ def main(argv: list[str] | None = None) -> int:
         "by_source": kinds,
         "aggregator_dropped": dropped,
         "ghsa_dropped": ghsa_dropped,
+        "cve_records_read": len(cve_raw),
+        "cve_ranges_used": len(cve_records),
+        "cve_record_only": cve_confirmed_only,
+        "aggregator_filed_under_another_product": cve_moved,
+        "unconfirmed_by_product": _unconfirmed(records),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     print(f"{len(records)} advisories, {len(counts)} products -> {out}", file=sys.stderr)

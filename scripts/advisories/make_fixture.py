@@ -3,8 +3,9 @@ the test fixture tests/assess/advisories/data/sources50.json (path + commit of e
 
     python scripts/advisories/make_fixture.py --mirror golang/vulndb=/path/repo --mirror ...
 
-GitHub advisories (aquasecurity/vuln-list) are read from the snapshot the build used,
-scripts/advisories/ghsa_vuln_list.jsonl, by their vuln-list path and commit.
+GitHub advisories (aquasecurity/vuln-list) and CVE records (CVEProject/cvelistV5) are read from
+the snapshots the build used, scripts/advisories/ghsa_vuln_list.jsonl and cvelist_v5.jsonl, by
+their path and commit.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ BUNDLE = ROOT / "src/aicensus/assess/advisories/data/advisories.jsonl.gz"
 OUT = ROOT / "tests/assess/advisories/data/sources50.json"
 GHSA_SNAPSHOT = ROOT / "scripts/advisories/ghsa_vuln_list.jsonl"
 GHSA_REPO = "aquasecurity/vuln-list"
+CVE_SNAPSHOT = ROOT / "scripts/advisories/cvelist_v5.jsonl"
+CVE_REPO = "CVEProject/cvelistV5"
 
 
 def trim(repo: str, text: str) -> dict:
     """The raw record without its long prose and without PYSEC's enumerated version lists."""
-    doc = json.loads(text) if repo in ("golang/vulndb", GHSA_REPO) else yaml.safe_load(text)
+    doc = (
+        json.loads(text) if repo in ("golang/vulndb", GHSA_REPO, CVE_REPO) else yaml.safe_load(text)
+    )
+    if repo == CVE_REPO:
+        return doc  # already the fields the build reads; its `versions` are the CNA's ranges
     doc.pop("details", None)
     for aff in doc.get("affected") or []:
         aff.pop("versions", None)
@@ -50,13 +57,17 @@ def main() -> int:
         rec = json.loads(line)
         ghsa[(rec.pop("path"), rec.pop("commit"))] = json.dumps(rec)
     mirrors.setdefault(GHSA_REPO, "")
+    for line in CVE_SNAPSHOT.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        ghsa[(rec["path"], rec["commit"])] = json.dumps(rec)
+    mirrors.setdefault(CVE_REPO, "")
     records = [json.loads(line) for line in gzip.decompress(BUNDLE.read_bytes()).splitlines()]
     public = [r for r in records if r["database_specific"]["aicensus"]["source"]["repo"] in mirrors]
     picked = random.Random(args.seed).sample(public, 50)
     out = []
     for rec in sorted(picked, key=lambda r: r["id"]):
         src = rec["database_specific"]["aicensus"]["source"]
-        if src["repo"] == GHSA_REPO:
+        if src["repo"] in (GHSA_REPO, CVE_REPO):
             out.append({"product": rec["database_specific"]["aicensus"]["product"], "source": src,
                         "raw": trim(src["repo"], ghsa[(src["path"], src["commit"])])})  # fmt: skip
             continue

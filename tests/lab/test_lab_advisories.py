@@ -19,8 +19,13 @@ from aicensus import api
 from aicensus.assess import assess
 from aicensus.assess.advisories.bundle import ENV_DIR, clear_cache
 from aicensus.lab.full import FullLab
-from aicensus.records import ServiceObservation
-from tests.support.advisory_truth import Assessed, check_versioned, check_versionless
+from aicensus.records import ScanStatus, ServiceObservation
+from tests.support.advisory_truth import (
+    Assessed,
+    advisory_findings,
+    check_versioned,
+    check_versionless,
+)
 from tests.support.lab import free_network
 
 SELECTION = "emulators,ollama"
@@ -52,3 +57,45 @@ def test_versioned_services_get_exactly_the_advisories_in_range(assessed: Assess
 
 def test_services_without_version_get_one_unknown_version_finding(assessed: Assessed) -> None:
     check_versionless(assessed, minimum=5)
+
+
+def _llama_builds() -> list[str]:
+    """Builds at and around every boundary of llama.cpp's records, written as llama-server's
+    /props build_info reports them (b<build>-<commit>), plus one far above them all."""
+    from tests.support.advisory_truth import records
+
+    builds = {9_999_999}
+    for rec in records()["llama.cpp"]:
+        for aff in rec["affected"]:
+            for rng in aff.get("ranges", []):
+                for ev in rng["events"]:
+                    ((_, value),) = ev.items()
+                    if value.removeprefix("b").isdigit() and value != "0":
+                        n = int(value.removeprefix("b"))
+                        builds |= {n - 1, n, n + 1}
+    return [f"b{n}-0a1b2c3d" for n in sorted(builds)]
+
+
+def test_llama_cpp_builds_get_exactly_the_advisories_in_range() -> None:
+    """llama.cpp numbers its releases by build (bNNNN), not PEP 440: a llama-server at every
+    build next to a record's boundary gets exactly the records in range, the truth ordering
+    builds with its own reading (the real llama-server of the --all lab is checked the same way
+    in test_lab_all.py)."""
+    builds = _llama_builds()
+    assert len(builds) >= 10  # the records bound at least a handful of builds
+    observed = [
+        ServiceObservation(
+            ip="127.0.0.1",
+            port=8080,
+            scheme="http",
+            status=ScanStatus.IDENTIFIED,
+            product="llama.cpp",
+            version=b,
+        )
+        for b in builds
+    ]
+    assessed = [(o, assess(o)) for o in observed]
+    check_versioned(assessed, minimum=len(builds), need_affected=True)
+    # the oldest build is inside every bounded range; the newest inside none
+    first, last = assessed[0][1], assessed[-1][1]
+    assert len(advisory_findings(first)) > len(advisory_findings(last))

@@ -235,7 +235,8 @@ def test_real_products_get_exactly_the_advisories_in_range(
     """Issue 16's acceptance on the real products, as test_lab_advisories.py on the emulators:
     a version's advisory findings are exactly the records in range (evaluated independently),
     a service without version (MLflow behind basic auth, FastChat) gets one unknown-version
-    finding. llama.cpp's build numbers are not PEP 440 and are left to tests/assess."""
+    finding. llama.cpp's llama-server (when built) is included: the truth orders its build
+    numbers (b6123-0a1b2c3d) by build."""
     from aicensus.assess import assess
     from aicensus.assess.advisories.bundle import ENV_DIR, clear_cache
     from tests.support.advisory_truth import check_versioned, check_versionless

@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from pathlib import Path
 
 import msgspec
 
@@ -18,7 +16,7 @@ from aicensus.lab import layout, llama_server
 from aicensus.lab.full import FullLab
 from aicensus.lab.manager import ComponentStatus, Lab
 from aicensus.lab.synth import SynthSummary
-from aicensus.lab.synth import synthesize as _synthesize
+from aicensus.lab.synth import synthesize as synthesize
 
 __all__ = [
     "DEFAULT_LAB_NETWORK",
@@ -140,19 +138,3 @@ def _pip_install(requirements: tuple[str, ...], echo: Echo) -> None:
     except (OSError, subprocess.CalledProcessError) as exc:
         raise LabError(f"pip install failed ({exc})") from None
     echo(f"installed in {time.monotonic() - started:.0f}s")
-
-
-def synthesize(
-    output: str | Path,
-    *,
-    hosts: int,
-    days: int,
-    seed: int = 1,
-    start: datetime | None = None,
-    memory_limit: str | None = None,
-) -> SynthSummary:
-    """Write a SYNTHETIC Parquet dataset of imaginary Ollama hosts (benchmarks only; every
-    row is labelled synthetic). Ingest it with `ingest_parquet`."""
-    return _synthesize(
-        output, hosts=hosts, days=days, seed=seed, start=start, memory_limit=memory_limit
-    )

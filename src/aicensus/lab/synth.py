@@ -36,7 +36,7 @@ from typing import cast
 import msgspec
 
 from aicensus.attribute import attribute_name
-from aicensus.errors import InputFileError
+from aicensus.errors import InputFileError, LabError
 from aicensus.store import longitudinal as lon
 from aicensus.store.synthetic import CATALOGUE_FIELDS, SyntheticShape, write_synthetic
 
@@ -257,11 +257,12 @@ def synthesize(
     start: datetime | None = None,
     memory_limit: str | None = None,
 ) -> SynthSummary:
-    """Write the synthetic dataset; see the module docstring."""
+    """Write a SYNTHETIC Parquet dataset of imaginary Ollama hosts (benchmarks only; every
+    row is labelled synthetic, see the module docstring). Ingest it with `ingest_parquet`."""
     import time
 
     if hosts < 1 or days < 1:
-        raise ValueError("--hosts and --days must be at least 1")
+        raise LabError("hosts and days must be at least 1")
     out = Path(output)
     if out.exists() and any(out.iterdir()):
         raise InputFileError(f"{out} is not empty; choose an empty or new directory")

@@ -8,6 +8,7 @@ around every boundary it names, evaluated here independently of the build script
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -135,6 +136,8 @@ def test_bundled_record_matches_its_source(entry: dict[str, Any]) -> None:
                 assert got == expected, (rule, version)
     elif entry["source"]["repo"] == "aquasecurity/vuln-list":
         _check_ghsa(adv, raw)
+    elif entry["source"]["repo"] == "CVEProject/cvelistV5":
+        _check_cve(adv, raw)
     else:  # an OSV source (PYSEC YAML or Go vulndb JSON)
         assert adv.id == raw["id"]
         assert set(raw.get("aliases") or []) <= set(adv.osv.aliases)
@@ -217,3 +220,115 @@ def test_withdrawn_github_advisories_are_left_out() -> None:
     assert withdrawn
     bundled = {i for advs in current_bundle().by_product.values() for a in advs for i in a.ids}
     assert not withdrawn & bundled
+
+
+# ---------------------------------------------------------------- CVE records (cvelistV5)
+
+CVE_SNAPSHOT = Path(__file__).parents[3] / "scripts" / "advisories" / "cvelist_v5.jsonl"
+
+
+def _cna_says(ver: dict[str, Any], version: str) -> bool | None:
+    """One CNA `versions[]` entry read literally (None: it says nothing comparable)."""
+    v = _key("pep440", version)
+    assert v is not None
+    text = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
+    if _GH_CLAUSE.match(text.strip()):
+        return _github_says(text, version)
+    for key, op in (("lessThan", "<"), ("lessThanOrEqual", "<=")):
+        if key in ver:
+            upper = _key("pep440", str(ver[key]))
+            low = None if text.lower() in ("0", "unspecified", "*", "") else _key("pep440", text)
+            if upper is None:
+                return None
+            return (low is None or v >= low) and (v < upper if op == "<" else v <= upper)
+    return None
+
+
+def _check_cve(adv: Advisory, raw: dict[str, Any]) -> None:
+    assert adv.id == raw["id"]
+    assert adv.confidence == "reviewed"
+    assert adv.osv.summary == " ".join(str(raw.get("title") or raw.get("description")).split())
+    assert [r["url"] for r in adv.osv.references] == raw["references"]
+    if raw.get("advisory", "").startswith("GHSA-"):
+        assert raw["advisory"] in adv.osv.aliases
+    v3 = [v for v in raw["vectors"] if v.startswith("CVSS:3")]
+    if v3:
+        assert adv.vector == v3[0]
+    entries = [v for a in raw["affected"] for v in a["versions"] if v["status"] == "affected"]
+    probes = {"0.0.1", "9999.0"}
+    for ver in entries:
+        for value in [*_GH_CLAUSE.findall(str(ver["version"])),
+                      *[("", ver[k]) for k in ("lessThan", "lessThanOrEqual") if k in ver]]:  # fmt: skip
+            key = _key("pep440", value[1])
+            if key is None:
+                continue
+            rel = list(key.release)
+            probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
+            if rel[-1] > 0:
+                probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+    starts = _line_starts(entries)
+    probes |= {str(st) for st in starts.values()}
+    for probe in sorted(probes):
+        says = [_cna_says(v, probe) for v in entries]
+        says = [s and (i not in starts or Version(probe) >= starts[i]) for i, s in enumerate(says)]
+        if all(s is None for s in says):
+            continue
+        assert _bundle_says(adv, probe) == any(s for s in says if s), (entries, probe)
+
+
+def _line_starts(entries: list[dict[str, Any]]) -> dict[int, Version]:
+    """GitHub's one-fix-per-release-line entries ("< 1.123.17", "< 2.5.2"): every line after the
+    lowest starts at the first release whose number departs from the previous fix (2.0.0)."""
+    fixes = []
+    for i, ver in enumerate(entries):
+        m = re.fullmatch(r"<\s*(\S+)", str(ver.get("version") or "").strip())
+        key = _key("pep440", m.group(1)) if m else None
+        if key is not None and not any(k in ver for k in ("lessThan", "lessThanOrEqual")):
+            fixes.append((key, i))
+    if len(fixes) < 2 or len({k for k, _ in fixes}) < len(fixes):
+        return {}
+    fixes.sort()
+    starts = {}
+    for (prev, _), (cur, i) in itertools.pairwise(fixes):
+        a, b = list(prev.release), list(cur.release)
+        n = max(len(a), len(b), 3)
+        a, b = a + [0] * (n - len(a)), b + [0] * (n - len(b))
+        d = next(k for k in range(n) if a[k] != b[k])
+        starts[i] = Version(".".join(map(str, [*b[: d + 1], *[0] * (n - d - 1)])))
+    return starts
+
+
+def test_every_bundled_cve_record_matches_the_snapshot() -> None:
+    """Records whose range is the CNA's: id, summary, references, vector and range against the
+    committed cvelistV5 snapshot, the range read literally from the CNA's `versions`."""
+    by_source = {
+        (r["path"], r["commit"]): r
+        for r in (json.loads(line) for line in CVE_SNAPSHOT.read_text().splitlines() if line)
+    }
+    checked = 0
+    for advs in current_bundle().by_product.values():
+        for adv in advs:
+            if adv.source.get("repo") != "CVEProject/cvelistV5":
+                continue
+            _check_cve(adv, by_source[(adv.source["path"], adv.source["commit"])])
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_cve_record_without_a_usable_range_leaves_the_aggregator_range_unconfirmed() -> None:
+    """A CNA record that gives no range ("<= latest", one version, another product's numbering)
+    confirms the advisory but not the range: the record stays unconfirmed and says why."""
+    noted = [
+        a for advs in current_bundle().by_product.values() for a in advs
+        if "cve_record_note" in a.osv.database_specific["aicensus"]
+    ]  # fmt: skip
+    assert len(noted) >= 10
+    for adv in noted:
+        assert adv.confidence == "aggregator"
+        also = adv.osv.database_specific["aicensus"]["also_in"]
+        assert any(s["repo"] == "CVEProject/cvelistV5" for s in also)
+    react = [a for a in noted if a.id == "CVE-2025-55182"]
+    assert react and all("not the product" in a.osv.database_specific["aicensus"]["cve_record_note"]
+                         for a in react)  # fmt: skip
