@@ -1,7 +1,7 @@
 """Accuracy of `aicensus scan` on the whole lab: precision and recall per product.
 
     python benchmarks/lab_accuracy.py [--network 127.0.0.0/24] [--only SEL] [--keep]
-                                      [--require-real] [--json FILE]
+                                      [--require-real] [--json FILE] [--startup-timeout S]
 
 Starts the `--all` lab (real products where installed, emulators otherwise, look-alikes
 and decoys, each on its own address of --network), scans the whole network on every AI
@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--require-real", action="store_true", help="fail if a real product is missing")
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     p.add_argument("--dir", default=None, help="lab state dir (default: a temporary one)")
+    p.add_argument(
+        "--startup-timeout", type=float, default=300.0,
+        help="seconds each server may take to answer (Ray heads start one at a time)",
+    )  # fmt: skip
     args = p.parse_args(argv)
 
     lab_dir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="aicensus-lab-all-"))
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         network=args.network,
         only=args.only,
         require_real=args.require_real,
+        startup_timeout=args.startup_timeout,
         echo=lambda m: print(m, file=sys.stderr),
     )
     t0 = time.monotonic()

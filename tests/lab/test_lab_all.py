@@ -5,8 +5,8 @@
   must reproduce the ground truth exactly, and no server may have received a write or
   compute request;
 * real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
-  server, Jupyter, MLflow, FastChat, TensorBoard and Ray (in network namespaces of its
-  own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
+  server, Jupyter, MLflow, FastChat, TensorBoard, BentoML, and Ray and Milvus (each in
+  network namespaces of its own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
   accepted by its official client. Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
@@ -122,7 +122,7 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
-    "tensorboard", "ray",
+    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve",
 )  # fmt: skip
 
 

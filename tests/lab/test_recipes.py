@@ -38,7 +38,8 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     reals = [s for s in lab.layout if s.kind == "real"]
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
-        "mlflow", "fastchat", "tensorboard", "ray",
+        "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
+        "litserve", "langgraph-server",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -82,6 +83,33 @@ def test_ray_recipes_forward_into_their_own_namespace(lab: FullLab) -> None:
         assert ("--serve" in server) == (name == "ray-real-serve")
     argv, _, _ = launch(lab, "ray-real-key")
     assert argv[argv.index("--token") + 1] == key
+
+
+def test_milvus_recipes_run_the_server_in_a_namespace_of_its_own(lab: FullLab) -> None:
+    """milvus-server binds every interface: netns.py holds the private loopback port, relays
+    to 19530 inside once the metrics port's /healthz answers; the key variant turns
+    authorizationEnabled on."""
+    for name in ("milvus-real-open", "milvus-real-key"):
+        argv, _, _ = launch(lab, name)
+        launcher = argv[argv.index("--") + 1 :]
+        assert launcher[1:3] == ["-m", "aicensus.lab.real.netns"], launcher
+        assert launcher[launcher.index("--port") + 1] == str(PRIVATE)
+        assert launcher[launcher.index("--inner-port") + 1] == "19530"
+        assert launcher[launcher.index("--wait-path") + 1] == "/healthz"
+        server = launcher[launcher.index("--") + 1 :]
+        assert server[0].endswith("/milvus-server") and server[server.index("--data") + 1]
+        assert ("--authorization-enabled" in server) == (name == "milvus-real-key")
+        assert lab.service(name).port == 19530
+    assert launch(lab, "milvus-real-key")[2].api_key == "root:Milvus"
+
+
+def test_marimo_key_variant_sets_the_lab_key_as_its_token(lab: FullLab) -> None:
+    argv, env, _ = launch(lab, "marimo-real-open")
+    assert "--no-token" in argv and "--token-password" not in argv
+    assert env["XDG_CONFIG_HOME"].endswith("/config")  # no marimo config written to ~
+    argv, _, _ = launch(lab, "marimo-real-key")
+    assert argv[argv.index("--token-password") + 1] == llama_server.LAB_API_KEY
+    assert "--no-token" not in argv
 
 
 def test_key_variants_carry_their_credentials(lab: FullLab) -> None:

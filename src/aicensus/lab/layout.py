@@ -79,13 +79,17 @@ class Service:
 # pyproject.toml's `lab` extra (tests/lab checks the two agree). `aicensus lab setup --all`
 # installs them with pip.
 LAB_REQUIREMENTS: tuple[str, ...] = (
+    "bentoml>=1.4",  # bentoml serve of a one-endpoint service (no model)
     "chromadb>=1.0",
     "fschat==0.2.36",  # openai_api_server only: no torch outside its [model_worker] extra
     "gradio>=5",
     "jupyter_server>=2.14",
     "litellm[proxy]>=1.74",
     "llama-cpp-python[server]==0.3.36",
+    "litserve>=0.2",  # one echo LitAPI, in its own netns (binds 127.0.0.1 at best)
+    "marimo>=0.20",  # marimo edit, with and without its token
     "mcp>=2",
+    "milvus==2.3.5",  # the standalone server (56 MB wheel); runs in its own netns
     "mlflow[auth]>=3.1",  # [auth]: Flask-WTF for --app-name basic-auth
     "openai>=1.40",
     "opentelemetry-instrumentation-fastapi>=0.50b0",

@@ -227,7 +227,11 @@ class Lab:
             stop_process(comp)  # never two of it on one port: the first may linger
             retry = self._start(comp.name, state)
             self._save(state)
-            self._wait_ready(retry)
+            try:
+                self._wait_ready(retry)
+            except BaseException:
+                stop_process(retry)  # `up` aborts what it started first, not this second try
+                raise
             return retry
 
     def down(self, only: str | Iterable[str] | None = None) -> list[str]:

@@ -21,23 +21,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import glob
-import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from aicensus.lab.relay import pipe
+from aicensus.lab.real.netns import forward, loopback_listener, setns_net, wait_for_namespace
 
-CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
 READY_FD_ENV = "AICENSUS_RAY_READY_FD"
 START_LOCK_NAME = "aicensus-ray-start.lock"
@@ -132,56 +128,8 @@ def _sweep_sessions() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _setns_net(pid: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    with open(f"/proc/{pid}/ns/net", "rb") as ns:
-        if libc.setns(ns.fileno(), CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns into Ray's network namespace failed")
-
-
-def _wait_for_namespace(child: subprocess.Popen[bytes]) -> None:
-    """unshare(2) happens after exec: wait until the child's netns differs from ours."""
-    ours = os.stat("/proc/self/ns/net").st_ino
-    for _ in range(200):
-        if child.poll() is not None:
-            raise SystemExit(f"ray_netns: unshare exited with status {child.returncode}")
-        with contextlib.suppress(FileNotFoundError):
-            if os.stat(f"/proc/{child.pid}/ns/net").st_ino != ours:
-                return
-        time.sleep(0.05)
-    raise SystemExit("ray_netns: the child never entered a network namespace of its own")
-
-
-async def _forward(
-    listener: socket.socket, inner_port: int, child: subprocess.Popen[bytes], ready: threading.Event
-) -> None:
-    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        if not ready.is_set():  # Ray still starting (or retrying): the health poll tries again
-            client_w.close()
-            return
-        try:
-            up_r, up_w = await asyncio.open_connection(INNER_HOST, inner_port)
-        except OSError:  # Ray not up yet: the relay's health poll tries again
-            client_w.close()
-            return
-        await asyncio.gather(pipe(client_r, up_w, None), pipe(up_r, client_w, None))
-
-    server = await asyncio.start_server(handle, sock=listener)
-    async with server:
-        serving = asyncio.ensure_future(server.serve_forever())
-        while child.poll() is None and not serving.done():
-            await asyncio.sleep(0.25)
-        serving.cancel()
-    print(f"ray_netns: Ray's namespace exited with status {child.returncode}", file=sys.stderr)
-
-
 def _outside(args: argparse.Namespace) -> int:
-    host = args.host.strip("[]")
-    if not ipaddress.ip_address(host).is_loopback:
-        raise SystemExit(
-            f"ray_netns: {host} is not a loopback address; the lab binds loopback only"
-        )
-    listener = socket.create_server((host, args.port), backlog=256)  # on the host, before setns
+    listener = loopback_listener(args.host, args.port)  # on the host, before setns
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     if args.token:
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=args.token)
@@ -203,9 +151,9 @@ def _outside(args: argparse.Namespace) -> int:
     threading.Thread(target=_watch_ready, args=(ready_r, ready, start_lock), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        _wait_for_namespace(child)
-        _setns_net(child.pid)
-        asyncio.run(_forward(listener, args.inner_port, child, ready))
+        wait_for_namespace(child)
+        setns_net(child.pid)
+        asyncio.run(forward(listener, args.inner_port, child, ready.is_set, "ray_netns"))
     except KeyboardInterrupt:
         pass
     finally:
