@@ -17,7 +17,7 @@ import collections
 from pathlib import Path
 
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("HTTP client (aiohttp, engine/client.py)", ("HttpClient.", "done_with")),
+    ("HTTP client (engine/client.py, engine/http11.py)", ("HttpClient.", "done_with")),
     ("identification (fingerprint/)", ("identify (", "canary_can_matter", "_with_own_probes")),
     ("attribution (attribute/)", ("attribute_all",)),
     ("enumeration, version, auth (conclude)", ("conclude (", "_fetch_model_details")),

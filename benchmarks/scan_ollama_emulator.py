@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from aicensus import api
 from aicensus.engine.config import EngineConfig
@@ -75,6 +78,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--concurrency", type=int, default=512)
     parser.add_argument("--workers", type=int, default=1, help="scanner processes")
+    parser.add_argument("--per-host", type=int, default=None, help="per_host_inflight")
     args = parser.parse_args()
     net = ipaddress.ip_network(args.cidr)
     if not net.is_loopback:
@@ -86,6 +90,9 @@ def main() -> None:
             plan = api.plan_targets([args.cidr], ports=str(args.port))
             results: list[ServiceObservation] = []
             config = EngineConfig(concurrency=args.concurrency)
+            if args.per_host is not None:
+                config = msgspec.structs.replace(config, per_host_inflight=args.per_host)
+            opened = _count_connections()
             emulator_cpu = child_cpu_seconds(proc.pid)
             started = time.perf_counter()
             cpu_started = time.process_time()
@@ -128,7 +135,26 @@ def main() -> None:
         print(f"one host's requests:      {[f'{e.method} {e.path}' for e in results[0].request_log]}")
     print(f"scanner peak RSS:         {peak_mib:.0f} MiB")
     print(f"emulator peak RSS:        {emulator_rss:.0f} MiB")
+    if args.workers == 1 and opened[0] >= 0:  # counted in this process, not in workers
+        print(f"connections per host:     {opened[0] / max(1, summary.targets):.2f}")
     print(f"cpu count:                {os.cpu_count()}")
+
+
+def _count_connections() -> list[int]:
+    """Counts the engine's new connections in this process (wraps HttpClient._connect)."""
+    from aicensus.engine.client import HttpClient
+
+    opened = [0]
+    connect = getattr(HttpClient, "_connect", None)
+    if connect is None:  # an older engine (aiohttp's connector): not counted
+        return [-1]
+
+    async def counted(self: HttpClient, *args: Any) -> Any:
+        opened[0] += 1
+        return await connect(self, *args)
+
+    HttpClient._connect = counted  # type: ignore[method-assign]
+    return opened
 
 
 if __name__ == "__main__":

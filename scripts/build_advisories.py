@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import itertools
 import json
 import re
 import subprocess
@@ -316,6 +317,15 @@ _NO_BOUND = {"", "*", "-", "n/a", "unspecified", "latest", "all"}  # not an uppe
 CNA_RANGE_REJECTED = {
     "CVE-2024-10252": "the CNA's '< 0.2.10' is dify-sandbox's numbering; its description says "
     "dify <= 0.9.1",
+    "CVE-2025-68664": "the CNA names langchain but gives langchain-core's numbering (its release "
+    "links are langchain-core==0.3.81 and ==1.2.5; langchain itself never shipped a 0.3.81)",
+    "CVE-2026-44843": "the CNA names langchain but '< 0.3.85' is langchain-core's numbering "
+    "(the load() it describes is langchain_core's; langchain's 0.3 line ended far below 0.3.85)",
+    **{
+        cve: "the CNA's '< 3.1.2' contradicts its own description ('Prior to 3.1.3 … fixed in "
+        "3.1.3'), so 3.1.2 is undetermined"
+        for cve in ("CVE-2026-70475", "CVE-2026-70476", "CVE-2026-70477", "CVE-2026-70478")
+    },
 }
 
 
@@ -336,11 +346,17 @@ def cna_product(rec: dict, products: dict) -> tuple[str | None, list[dict]]:
         names = cna_names(slug, spec)
         hits = [
             a for a in rec.get("affected") or []
-            if _norm(str(a.get("product", "")).rsplit("/", 1)[-1]) in names
+            if _norm(_cna_name(a).rsplit("/", 1)[-1]) in names
         ]  # fmt: skip
         if hits:
             return slug, hits
     return None, []
+
+
+def _cna_name(entry: dict) -> str:
+    """The name a CNA gives an `affected` entry: its product, or (JFrog's records name no
+    product) the package it names in an ecosystem's registry."""
+    return str(entry.get("product") or entry.get("packageName") or "")
 
 
 def cna_events(ver: dict) -> tuple[list[dict], list[str], bool] | None:
@@ -349,7 +365,10 @@ def cna_events(ver: dict) -> tuple[list[dict], list[str], bool] | None:
     ("< 1.4.3", ">= 1.2, < 1.4") in `version`; others use `lessThan`/`lessThanOrEqual`."""
     if ver.get("status") != "affected":
         return None
-    version = str(ver.get("version") or "").strip()
+    # GitHub's CNA sometimes keeps the advisory form's label: "Affected versions >= 1.0.0, ..."
+    version = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
     for key, kind in (("lessThan", "fixed"), ("lessThanOrEqual", "last_affected")):
         if key in ver:
             upper = str(ver[key]).strip()
@@ -383,10 +402,42 @@ def cna_affected(
             versions += explicit
     if not ranges:
         return None, "the CNA's record gives no version range"
+    branch_ranges(ranges, scheme_ok)
     entry_out: dict = {"package": pkg, "ranges": ranges}
     if versions:
         entry_out["versions"] = versions
     return entry_out, ""
+
+
+def branch_ranges(ranges: list[dict], scheme_ok: Callable[[str], bool]) -> None:
+    """GitHub's CNA writes one fix per release line without lower bounds ("< 1.123.17",
+    "< 2.5.2" for "fixed in 1.123.17 and 2.5.2"); read literally their union would also cover
+    1.123.17 and later 1.x releases. Each later line starts where its release number first
+    departs from the previous fix (2.5.2 after 1.123.17 -> 2.0.0; 1.124.2 after 1.123.17 ->
+    1.124.0); the range records the reading in `database_specific.branch_of`."""
+    from packaging.version import InvalidVersion, Version
+
+    open_below = []
+    for rng in ranges:
+        ev = rng["events"]
+        if len(ev) == 2 and ev[0] == {"introduced": "0"} and "fixed" in ev[1]:
+            try:
+                open_below.append((Version(ev[1]["fixed"]), rng))
+            except InvalidVersion:
+                return
+    if len(open_below) < 2 or len({v for v, _ in open_below}) < len(open_below):
+        return
+    open_below.sort(key=lambda vr: vr[0])
+    for (prev, _), (cur, rng) in itertools.pairwise(open_below):
+        a, b = list(prev.release), list(cur.release)
+        width = max(len(a), len(b), 3)
+        a, b = a + [0] * (width - len(a)), b + [0] * (width - len(b))
+        i = next(k for k in range(width) if a[k] != b[k])
+        start = ".".join(map(str, [*b[: i + 1], *[0] * (width - i - 1)]))
+        if not scheme_ok(start):
+            return
+        rng["events"][0] = {"introduced": start}
+        rng["database_specific"] = {"branch_of": f"< {prev}, < {cur}"}
 
 
 def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], dict[str, dict]]:
@@ -397,7 +448,7 @@ def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], d
         src = {"repo": CVE_REPO, "path": rec["path"], "commit": rec["commit"]}
         slug, hits = cna_product(rec, products)
         if slug is None:
-            names = sorted({str(a.get("product")) for a in rec.get("affected") or []})
+            names = sorted({_cna_name(a) for a in rec.get("affected") or []})
             unusable[rec["id"]] = {"source": src, "why": f"the CNA names {names}, not the product"}
             continue
         spec = products[slug]

@@ -42,8 +42,9 @@ def applies(req: str) -> bool:
 
 
 def missing() -> list[str]:
-    if sys.version_info < (3, 11):
-        return ["Python >= 3.11 (this is %d.%d)" % sys.version_info[:2]]
+    # Runs under whatever python3 the machine has, to say so when it is too old.
+    if sys.version_info < (3, 11):  # noqa: UP036
+        return ["Python >= 3.11 (this is %d.%d)" % sys.version_info[:2]]  # noqa: UP031
     gaps = []
     for req in requirements():
         name = re.match(r"[A-Za-z0-9._-]+", req)

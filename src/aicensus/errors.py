@@ -18,6 +18,14 @@ AicensusError                a complete, one-line explanation for the user (CLI:
 ├── ReadOnlyViolation        a probe that is not GET/HEAD or an allow-listed read-only POST
 ├── ExcludedAddress          a connection to an excluded address, refused before the socket
 │                            connects (engine/guard.py); also an OSError, as sockets fail
+├── HttpProtocolError        a response the engine's HTTP/1.1 client cannot read (a head that
+│   │                        is not HTTP/1.x or breaks a header limit): recorded in the
+│   │                        exchange as "protocol: ...", never raised past the engine
+│   ├── PayloadError         a response body cut short or framed wrong (recorded by name)
+│   ├── PeerDisconnected     the peer closed before answering (recorded as "disconnected");
+│   │                        also a ConnectionError
+│   └── ConnectFailed        a connection that could not be opened (a TLS handshake that
+│                            failed, an OS error); its message is what the exchange records
 ├── StoreError               the DuckDB store cannot be opened or written
 │   └── StoreLockedError     another process holds the store
 ├── ResumeError              a scan that cannot be resumed (missing, finished, other arguments)
@@ -91,7 +99,23 @@ class ReadOnlyViolation(AicensusError):
 
 
 class ExcludedAddress(AicensusError, OSError):
-    """Raised by the socket factory: aiohttp and asyncio treat it as a failed connection."""
+    """Raised by the socket factory (engine/guard.py): a connection that is never made."""
+
+
+class HttpProtocolError(AicensusError):
+    """A response head the engine's HTTP/1.1 client refuses (engine/http11.py)."""
+
+
+class PayloadError(HttpProtocolError):
+    """A response body cut short or framed wrong (engine/http11.py)."""
+
+
+class PeerDisconnected(HttpProtocolError, ConnectionError):
+    """The peer closed the connection before a response began (engine/http11.py)."""
+
+
+class ConnectFailed(HttpProtocolError, OSError):
+    """A connection that could not be opened; the message is the exchange's error."""
 
 
 class StoreError(AicensusError):

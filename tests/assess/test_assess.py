@@ -71,11 +71,12 @@ def test_open_old_ollama_exact_findings() -> None:
 
 def test_keyed_llamacpp_gets_no_unauth_findings() -> None:
     found = assess(keyed_llamacpp())
-    # b9000 is past every bundled range; two llama.cpp records carry no usable range.
+    # b9000 is past every bundled range; llama.cpp records without a usable range remain.
     assert ids(found) == [("AIC-EXPOSURE-PRIVATE", None), ("AIC-VULN-UNDETERMINED", None)]
     older = msgspec.structs.replace(keyed_llamacpp(), version="b6000-abcdef12")
     assert {f.id for f in assess(older) if f.id.startswith("AIC-CVE")} == {
         "AIC-CVE-2026-27940",  # < b8146
+        "AIC-CVE-2026-33298",  # < b7824 (the GitHub CNA's range)
         "AIC-CVE-2026-34159",  # < b8492
     }
 

@@ -1,9 +1,8 @@
-"""Decompression stays within the body cap, with aiohttp's inflater or the engine's own.
+"""Decompression stays within the body cap.
 
-aiohttp bounds its inflation only from 3.13.3 (CVE-2025-69223); with an older aiohttp the
-engine inflates gzip and deflate itself (engine/client.py `_Inflater`). Both paths are run
-here against endless bombs and against ordinary compressed bodies, in process, with the
-Python allocations of each fetch traced.
+The engine's HTTP/1.1 client inflates gzip and deflate itself (engine/http11.py `Inflater`,
+zlib's max_length per step). It is run here against endless bombs and against ordinary
+compressed bodies, in process, with the Python allocations of each fetch traced.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from aicensus.engine import client as engine_client
 from aicensus.engine.client import HttpClient
 from aicensus.engine.config import EngineConfig
 from aicensus.records import Exchange, ProbeRequest
@@ -65,12 +63,6 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[s
         farm.stop()
 
 
-@pytest.fixture(params=[True, False], ids=["aiohttp-inflates", "engine-inflates"])
-def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(engine_client, "AIOHTTP_BOUNDS_DECOMPRESSION", request.param)
-    return bool(request.param)
-
-
 def fetch(address: str, port: int, path: str, cap: int) -> tuple[Exchange, int]:
     """One request; and the peak of Python allocations while it ran (all threads)."""
 
@@ -89,7 +81,7 @@ def fetch(address: str, port: int, path: str, cap: int) -> tuple[Exchange, int]:
 
 @pytest.mark.parametrize("bomb", ["gzip-bomb", "deflate-bomb"])
 def test_bombs_inflate_to_the_cap_and_no_further(
-    farm: tuple[int, dict[str, str]], inflater: bool, bomb: str
+    farm: tuple[int, dict[str, str]], bomb: str
 ) -> None:
     port, address = farm
     cap = 1024 * 1024
@@ -100,21 +92,13 @@ def test_bombs_inflate_to_the_cap_and_no_further(
 
 
 @pytest.mark.parametrize("path", sorted(ENCODED))
-def test_compressed_bodies_read_the_same_either_way(
-    farm: tuple[int, dict[str, str]], inflater: bool, path: str
-) -> None:
+def test_compressed_bodies_read_as_sent(farm: tuple[int, dict[str, str]], path: str) -> None:
     port, address = farm
     exchange, _ = fetch(address["compressed"], port, path, 1024 * 1024)
     assert exchange.error is None and not exchange.truncated
     assert exchange.json() == DOC
     small, _ = fetch(address["compressed"], port, path, 1024)  # and a cap cuts the inflated text
     assert small.truncated and small.body == PLAIN[:1024]
-
-
-def test_installed_aiohttp_bounds_its_own_decompression() -> None:
-    import aiohttp
-
-    assert engine_client.AIOHTTP_BOUNDS_DECOMPRESSION, aiohttp.__version__
 
 
 def test_no_server_here_binds_outside_loopback() -> None:

@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from aicensus.engine import readonly
@@ -218,11 +217,10 @@ def test_engine_refuses_excluded_addresses_at_the_socket() -> None:
 
         async def by_name() -> str:
             async with HttpClient(config) as client:
-                assert client._session is not None
-                try:
-                    await client._session.get(f"http://localhost:{server.port}/")
-                except aiohttp.ClientConnectorError as exc:
-                    return repr(exc.os_error)
+                try:  # the connection opener itself, given a name rather than an address
+                    await client._connect(("localhost", server.port, "http", None))
+                except OSError as exc:
+                    return repr(exc)
                 return "connected"
 
         named = asyncio.run(by_name())

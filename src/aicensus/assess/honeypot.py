@@ -215,11 +215,15 @@ def _canary(answered: Answered) -> Iterable[Evidence]:
 
 
 def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
-    same: dict[bytes, set[str]] = defaultdict(set)
+    same: dict[bytes, tuple[Exchange, set[str]]] = {}
     for ex in answered:
-        if _ok(ex) and len(ex.body) > 2 and ex.json() is not None:
-            same[ex.body].add(ex.path)
-    paths = max(same.values(), key=len, default=set())
+        if _ok(ex) and len(ex.body) > 2:
+            same.setdefault(ex.body, (ex, set()))[1].add(ex.path)
+    # Only a body answered on enough routes needs to be JSON: decoding every body (a model's
+    # details run to tens of KiB) to learn that was most of this check's cost.
+    paths = max((paths for ex, paths in same.values()
+                 if len(paths) >= SAME_JSON_ROUTES and ex.json() is not None),
+                key=len, default=set())  # fmt: skip
     if len(paths) >= SAME_JSON_ROUTES:
         yield HoneypotEvidence(
             kind="echo",

@@ -1,52 +1,71 @@
 """HTTP(S) exchanges with caps on time, bytes and redirects. Opens every socket the scanner opens.
 
+The wire is the engine's own HTTP/1.1 client on asyncio (engine/http11.py: one request at a
+time per connection, keep-alive, no pipelining); aiohttp's per-request machinery cost ~90 µs
+of CPU a request where a bare exchange costs ~14 (docs/performance.md).
+
 Every cap holds against a hostile peer: `total_timeout` is a wall-clock deadline on the whole
 request (redirects included), so a server that trickles one byte a second still ends on time;
-bodies are cut at the cap after decompression (aiohttp decompresses at most a bounded chunk per
-read, so a gzip or deflate bomb never inflates past it); at most 128 response headers of at
-most 8 KiB each; header bytes that are not UTF-8 become U+FFFD, so no lone surrogate reaches an
-output encoder.
+`read_timeout` ends any silence while a response is awaited; bodies are cut at the cap after
+decompression (gzip and deflate are inflated in bounded steps, never past the cap, so a bomb
+never inflates); at most 128 response headers of at most 8 KiB each; header bytes that are not
+UTF-8 become U+FFFD, so no lone surrogate reaches an output encoder.
 
 Read-only and exclusions hold on what reaches the wire: every hop (the first request and each
 followed redirect) is checked by `readonly.check` on the path as written and on the request
-target aiohttp will send, and by the exclusion guard on the address; the connector's socket
-factory checks the address of every socket it connects (engine/guard.py).
+target that is sent (yarl's normalised form), and by the exclusion guard on the address; every
+socket is made by the guard's socket factory (engine/guard.py), which checks the address it
+is about to connect to, whatever name it came from.
+
+Connections: a keep-alive pool per (address, port), each connection idle at most
+`keepalive_timeout` (and closed at once by `done_with`); at most `per_host_inflight`
+connections in use per address; each new connection first takes a rate-limit token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
+import socket
 import ssl
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 
-import aiohttp
-from aiohttp.client_proto import ResponseHandler
-from aiohttp.client_reqrep import ClientRequest, ConnectionKey
-from aiohttp.tracing import Trace
-from packaging.version import Version
 from yarl import URL
 
 from aicensus.engine import readonly
 from aicensus.engine.config import EngineConfig
 from aicensus.engine.guard import AddressGuard
+from aicensus.engine.http11 import (
+    MAX_HEADERS,
+    MAX_LINE,
+    Body,
+    Connection,
+    Head,
+    Inflater,
+    read_head,
+)
 from aicensus.engine.ratelimit import TokenBucket
 from aicensus.engine.tlsinfo import tls_info_from_der
-from aicensus.errors import ExcludedAddress, ReadOnlyViolation
+from aicensus.errors import (
+    ConnectFailed,
+    ExcludedAddress,
+    HttpProtocolError,
+    PayloadError,
+    PeerDisconnected,
+    ReadOnlyViolation,
+)
 from aicensus.records import Exchange, ProbeRequest, TLSInfo
 
 ConnectHook = Callable[[str, int], None]
 ConnectionHook = Callable[[], None]
 
-MAX_RESPONSE_HEADERS = 128  # aiohttp's default, stated here so a change is deliberate
-MAX_HEADER_FIELD = 8190
-# aiohttp inflates gzip/deflate in bounded steps only from 3.13.3 (CVE-2025-69223: before,
-# one 64 KiB read of a bomb could inflate to 64 MB). With an older aiohttp the engine turns
-# its decompression off and inflates itself, never past the body cap.
-AIOHTTP_BOUNDS_DECOMPRESSION = Version(aiohttp.__version__) >= Version("3.13.3")
+MAX_RESPONSE_HEADERS = MAX_HEADERS  # stated here so a change is deliberate
+MAX_HEADER_FIELD = MAX_LINE
+Endpoint = tuple[str, int, str, str | None]  # address, port, scheme, TLS server name
 
 
 def _insecure_context() -> ssl.SSLContext:
@@ -58,7 +77,7 @@ def _insecure_context() -> ssl.SSLContext:
 
 
 class HttpClient:
-    """One shared aiohttp session; use as `async with HttpClient(config) as client`."""
+    """The scanner's HTTP client; use as `async with HttpClient(config) as client`."""
 
     def __init__(
         self,
@@ -74,55 +93,44 @@ class HttpClient:
         self._connect_hook = connect_hook
         self._on_connection = on_connection
         self._guard = AddressGuard(config.excluded)
-        self._session: aiohttp.ClientSession | None = None
-        self._connector: _Connector | None = None
         self._ssl = _insecure_context()
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
-        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: dict[tuple[str, int], list[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
+        # One clock ends every wait that passed its read timeout or its request's deadline
+        # (a timer per wait cost ~3 % of the scanner's CPU); it ticks while connections are open.
+        self._clock: asyncio.TimerHandle | None = None
+        self._tick_s = max(0.01, min(0.1, config.read_timeout / 4, config.total_timeout / 4))
+        self._in_use: dict[str, int] = {}  # connections in use per address
+        self._queued: dict[str, deque[asyncio.Future[None]]] = {}
+        self.connections_opened = 0
+        defaults = {"User-Agent": config.user_agent, "Accept": "*/*",
+                    "Accept-Encoding": "gzip, deflate"}  # fmt: skip
+        self._defaults = defaults
+        self._default_block = "".join(f"{k}: {v}\r\n" for k, v in defaults.items())
 
     async def __aenter__(self) -> HttpClient:
-        connector = _Connector(
-            limit=max(64, self.config.concurrency * self.config.per_host_inflight),
-            limit_per_host=self.config.per_host_inflight,
-            ssl=self._ssl,
-            ttl_dns_cache=300,
-            enable_cleanup_closed=True,
-            keepalive_timeout=self.config.keepalive_timeout,
-            socket_factory=self._guard.socket_factory,
-        )
-        # The rate-limit token is taken where a connection is created, not by a trace hook:
-        # trace configs cost every request several awaited signals (see docs/performance.md).
-        connector.before_connect = self._on_new_connection
-        self._connector = connector
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers={"User-Agent": self.config.user_agent, "Accept": "*/*"}
-            | ({} if AIOHTTP_BOUNDS_DECOMPRESSION else {"Accept-Encoding": "gzip, deflate"}),
-            auto_decompress=AIOHTTP_BOUNDS_DECOMPRESSION,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("Content-Type",),
-            max_headers=MAX_RESPONSE_HEADERS,
-            max_field_size=MAX_HEADER_FIELD,
-            max_line_size=MAX_HEADER_FIELD,
-        )
+        self._loop = asyncio.get_running_loop()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for timer in (self._sweeper, self._clock):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._clock = None
+        for conn in list(self._open):
+            conn.close()
+        self._open.clear()
+        self._idle.clear()
+        await asyncio.sleep(0)  # let the transports' close callbacks run
 
     def done_with(self, ip: str, port: int) -> None:
         """A target is finished: close its idle keep-alive connections now, not at the
         keep-alive timeout (at thousands of new hosts a second, those add up to thousands
         of open descriptors and megabytes of buffers)."""
-        if self._connector is not None:
-            self._connector.close_idle(ip, port)
-
-    async def _on_new_connection(self) -> None:
-        await self._bucket.acquire()
-        if self._on_connection is not None:
-            self._on_connection()
+        for conn in self._idle.pop((ip, port), ()):
+            self._discard(conn)
 
     async def fetch(
         self,
@@ -154,20 +162,29 @@ class HttpClient:
         cap = self.config.max_body_bytes
         if max_body is not None:
             cap = min(cap, max(0, max_body))
+        assert self._loop is not None, "use HttpClient as an async context manager"
+        # The request's deadline: every wait below (a slot, a token, the connection, each
+        # read) ends by it, so a peer that trickles one byte a second still ends on time.
+        deadline = self._loop.time() + self.config.total_timeout
         try:
-            async with asyncio.timeout(self.config.total_timeout):
-                await self._fetch_following(ip, port, scheme, probe, host, exchange, cap, product)
+            await self._fetch_following(
+                ip, port, scheme, probe, host, exchange, cap, product, deadline
+            )
         except TimeoutError:
             exchange.error = "timeout"
-        except aiohttp.ClientConnectorError as exc:
-            exchange.error = _connector_error(exc)
         except ExcludedAddress:
             exchange.error = "excluded address: not contacted"
-        except aiohttp.ServerDisconnectedError:
+        except ConnectionRefusedError:
+            exchange.error = "connection-refused"
+        except PeerDisconnected:
             exchange.error = "disconnected"
-        except aiohttp.ClientResponseError as exc:
-            exchange.error = _clean(f"protocol: {exc.message}")[:200]
-        except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError, UnicodeError) as exc:
+        except ConnectFailed as exc:
+            exchange.error = _clean(str(exc))[:200]
+        except PayloadError as exc:
+            exchange.error = _clean(f"PayloadError: {exc}")[:200]
+        except HttpProtocolError as exc:
+            exchange.error = _clean(f"protocol: {exc}")[:200]
+        except (ssl.SSLError, OSError, ValueError, UnicodeError) as exc:
             exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
         exchange.elapsed_ms = (time.perf_counter() - started) * 1000
         return exchange
@@ -182,37 +199,24 @@ class HttpClient:
         exchange: Exchange,
         cap: int,
         product: str | None,
+        deadline: float,
     ) -> None:
-        assert self._session is not None, "use HttpClient as an async context manager"
         authority = _authority(ip, port)
         path = probe.path
-        headers = dict(probe.headers)
-        if host:
-            headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
+        host_header = _host_header(ip, port, scheme, host)
+        body = json.dumps(probe.json_body).encode() if probe.json_body is not None else None
+        sni = host or None
         for hop in range(self.config.max_redirects + 1):
-            url = URL(f"{scheme}://{authority}{path}")
-            # What goes on the wire is url.raw_path_qs (yarl re-quotes and drops dot segments).
-            wire = ProbeRequest(
-                method=probe.method, path=url.raw_path_qs, json_body=probe.json_body
-            )
+            target = _wire_path(path)  # what goes on the wire (yarl's normalised form)
+            wire = ProbeRequest(method=probe.method, path=target, json_body=probe.json_body)
             readonly.check(wire, product=product)
             if hop and self._connect_hook is not None:
                 self._connect_hook(ip, port)  # a redirect hop is a request like the first
-            async with self._session.request(
-                probe.method,
-                url,
-                json=probe.json_body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as resp:
-                exchange.status = resp.status
-                exchange.headers = _flatten_headers(resp)
-                exchange.body, exchange.truncated = await _read_capped(
-                    resp, cap, inflate=not AIOHTTP_BOUNDS_DECOMPRESSION
-                )
-                location = exchange.header("Location")
-            next_path = _same_host_redirect(location, authority, scheme, resp.status)
+            data = self._request_bytes(probe.method, target, host_header, probe.headers, body)
+            endpoint = (ip, port, scheme, sni)
+            head = await self._exchange(endpoint, probe.method, data, exchange, cap, deadline)
+            location = exchange.header("Location")
+            next_path = _same_host_redirect(location, authority, scheme, head.status)
             if next_path is None or probe.method != "GET":
                 break
             refused = _refusal(ProbeRequest(method="GET", path=next_path), product)
@@ -221,6 +225,219 @@ class HttpClient:
                 break
             path = next_path
         exchange.path = path if path == probe.path else f"{probe.path} -> {path}"
+
+    def _request_bytes(
+        self,
+        method: str,
+        target: str,
+        host_header: str,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes | None,
+    ) -> bytes:
+        block = self._default_block
+        if headers:  # the probe's own override the defaults (names compared without case)
+            merged = dict(self._defaults)
+            for name, value in headers:
+                for known in [k for k in merged if k.lower() == name.lower()]:
+                    del merged[known]
+                merged[name] = value
+            block = "".join(f"{k}: {v}\r\n" for k, v in merged.items())
+            if any(c in block.replace("\r\n", "") for c in "\r\n\0"):
+                raise ValueError("a request header holds a line break")
+        if body is None:
+            return f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{block}\r\n".encode()
+        typed = any(name.lower() == "content-type" for name, _ in headers)
+        kind = "" if typed else "Content-Type: application/json\r\n"  # unless the probe's own
+        return (
+            f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{block}{kind}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    async def _exchange(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        data: bytes,
+        exchange: Exchange,
+        cap: int,
+        deadline: float,
+    ) -> Head:
+        """One request and its response on a pooled or new connection, within the address's
+        limit of connections in use."""
+        ip = endpoint[0]
+        await self._take_slot(ip, deadline)
+        conn: Connection | None = None
+        reusable = False
+        try:
+            head, conn = await self._send(endpoint, method, data, deadline)
+            exchange.status = head.status
+            exchange.headers = head.headers
+            exchange.body, exchange.truncated, reusable = await _read_capped(
+                conn, head, method, cap
+            )
+            return head
+        finally:
+            if conn is not None:
+                self._release(conn, reusable)
+            self._give_slot(ip)
+
+    async def _send(
+        self, endpoint: Endpoint, method: str, data: bytes, deadline: float
+    ) -> tuple[Head, Connection]:
+        conn = self._pooled(endpoint)
+        if conn is not None:
+            conn.deadline = deadline
+            conn.send(data)
+            try:
+                return await read_head(conn), conn
+            except (PeerDisconnected, ConnectionResetError, BrokenPipeError):
+                self._discard(conn)  # the peer closed it while idle: once more, on a new one
+        conn = await self._connect(endpoint, deadline)
+        try:
+            conn.deadline = deadline
+            conn.send(data)
+            return await read_head(conn), conn
+        except BaseException:
+            self._discard(conn)
+            raise
+
+    # ------------------------------------------------------------------ the pool
+
+    def _pooled(self, endpoint: Endpoint) -> Connection | None:
+        idle = self._idle.get((endpoint[0], endpoint[1]))
+        if not idle:
+            return None
+        assert self._loop is not None
+        oldest = self._loop.time() - self.config.keepalive_timeout
+        for conn in reversed(idle):
+            if conn.endpoint == endpoint:
+                idle.remove(conn)
+                if conn.idle_since >= oldest and conn.usable:
+                    return conn
+                self._discard(conn)
+                return self._pooled(endpoint)
+        return None
+
+    def _release(self, conn: Connection, reusable: bool) -> None:
+        if not reusable or not conn.usable or self._loop is None:
+            self._discard(conn)
+            return
+        conn.idle_since = self._loop.time()
+        self._idle.setdefault((conn.endpoint[0], conn.endpoint[1]), []).append(conn)
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_later(self.config.keepalive_timeout, self._sweep)
+
+    def _discard(self, conn: Connection) -> None:
+        conn.close()
+        self._open.discard(conn)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for conn in self._open:
+            conn.check_wait(now)
+        self._clock = self._loop.call_later(self._tick_s, self._tick) if self._open else None
+
+    def _sweep(self) -> None:
+        """Close connections idle past the keep-alive timeout (one timer for the pool)."""
+        self._sweeper = None
+        assert self._loop is not None
+        oldest = self._loop.time() - self.config.keepalive_timeout
+        for key in list(self._idle):
+            conns = self._idle[key]
+            keep = [c for c in conns if c.idle_since > oldest and c.usable]
+            for conn in conns:
+                if conn not in keep:
+                    self._discard(conn)
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+        if self._idle:
+            self._sweeper = self._loop.call_later(self.config.keepalive_timeout / 2, self._sweep)
+
+    async def _take_slot(self, ip: str, deadline: float = float("inf")) -> None:
+        """At most `per_host_inflight` connections in use per address (first come, first
+        served); the scheduler's HostGate bounds requests per address the same way."""
+        used = self._in_use.get(ip, 0)
+        if used < self.config.per_host_inflight:
+            self._in_use[ip] = used + 1
+            return
+        assert self._loop is not None
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._queued.setdefault(ip, deque()).append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline if deadline != float("inf") else None):
+                await waiter  # the slot is handed over by _give_slot, still counted
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._give_slot(ip)
+            else:
+                queue = self._queued.get(ip)
+                if queue is not None and waiter in queue:
+                    queue.remove(waiter)
+            raise
+
+    def _give_slot(self, ip: str) -> None:
+        queue = self._queued.get(ip)
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._queued.pop(ip, None)
+        used = self._in_use.get(ip, 1) - 1
+        if used > 0:
+            self._in_use[ip] = used
+        else:
+            self._in_use.pop(ip, None)
+
+    async def _connect(self, endpoint: Endpoint, deadline: float = float("inf")) -> Connection:
+        """A new connection: a rate-limit token, a socket from the guard's factory (which
+        refuses an excluded address), then TCP and, for https, TLS within connect_timeout
+        (and the request's deadline)."""
+        ip, port, scheme, sni = endpoint
+        assert self._loop is not None
+        loop = self._loop
+        if self._bucket.rate > 0:
+            async with asyncio.timeout_at(deadline if deadline != float("inf") else None):
+                await self._bucket.acquire()
+        if self._on_connection is not None:
+            self._on_connection()
+        conn = Connection(loop, self.config.read_timeout)
+        conn.endpoint = endpoint
+        last: OSError | None = None
+        connect = self.config.connect_timeout
+        for info in await _addresses(loop, ip, port):
+            sock = self._guard.socket_factory(info)  # raises ExcludedAddress
+            try:
+                sock.setblocking(False)
+                async with asyncio.timeout_at(min(loop.time() + connect, deadline)):
+                    await loop.sock_connect(sock, info[4])
+                    if scheme == "https":
+                        await loop.create_connection(
+                            lambda: conn, sock=sock, ssl=self._ssl, server_hostname=sni or "",
+                            ssl_handshake_timeout=self.config.connect_timeout,
+                        )  # fmt: skip
+                    else:
+                        await loop.create_connection(lambda: conn, sock=sock)
+            except BaseException as exc:
+                sock.close()
+                if isinstance(exc, ConnectionRefusedError | ExcludedAddress):
+                    last = exc
+                    continue
+                if isinstance(exc, ssl.SSLError | OSError) and not isinstance(exc, TimeoutError):
+                    last = ConnectFailed(f"connect: {exc}"[:200])
+                    continue
+                raise
+            self.connections_opened += 1
+            self._open.add(conn)
+            if self._clock is None:
+                self._clock = loop.call_later(self._tick_s, self._tick)
+            return conn
+        raise last or ConnectFailed(f"connect: no address for {ip}")
+
+    # ------------------------------------------------------------------ held-open streams
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -232,57 +449,58 @@ class HttpClient:
         readonly.check(probe)
         if probe.method not in ("GET", "HEAD"):
             raise ReadOnlyViolation(f"refused to stream {probe.method} {probe.path}")
-        assert self._session is not None, "use HttpClient as an async context manager"
         cap = min(self.config.max_body_bytes, max_body or self.config.max_body_bytes)
+        events = EventStream(Exchange(method=probe.method, path=probe.path), cap,
+                             self.config.read_timeout)  # fmt: skip
         if self._guard.refuses(ip):
-            refused = EventStream(Exchange(method=probe.method, path=probe.path), cap, 0.0)
-            refused.exchange.error = "excluded address: not contacted"
-            yield refused
+            events.exchange.error = "excluded address: not contacted"
+            yield events
             return
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
-        headers = dict(probe.headers)
-        if host:
-            headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
-        url = f"{scheme}://{_authority(ip, port)}{probe.path}"
-        events = EventStream(Exchange(method=probe.method, path=probe.path), cap,
-                             self.config.read_timeout)  # fmt: skip
+        target = _wire_path(probe.path)
+        readonly.check(ProbeRequest(method=probe.method, path=target))
+        host_header = _host_header(ip, port, scheme, host)
+        data = self._request_bytes(probe.method, target, host_header, probe.headers, None)
+        endpoint = (ip, port, scheme, host or None)
+        conn: Connection | None = None
+        await self._take_slot(ip)
         try:
-            async with self._session.get(url, headers=headers, allow_redirects=False,
-                                         timeout=self._timeout) as resp:  # fmt: skip
-                events.exchange.status = resp.status
-                events.exchange.headers = _flatten_headers(resp)
-                events.response = resp
-                yield events
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            events.exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
-            if events.response is None:
+            try:
+                head, conn = await self._send(endpoint, probe.method, data, float("inf"))
+            except (TimeoutError, HttpProtocolError, OSError, ValueError) as exc:
+                events.exchange.error = _clean(f"{type(exc).__name__}: {exc}")[:200]
                 yield events  # nothing to read: line() answers None at once
+                return
+            events.exchange.status = head.status
+            events.exchange.headers = head.headers
+            events.body = Body(conn, head, probe.method)
+            events.inflater = Inflater.for_encoding(head.encoding)
+            yield events
+        finally:
+            if conn is not None:
+                self._discard(conn)  # a stream is never read to its end: never reused
+            self._give_slot(ip)
 
     async def certificate(
         self, ip: str, port: int, server_name: str | None = None
     ) -> TLSInfo | None:
-        """The peer's certificate from one TLS handshake (aiohttp hides it once a body is read)."""
+        """The peer's certificate from one TLS handshake (on a connection of its own)."""
         if self._guard.refuses(ip):
             return None
         if self._connect_hook is not None:
             self._connect_hook(ip, port)
-        await self._bucket.acquire()
-        if self._on_connection is not None:
-            self._on_connection()
         try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(ip, port, ssl=self._ssl, server_hostname=server_name or ""),
-                timeout=self.config.connect_timeout,
-            )
-        except (OSError, TimeoutError, ssl.SSLError):
+            conn = await self._connect((ip, port, "https", server_name or None))
+        except (OSError, TimeoutError, ssl.SSLError, HttpProtocolError):
             return None
         try:
-            ssl_object = writer.get_extra_info("ssl_object")
+            transport = conn.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport else None
             der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             return tls_info_from_der(der) if der else None
         finally:
-            writer.close()
+            self._discard(conn)
 
 
 class EventStream:
@@ -290,140 +508,114 @@ class EventStream:
 
     def __init__(self, exchange: Exchange, cap: int, timeout: float) -> None:
         self.exchange = exchange
-        self.response: aiohttp.ClientResponse | None = None
+        self.body: Body | None = None
+        self.inflater: Inflater | None = None
         self.cap = cap
         self.timeout = timeout
         self._read: list[bytes] = []
+        self._size = 0
+        self._pending = bytearray()
 
     async def line(self) -> str | None:
         """The next line without its end, or None at the end, a timeout or the cap."""
-        if self.response is None or sum(map(len, self._read)) >= self.cap:
+        if self.body is None or self._size >= self.cap:
             return None
         try:
             async with asyncio.timeout(self.timeout):
-                raw = await self.response.content.readline()
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+                raw = await self._next_line()
+        except (TimeoutError, HttpProtocolError, OSError, ValueError):
             return None
         if not raw:
             return None
         self._read.append(raw)
+        self._size += len(raw)
         self.exchange.body = b"".join(self._read)[: self.cap]
         return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
-
-class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, able to drop one endpoint's idle connections at once, and to
-    run `before_connect` (the rate-limit token) before it opens each new connection.
-
-    It reaches into the pool (`_conns`, aiohttp 3.x) by the keys of the connections it
-    opened for that endpoint (a lookup, not a walk over the whole pool per finished
-    target); if that ever changes shape, nothing is closed early and the keep-alive timeout
-    (`EngineConfig.keepalive_timeout`) still does it.
-    """
-
-    before_connect: Callable[[], Awaitable[None]] | None = None
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._endpoint_keys: dict[tuple[str, int | None], set[ConnectionKey]] = {}
-
-    async def _create_connection(
-        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
-    ) -> ResponseHandler:
-        if self.before_connect is not None:
-            await self.before_connect()
-        key = req.connection_key
-        self._endpoint_keys.setdefault((key.host.strip("[]"), key.port), set()).add(key)
-        return await super()._create_connection(req, traces, timeout)
-
-    def close_idle(self, host: str, port: int) -> None:
-        keys = self._endpoint_keys.pop((host.strip("[]"), port), ())
-        pool = getattr(self, "_conns", None)
-        if not isinstance(pool, dict):
-            return
-        for key in keys:
-            for entry in pool.pop(key, ()):
-                protocol = entry[0]
-                transport = getattr(protocol, "transport", None)
-                protocol.close()
-                if getattr(key, "is_ssl", False) and transport is not None:
-                    closing = getattr(self, "_cleanup_closed_transports", None)
-                    if isinstance(closing, list) and not getattr(
-                        self, "_cleanup_closed_disabled", True
-                    ):
-                        closing.append(transport)  # as aiohttp does: abort if TLS close hangs
+    async def _next_line(self) -> bytes:
+        assert self.body is not None
+        pending = self._pending
+        while True:
+            end = pending.find(b"\n")
+            if end >= 0:
+                raw = bytes(pending[: end + 1])
+                del pending[: end + 1]
+                return raw
+            if len(pending) > self.cap - self._size:
+                return b""  # a line longer than the cap: the stream ends here
+            piece = await self.body.read()
+            if not piece:
+                raw = bytes(pending)
+                pending.clear()
+                return raw
+            if self.inflater is not None:
+                piece = self.inflater.feed(piece, self.cap - self._size - len(pending) + 1)
+            pending += piece
 
 
 async def _read_capped(
-    resp: aiohttp.ClientResponse, cap: int, *, inflate: bool = False
-) -> tuple[bytes, bool]:
-    """The body, cut at `cap` bytes (after decompression), and whether it was cut.
-
-    With `inflate`, a gzip or deflate body arrives compressed and is inflated here, at most
-    up to the cap: zlib's max_length stops a bomb, whatever its ratio.
-    """
+    conn: Connection, head: Head, method: str, cap: int
+) -> tuple[bytes, bool, bool]:
+    """The body, cut at `cap` bytes (after decompression), whether it was cut, and whether
+    the connection may be reused. A gzip or deflate body is inflated here, at most up to the
+    cap: zlib's max_length stops a bomb, whatever its ratio."""
+    body = Body(conn, head, method)
+    if body.done:
+        return b"", False, body.reusable
+    inflater = Inflater.for_encoding(head.encoding)
     chunks: list[bytes] = []
     total = 0
-    inflater = _Inflater.for_response(resp) if inflate else None
     while True:
-        chunk = await resp.content.read(65536)
+        chunk = await body.read()
         if not chunk:
-            return b"".join(chunks), False
+            return b"".join(chunks), False, body.reusable
         if inflater is not None:
             chunk = inflater.feed(chunk, cap - total + 1)  # one byte over the cap: "truncated"
         total += len(chunk)
         if total > cap:
             chunks.append(chunk[: cap - (total - len(chunk))])
-            resp.close()  # stop reading (and decompressing) now, not at the end of a bomb
-            return b"".join(chunks), True
+            conn.abort()  # stop reading (and inflating) now, not at the end of a bomb
+            return b"".join(chunks), True, False
         chunks.append(chunk)
 
 
-class _Inflater:
-    """gzip or deflate (zlib-wrapped, or raw as some servers send it), inflated in bounds."""
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._zlib: zlib._Decompress | None = None
-
-    @classmethod
-    def for_response(cls, resp: aiohttp.ClientResponse) -> _Inflater | None:
-        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-        return cls(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        if self._zlib is None:
-            if self.encoding == "deflate" and not _zlib_wrapped(data):
-                wbits = -zlib.MAX_WBITS
-            else:
-                wbits = 16 + zlib.MAX_WBITS if self.encoding != "deflate" else zlib.MAX_WBITS
-            self._zlib = zlib.decompressobj(wbits)
-        try:  # output stops at `limit` (the input it did not need is dropped: we are done)
-            return self._zlib.decompress(data, max(1, limit))
-        except zlib.error as exc:
-            raise aiohttp.ClientPayloadError(f"cannot inflate {self.encoding} body: {exc}") from exc
+async def _addresses(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> list[tuple[int, int, int, str, tuple]]:  # type: ignore[type-arg]
+    """Where to connect: an address as itself (no resolver thread), a name resolved."""
+    literal = host.strip("[]")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, literal)
+        except OSError:
+            continue
+        sockaddr: tuple = (literal, port) if family == socket.AF_INET else (literal, port, 0, 0)  # type: ignore[type-arg]
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+    infos = await loop.getaddrinfo(literal, port, type=socket.SOCK_STREAM)
+    return [(f, t, p, c, a) for f, t, p, c, a in infos]
 
 
-def _zlib_wrapped(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+@functools.lru_cache(maxsize=4096)
+def _wire_path(path: str) -> str:
+    """The request target sent for a path: yarl re-quotes it and drops dot segments."""
+    return URL(f"http://h{path}").raw_path_qs
+
+
+def _host_header(ip: str, port: int, scheme: str, host: str | None) -> str:
+    if host:
+        return host if port in (80, 443) else f"{host}:{port}"
+    name = f"[{ip}]" if ":" in ip else ip
+    return name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
 
 
 def _clean(text: str) -> str:
-    """aiohttp decodes header bytes with surrogateescape; a lone surrogate cannot be encoded
-    as UTF-8 (JSON output, the terminal, the store), so undecodable bytes become U+FFFD."""
+    """A lone surrogate cannot be encoded as UTF-8 (JSON output, the terminal, the store),
+    so undecodable text becomes U+FFFD."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return text
-
-
-def _flatten_headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_key, raw_value in resp.headers.items():
-        key, value = _clean(raw_key), _clean(raw_value)
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return headers
 
 
 def _same_host_redirect(
@@ -444,7 +636,7 @@ def _refusal(probe: ProbeRequest, product: str | None) -> str | None:
     """Why the guard refuses this hop (as written and as it would go on the wire), or None."""
     try:
         readonly.check(probe, product=product)
-        wire = URL(f"http://h{probe.path}").raw_path_qs
+        wire = _wire_path(probe.path)
         readonly.check(ProbeRequest(method=probe.method, path=wire), product=product)
     except (ReadOnlyViolation, ValueError) as exc:
         return str(exc)
@@ -455,20 +647,5 @@ def _authority(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _connector_error(exc: aiohttp.ClientConnectorError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return "tls-error"
-    if isinstance(exc.os_error, ExcludedAddress):  # refused by the guard's socket factory
-        return "excluded address: not contacted"
-    errno = getattr(exc.os_error, "errno", None)
-    if errno == 111:  # ECONNREFUSED
-        return "connection-refused"
-    if isinstance(exc.os_error, TimeoutError):
-        return "connection-timeout"
-    return f"connect: {exc.os_error}"[:200]
-
-
 def _json_text(body: object) -> str:
-    import json
-
     return json.dumps(body, separators=(",", ":"))

@@ -41,7 +41,7 @@ class AddressGuard:
             raise ExcludedAddress(f"refused: {ip} is excluded")
 
     def socket_factory(self, addr_info: tuple) -> socket.socket:  # type: ignore[type-arg]
-        """aiohttp's `socket_factory`: called with the resolved address of every connection."""
+        """The socket factory: called with the resolved address of every connection."""
         family, type_, proto, _name, sockaddr = addr_info
         self.check(str(sockaddr[0]))
         return socket.socket(family=family, type=type_, proto=proto)

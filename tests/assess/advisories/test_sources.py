@@ -8,6 +8,7 @@ around every boundary it names, evaluated here independently of the build script
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -230,7 +231,9 @@ def _cna_says(ver: dict[str, Any], version: str) -> bool | None:
     """One CNA `versions[]` entry read literally (None: it says nothing comparable)."""
     v = _key("pep440", version)
     assert v is not None
-    text = str(ver.get("version") or "")
+    text = re.sub(
+        r"^affected versions?:?\s*", "", str(ver.get("version") or "").strip(), flags=re.I
+    )
     if _GH_CLAUSE.match(text.strip()):
         return _github_says(text, version)
     for key, op in (("lessThan", "<"), ("lessThanOrEqual", "<=")):
@@ -265,11 +268,36 @@ def _check_cve(adv: Advisory, raw: dict[str, Any]) -> None:
             probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
             if rel[-1] > 0:
                 probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+    starts = _line_starts(entries)
+    probes |= {str(st) for st in starts.values()}
     for probe in sorted(probes):
         says = [_cna_says(v, probe) for v in entries]
+        says = [s and (i not in starts or Version(probe) >= starts[i]) for i, s in enumerate(says)]
         if all(s is None for s in says):
             continue
         assert _bundle_says(adv, probe) == any(s for s in says if s), (entries, probe)
+
+
+def _line_starts(entries: list[dict[str, Any]]) -> dict[int, Version]:
+    """GitHub's one-fix-per-release-line entries ("< 1.123.17", "< 2.5.2"): every line after the
+    lowest starts at the first release whose number departs from the previous fix (2.0.0)."""
+    fixes = []
+    for i, ver in enumerate(entries):
+        m = re.fullmatch(r"<\s*(\S+)", str(ver.get("version") or "").strip())
+        key = _key("pep440", m.group(1)) if m else None
+        if key is not None and not any(k in ver for k in ("lessThan", "lessThanOrEqual")):
+            fixes.append((key, i))
+    if len(fixes) < 2 or len({k for k, _ in fixes}) < len(fixes):
+        return {}
+    fixes.sort()
+    starts = {}
+    for (prev, _), (cur, i) in itertools.pairwise(fixes):
+        a, b = list(prev.release), list(cur.release)
+        n = max(len(a), len(b), 3)
+        a, b = a + [0] * (n - len(a)), b + [0] * (n - len(b))
+        d = next(k for k in range(n) if a[k] != b[k])
+        starts[i] = Version(".".join(map(str, [*b[: d + 1], *[0] * (n - d - 1)])))
+    return starts
 
 
 def test_every_bundled_cve_record_matches_the_snapshot() -> None:
