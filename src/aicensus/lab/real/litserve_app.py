@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-import litserve as ls  # type: ignore[import-not-found]
-import litserve.server  # type: ignore[import-not-found]
+import litserve as ls
+import litserve.server
 
 
 class Echo(ls.LitAPI):  # type: ignore[misc]
