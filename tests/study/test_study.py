@@ -302,13 +302,20 @@ def _counts(db: Path) -> tuple[int, int]:
     return int(found[0]), int(found[1])
 
 
-def test_export_and_merge_shards_without_duplicates(tmp_path: Path) -> None:
+def _two_shard_stores(tmp_path: Path, hosts: tuple[int, int], days: int) -> tuple[Path, Path, Path]:
+    """Two synthetic datasets (seeds 1 and 2) ingested into stores of their own: (a's dataset,
+    a's store, b's store)."""
     a, b = tmp_path / "a", tmp_path / "b"
-    synthesize(a, hosts=150, days=10, seed=1)
-    synthesize(b, hosts=120, days=10, seed=2)
+    synthesize(a, hosts=hosts[0], days=days, seed=1)
+    synthesize(b, hosts=hosts[1], days=days, seed=2)
     shard_a, shard_b = tmp_path / "shard-a.duckdb", tmp_path / "shard-b.duckdb"
     ingest_parquet(a, db=shard_a)
     ingest_parquet(b, db=shard_b)
+    return a, shard_a, shard_b
+
+
+def test_export_and_merge_shards_without_duplicates(tmp_path: Path) -> None:
+    a, shard_a, shard_b = _two_shard_stores(tmp_path, (150, 120), days=10)
     ingest_file(DATA / "zgrab2-http.jsonl", "zgrab2", db=shard_b)  # with a request log
     runner = CliRunner()
     for shard, out in ((shard_a, "ea"), (shard_b, "eb")):
@@ -347,12 +354,7 @@ def test_a_dataset_of_two_shards_with_the_same_refs_merges_each_row_once(tmp_pat
     (shard, ref), not on ref alone, or they would pick up the known shard's rows too."""
     import shutil
 
-    a, b = tmp_path / "a", tmp_path / "b"
-    synthesize(a, hosts=60, days=5, seed=1)
-    synthesize(b, hosts=50, days=5, seed=2)
-    shard_a, shard_b = tmp_path / "shard-a.duckdb", tmp_path / "shard-b.duckdb"
-    ingest_parquet(a, db=shard_a)
-    ingest_parquet(b, db=shard_b)
+    _, shard_a, shard_b = _two_shard_stores(tmp_path, (60, 50), days=5)
     runner = CliRunner()
     both = tmp_path / "both"
     for shard, out in ((shard_a, "ea"), (shard_b, "eb")):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -202,17 +203,23 @@ def _ghsa_snapshot() -> list[dict[str, Any]]:
     return [json.loads(line) for line in GHSA_SNAPSHOT.read_text().splitlines() if line]
 
 
-def test_every_bundled_github_advisory_matches_the_snapshot() -> None:
-    """All GitHub-sourced records, not only the random fifty, against the committed snapshot."""
-    by_source = {(r["path"], r["commit"]): r for r in _ghsa_snapshot()}
+def _check_against_snapshot(
+    repo: str, snapshot: list[dict[str, Any]], check: Callable[[Advisory, dict[str, Any]], None]
+) -> int:
+    """Check every bundled record from `repo` against its snapshot line; how many were checked."""
+    by_source = {(r["path"], r["commit"]): r for r in snapshot}
     checked = 0
     for advs in current_bundle().by_product.values():
         for adv in advs:
-            if adv.source.get("repo") != "aquasecurity/vuln-list":
-                continue
-            _check_ghsa(adv, by_source[(adv.source["path"], adv.source["commit"])])
-            checked += 1
-    assert checked >= 60
+            if adv.source.get("repo") == repo:
+                check(adv, by_source[(adv.source["path"], adv.source["commit"])])
+                checked += 1
+    return checked
+
+
+def test_every_bundled_github_advisory_matches_the_snapshot() -> None:
+    """All GitHub-sourced records, not only the random fifty, against the committed snapshot."""
+    assert _check_against_snapshot("aquasecurity/vuln-list", _ghsa_snapshot(), _check_ghsa) >= 60
 
 
 def test_withdrawn_github_advisories_are_left_out() -> None:
@@ -303,18 +310,8 @@ def _line_starts(entries: list[dict[str, Any]]) -> dict[int, Version]:
 def test_every_bundled_cve_record_matches_the_snapshot() -> None:
     """Records whose range is the CNA's: id, summary, references, vector and range against the
     committed cvelistV5 snapshot, the range read literally from the CNA's `versions`."""
-    by_source = {
-        (r["path"], r["commit"]): r
-        for r in (json.loads(line) for line in CVE_SNAPSHOT.read_text().splitlines() if line)
-    }
-    checked = 0
-    for advs in current_bundle().by_product.values():
-        for adv in advs:
-            if adv.source.get("repo") != "CVEProject/cvelistV5":
-                continue
-            _check_cve(adv, by_source[(adv.source["path"], adv.source["commit"])])
-            checked += 1
-    assert checked >= 20
+    snapshot = [json.loads(line) for line in CVE_SNAPSHOT.read_text().splitlines() if line]
+    assert _check_against_snapshot("CVEProject/cvelistV5", snapshot, _check_cve) >= 20
 
 
 def test_a_cve_record_without_a_usable_range_leaves_the_aggregator_range_unconfirmed() -> None:
