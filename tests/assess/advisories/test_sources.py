@@ -168,6 +168,18 @@ def _github_says(vulnerable: str, version: str) -> bool | None:
     return ok
 
 
+def _around(value: str) -> set[str]:
+    """A boundary version and its neighbours in the last release digit (none if unparsable)."""
+    key = _key("pep440", value)
+    if key is None:
+        return set()
+    rel = list(key.release)
+    near = {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
+    if rel[-1] > 0:
+        near.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+    return near
+
+
 def _check_ghsa(adv: Advisory, raw: dict[str, Any]) -> None:
     gh = raw["Advisory"]
     assert adv.id == gh["GhsaId"]
@@ -185,13 +197,7 @@ def _check_ghsa(adv: Advisory, raw: dict[str, Any]) -> None:
         patched = ver["FirstPatchedVersion"]["Identifier"]
         named = [patched] if patched else []
         for value in [v for _, v in _GH_CLAUSE.findall(ver["VulnerableVersionRange"])] + named:
-            key = _key("pep440", value)
-            if key is None:
-                continue
-            rel = list(key.release)
-            probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
-            if rel[-1] > 0:
-                probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+            probes |= _around(value)
     for probe in sorted(probes):
         says = [_github_says(v["VulnerableVersionRange"], probe) for v in raw["Versions"]]
         if None in says:
@@ -268,13 +274,7 @@ def _check_cve(adv: Advisory, raw: dict[str, Any]) -> None:
     for ver in entries:
         for value in [*_GH_CLAUSE.findall(str(ver["version"])),
                       *[("", ver[k]) for k in ("lessThan", "lessThanOrEqual") if k in ver]]:  # fmt: skip
-            key = _key("pep440", value[1])
-            if key is None:
-                continue
-            rel = list(key.release)
-            probes |= {str(key), ".".join(map(str, [*rel[:-1], rel[-1] + 1]))}
-            if rel[-1] > 0:
-                probes.add(".".join(map(str, [*rel[:-1], rel[-1] - 1])))
+            probes |= _around(value[1])
     starts = _line_starts(entries)
     probes |= {str(st) for st in starts.values()}
     for probe in sorted(probes):
