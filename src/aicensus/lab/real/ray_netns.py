@@ -32,9 +32,14 @@ import tempfile
 import threading
 import time
 
-from aicensus.lab.real.netns import forward, loopback_listener, setns_net, wait_for_namespace
+from aicensus.lab.real.netns import (
+    INNER_HOST,
+    forward,
+    loopback_listener,
+    setns_net,
+    wait_for_namespace,
+)
 
-INNER_HOST = "127.0.0.1"  # the namespace's own loopback
 READY_FD_ENV = "AICENSUS_RAY_READY_FD"
 START_LOCK_NAME = "aicensus-ray-start.lock"
 SESSION_PREFIX = "aicensus-ray-session-"
