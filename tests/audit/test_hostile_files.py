@@ -213,30 +213,29 @@ def test_a_bin_file_that_is_no_model_is_noted(folder: Path, baseline: float) -> 
 
 
 def _setpriv() -> tuple[str, ...]:
+    """As root, the CLI runs without the capabilities that bypass file modes, so a mode-000
+    file is unreadable to it too. Still root, not `nobody`: a checkout in a folder only root
+    may enter (mktemp -d makes one) stays importable."""
     tool = shutil.which("setpriv")
     if os.geteuid() != 0 or tool is None:
         return ()
-    return (tool, "--reuid=65534", "--regid=65534", "--clear-groups")
+    return (tool, "--bounding-set=-dac_override,-dac_read_search")
 
 
 def test_unreadable_folders_and_files_are_notes(folder: Path) -> None:
-    """A folder nobody may list, a file nobody may read (the CLI runs as `nobody`: root
-    reads everything), a FIFO and a broken link: each is a note; the pickle is reported."""
+    """A folder nobody may list, a file nobody may read (as root, the CLI runs without the
+    capabilities that let root read everything), a FIFO and a broken link: each is a note;
+    the pickle is reported."""
     locked = folder / "locked"
     locked.mkdir()
     builders.write_evil_pickle(locked / "hidden.pkl")
     builders.write_evil_pickle(folder / "secret.pkl")
     os.mkfifo(folder / "pipe.gguf")
     (folder / "dangling.safetensors").symlink_to(folder / "nowhere.safetensors")
+    locked.chmod(0o000)
+    (folder / "secret.pkl").chmod(0o000)
     prefix = _setpriv()
-    if prefix:
-        locked.chmod(0o700)
-        (folder / "secret.pkl").chmod(0o600)
-    else:  # not root: the current user cannot read them either
-        locked.chmod(0o000)
-        (folder / "secret.pkl").chmod(0o000)
     out = Path(tempfile.mkdtemp(prefix="aicensus-out-"))
-    out.chmod(0o777)
     try:
         rc, err, _wall, _rss = run_cli(folder, out / "audit.json", prefix=prefix)
         assert rc == 0 and "Traceback" not in err, err
