@@ -45,8 +45,8 @@ from aicensus.fingerprint.choose import (
     identify,
     without_catch_all,
 )
-from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
-from aicensus.fingerprint.index import Memo
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, extract_version
+from aicensus.fingerprint.index import Memo, index_for
 from aicensus.fingerprint.probes import (
     RequestKey,
     conditional_probes,
@@ -307,7 +307,7 @@ class TargetScan:
         await self.send_all(
             probe_request(sig, pid) for pid, p in sig.probes.items() if not p.unless
         )
-        self.choice = _with_own_probes(choice, self.cache, self.canary)
+        self.choice = _with_own_probes(choice, self.cache, self.canary, self.memo)
         await self._fetch_model_details(sig)
         if sig.models is not None:
             dialect = get_dialect(sig.models.dialect)
@@ -457,13 +457,17 @@ class TargetScan:
 
 
 def _with_own_probes(
-    choice: Choice, cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+    choice: Choice,
+    cache: Mapping[RequestKey, Exchange],
+    canary: Exchange | None,
+    memo: Memo | None = None,
 ) -> Choice:
-    """The winner evaluated again with the answers to its identified-only probes."""
+    """The winner evaluated again with the answers to its identified-only probes
+    (evaluate(sig, exchanges_for(sig, view)), through the index: its verdicts are memoized)."""
     if choice.best is None:
         return choice
     sig = choice.best.signature
-    again = evaluate(sig, exchanges_for(sig, without_catch_all(cache, canary)))
+    again = index_for([sig]).evaluate_all(without_catch_all(cache, canary), memo)[0]
     return msgspec.structs.replace(choice, best=again) if again.matched else choice
 
 
