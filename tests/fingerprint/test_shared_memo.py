@@ -179,7 +179,7 @@ def test_scans_are_the_same_with_and_without_the_shared_memo(
         shared = _scan(targets)
         assert len(index._ANSWERS) > 0
         with monkeypatch.context() as m:
-            m.setattr(index, "_shared_verdicts", lambda key, answer, names: {})
+            m.setattr(index, "_shared_verdicts", lambda key, answer, names: index._Verdicts())
             afresh = _scan(targets)
         warm = _scan(targets)
     assert len(shared) == len(targets)

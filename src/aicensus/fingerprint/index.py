@@ -175,7 +175,17 @@ def _entry(sig: Signature, mpos: int) -> tuple[RequestKey, _Entry]:
 # targets). The key holds the values of every header name any matcher of that request key
 # reads (the first of each name, as _Answer.header finds it) and a digest of the body; a
 # matcher that reads a header name not yet covered starts the memo afresh.
-_Verdicts = dict["_Entry", bool]
+class _Verdicts:
+    """What each matcher said of one answer (`holds`), and per index the matchers among
+    that index's candidates for the answer's request and status that fired (`fired`)."""
+
+    __slots__ = ("fired", "holds")
+
+    def __init__(self) -> None:
+        self.holds: dict[_Entry, bool] = {}
+        self.fired: dict[SignatureIndex, tuple[_Slot, ...]] = {}
+
+
 _HEADERS_READ: dict[RequestKey, tuple[str, ...]] = {}
 _NO_HEADERS: tuple[str, ...] = ()
 _ANSWERS: dict[tuple[object, ...], _Verdicts] = {}
@@ -203,7 +213,7 @@ def _shared_verdicts(key: RequestKey, a: _Answer, names: tuple[str, ...]) -> _Ve
     if verdicts is None:
         if len(_ANSWERS) >= _ANSWERS_LIMIT:
             del _ANSWERS[next(iter(_ANSWERS))]
-        verdicts = _ANSWERS[memo_key] = {}
+        verdicts = _ANSWERS[memo_key] = _Verdicts()
     return verdicts
 
 
@@ -213,7 +223,7 @@ def _shared_verdicts(key: RequestKey, a: _Answer, names: tuple[str, ...]) -> _Ve
 # in canary_can_matter); with a memo, each matcher reads each answer once. The exchange is
 # checked by identity, so an answer replaced under the same key (a retried scheme) is read
 # afresh; so is one whose verdicts were shared under fewer header names than are read now.
-Memo = dict[RequestKey, tuple[Exchange, dict["_Entry", bool], tuple[str, ...]]]
+Memo = dict[RequestKey, tuple[Exchange, _Verdicts, tuple[str, ...]]]
 
 
 class SignatureIndex:
@@ -237,6 +247,23 @@ class SignatureIndex:
             for status in entry.check.status:
                 by_status.setdefault(status, []).append((spos, entry))
 
+    @staticmethod
+    def _fired(
+        slot: tuple[dict[int, list[_Slot]], list[_Slot]], ex: Exchange, holds: dict[_Entry, bool]
+    ) -> tuple[_Slot, ...]:
+        """This index's candidates for the answer (its request's matchers that accept its
+        status) that fire on it, each checked once per answer (`holds` keeps the verdicts)."""
+        by_status, any_status = slot
+        answer = _Answer(ex)
+        fired: list[_Slot] = []
+        for spos, entry in (*by_status.get(ex.status or 0, ()), *any_status):
+            verdict = holds.get(entry)
+            if verdict is None:
+                verdict = holds[entry] = entry.fires(answer)
+            if verdict:
+                fired.append((spos, entry))
+        return tuple(fired)
+
     def evaluate_all(
         self, view: Mapping[RequestKey, Exchange], memo: Memo | None = None
     ) -> list[MatchResult]:
@@ -247,22 +274,19 @@ class SignatureIndex:
             slot = self._by_key.get(key)
             if slot is None or ex.status is None:
                 continue
-            by_status, any_status = slot
-            answer = _Answer(ex)
             names = _HEADERS_READ.get(key, _NO_HEADERS)
             seen = memo.get(key) if memo is not None else None
             if seen is not None and seen[0] is ex and seen[2] is names:
-                known = seen[1]
+                verdicts = seen[1]
             else:
-                known = _shared_verdicts(key, answer, names)
+                verdicts = _shared_verdicts(key, _Answer(ex), names)
                 if memo is not None:
-                    memo[key] = (ex, known, names)
-            for spos, entry in (*by_status.get(ex.status, ()), *any_status):
-                holds = known.get(entry)
-                if holds is None:
-                    holds = known[entry] = entry.fires(answer)
-                if holds:
-                    fired.setdefault(spos, []).append(entry)
+                    memo[key] = (ex, verdicts, names)
+            slots = verdicts.fired.get(self)
+            if slots is None:
+                slots = verdicts.fired[self] = self._fired(slot, ex, verdicts.holds)
+            for spos, entry in slots:
+                fired.setdefault(spos, []).append(entry)
         results = list(self._unmatched)
         for spos, entries in fired.items():
             results[spos] = _result(self.sigs[spos], entries)
