@@ -37,3 +37,33 @@ def test_shared_parts_give_each_profiles_own_bytes(version: str | None) -> None:
             shows += 1
     assert shows > 100
     assert op._SHOW_HEADS and op._DETAILS  # the shared parts were used
+
+
+_REQUESTS = [
+    ("GET", "/", b""), ("HEAD", "/", b""), ("GET", "/api/version", b""),
+    ("HEAD", "/api/pull", b""), ("POST", "/api/pull", b'{"model":"x"}'),
+    ("DELETE", "/api/delete", b'{"model":"x"}'), ("GET", "/nope", b""),
+    ("GET", "/api/tags/", b""), ("POST", "/api/version", b""), ("GET", "/api/status", b""),
+    ("GET", "/api/tags", b""), ("POST", "/api/show", b'{"model":"llama3.2:latest"}'),
+    ("GET", "/v1/models", b""), ("GET", "/api/version?x=1", b""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("http10", [False, True])
+def test_answers_shared_by_version_equal_each_addresss_own(http10: bool) -> None:
+    """Every address's answer, with answers shared across addresses of one version (banner,
+    /api/version, refused and unrouted paths), equals a fresh emulator's for that address."""
+    from aicensus.lab.emulators.ollama import OllamaEmulator, _Request
+
+    addresses = [str(a) for a in ipaddress.ip_network("127.9.1.0/26")]
+    shared = OllamaEmulator(addresses)
+    versions = set()
+    for address in addresses:
+        for method, target, body in _REQUESTS:
+            path, _, query = target.partition("?")
+            request = _Request(method, target, path, query, {}, http10, not http10, body)
+            fresh = OllamaEmulator(addresses)._answer(address, method, request, body)
+            assert shared._answer(address, method, request, body) == fresh, (address, target)
+        versions.add(shared.profile(address).version)
+    assert len(versions) > 3
+    assert len(versions) <= len(shared._by_version) < len(addresses) * 4  # shared ones

@@ -318,6 +318,10 @@ def _result(sig: Signature, entries: list[_Entry]) -> MatchResult:
 
 
 _INDEXES: dict[tuple[int, ...], SignatureIndex] = {}
+# A tuple of signatures (what a scan passes on every call) found by its identity first: the
+# key above costs a walk over every signature, several times per target. The entry holds
+# the tuple, so its id is not reused while the entry lives.
+_BY_TUPLE: dict[int, tuple[tuple[Signature, ...], SignatureIndex]] = {}
 
 
 def index_for(sigs: Sequence[Signature]) -> SignatureIndex:
@@ -325,10 +329,18 @@ def index_for(sigs: Sequence[Signature]) -> SignatureIndex:
 
     Keyed by the signatures' identities; the index holds them, so no id is reused while
     its entry lives."""
+    if type(sigs) is tuple:
+        hit = _BY_TUPLE.get(id(sigs))
+        if hit is not None and hit[0] is sigs:
+            return hit[1]
     key = tuple(map(id, sigs))
     index = _INDEXES.get(key)
     if index is None:
         if len(_INDEXES) >= _CACHE_LIMIT:
             _INDEXES.clear()
         index = _INDEXES[key] = SignatureIndex(sigs)
+    if type(sigs) is tuple:
+        if len(_BY_TUPLE) >= _CACHE_LIMIT:
+            _BY_TUPLE.clear()
+        _BY_TUPLE[id(sigs)] = (sigs, index)
     return index
