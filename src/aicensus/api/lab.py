@@ -42,12 +42,14 @@ DirPath = str | os.PathLike[str] | None
 
 class FullLabStatus(msgspec.Struct, kw_only=True):
     """The whole lab (`full_lab_up`): its loopback network, its processes, the ground truth
-    of every service (what a scan must find) and the real products not installed."""
+    of every service (what a scan must find), the real products not installed, and those
+    whose start failed (name → one line: reason and log; the rest run on)."""
 
     network: str
     processes: list[dict[str, object]]
     ground_truth: list[dict[str, object]]
     missing: dict[str, list[str]]
+    failed: dict[str, str] = {}
 
 
 class LabSetup(msgspec.Struct, kw_only=True):
@@ -90,6 +92,7 @@ def _full_status(full: FullLab) -> FullLabStatus:
         processes=[r.as_dict() for r in full.status()],
         ground_truth=full.ground_truth(running_only=False),
         missing=full.missing,
+        failed=full.failed,
     )
 
 
@@ -101,7 +104,8 @@ def full_lab_up(
     echo: Echo | None = None,
 ) -> FullLabStatus:
     """Start the whole lab: every product (open and auth), look-alikes and decoys, each on its
-    own loopback address of `network` (state in `<lab_dir>/all`)."""
+    own loopback address of `network` (state in `<lab_dir>/all`). A real product that fails
+    to start is stopped and named in `failed`; the rest stay up."""
     full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=echo)
     full.up()
     return _full_status(full)
