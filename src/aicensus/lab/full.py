@@ -22,7 +22,7 @@ from pathlib import Path
 from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
-from aicensus.lab import layout, llama_server, recipes
+from aicensus.lab import layout, llama_server, recipes, venvs
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.manager import EMULATOR_MODULE, RELAY_MODULE, Lab, default_lab_dir
 from aicensus.lab.processes import (
@@ -96,7 +96,7 @@ class FullLab(Lab):
         self.missing: dict[str, list[str]] = {}
         for svc in self.selected:
             if svc.launch is not None:
-                lacks = layout.missing_requirements(svc.launch.requires)
+                lacks = layout.missing_for(svc.launch)
                 if lacks:
                     self.missing[svc.name] = lacks
         self.services = [s for s in self.selected if s.name not in self.missing]
@@ -298,6 +298,10 @@ class FullLab(Lab):
             api_key=self.api_key,
         )
         fixed["model_file"] = llama_server.SMOLLM2_FILE
+        if svc.launch is not None and svc.launch.install:  # runs from its own venv
+            venv = venvs.venv_dir(svc.launch.install)
+            fixed["python"] = str(venvs.python_of(venv))
+            fixed["bin"] = str(venvs.bin_dir(venv))
 
         def model() -> str:
             return str(self.model or llama_server.ensure_gguf(install=False, echo=self.echo))
