@@ -20,8 +20,8 @@ from aicensus.lab.emulators.common import EmulatorConfigError
 from aicensus.lab.emulators.generic import available_products, parse_site
 from aicensus.pipeline import run_scan
 from aicensus.records import Exchange, RequestKey, ServiceObservation, Target
-from tests.fingerprint.test_index import CASES, _plain, _same
 from tests.support.lab import spawn_emulator, spawn_generic
+from tests.support.signature_cases import CASES, plain, same
 
 OLLAMA_NET = "127.24.0.0/26"  # the Ollama emulator's varied profiles (versions, auth, models)
 
@@ -38,14 +38,14 @@ def test_every_case_twice_with_the_memo_warm(fresh_memo: None) -> None:
     from the memo), equals plain evaluation; and the memo was used."""
     sigs = builtin_signatures()
     for _, view in CASES:
-        _same(index_for(sigs).evaluate_all(view), _plain(sigs, view))
+        same(index_for(sigs).evaluate_all(view), plain(sigs, view))
     filled = len(index._ANSWERS)
     assert filled > 100
     order = list(CASES)
     random.Random(5).shuffle(order)
     for _, view in order:
         copy = {k: msgspec.structs.replace(ex) for k, ex in view.items()}  # equal, not same
-        _same(index_for(sigs).evaluate_all(copy, {}), _plain(sigs, copy))
+        same(index_for(sigs).evaluate_all(copy, {}), plain(sigs, copy))
     assert len(index._ANSWERS) == filled  # every answer was found again
 
 
@@ -78,7 +78,7 @@ threshold: 0.6
     ):
         view = {key: Exchange(method="GET", path="/", status=200, headers=headers, body=body)}
         result = idx.evaluate_all(view, {})
-        _same(result, _plain([sig], view))
+        same(result, plain([sig], view))
         assert result[0].fired == fired
 
 
@@ -118,7 +118,7 @@ threshold: 0.5
     both = SignatureIndex([first, second])
     assert both.evaluate_all(one, memo_one)[1].matched
     assert not both.evaluate_all(two, memo_two)[1].matched
-    _same(both.evaluate_all(two, memo_two), _plain([first, second], two))
+    same(both.evaluate_all(two, memo_two), plain([first, second], two))
 
 
 # ------------------------------------------------------------- whole scans, memo on and off
