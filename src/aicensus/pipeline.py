@@ -279,7 +279,7 @@ class TargetScan:
     async def run(self) -> None:
         if not await self._connect():
             return
-        port_sigs = [s for s in self.sigs if self.target.port in s.ports]
+        port_sigs = _port_signatures(self.sigs, self.target.port)
         choice = await self._probe_for(port_sigs)
         widened = False
         while True:
@@ -454,6 +454,22 @@ class TargetScan:
             return
         if self.timed_out and self.obs.error != before:
             self.obs.error = f"{before}; then {self.obs.error}"[:300]
+
+
+_PORT_SIGS: dict[tuple[int, int], tuple[Sequence[Signature], list[Signature]]] = {}
+
+
+def _port_signatures(sigs: Sequence[Signature], port: int) -> list[Signature]:
+    """The signatures listing this port, in order; for a tuple of signatures (a scan's) kept
+    per port, with the tuple itself so its id is not reused while the entry lives."""
+    if type(sigs) is not tuple:
+        return [s for s in sigs if port in s.ports]
+    hit = _PORT_SIGS.get((id(sigs), port))
+    if hit is None or hit[0] is not sigs:
+        if len(_PORT_SIGS) >= 65_536:
+            _PORT_SIGS.clear()
+        hit = _PORT_SIGS[(id(sigs), port)] = (sigs, [s for s in sigs if port in s.ports])
+    return list(hit[1])
 
 
 def _with_own_probes(
