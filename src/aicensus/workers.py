@@ -37,7 +37,7 @@ _PR_SET_PDEATHSIG = 1
 _DONE = None
 # (position, observation) as msgpack: typed both ways, so the parent gets equal records, at
 # a quarter of pickle's cost (~20 vs ~80 µs a round trip for an Ollama host's observation);
-# one that msgpack cannot encode (a lone surrogate) goes pickled
+# one that msgpack cannot encode (a lone surrogate, an integer beyond 64 bits) goes pickled
 _RESULT = msgspec.msgpack.Decoder(tuple[int, ServiceObservation])
 
 
@@ -132,7 +132,8 @@ def _work(
     def send(position: int, obs: ServiceObservation) -> None:
         try:
             results.put(encode((position, obs)))
-        except UnicodeEncodeError:  # a lone surrogate from a hostile server: pickled as is
+        except (UnicodeEncodeError, OverflowError, TypeError):  # a hostile server's lone
+            # surrogate, an integer beyond 64 bits: pickled as is
             results.put((position, obs))
 
     scan = pipeline.run_indexed_scan(mine, sigs, config, send, **hooks)

@@ -23,10 +23,11 @@ from aicensus.records import (
 def _observation(target: Target) -> ServiceObservation:
     last = int(target.ip.rsplit(".", 1)[1])
     name = "lone \udc80 surrogate" if last == 3 else f"model-{last}"  # a hostile server's
+    size = 2**70 if last == 5 else 2**63 - 1  # beyond msgpack
     return ServiceObservation(
         ip=target.ip, port=target.port, scheme="http", status=ScanStatus.IDENTIFIED,
         product="ollama", version="0.5.7", confidence=0.9, observed_at="2026-12-05T10:00:00Z",
-        models=[ModelRecord(name=name, size_bytes=2**63 - 1, families=["llama"])],
+        models=[ModelRecord(name=name, size_bytes=size, families=["llama"])],
         evidence=[Evidence(kind="match", probe="GET /", marker="banner", weight=0.5)],
         request_log=[RequestLogEntry(method="GET", path="/", status=200, bytes=17, ms=1.25)],
     )  # fmt: skip
@@ -54,4 +55,5 @@ def test_results_cross_the_process_boundary_equal(monkeypatch: pytest.MonkeyPatc
         assert got[pos] == want
         assert msgspec.to_builtins(got[pos].models) == msgspec.to_builtins(want.models)
     assert got[3].models[0].name == "lone \udc80 surrogate"  # pickled, kept as it was
+    assert got[5].models[0].size_bytes == 2**70
     assert type(got[3].status) is ScanStatus and type(got[1].status) is ScanStatus

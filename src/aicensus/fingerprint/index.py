@@ -212,7 +212,7 @@ def _shared_verdicts(key: RequestKey, a: _Answer, names: tuple[str, ...]) -> _Ve
     verdicts = _ANSWERS.get(memo_key)
     if verdicts is None:
         if len(_ANSWERS) >= _ANSWERS_LIMIT:
-            del _ANSWERS[next(iter(_ANSWERS))]
+            _ANSWERS.pop(next(iter(_ANSWERS), None), None)
         verdicts = _ANSWERS[memo_key] = _Verdicts()
     return verdicts
 
