@@ -187,3 +187,14 @@ def test_scans_are_the_same_with_and_without_the_shared_memo(
     assert len(identified) > 64  # the comparison is worth something: products were found
     assert afresh == shared
     assert warm == shared
+
+
+def test_the_memo_is_bounded(fresh_memo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its limit the oldest answers are dropped; results stay those of plain evaluation."""
+    monkeypatch.setattr(index, "_ANSWERS_LIMIT", 5)
+    sigs = builtin_signatures()
+    for i in range(20):
+        body = b"Ollama is running" if i % 2 else f"page {i}".encode()
+        view = {("GET", "/", ""): Exchange(method="GET", path="/", status=200, body=body)}
+        same(index_for(sigs).evaluate_all(view, {}), plain(sigs, view))
+        assert len(index._ANSWERS) <= 5

@@ -212,7 +212,9 @@ def _shared_verdicts(key: RequestKey, a: _Answer, names: tuple[str, ...]) -> _Ve
     verdicts = _ANSWERS.get(memo_key)
     if verdicts is None:
         if len(_ANSWERS) >= _ANSWERS_LIMIT:
-            _ANSWERS.pop(next(iter(_ANSWERS), None), None)
+            oldest: tuple[object, ...] | None = next(iter(_ANSWERS), None)
+            if oldest is not None:
+                _ANSWERS.pop(oldest, None)
         verdicts = _ANSWERS[memo_key] = _Verdicts()
     return verdicts
 
