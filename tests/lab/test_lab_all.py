@@ -309,13 +309,70 @@ def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> No
     from aicensus.lab import venvs
 
     ran: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, check: ran.append(cmd))
+    envs: list[dict[str, str] | None] = []
+
+    def run(cmd: list[str], check: bool, env: dict[str, str] | None = None) -> None:
+        ran.append(cmd)
+        envs.append(env)
+
+    monkeypatch.setattr(subprocess, "run", run)
     made: list[list[tuple[str, ...]]] = []
     monkeypatch.setattr(venvs, "create_all", lambda sets, echo: made.append(list(sets)) or {})
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
+    libs_built: list[bool] = []
+    monkeypatch.setattr(
+        llama_server, "ensure_llama_libs", lambda **kw: libs_built.append(True) or Path("/lib")
+    )
+    monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: None)
     result = CliRunner().invoke(lab_group, ["setup", "--all"])
     assert result.exit_code == 0, result.output
     assert ran and ran[0][1:4] == ["-m", "pip", "install"]
     assert tuple(ran[0][4:]) == layout.LAB_REQUIREMENTS
+    # then llama-cpp-python, after the libraries it runs on, without compiling and kept out
+    # of pip's shared wheel cache
+    assert libs_built == [True]
+    version = llama_server.LLAMA_CPP_PYTHON_VERSION
+    assert ran[1][1:4] == ["-m", "pip", "install"] and "--no-cache-dir" in ran[1]
+    assert ran[1][-1] == f"llama-cpp-python[server]=={version}"
+    assert envs[1] is not None and envs[1]["CMAKE_ARGS"] == "-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF"
+    assert len(ran) == 2
     assert made == [layout.own_venvs()]  # then the products with a venv of their own
+
+
+def test_setup_keeps_an_installed_llama_cpp_python_of_the_pinned_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check, env=None: ran.append(cmd))
+    version = llama_server.LLAMA_CPP_PYTHON_VERSION
+    monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: version)
+    llama_server.install_llama_cpp_python(version, echo=lambda _m: None)
+    assert ran == []
+    monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: "0.3.1")
+    llama_server.install_llama_cpp_python(version, echo=lambda _m: None)
+    assert ran and ran[0][-1] == f"llama-cpp-python[server]=={version}"
+
+
+def test_llama_cpp_python_needs_the_cached_libraries_of_its_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    version = llama_server.LLAMA_CPP_PYTHON_VERSION
+    monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: version)
+    lacks = layout.missing_requirements(["<llama-libs>"])
+    assert lacks == [f"llama.cpp {version} shared libraries (aicensus lab setup)"]
+    with pytest.raises(LabError, match="no llama.cpp shared libraries"):
+        llama_server.ensure_llama_libs(build=False)
+    libs = llama_server.cached_lib_dir(version)
+    libs.mkdir(parents=True)
+    for name in ("libllama.so", "libggml.so"):
+        (libs / name).write_bytes(b"")
+    assert layout.missing_requirements(["<llama-libs>"]) == []
+    assert llama_server.ensure_llama_libs(build=False) == libs
+    monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: "0.3.1")
+    assert layout.missing_requirements(["<llama-libs>"]) == [
+        f"llama-cpp-python=={version}, not 0.3.1 (aicensus lab setup --all)"
+    ]

@@ -21,6 +21,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FullLab:
     monkeypatch.setattr(full, "free_port", lambda host="127.0.0.1": PRIVATE)
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/models/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/bin/ls-bin"))
+    monkeypatch.setattr(llama_server, "ensure_llama_libs", lambda **kw: Path("/cache/lib"))
     return FullLab(tmp_path / "all", network="127.0.0.0/24", only="real")
 
 
@@ -51,6 +52,17 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
         assert not any("{" in arg for arg in server), server  # every placeholder filled
         assert env["HF_HUB_OFFLINE"] == "1"
         assert comp.health == (svc.launch.health if svc.launch else None)
+
+
+def test_llama_cpp_python_runs_on_the_llama_server_builds_libraries(lab: FullLab) -> None:
+    """llama.cpp is compiled once: llama-cpp-python is installed without libraries and loads
+    the cached ones of the llama-server build."""
+    for name in ("llama-cpp-python-open", "llama-cpp-python-key"):
+        argv, env, _ = launch(lab, name)
+        assert "llama_cpp.server" in argv
+        assert env["LLAMA_CPP_LIB_PATH"] == "/cache/lib"
+    _, env, _ = launch(lab, "jupyter-open")
+    assert "LLAMA_CPP_LIB_PATH" not in env
 
 
 def test_jupyter_mlflow_fastchat_recipes(lab: FullLab) -> None:

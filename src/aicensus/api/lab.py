@@ -125,7 +125,8 @@ def lab_setup(
 ) -> LabSetup:
     """Install the lab model and build llama-server (unless `build` is False); with
     `real_products`, first pip install the real products of the whole lab (the `lab` extra),
-    and last create the own venvs of the products that have one (`install:`, lab/venvs.py).
+    then llama-cpp-python without compiling (it uses the build's shared libraries), and last
+    create the own venvs of the products that have one (`install:`, lab/venvs.py).
     A venv that fails is named on one line each; the others are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
@@ -133,6 +134,10 @@ def lab_setup(
     gguf = llama_server.ensure_gguf(install=True, echo=say)
     binary = llama_server.ensure_llama_server(build=build, echo=say)
     if real_products:
+        # llama.cpp is compiled once: llama-cpp-python comes without libraries and loads
+        # those of the build above ($LLAMA_CPP_LIB_PATH in its lab launches).
+        llama_server.ensure_llama_libs(build=build, echo=say)
+        llama_server.install_llama_cpp_python(echo=say)
         failed = venvs.create_all(layout.own_venvs(), echo=say)
         if failed:
             raise LabError(

@@ -114,7 +114,8 @@ class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # What a launch may name in braces; the lab fills them in (aicensus.lab.recipes).
 LAB_PLACEHOLDERS = frozenset({
     "python", "bin", "address", "port", "public_port", "data", "api_key", "user", "password",
-    "model", "model_name", "model_file", "llama_server", "url", "lab_python",
+    "model", "model_name", "model_file", "llama_server", "llama_cpp_lib", "url",
+    "lab_python",
 })  # fmt: skip
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")

@@ -317,5 +317,6 @@ class FullLab(Lab):
                 "model": model,
                 "model_name": lambda: Path(model()).name,
                 "llama_server": binary,
+                "llama_cpp_lib": lambda: str(llama_server.ensure_llama_libs(build=False)),
             },
         )

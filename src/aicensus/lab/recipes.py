@@ -9,8 +9,10 @@ wrappers, e.g. aicensus.lab.real.netns around a venv's server), {address} the se
 loopback address, {port} the private port the server binds (the recording relay holds the
 public one), {public_port}, {data} the service's data directory, {api_key}, {user},
 {password} the lab's credentials, {model} the lab GGUF and {model_name} its file name,
-{model_file} the GGUF's published file name, {llama_server} the llama-server binary, and
-{url:SERVICE} another lab service's URL. Model and binary are looked up only when used.
+{model_file} the GGUF's published file name, {llama_server} the llama-server binary,
+{llama_cpp_lib} the directory of that build's shared libraries (for $LLAMA_CPP_LIB_PATH), and
+{url:SERVICE} another lab service's URL. Model, binary and libraries are looked up only when
+used.
 """
 
 from __future__ import annotations
