@@ -364,7 +364,7 @@ def test_llama_cpp_python_needs_the_cached_libraries_of_its_version(
     monkeypatch.setattr(llama_server, "installed_llama_cpp_python", lambda: version)
     lacks = layout.missing_requirements(["<llama-libs>"])
     assert lacks == [f"llama.cpp {version} shared libraries (aicensus lab setup)"]
-    with pytest.raises(LabError, match="no llama.cpp shared libraries"):
+    with pytest.raises(LabError, match=r"no llama\.cpp shared libraries"):
         llama_server.ensure_llama_libs(build=False)
     libs = llama_server.cached_lib_dir(version)
     libs.mkdir(parents=True)

@@ -156,8 +156,10 @@ def install_llama_cpp_python(version: str = LLAMA_CPP_PYTHON_VERSION, echo: Echo
         sys.executable, "-m", "pip", "install", "--no-cache-dir",
         "--no-binary", "llama-cpp-python", f"llama-cpp-python[server]=={version}",
     ]  # fmt: skip
-    echo(f"installing llama-cpp-python {version} without compiling: CMAKE_ARGS="
-         f"'{NO_LIBS_CMAKE_ARGS}' " + " ".join(cmd[3:]))
+    echo(
+        f"installing llama-cpp-python {version} without compiling: CMAKE_ARGS="
+        f"'{NO_LIBS_CMAKE_ARGS}' " + " ".join(cmd[3:])
+    )
     env = {**os.environ, "CMAKE_ARGS": NO_LIBS_CMAKE_ARGS}
     try:
         subprocess.run(cmd, check=True, env=env)
