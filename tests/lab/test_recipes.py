@@ -60,7 +60,7 @@ def test_llama_cpp_python_runs_on_the_llama_server_builds_libraries(lab: FullLab
     for name in ("llama-cpp-python-open", "llama-cpp-python-key"):
         argv, env, _ = launch(lab, name)
         assert "llama_cpp.server" in argv
-        assert env["LLAMA_CPP_LIB_PATH"] == "/cache/lib"
+        assert env["LLAMA_CPP_LIB_PATH"] == env["MTMD_CPP_LIB"] == "/cache/lib"
     _, env, _ = launch(lab, "jupyter-open")
     assert "LLAMA_CPP_LIB_PATH" not in env
 
