@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         t_scan = time.monotonic() - t1
         report = compare(truth, observations)
         bad = refused_requests(lab)
+        failed = lab.failed
     finally:
         if not args.keep:
             lab.down()
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lab: {len(truth)} services on {args.network} (up in {t_up:.1f}s)")
     if lab.missing:
         print("real products missing (left out): " + ", ".join(sorted(lab.missing)))
+    for name, why in failed.items():
+        print(f"real product FAILED to start (counted as missed): {name}: {why}")
     print(
         f"scan: {summary.targets} targets, {summary.requests} requests, {t_scan:.1f}s; "
         f"statuses {dict(sorted(summary.by_status.items()))}"
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = report.as_dict()
         doc["refused_requests"] = bad
         doc["missing_real"] = lab.missing
+        doc["failed_real"] = failed
         Path(args.json).write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return 0 if report.perfect and not bad and not (args.require_real and lab.missing) else 1
 

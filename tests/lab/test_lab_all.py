@@ -331,11 +331,16 @@ def test_missing_real_products_are_named_not_fatal(
 def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
+    from aicensus.lab import venvs
+
     ran: list[list[str]] = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: ran.append(cmd))
+    made: list[list[tuple[str, ...]]] = []
+    monkeypatch.setattr(venvs, "create_all", lambda sets, echo: made.append(list(sets)) or {})
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
     result = CliRunner().invoke(lab_group, ["setup", "--all"])
     assert result.exit_code == 0, result.output
     assert ran and ran[0][1:4] == ["-m", "pip", "install"]
     assert tuple(ran[0][4:]) == layout.LAB_REQUIREMENTS
+    assert made == [layout.own_venvs()]  # then the products with a venv of their own

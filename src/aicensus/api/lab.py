@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from aicensus.errors import LabError
-from aicensus.lab import layout, llama_server
+from aicensus.lab import layout, llama_server, venvs
 from aicensus.lab.full import FullLab
 from aicensus.lab.manager import ComponentStatus, Lab
 from aicensus.lab.synth import SynthSummary
@@ -42,12 +42,14 @@ DirPath = str | os.PathLike[str] | None
 
 class FullLabStatus(msgspec.Struct, kw_only=True):
     """The whole lab (`full_lab_up`): its loopback network, its processes, the ground truth
-    of every service (what a scan must find) and the real products not installed."""
+    of every service (what a scan must find), the real products not installed, and those
+    whose start failed (name → one line: reason and log; the rest run on)."""
 
     network: str
     processes: list[dict[str, object]]
     ground_truth: list[dict[str, object]]
     missing: dict[str, list[str]]
+    failed: dict[str, str] = {}
 
 
 class LabSetup(msgspec.Struct, kw_only=True):
@@ -90,6 +92,7 @@ def _full_status(full: FullLab) -> FullLabStatus:
         processes=[r.as_dict() for r in full.status()],
         ground_truth=full.ground_truth(running_only=False),
         missing=full.missing,
+        failed=full.failed,
     )
 
 
@@ -101,7 +104,8 @@ def full_lab_up(
     echo: Echo | None = None,
 ) -> FullLabStatus:
     """Start the whole lab: every product (open and auth), look-alikes and decoys, each on its
-    own loopback address of `network` (state in `<lab_dir>/all`)."""
+    own loopback address of `network` (state in `<lab_dir>/all`). A real product that fails
+    to start is stopped and named in `failed`; the rest stay up."""
     full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=echo)
     full.up()
     return _full_status(full)
@@ -120,12 +124,21 @@ def lab_setup(
     *, build: bool = True, real_products: bool = False, echo: Echo | None = None
 ) -> LabSetup:
     """Install the lab model and build llama-server (unless `build` is False); with
-    `real_products`, first pip install the real products of the whole lab."""
+    `real_products`, first pip install the real products of the whole lab (the `lab` extra),
+    and last create the own venvs of the products that have one (`install:`, lab/venvs.py).
+    A venv that fails is named on one line each; the others are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
         _pip_install(layout.LAB_REQUIREMENTS, say)
     gguf = llama_server.ensure_gguf(install=True, echo=say)
     binary = llama_server.ensure_llama_server(build=build, echo=say)
+    if real_products:
+        failed = venvs.create_all(layout.own_venvs(), echo=say)
+        if failed:
+            raise LabError(
+                f"{len(failed)} own venv(s) of lab products failed: {', '.join(failed)} "
+                f"(each error above; logs under {venvs.cache_root()})"
+            )
     return LabSetup(model=str(gguf), llama_server=str(binary))
 
 

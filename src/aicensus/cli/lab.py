@@ -106,9 +106,16 @@ def up_command(
     all_: bool,
     network: str | None,
 ) -> None:
-    """Start the lab in the background (idempotent) and wait until every server answers."""
+    """Start the lab in the background (idempotent) and wait until every server answers.
+
+    With --all, a real product that fails to start is named (with its log) and the rest stay
+    up; the exit status is then 1 (`lab down --all` stops what runs)."""
     if all_:
-        _show_full(api.full_lab_up(lab_dir, network=network, only=only, echo=_echo), as_json)
+        full = api.full_lab_up(lab_dir, network=network, only=only, echo=_echo)
+        _show_full(full, as_json)
+        if full.failed:
+            _echo(f"aicensus: {len(full.failed)} real product(s) failed to start; the rest run")
+            raise SystemExit(1)
         return
     ports = {
         "ollama": ollama_port,
@@ -157,6 +164,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             "processes": full.processes,
             "ground_truth": full.ground_truth,
             "missing": full.missing,
+            "failed": full.failed,
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -167,7 +175,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             (
                 str(t["name"]),
                 f"{t['address']}:{t['port']}",
-                "running" if t["running"] else "stopped",
+                "running" if t["running"] else ("FAILED" if t.get("failed") else "stopped"),
                 str(product),
                 str(t["auth"] or "-"),
                 str(t["note"]),
@@ -176,6 +184,8 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
     print_table(("service", "address", "state", "product", "auth", "note"), rows)
     for name, lacks in full.missing.items():
         click.echo(f"{name}  missing: {', '.join(lacks)} (aicensus lab setup --all)")
+    for name, why in full.failed.items():
+        click.echo(f"{name}  FAILED to start: {why}")
 
 
 def _show(rows: list[api.ComponentStatus], as_json: bool) -> None:

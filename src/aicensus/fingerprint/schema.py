@@ -94,6 +94,9 @@ class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     env: dict[str, str] = {}
     files: dict[str, str] = {}  # file name in the service's data dir → content
     requires: list[str] = []  # importable modules; <llama-server>, <gguf>: lab setup's
+    # Pinned requirements (`name[extra]==version`): the product runs from a venv of its own
+    # (aicensus.lab.venvs; {python} and {bin} are that venv's), made by `lab setup --all`.
+    install: list[str] = []
     health: str = "/"  # polled until the relayed server answers
     ready: Literal["any", "ok"] = "any"  # any status will do, or 200 only
     credential: str | None = None  # what `lab status` shows for a key variant (default key)
@@ -111,7 +114,7 @@ class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # What a launch may name in braces; the lab fills them in (aicensus.lab.recipes).
 LAB_PLACEHOLDERS = frozenset({
     "python", "bin", "address", "port", "public_port", "data", "api_key", "user", "password",
-    "model", "model_name", "model_file", "llama_server", "url",
+    "model", "model_name", "model_file", "llama_server", "url", "lab_python",
 })  # fmt: skip
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -229,4 +232,26 @@ def _launch_problems(field: str, launch: LabLaunch, sig: Signature) -> list[str]
     for fname in launch.files:
         if "/" in fname or fname.startswith("."):
             problems.append(f"{field}.files: {fname!r} must be a plain file name")
+    return problems + _install_problems(field, launch)
+
+
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?==[A-Za-z0-9.+!_-]+$")
+
+
+def _install_problems(field: str, launch: LabLaunch) -> list[str]:
+    """An own venv's requirements are pinned (the venv is cached by them) and its modules are
+    not checked in the lab's interpreter (`requires` keeps only <llama-server>, <gguf>)."""
+    problems = [
+        f"{field}.install: {req!r} is not pinned as name==version (or name[extra]==version)"
+        for req in launch.install
+        if not _PINNED.match(req)
+    ]
+    names = [req.split("[")[0].split("==")[0].lower().replace("_", "-") for req in launch.install]
+    if len(set(names)) != len(names):
+        problems.append(f"{field}.install: a distribution listed twice")
+    if launch.install and (modules := [r for r in launch.requires if not r.startswith("<")]):
+        problems.append(
+            f"{field}.requires: {modules} are looked up in the lab's interpreter, not in the "
+            "launch's own venv (`install`): leave them out"
+        )
     return problems

@@ -11,6 +11,8 @@ product the honeypot classifier (assess/honeypot.py) names `honeypot` is a misma
 one it finds `suspicious` is counted apart.
 Observations at addresses of the lab with no ground-truth entry count as false positives
 if they report a product; observations outside the lab's addresses are listed apart.
+A real product whose start failed (its ground-truth entry carries `failed`) is a miss of
+its own kind, `failed`, with the reason: counted in recall, never dropped.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Mismatch:
     name: str
     address: str
     port: int
-    what: str  # product | auth | honeypot | decoy | unexpected | missed
+    what: str  # product | auth | honeypot | decoy | unexpected | failed
     expected: object
     got: object
     detail: str = ""
@@ -71,6 +73,7 @@ class Report:
     mismatches: list[Mismatch] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     services: int = 0
+    failed: list[str] = field(default_factory=list)  # services that failed to start
 
     @property
     def overall(self) -> ProductScore:
@@ -121,6 +124,7 @@ class Report:
                 "flagged": self.honeypots_flagged,
                 "products_suspicious": self.products_suspicious,
             },
+            "failed_to_start": self.failed,
             "mismatches": [m.__dict__ for m in self.mismatches],
             "outside_lab": self.outside,
         }
@@ -157,13 +161,31 @@ def compare(truth: Sequence[Mapping[str, Any]], observations: Iterable[Any]) -> 
                 report.outside.append(f"{key[0]}:{key[1]} {status} {product or ''}".strip())
             continue
         seen.add(key)
+        if entry.get("failed") and product is None:
+            _failed_start(report, entry)  # nothing answers there: not the scanner's miss
+            continue
         _score(report, entry, status, product, _get(obs, "auth"), _evidence(obs))
         if entry.get("product") is not None and product == entry.get("product"):
             _judge(report, entry, _verdict(obs))
     for key, entry in by_key.items():
-        if key not in seen:
+        if key in seen:
+            continue
+        if entry.get("failed"):
+            _failed_start(report, entry)
+        else:
             _score(report, entry, "not-scanned", None, None, "no observation")
     return report
+
+
+def _failed_start(report: Report, entry: Mapping[str, Any]) -> None:
+    name, addr, port = str(entry["name"]), str(entry["address"]), int(entry["port"])
+    report.failed.append(name)
+    expected = entry.get("product")
+    if expected is not None:
+        report.products.setdefault(str(expected), ProductScore()).fn += 1
+    report.mismatches.append(
+        Mismatch(name, addr, port, "failed", expected, "failed to start", str(entry["failed"]))
+    )
 
 
 def _verdict(obs: Any) -> str:
@@ -259,6 +281,8 @@ def render(report: Report) -> str:
         f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot; "
         f"real products found suspicious: {report.products_suspicious}"
     )
+    if report.failed:
+        lines.append(f"failed to start (counted as missed): {', '.join(report.failed)}")
     lines.append(f"mismatches: {len(report.mismatches)}")
     lines += ["  " + m.line() for m in report.mismatches]
     if report.outside:

@@ -22,7 +22,7 @@ from pathlib import Path
 from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
-from aicensus.lab import layout, llama_server, recipes
+from aicensus.lab import layout, llama_server, recipes, venvs
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.manager import EMULATOR_MODULE, RELAY_MODULE, Lab, default_lab_dir
 from aicensus.lab.processes import (
@@ -96,7 +96,7 @@ class FullLab(Lab):
         self.missing: dict[str, list[str]] = {}
         for svc in self.selected:
             if svc.launch is not None:
-                lacks = layout.missing_requirements(svc.launch.requires)
+                lacks = layout.missing_for(svc.launch)
                 if lacks:
                     self.missing[svc.name] = lacks
         self.services = [s for s in self.selected if s.name not in self.missing]
@@ -132,24 +132,34 @@ class FullLab(Lab):
             for name in list(state.components):
                 stop_process(state.components.pop(name))
                 stopped.append(name)
+            state.failed.clear()
             self._save(state)
         return stopped
 
     def status(self) -> list[ComponentStatus]:
         state = self._load()
-        names = list(dict.fromkeys([*self.only, *state.components]))
+        names = list(dict.fromkeys([*self.only, *state.components, *state.failed]))
         return [self._status_of(name, state) for name in names]
 
+    @property
+    def failed(self) -> dict[str, str]:
+        """The real products the last `up` could not start: name → one line (reason, log)."""
+        return {name: f.line() for name, f in self._load().failed.items()}
+
     def ground_truth(self, *, running_only: bool = True) -> list[dict[str, object]]:
-        """What a scan of this lab must find: one entry per service (see layout.Service)."""
+        """What a scan of this lab must find: one entry per service (see layout.Service).
+        A service whose start failed stays in, not running, with `failed` saying why (a
+        scan's figures must count it, not lose it)."""
         state = self._load()
         out: list[dict[str, object]] = []
         for svc in self.layout:
             comp = state.components.get(svc.process)
             running = comp is not None and svc.name in comp.services and process_alive(comp)
-            if running_only and not running:
+            failure = state.failed.get(svc.process)
+            if running_only and not running and failure is None:
                 continue
-            out.append({**svc.as_truth(), "running": running})
+            failed = failure.line() if failure is not None and not running else None
+            out.append({**svc.as_truth(), "running": running, "failed": failed})
         return out
 
     def service(self, name: str):  # type: ignore[no-untyped-def]
@@ -186,7 +196,16 @@ class FullLab(Lab):
             st.running = process_alive(comp)
             st.pid, st.log, st.request_log = comp.pid, comp.log, comp.request_log
             st.note = "" if st.running else "recorded but not running"
+        elif name in state.failed:
+            st.log = state.failed[name].log
+            st.note = "failed to start: " + state.failed[name].line()
         return st
+
+    def _may_fail(self, name: str) -> bool:
+        """A real product that fails to start (a Ray head missing `ray start`'s fixed 30 s on a
+        loaded machine) is recorded as failed and the rest start; the lab's own emulators
+        failing is a bug: `up` stops."""
+        return any(s.kind == "real" for s in self.layout if s.process == name)
 
     def _secret(self, svc: layout.Service) -> str | None:
         if svc.launch is None:
@@ -279,6 +298,10 @@ class FullLab(Lab):
             api_key=self.api_key,
         )
         fixed["model_file"] = llama_server.SMOLLM2_FILE
+        if svc.launch is not None and svc.launch.install:  # runs from its own venv
+            venv = venvs.venv_dir(svc.launch.install)
+            fixed["python"] = str(venvs.python_of(venv))
+            fixed["bin"] = str(venvs.bin_dir(venv))
 
         def model() -> str:
             return str(self.model or llama_server.ensure_gguf(install=False, echo=self.echo))

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import LabLaunch, Signature
-from aicensus.lab import llama_server
+from aicensus.lab import llama_server, venvs
 from aicensus.lab.emulators.tables import load_table
 
 DEFAULT_NETWORK = "127.0.0.0/24"
@@ -250,6 +250,27 @@ def _selected(s: Service, item: str) -> bool:
 
 
 # --------------------------------------------------------------------------- installed?
+
+
+def missing_for(launch: LabLaunch) -> list[str]:
+    """What a real product's launch lacks here: its own venv (`install`), modules, binaries."""
+    lacks = missing_requirements(launch.requires)
+    if launch.install and venvs.find_venv(launch.install) is None:
+        reqs = ", ".join(launch.install)
+        lacks.insert(0, f"its own venv ({reqs}) at {venvs.venv_dir(launch.install)}")
+    return lacks
+
+
+def own_venvs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
+    """Every distinct requirement set of a launch with its own venv, in signature order."""
+    sigs = builtin_signatures() if sigs is None else sigs
+    found = [
+        tuple(sorted(launch.install))
+        for sig in sigs
+        for launch in (sig.lab.real if sig.lab else [])
+        if launch.install
+    ]
+    return list(dict.fromkeys(found))
 
 
 def missing_requirements(requires: Iterable[str]) -> list[str]:

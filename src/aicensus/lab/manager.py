@@ -36,6 +36,7 @@ from aicensus.lab.processes import (
     ComponentState,
     ComponentStatus,
     LabState,
+    StartFailure,
     answers,
     busy,
     check_loopback,
@@ -202,15 +203,39 @@ class Lab:
             try:
                 for name in self.only:
                     if not self._running(name, state):
-                        started.append(self._start(name, state))
+                        state.failed.pop(name, None)
+                        try:
+                            started.append(self._start(name, state))
+                        except LabError as exc:
+                            self._failed(name, exc, state)
                         self._save(state)
                 for i, comp in enumerate(started):
-                    started[i] = self._ready_or_retry(comp, state)
+                    try:
+                        started[i] = self._ready_or_retry(comp, state)
+                    except LabError as exc:
+                        stop_process(comp)
+                        state.components.pop(comp.name, None)
+                        self._failed(comp.name, exc, state, comp.log)
+                        self._save(state)
             except BaseException:
                 self._abort(started, state)
                 raise
             self._save(state)
         return self.status()
+
+    def _may_fail(self, name: str) -> bool:
+        """Whether `up` goes on without this component when it fails to start (the core lab:
+        never; the --all lab: its real products, recorded in state.failed)."""
+        return False
+
+    def _failed(self, name: str, exc: LabError, state: LabState, log: str = "") -> None:
+        if not self._may_fail(name):
+            raise exc
+        self.echo(f"{name}: FAILED to start, the rest go on: {exc}")
+        reason = str(exc).splitlines()[0].split("; last lines of ")[0].rstrip(":")
+        state.failed[name] = StartFailure(
+            name, reason, log, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        )
 
     def _ready_or_retry(self, comp: ComponentState, state: LabState) -> ComponentState:
         """Wait for a component; restart it once if it died starting.

@@ -94,8 +94,26 @@ class ComponentStatus:
 
 
 @dataclass
+class StartFailure:
+    """A component `up` could not start (the --all lab's real products: the rest run on)."""
+
+    name: str
+    reason: str  # one line
+    log: str  # its log, for the whole story
+    at: str = ""
+
+    def line(self) -> str:
+        return f"{self.reason} (log: {self.log})"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> StartFailure:
+        return cls(**{k: str(v) for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
 class LabState:
     components: dict[str, ComponentState] = field(default_factory=dict)
+    failed: dict[str, StartFailure] = field(default_factory=dict)  # not running, and why
 
     def to_json(self, lab_dir: Path) -> str:
         data = {
@@ -103,14 +121,20 @@ class LabState:
             "lab_dir": str(lab_dir),
             "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "components": {n: asdict(c) for n, c in self.components.items()},
+            "failed": {n: asdict(f) for n, f in self.failed.items()},
         }
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> LabState:
         data = json.loads(text)
-        comps = data.get("components", {}) if isinstance(data, dict) else {}
-        return cls({n: ComponentState.from_dict(c) for n, c in comps.items()})
+        data = data if isinstance(data, dict) else {}
+        comps = data.get("components", {})
+        failed = data.get("failed", {})
+        return cls(
+            {n: ComponentState.from_dict(c) for n, c in comps.items()},
+            {n: StartFailure.from_dict(f) for n, f in failed.items()},
+        )
 
 
 # --------------------------------------------------------------------------- processes

@@ -3,7 +3,9 @@
 
     argv, env = render_launch(launch, values)     # values: Values(...) for one service
 
-Placeholders: {python} this interpreter, {bin} its bin directory, {address} the service's
+Placeholders: {python} this interpreter, {bin} its bin directory (both the launch's own venv's
+when it has one: `install`), {lab_python} always the lab's interpreter (for the lab's own
+wrappers, e.g. aicensus.lab.real.netns around a venv's server), {address} the service's
 loopback address, {port} the private port the server binds (the recording relay holds the
 public one), {public_port}, {data} the service's data directory, {api_key}, {user},
 {password} the lab's credentials, {model} the lab GGUF and {model_name} its file name,
@@ -55,6 +57,7 @@ def base_values(
     return {
         "python": sys.executable,
         "bin": str(Path(sys.executable).parent),
+        "lab_python": sys.executable,
         "address": address,
         "port": str(port),
         "public_port": str(public_port),
