@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from aicensus.errors import LabError
-from aicensus.lab import layout, llama_server, venvs
+from aicensus.lab import layout, llama_server, npm_installs, venvs
 from aicensus.lab.full import FullLab
 from aicensus.lab.manager import ComponentStatus, Lab
 from aicensus.lab.synth import SynthSummary
@@ -125,8 +125,9 @@ def lab_setup(
 ) -> LabSetup:
     """Install the lab model and build llama-server (unless `build` is False); with
     `real_products`, first pip install the real products of the whole lab (the `lab` extra),
-    and last create the own venvs of the products that have one (`install:`, lab/venvs.py).
-    A venv that fails is named on one line each; the others are made; then a LabError."""
+    and last create the own venvs of the products that have one (`install:`, lab/venvs.py)
+    and their own npm installs (`npm:`, lab/npm_installs.py). One that fails is named on one
+    line each; the others are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
         _pip_install(layout.LAB_REQUIREMENTS, say)
@@ -134,10 +135,12 @@ def lab_setup(
     binary = llama_server.ensure_llama_server(build=build, echo=say)
     if real_products:
         failed = venvs.create_all(layout.own_venvs(), echo=say)
+        failed |= npm_installs.create_all(layout.own_npm_installs(), echo=say)
         if failed:
             raise LabError(
-                f"{len(failed)} own venv(s) of lab products failed: {', '.join(failed)} "
-                f"(each error above; logs under {venvs.cache_root()})"
+                f"{len(failed)} own venv(s) or npm install(s) of lab products failed: "
+                f"{', '.join(failed)} (each error above; logs under {venvs.cache_root()} "
+                f"and {npm_installs.cache_root()})"
             )
     return LabSetup(model=str(gguf), llama_server=str(binary))
 
