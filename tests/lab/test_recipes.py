@@ -39,7 +39,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
-        "litserve", "langgraph-server",
+        "litserve", "langgraph-server", "sillytavern", "promptfoo", "torchserve", "infinity",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -166,3 +166,35 @@ def test_a_real_launch_may_not_take_an_emulator_service_name() -> None:
     assert len({s.name for s in layout.full_layout("127.0.0.0/24")}) == len(
         layout.full_layout("127.0.0.0/24")
     )
+
+
+def test_torchserve_infinity_promptfoo_recipes(lab: FullLab) -> None:
+    """TorchServe and promptfoo bind more than the address they are given: each runs in its
+    own network namespace, forwarded from the service's private port; Infinity binds its
+    address and serves a tiny model it makes itself (nothing downloaded)."""
+    key = llama_server.LAB_API_KEY
+    for name in ("torchserve-real-open", "torchserve-real-key"):
+        argv, _, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.netns"], server
+        assert server[server.index("--inner-port") + 1] == "8080"
+        script = server[-1]
+        assert "/torchserve --start --foreground --ncs" in script, script
+        assert ("--disable-token-auth" in script) == (name == "torchserve-real-open")
+    argv, env, _ = launch(lab, "promptfoo-real-open")
+    server = argv[argv.index("--") + 1 :]
+    assert server[1:3] == ["-m", "aicensus.lab.real.netns"]
+    assert server[-4:] == ["view", "-n", "--port", "15500"]
+    assert server[-5].endswith("node_modules/.bin/promptfoo")
+    assert env["PROMPTFOO_DISABLE_TELEMETRY"] == "1" and env["HOME"].endswith("promptfoo-real-open")
+    for name in ("infinity-real-open", "infinity-real-key"):
+        argv, env, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.infinity_app"]
+        inner = server[server.index("--", 3) + 1 :]
+        assert inner[0].endswith("/bin/infinity_emb") and inner[1] == "v2"
+        assert inner[inner.index("--model-id") + 1].endswith(f"{name}/tiny-bert")
+        assert ("--api-key" in inner) == (name == "infinity-real-key")
+        if "--api-key" in inner:
+            assert inner[inner.index("--api-key") + 1] == key
+        assert env["DO_NOT_TRACK"] == "1"

@@ -152,7 +152,9 @@ def _last_error(log: Path) -> str:
         return "no log"
     errors = [ln for ln in lines if ln.startswith(("npm error", "npm ERR!"))]
     useful = [ln for ln in errors if "A complete log" not in ln and "log of this run" not in ln]
-    return (useful[:2] and " / ".join(useful[:2]) or (lines or ["no output"])[-1])[:300]
+    if useful:
+        return " / ".join(useful[:2])[:300]
+    return (lines or ["no output"])[-1][:300]
 
 
 def create_all(spec_sets: Iterable[Iterable[str]], *, echo: Echo | None = None) -> dict[str, str]:
