@@ -122,7 +122,8 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
-    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve",
+    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve", "sillytavern", "promptfoo",
+    "torchserve", "infinity",
 )  # fmt: skip
 
 
@@ -178,6 +179,31 @@ def test_real_notebook_tracking_and_fastchat_versions(
         "fastchat-open": ("fastchat", None, "open"),  # FastChat publishes no version
         "fastchat-key": ("fastchat", None, "auth_required"),
         "tensorboard-open": ("tensorboard", version("tensorboard"), "open"),
+    }
+    for name, want in expected.items():
+        svc = real_lab.service(name)
+        obs = seen[(svc.address, svc.port)]
+        assert (obs.product, obs.version, str(obs.auth)) == want, name
+        assert real_lab.service_requests(name), f"{name}: the relay logged nothing"
+
+
+def test_real_npm_and_own_venv_products_versions(
+    real_lab: FullLab, real_scan: list[ServiceObservation]
+) -> None:
+    """The products installed by npm (SillyTavern, promptfoo) or in a venv of their own
+    (TorchServe, Infinity): the version each pins, wherever the server shows it to a stranger,
+    and the auth state of each mode (SillyTavern's passwordless accounts sign anyone in)."""
+    seen = {(o.ip, o.port): o for o in real_scan}
+    expected = {
+        "sillytavern-open": ("sillytavern", "1.19.0", "open"),
+        "sillytavern-key": ("sillytavern", None, "auth_required"),  # basic auth guards /version
+        "sillytavern-accounts": ("sillytavern", None, "open"),  # /version 403, /login signs in
+        "sillytavern-whitelist": ("sillytavern", None, "auth_required"),
+        "promptfoo-real-open": ("promptfoo", "0.121.20", "open"),
+        "torchserve-real-open": ("torchserve", "0.12.0", "open"),
+        "torchserve-real-key": ("torchserve", "0.12.0", "auth_required"),  # /api-description
+        "infinity-real-open": ("infinity", "0.0.78", "open"),
+        "infinity-real-key": ("infinity", "0.0.78", "auth_required"),  # /openapi.json
     }
     for name, want in expected.items():
         svc = real_lab.service(name)
@@ -331,12 +357,14 @@ def test_missing_real_products_are_named_not_fatal(
 def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from aicensus.lab import venvs
+    from aicensus.lab import npm_installs, venvs
 
     ran: list[list[str]] = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: ran.append(cmd))
     made: list[list[tuple[str, ...]]] = []
     monkeypatch.setattr(venvs, "create_all", lambda sets, echo: made.append(list(sets)) or {})
+    npm: list[list[tuple[str, ...]]] = []
+    monkeypatch.setattr(npm_installs, "create_all", lambda sets, echo: npm.append(list(sets)) or {})
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
     result = CliRunner().invoke(lab_group, ["setup", "--all"])
@@ -344,3 +372,4 @@ def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> No
     assert ran and ran[0][1:4] == ["-m", "pip", "install"]
     assert tuple(ran[0][4:]) == layout.LAB_REQUIREMENTS
     assert made == [layout.own_venvs()]  # then the products with a venv of their own
+    assert npm == [layout.own_npm_installs()]  # and those with an npm install of their own

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
@@ -134,8 +135,10 @@ def lab_setup(
     gguf = llama_server.ensure_gguf(install=True, echo=say)
     binary = llama_server.ensure_llama_server(build=build, echo=say)
     if real_products:
-        failed = venvs.create_all(layout.own_venvs(), echo=say)
-        failed |= npm_installs.create_all(layout.own_npm_installs(), echo=say)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # npm beside pip: both wait on I/O
+            npm_failed = pool.submit(npm_installs.create_all, layout.own_npm_installs(), echo=say)
+            failed = venvs.create_all(layout.own_venvs(), echo=say)
+            failed |= npm_failed.result()
         if failed:
             raise LabError(
                 f"{len(failed)} own venv(s) or npm install(s) of lab products failed: "
