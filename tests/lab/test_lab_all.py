@@ -6,8 +6,9 @@
   compute request;
 * real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
   server, Jupyter, MLflow, FastChat, TensorBoard, BentoML, and Ray and Milvus (each in
-  network namespaces of its own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
-  accepted by its official client. Skipped when a product is missing, unless
+  network namespaces of its own, so root) (and llama.cpp's llama-server where built); from
+  installs of their own (`lab setup --all`): SillyTavern and promptfoo (npm), TorchServe and
+  Infinity (venvs); scanned the same way, and each accepted by its official client. Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
 
