@@ -39,7 +39,8 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
     assert {s.expected_product for s in reals} == {
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
-        "litserve", "langgraph-server", "sillytavern", "promptfoo", "torchserve", "infinity",
+        "litserve", "langgraph-server", "mlserver", "kserve", "phoenix", "zenml", "autogen-studio",
+        "sillytavern", "promptfoo", "torchserve", "infinity",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -198,3 +199,43 @@ def test_torchserve_infinity_promptfoo_recipes(lab: FullLab) -> None:
         if "--api-key" in inner:
             assert inner[inner.index("--api-key") + 1] == key
         assert env["DO_NOT_TRACK"] == "1"
+
+
+def test_own_venv_products_run_from_their_venv_behind_the_lab_s_wrappers(lab: FullLab) -> None:
+    """Products with `install:` run from their own venv ({bin}, {python}); the lab's own
+    wrappers (the relay, netns.py) stay on the lab's interpreter ({lab_python})."""
+    import sys
+
+    from aicensus.lab import venvs
+
+    owned = {s.name: s for s in lab.layout if s.launch is not None and s.launch.install}
+    assert set(owned) >= {
+        "label-studio-real-key", "langgraph-real-open", "langgraph-real-key", "mlserver-real-open",
+        "kserve-real-open", "phoenix-real-open", "phoenix-real-key", "zenml-real-open",
+        "zenml-real-key", "autogen-studio-real-open", "autogen-studio-real-key",
+    }  # fmt: skip
+    for name, svc in owned.items():
+        venv = str(venvs.venv_dir(svc.launch.install))  # type: ignore[union-attr]
+        argv, _, _ = launch(lab, name)
+        assert argv[0] == sys.executable  # the relay
+        server = argv[argv.index("--") + 1 :]
+        if "aicensus.lab.real.netns" in server:
+            assert server[0] == sys.executable, name
+            server = server[server.index("--") + 1 :]
+        if "aicensus.lab.real.infinity_app" in server:  # makes its model, then execs Infinity
+            server = server[server.index("--") + 1 :]
+        if server[0] == "sh" and server[2].startswith("mkdir"):  # TorchServe's one script
+            assert f"exec {venv}/bin/torchserve " in server[2], (name, server)
+            continue
+        if server[0] == "sh":  # langgraph dev: `cd DATA && exec "$@"`
+            server = server[4:]
+        assert server[0].startswith(venv + "/bin/"), (name, server)
+    argv, env, _ = launch(lab, "phoenix-real-key")
+    assert env["PHOENIX_ENABLE_AUTH"] == "true" and len(env["PHOENIX_SECRET"]) >= 32
+    _, env, comp = launch(lab, "zenml-real-key")
+    assert env["ZENML_SERVER_AUTH_SCHEME"] == "OAUTH2_PASSWORD_BEARER"
+    assert comp.api_key == "aicensus:aicensus-lab-password"
+    assert launch(lab, "zenml-real-open")[1]["ZENML_SERVER_AUTH_SCHEME"] == "NO_AUTH"
+    argv, _, _ = launch(lab, "autogen-studio-real-key")
+    auth = yaml.safe_load(Path(argv[argv.index("--auth-config") + 1]).read_text())
+    assert auth["type"] == "github" and "--auth-config" not in launch(lab, "autogen-studio-real-open")[0]

@@ -1,0 +1,128 @@
+"""The real products that run from venvs of their own (`install:` in their launch recipe,
+aicensus.lab.venvs) against the scanner: every one identified with the version its pin
+installs and the right auth state, 0 write requests, and its credentials accepted.
+
+Needs the venvs (`aicensus lab setup --all`); skipped when one is missing, unless
+$AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing one fails. Independent of the `lab`
+extra: these products never import from the lab's interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from aicensus import api
+from aicensus.lab import layout, recipes
+from aicensus.lab.accuracy import compare, render
+from aicensus.lab.full import FullLab
+from aicensus.records import ServiceObservation
+from tests.lab.test_lab_all import write_requests
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
+
+# service → (product, the distribution whose pin is the version the scan must report, auth)
+EXPECTED: dict[str, tuple[str, str, str]] = {
+    "label-studio-real-key": ("label-studio", "label-studio", "auth_required"),
+    "langgraph-real-open": ("langgraph-server", "langgraph-api", "open"),
+    "langgraph-real-key": ("langgraph-server", "langgraph-api", "auth_required"),
+    "mlserver-real-open": ("mlserver", "mlserver", "open"),
+    "kserve-real-open": ("kserve", "kserve", "open"),
+    "phoenix-real-open": ("phoenix", "arize-phoenix", "open"),
+    "phoenix-real-key": ("phoenix", "arize-phoenix", "auth_required"),
+    "zenml-real-open": ("zenml", "zenml", "open"),
+    "zenml-real-key": ("zenml", "zenml", "auth_required"),
+    "autogen-studio-real-open": ("autogen-studio", "autogenstudio", "open"),
+    "autogen-studio-real-key": ("autogen-studio", "autogenstudio", "auth_required"),
+}
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def own_venv_services() -> list[str]:
+    return [s.name for s in layout.full_layout() if s.launch is not None and s.launch.install]
+
+
+def pinned(service: str, dist: str) -> str:
+    """The version `install:` pins for `dist` (name==version or name[extra]==version)."""
+    launch = next(s.launch for s in layout.full_layout() if s.name == service)
+    for req in launch.install if launch else []:
+        name, version = req.split("==")
+        if name.split("[")[0] == dist:
+            return version
+    raise AssertionError(f"{service}: no pin for {dist}")
+
+
+def test_every_own_venv_product_has_an_expectation() -> None:
+    assert set(own_venv_services()) == set(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def venv_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullLab]:
+    lab = FullLab(
+        tmp_path_factory.mktemp("lab-venvs"), network=free_network(), only=own_venv_services(),
+        startup_timeout=600,
+    )  # fmt: skip
+    if lab.missing:
+        message = "own venvs missing: " + "; ".join(lab.missing)
+        if lab_all_required():
+            pytest.fail(message + f" (${ENV_REQUIRE_ALL} is set)")
+        pytest.skip(message + " (aicensus lab setup --all)")
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_own_venv_products_are_identified_with_version_and_auth(venv_lab: FullLab) -> None:
+    assert venv_lab.failed == {}
+    truth = venv_lab.ground_truth()
+    seen: list[ServiceObservation] = []
+    plan = api.plan_targets(sorted({str(t["address"]) for t in truth}), ports="ai")
+    api.scan(plan, on_observation=seen.append)
+    report = compare(truth, seen)
+    assert report.perfect, render(report)
+    assert report.overall.tp == len(EXPECTED)
+    by_place = {(o.ip, o.port): o for o in seen}
+    for name, (product, dist, auth) in EXPECTED.items():
+        svc = venv_lab.service(name)
+        obs = by_place[(svc.address, svc.port)]
+        assert (obs.product, obs.version, str(obs.auth)) == (product, pinned(name, dist), auth)
+        assert venv_lab.service_requests(name), f"{name}: the relay logged nothing"
+    assert not write_requests(venv_lab)
+
+
+def _status(request: urllib.request.Request) -> int:
+    try:
+        with OPENER.open(request, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_own_venv_products_accept_the_lab_credentials(venv_lab: FullLab) -> None:
+    """What `lab status` shows for a key variant signs in, and a wrong password does not."""
+    user, password = recipes.LAB_USER, recipes.LAB_PASSWORD
+
+    def zenml(pw: str) -> int:
+        form = urllib.parse.urlencode({"username": user, "password": pw}).encode()
+        return _status(urllib.request.Request(venv_lab.url("zenml-real-key") + "/api/v1/login",
+                                              data=form))  # fmt: skip
+
+    def phoenix(pw: str) -> int:
+        body = json.dumps({"email": "admin@localhost", "password": pw}).encode()
+        request = urllib.request.Request(
+            venv_lab.url("phoenix-real-key") + "/auth/login", data=body,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        return _status(request)
+
+    assert zenml(password) == 200 and zenml("wrong") == 401
+    assert phoenix(password) == 204 and phoenix("wrong") == 401
+    langgraph = venv_lab.url("langgraph-real-key") + "/assistants/search"
+    keyed = urllib.request.Request(langgraph, data=b"{}", headers={"X-Api-Key": "wrong"})
+    assert _status(keyed) == 401
