@@ -7,8 +7,9 @@
 * real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
   server, Jupyter, MLflow, FastChat, TensorBoard, BentoML, and Ray and Milvus (each in
   network namespaces of its own, so root) (and llama.cpp's llama-server where built); from
-  installs of their own (`lab setup --all`): SillyTavern and promptfoo (npm), TorchServe and
-  Infinity (venvs); scanned the same way, and each accepted by its official client. Skipped when a product is missing, unless
+  installs of their own (`lab setup --all`): SillyTavern and promptfoo (npm); scanned the same
+  way, and each accepted by its official client. (The own-venv products, TorchServe and
+  Infinity among them: test_lab_all_venvs.py.) Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
 
@@ -121,10 +122,10 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 # --------------------------------------------------------------------------- real products
 
+# TorchServe and Infinity run from own venvs: tests/lab/test_lab_all_venvs.py.
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
     "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve", "sillytavern", "promptfoo",
-    "torchserve", "infinity",
 )  # fmt: skip
 
 
@@ -188,12 +189,10 @@ def test_real_notebook_tracking_and_fastchat_versions(
         assert real_lab.service_requests(name), f"{name}: the relay logged nothing"
 
 
-def test_real_npm_and_own_venv_products_versions(
-    real_lab: FullLab, real_scan: list[ServiceObservation]
-) -> None:
-    """The products installed by npm (SillyTavern, promptfoo) or in a venv of their own
-    (TorchServe, Infinity): the version each pins, wherever the server shows it to a stranger,
-    and the auth state of each mode (SillyTavern's passwordless accounts sign anyone in)."""
+def test_real_npm_products_versions(real_lab: FullLab, real_scan: list[ServiceObservation]) -> None:
+    """The products installed by npm (SillyTavern, promptfoo): the version each pins, wherever
+    the server shows it to a stranger, and the auth state of each mode (SillyTavern's
+    passwordless accounts sign anyone in)."""
     seen = {(o.ip, o.port): o for o in real_scan}
     expected = {
         "sillytavern-open": ("sillytavern", "1.19.0", "open"),
@@ -201,10 +200,6 @@ def test_real_npm_and_own_venv_products_versions(
         "sillytavern-accounts": ("sillytavern", None, "open"),  # /version 403, /login signs in
         "sillytavern-whitelist": ("sillytavern", None, "auth_required"),
         "promptfoo-real-open": ("promptfoo", "0.121.20", "open"),
-        "torchserve-real-open": ("torchserve", "0.12.0", "open"),
-        "torchserve-real-key": ("torchserve", "0.12.0", "auth_required"),  # /api-description
-        "infinity-real-open": ("infinity", "0.0.78", "open"),
-        "infinity-real-key": ("infinity", "0.0.78", "auth_required"),  # /openapi.json
     }
     for name, want in expected.items():
         svc = real_lab.service(name)
