@@ -67,9 +67,11 @@ def setup_command(no_build: bool, all_: bool) -> None:
     With --all, also install the real products and the official clients (the `lab`
     extra: Gradio, Chroma, LiteLLM proxy, MCP SDK, llama-cpp-python[server], ...), then make
     the venvs of the products that run from their own (Label Studio, LangGraph, MLServer,
-    KServe, Phoenix, ZenML, AutoGen Studio; under ~/.cache/aicensus/venvs, about 6 minutes
-    cold). Building llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores, once: pip
-    caches the wheel under ~/.cache/pip/wheels).
+    KServe, Phoenix, ZenML, AutoGen Studio, TorchServe, Infinity; under
+    ~/.cache/aicensus/venvs) and, beside them, the npm installs of SillyTavern and promptfoo
+    (under ~/.cache/aicensus/npm); cold, the first seven took 347 s and the last four 199 s,
+    measured apart. Building llama-cpp-python compiles llama.cpp (about 9 minutes on 2 cores,
+    once: pip caches the wheel under ~/.cache/pip/wheels).
     """
     done = api.lab_setup(build=not no_build, real_products=all_, echo=_echo)
     click.echo(f"model:        {done.model}")
