@@ -7,8 +7,8 @@ The config (written by the launch's `files:`) sets the mode: open, basic auth, u
 or whitelist mode; the options after `--` bind the service's loopback address only (`--listen
 true --listenAddressIPv4 ADDR --port P --enableIPv6 false`).
 
-* Every start compiles the front-end libraries with webpack (35-70 s of CPU on 2 cores when
-  cold), cached under the data root (or under `./dist` when SillyTavern thinks it runs in
+* Every start compiles the front-end libraries with webpack (35-160 s on 2 shared cores when
+  cold, by load; about 10 s warm), cached under the data root (or under `./dist` when SillyTavern thinks it runs in
   Docker). One shared cache per install: the first start builds it under a lock with the
   package's own `docker/build-lib.js` (cwd = the package: `dist/_webpack`), and each server's
   data root points its `_webpack` there, so later starts find it warm.
@@ -37,6 +37,7 @@ def shared_webpack(package: Path) -> Path:
             print("sillytavern: building the shared front-end cache once", flush=True)
             build = ["node", "docker/build-lib.js"]
             subprocess.run(build, cwd=package, check=False, stdin=subprocess.DEVNULL)
+        root.mkdir(parents=True, exist_ok=True)  # a failed build: the server compiles alone
     return root
 
 
