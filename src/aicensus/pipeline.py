@@ -45,8 +45,8 @@ from aicensus.fingerprint.choose import (
     identify,
     without_catch_all,
 )
-from aicensus.fingerprint.evaluate import MatchResult, auth_state, evaluate, extract_version
-from aicensus.fingerprint.index import Memo
+from aicensus.fingerprint.evaluate import MatchResult, auth_state, extract_version
+from aicensus.fingerprint.index import Memo, index_for
 from aicensus.fingerprint.probes import (
     RequestKey,
     conditional_probes,
@@ -279,7 +279,7 @@ class TargetScan:
     async def run(self) -> None:
         if not await self._connect():
             return
-        port_sigs = [s for s in self.sigs if self.target.port in s.ports]
+        port_sigs = _port_signatures(self.sigs, self.target.port)
         choice = await self._probe_for(port_sigs)
         widened = False
         while True:
@@ -307,7 +307,7 @@ class TargetScan:
         await self.send_all(
             probe_request(sig, pid) for pid, p in sig.probes.items() if not p.unless
         )
-        self.choice = _with_own_probes(choice, self.cache, self.canary)
+        self.choice = _with_own_probes(choice, self.cache, self.canary, self.memo)
         await self._fetch_model_details(sig)
         if sig.models is not None:
             dialect = get_dialect(sig.models.dialect)
@@ -456,14 +456,34 @@ class TargetScan:
             self.obs.error = f"{before}; then {self.obs.error}"[:300]
 
 
+_PORT_SIGS: dict[tuple[int, int], tuple[Sequence[Signature], list[Signature]]] = {}
+
+
+def _port_signatures(sigs: Sequence[Signature], port: int) -> list[Signature]:
+    """The signatures listing this port, in order; for a tuple of signatures (a scan's) kept
+    per port, with the tuple itself so its id is not reused while the entry lives."""
+    if type(sigs) is not tuple:
+        return [s for s in sigs if port in s.ports]
+    hit = _PORT_SIGS.get((id(sigs), port))
+    if hit is None or hit[0] is not sigs:
+        if len(_PORT_SIGS) >= 65_536:
+            _PORT_SIGS.clear()
+        hit = _PORT_SIGS[(id(sigs), port)] = (sigs, [s for s in sigs if port in s.ports])
+    return list(hit[1])
+
+
 def _with_own_probes(
-    choice: Choice, cache: Mapping[RequestKey, Exchange], canary: Exchange | None
+    choice: Choice,
+    cache: Mapping[RequestKey, Exchange],
+    canary: Exchange | None,
+    memo: Memo | None = None,
 ) -> Choice:
-    """The winner evaluated again with the answers to its identified-only probes."""
+    """The winner evaluated again with the answers to its identified-only probes
+    (evaluate(sig, exchanges_for(sig, view)), through the index: its verdicts are memoized)."""
     if choice.best is None:
         return choice
     sig = choice.best.signature
-    again = evaluate(sig, exchanges_for(sig, without_catch_all(cache, canary)))
+    again = index_for([sig]).evaluate_all(without_catch_all(cache, canary), memo)[0]
     return msgspec.structs.replace(choice, best=again) if again.matched else choice
 
 

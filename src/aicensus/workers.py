@@ -35,6 +35,10 @@ from aicensus.records import ServiceObservation, Target
 
 _PR_SET_PDEATHSIG = 1
 _DONE = None
+# (position, observation) as msgpack: typed both ways, so the parent gets equal records, at
+# a quarter of pickle's cost (~20 vs ~80 µs a round trip for an Ollama host's observation);
+# one that msgpack cannot encode (a lone surrogate, an integer beyond 64 bits) goes pickled
+_RESULT = msgspec.msgpack.Decoder(tuple[int, ServiceObservation])
 
 
 def share_of(ip: str, workers: int) -> int:
@@ -86,6 +90,8 @@ def run(
                 continue
             if item is _DONE:
                 finished += 1
+            elif type(item) is bytes:
+                on_result(*_RESULT.decode(item))
             else:
                 on_result(*item)
     finally:
@@ -121,8 +127,14 @@ def _work(
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     mine = ((pos, t) for pos, t in positions if share_of(t.ip, workers) == index)
 
+    encode = msgspec.msgpack.Encoder().encode
+
     def send(position: int, obs: ServiceObservation) -> None:
-        results.put((position, obs))
+        try:
+            results.put(encode((position, obs)))
+        except (UnicodeEncodeError, OverflowError, TypeError):  # a hostile server's lone
+            # surrogate, an integer beyond 64 bits: pickled as is
+            results.put((position, obs))
 
     scan = pipeline.run_indexed_scan(mine, sigs, config, send, **hooks)
     try:

@@ -26,14 +26,12 @@ from click.testing import CliRunner
 
 from aicensus import api
 from aicensus.cli.lab import lab_group
-from aicensus.engine import readonly
 from aicensus.errors import LabError
 from aicensus.lab import layout, llama_server
 from aicensus.lab.accuracy import compare, render
-from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
-from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, write_requests
 
 FAST = "emulators,ollama,lookalikes,decoys"
 
@@ -51,29 +49,6 @@ def scan(network: str, addresses: list[str] | None = None) -> list[ServiceObserv
     observed: list[ServiceObservation] = []
     api.scan(api.plan_targets(addresses or [network], ports="ai"), on_observation=observed.append)
     return observed
-
-
-def write_requests(lab: FullLab) -> list[dict[str, object]]:
-    """What the servers received that read-only forbids: a refused request, and anything
-    engine/readonly.py's judge rejects, a GET or HEAD to a write route included."""
-    bad = []
-    for comp in lab.state().components.values():
-        for entry in read_request_log(comp.request_log or "/nonexistent"):
-            why = entry.get("refused") or readonly.received_violation(
-                str(entry.get("method")), str(entry.get("path")), str(entry.get("body") or ""),
-                product=_product(entry),
-            )  # fmt: skip
-            if why:
-                bad.append(entry)
-    return bad
-
-
-def _product(entry: dict[str, object]) -> str | None:
-    """The product a request went to: the generic emulator logs it (null for a decoy or a
-    honeypot, which define no POST at all); other servers are judged on the path alone."""
-    if "site" not in entry:
-        return None
-    return str(entry.get("product") or "(decoy)")
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,7 @@ from aicensus.lab import layout, recipes
 from aicensus.lab.accuracy import compare, render
 from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
-from tests.lab.test_lab_all import write_requests
-from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, write_requests
 
 # service → (product, the distribution whose pin is the version the scan must report, auth)
 EXPECTED: dict[str, tuple[str, str, str]] = {

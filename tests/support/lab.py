@@ -26,8 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from aicensus.engine import readonly
 from aicensus.lab import llama_server
 from aicensus.lab.emulators.common import read_request_log
+from aicensus.lab.full import FullLab
 
 EMULATOR = "aicensus.lab.emulators.ollama"
 
@@ -202,3 +204,26 @@ def spawn_generic(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def write_requests(lab: FullLab) -> list[dict[str, object]]:
+    """What the servers received that read-only forbids: a refused request, and anything
+    engine/readonly.py's judge rejects, a GET or HEAD to a write route included."""
+    bad = []
+    for comp in lab.state().components.values():
+        for entry in read_request_log(comp.request_log or "/nonexistent"):
+            why = entry.get("refused") or readonly.received_violation(
+                str(entry.get("method")), str(entry.get("path")), str(entry.get("body") or ""),
+                product=_product(entry),
+            )  # fmt: skip
+            if why:
+                bad.append(entry)
+    return bad
+
+
+def _product(entry: dict[str, object]) -> str | None:
+    """The product a request went to: the generic emulator logs it (null for a decoy or a
+    honeypot, which define no POST at all); other servers are judged on the path alone."""
+    if "site" not in entry:
+        return None
+    return str(entry.get("product") or "(decoy)")

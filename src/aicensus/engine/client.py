@@ -70,7 +70,9 @@ Endpoint = tuple[str, int, str, str | None]  # address, port, scheme, TLS server
 
 def _insecure_context() -> ssl.SSLContext:
     # We record certificates rather than trust them: expired and self-signed ones are findings.
-    ctx = ssl.create_default_context()
+    # create_default_context's options and ciphers, without loading the system's CA store
+    # (~0.13 s of CPU per scanner process) that an unverifying context never reads.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx

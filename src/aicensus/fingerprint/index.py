@@ -13,6 +13,7 @@ are compiled once, when a signature is first indexed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from aicensus.records import Evidence, Exchange, RequestKey
 
 _CACHE_LIMIT = 256  # distinct signature sets indexed at once (a scan uses a handful)
 _ENTRIES_LIMIT = 100_000  # matchers prepared at once (the built-in signatures: a few hundred)
+_ANSWERS_LIMIT = 4_096  # distinct answers remembered across targets (oldest dropped first)
 
 
 class _Answer:
@@ -82,6 +84,14 @@ class _Check:
             json_equals=tuple((c.json_equals or {}).items()),
         )
 
+    def header_names(self) -> set[str]:
+        """The (lower-cased) header names this block reads."""
+        return (
+            {n for n, _ in self.header}
+            | {n for n, _ in self.header_regex}
+            | set(self.header_absent)
+        )
+
     def holds(self, a: _Answer) -> bool:
         """evaluate.conditions_hold, over a prepared answer."""
         ex = a.ex
@@ -130,6 +140,9 @@ class _Entry:
     def fires(self, a: _Answer) -> bool:
         return self.check.holds(a) and not any(block.holds(a) for block in self.not_)
 
+    def header_names(self) -> set[str]:
+        return self.check.header_names().union(*(b.header_names() for b in self.not_))
+
 
 _Slot = tuple[int, _Entry]  # (position of the signature in the index, its matcher)
 _ENTRIES: dict[tuple[int, int], tuple[Signature, RequestKey, _Entry]] = {}
@@ -149,16 +162,70 @@ def _entry(sig: Signature, mpos: int) -> tuple[RequestKey, _Entry]:
             weight=m.weight,
         )  # fmt: skip
         entry = _Entry(mpos, m, _Check.of(m), tuple(_Check.of(b) for b in m.not_), evidence)
-        cached = _ENTRIES[slot] = (sig, probe_request(sig, m.probe).key(), entry)
+        key = probe_request(sig, m.probe).key()
+        cached = _ENTRIES[slot] = (sig, key, entry)
+        _reads_headers(key, entry.header_names())
     return cached[1], cached[2]
 
 
+# Identical answers recur across targets (every Ollama's "Ollama is running", equal
+# /api/version bodies), and a matcher's verdict on an answer depends only on the request
+# key, the status, the headers it reads and the body. So the verdicts are kept per such
+# answer and shared by every target that gets it (what Memo keeps per target, across
+# targets). The key holds the values of every header name any matcher of that request key
+# reads (the first of each name, as _Answer.header finds it) and a digest of the body; a
+# matcher that reads a header name not yet covered starts the memo afresh.
+class _Verdicts:
+    """What each matcher said of one answer (`holds`), and per index the matchers among
+    that index's candidates for the answer's request and status that fired (`fired`)."""
+
+    __slots__ = ("fired", "holds")
+
+    def __init__(self) -> None:
+        self.holds: dict[_Entry, bool] = {}
+        self.fired: dict[SignatureIndex, tuple[_Slot, ...]] = {}
+
+
+_HEADERS_READ: dict[RequestKey, tuple[str, ...]] = {}
+_NO_HEADERS: tuple[str, ...] = ()
+_ANSWERS: dict[tuple[object, ...], _Verdicts] = {}
+
+
+def _reads_headers(key: RequestKey, names: set[str]) -> None:
+    known = _HEADERS_READ.get(key, _NO_HEADERS)
+    if names.issubset(known):
+        return
+    _HEADERS_READ[key] = tuple(sorted(names.union(known)))
+    _ANSWERS.clear()  # keys made without these headers no longer say enough
+
+
+def _shared_verdicts(key: RequestKey, a: _Answer, names: tuple[str, ...]) -> _Verdicts:
+    """The verdicts recorded for an answer equal to this one (a new record if none);
+    `names`: the header names read under this request key (_HEADERS_READ)."""
+    ex = a.ex
+    memo_key = (
+        key,
+        ex.status,
+        tuple(a.header(name) for name in names),
+        hashlib.blake2b(ex.body, digest_size=16).digest(),
+    )
+    verdicts = _ANSWERS.get(memo_key)
+    if verdicts is None:
+        if len(_ANSWERS) >= _ANSWERS_LIMIT:
+            oldest: tuple[object, ...] | None = next(iter(_ANSWERS), None)
+            if oldest is not None:
+                _ANSWERS.pop(oldest, None)
+        verdicts = _ANSWERS[memo_key] = _Verdicts()
+    return verdicts
+
+
 # What each matcher said about each answer of one target: request key → (the exchange, its
-# verdicts). A target's answers do not change once in, while identification runs several
-# times as answers arrive (and once per answer group in canary_can_matter); with a memo,
-# each matcher reads each answer once. The exchange is checked by identity, so an answer
-# replaced under the same key (a retried scheme) is read afresh.
-Memo = dict[RequestKey, tuple[Exchange, dict["_Entry", bool]]]
+# verdicts, the header names they were shared under). A target's answers do not change once
+# in, while identification runs several times as answers arrive (and once per answer group
+# in canary_can_matter); with a memo, each matcher reads each answer once. The exchange is
+# checked by identity, so an answer replaced under the same key (a retried scheme) is read
+# afresh; so is one whose verdicts were shared under fewer header names than are read now.
+Memo = dict[RequestKey, tuple[Exchange, _Verdicts, tuple[str, ...]]]
 
 
 class SignatureIndex:
@@ -182,6 +249,23 @@ class SignatureIndex:
             for status in entry.check.status:
                 by_status.setdefault(status, []).append((spos, entry))
 
+    @staticmethod
+    def _fired(
+        slot: tuple[dict[int, list[_Slot]], list[_Slot]], ex: Exchange, holds: dict[_Entry, bool]
+    ) -> tuple[_Slot, ...]:
+        """This index's candidates for the answer (its request's matchers that accept its
+        status) that fire on it, each checked once per answer (`holds` keeps the verdicts)."""
+        by_status, any_status = slot
+        answer = _Answer(ex)
+        fired: list[_Slot] = []
+        for spos, entry in (*by_status.get(ex.status or 0, ()), *any_status):
+            verdict = holds.get(entry)
+            if verdict is None:
+                verdict = holds[entry] = entry.fires(answer)
+            if verdict:
+                fired.append((spos, entry))
+        return tuple(fired)
+
     def evaluate_all(
         self, view: Mapping[RequestKey, Exchange], memo: Memo | None = None
     ) -> list[MatchResult]:
@@ -192,21 +276,19 @@ class SignatureIndex:
             slot = self._by_key.get(key)
             if slot is None or ex.status is None:
                 continue
-            by_status, any_status = slot
-            known: dict[_Entry, bool] = {}
-            if memo is not None:
-                seen = memo.get(key)
-                if seen is None or seen[0] is not ex:
-                    memo[key] = (ex, known)
-                else:
-                    known = seen[1]
-            answer = _Answer(ex)
-            for spos, entry in (*by_status.get(ex.status, ()), *any_status):
-                holds = known.get(entry)
-                if holds is None:
-                    holds = known[entry] = entry.fires(answer)
-                if holds:
-                    fired.setdefault(spos, []).append(entry)
+            names = _HEADERS_READ.get(key, _NO_HEADERS)
+            seen = memo.get(key) if memo is not None else None
+            if seen is not None and seen[0] is ex and seen[2] is names:
+                verdicts = seen[1]
+            else:
+                verdicts = _shared_verdicts(key, _Answer(ex), names)
+                if memo is not None:
+                    memo[key] = (ex, verdicts, names)
+            slots = verdicts.fired.get(self)
+            if slots is None:
+                slots = verdicts.fired[self] = self._fired(slot, ex, verdicts.holds)
+            for spos, entry in slots:
+                fired.setdefault(spos, []).append(entry)
         results = list(self._unmatched)
         for spos, entries in fired.items():
             results[spos] = _result(self.sigs[spos], entries)
@@ -238,6 +320,10 @@ def _result(sig: Signature, entries: list[_Entry]) -> MatchResult:
 
 
 _INDEXES: dict[tuple[int, ...], SignatureIndex] = {}
+# A tuple of signatures (what a scan passes on every call) found by its identity first: the
+# key above costs a walk over every signature, several times per target. The entry holds
+# the tuple, so its id is not reused while the entry lives.
+_BY_TUPLE: dict[int, tuple[tuple[Signature, ...], SignatureIndex]] = {}
 
 
 def index_for(sigs: Sequence[Signature]) -> SignatureIndex:
@@ -245,10 +331,18 @@ def index_for(sigs: Sequence[Signature]) -> SignatureIndex:
 
     Keyed by the signatures' identities; the index holds them, so no id is reused while
     its entry lives."""
+    if type(sigs) is tuple:
+        hit = _BY_TUPLE.get(id(sigs))
+        if hit is not None and hit[0] is sigs:
+            return hit[1]
     key = tuple(map(id, sigs))
     index = _INDEXES.get(key)
     if index is None:
         if len(_INDEXES) >= _CACHE_LIMIT:
             _INDEXES.clear()
         index = _INDEXES[key] = SignatureIndex(sigs)
+    if type(sigs) is tuple:
+        if len(_BY_TUPLE) >= _CACHE_LIMIT:
+            _BY_TUPLE.clear()
+        _BY_TUPLE[id(sigs)] = (sigs, index)
     return index

@@ -208,17 +208,26 @@ def go_time(moment: dt.datetime) -> str:
     return go_time_ns(moment, moment.microsecond * 1000)
 
 
+_ZONES: dict[dt.timedelta | None, str] = {}
+
+
 def go_time_ns(moment: dt.datetime, nanos: int) -> str:
-    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    m = moment  # strftime's %Y-%m-%dT%H:%M:%S, without strftime (it showed in profiles)
+    base = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
     frac = f"{nanos:09d}".rstrip("0")
-    offset = moment.utcoffset() or dt.timedelta(0)
-    if offset == dt.timedelta(0):
-        zone = "Z"
-    else:
-        minutes = int(offset.total_seconds() // 60)
-        sign = "+" if minutes >= 0 else "-"
-        zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    offset = moment.utcoffset()
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES[offset] = _zone(offset or dt.timedelta(0))
     return f"{base}.{frac}{zone}" if frac else f"{base}{zone}"
+
+
+def _zone(offset: dt.timedelta) -> str:
+    if offset == dt.timedelta(0):
+        return "Z"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 # --------------------------------------------------------------------------- request log

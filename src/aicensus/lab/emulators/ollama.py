@@ -257,6 +257,9 @@ MAX_HEAD = 1 << 20  # net/http's DefaultMaxHeaderBytes
 MAX_BODY = 64 * 1024 * 1024
 IDLE_SECONDS = 75.0  # keep-alive connections idle this long are closed
 MAX_CACHED = 200_000  # encoded answers kept (address, method, target, body)
+# Routes whose answer depends on the profile's version only (not its models, times or
+# settings): the banner, /api/version, the refused write routes. Unrouted paths too.
+VERSION_ONLY = frozenset({"root", "version", "refused"})
 
 
 class OllamaEmulator:
@@ -287,6 +290,9 @@ class OllamaEmulator:
         self._servers: list[asyncio.AbstractServer] = []
         self._conns: set[_Connection] = set()
         self._answers: dict[tuple[str, str, str, bytes, bool], Answer] = {}
+        # (version, method, target, body, HTTP/1.0) → the answer of a route whose bytes
+        # depend on the version alone (VERSION_ONLY) or of an unrouted path
+        self._by_version: dict[tuple[str, str, str, bytes, bool], Answer] = {}
         self._date_at = -1
         self._date = b""
         self._sweeper: asyncio.Task[None] | None = None
@@ -384,8 +390,31 @@ class OllamaEmulator:
         prof = self.profile(local)
         path = request.path
         found = find_route(prof.version, method, path)
-        if found is None:
-            return self._unrouted(prof, method, path, request.query)
+        if found is None or found[0].kind in VERSION_ONLY:
+            # The same bytes for every address of this version: encoded once for all of them.
+            key = (prof.version, method, request.target, body, request.http10)
+            shared = self._by_version.get(key)
+            if shared is None:
+                if found is None:
+                    shared = self._unrouted(prof, method, path, request.query)
+                else:
+                    shared = self._routed(prof, method, request, body, found)
+                if shared.cache:
+                    if len(self._by_version) >= MAX_CACHED:
+                        self._by_version.clear()
+                    self._by_version[key] = shared
+            return shared
+        return self._routed(prof, method, request, body, found)
+
+    def _routed(
+        self,
+        prof: Profile,
+        method: str,
+        request: _Request,
+        body: bytes,
+        found: tuple[Route, dict[str, str]],
+    ) -> Answer:
+        path = request.path
         route, params = found
         server = NGINX_VERSION if self.auth is not None else None
         call = Call(prof, method, path, params, body, not request.http10, server)

@@ -187,7 +187,7 @@ class Profile:
             "modified_at": self.modified_at(model),
             "size": model.size,
             "digest": model.digest,
-            "details": self.details(model, lengths=new),
+            "details": _details_json(self, model, new),
         }
         if new:
             entry["capabilities"] = self.capabilities(model)
@@ -207,13 +207,31 @@ class Profile:
         }
 
     def show_body(self, model: ModelSpec) -> bytes:
-        """The /api/show body for one of this profile's models (encoded once)."""
+        """The /api/show body for one of this profile's models (encoded once).
+
+        Everything but the last field, `modified_at`, depends only on the model, the models
+        directory and the version's features, so that head is encoded once for all profiles
+        that share them (go_json writes a dict's fields in order: the body is the head's
+        encoding without its closing brace, then the last field)."""
         body = self._show_cache.get(model.name)
         if body is None:
-            body = self._show_cache[model.name] = go_json_bytes(self._show(model))
+            key = (model, self.models_dir, self.has("0.6.1"), self.has("0.6.4"), self.has("0.9.0"))
+            head = _SHOW_HEADS.get(key)
+            if head is None:
+                head = go_json_bytes(self._show_head(model))[:-1]
+                if len(_SHOW_HEADS) < _SHARED_LIMIT:
+                    _SHOW_HEADS[key] = head
+            last = b',"modified_at":' + go_json_bytes(self.modified_at(model)) + b"}"
+            body = self._show_cache[model.name] = head + last
         return body
 
     def _show(self, model: ModelSpec) -> dict[str, object]:
+        out = self._show_head(model)
+        out["modified_at"] = self.modified_at(model)
+        return out
+
+    def _show_head(self, model: ModelSpec) -> dict[str, object]:
+        """/api/show's fields but the last (`modified_at`), in Ollama's order."""
         out: dict[str, object] = {
             "license": LICENSES[model.license],
             "modelfile": self._modelfile(model),
@@ -231,7 +249,6 @@ class Profile:
             out["tensors"] = _encoded(model, "tensors")
         if self.has("0.6.4"):
             out["capabilities"] = self.capabilities(model)
-        out["modified_at"] = self.modified_at(model)
         return out
 
     def _modelfile(self, model: ModelSpec) -> str:
@@ -286,6 +303,23 @@ class Profile:
         if self.has("0.10.0"):
             entry["context_length"] = run.context_length
         return entry
+
+
+# Encoded parts that profiles share, built once for all of them (bounded: a handful of
+# models × directories × version features).
+_SHARED_LIMIT = 4096
+_SHOW_HEADS: dict[tuple[object, ...], bytes] = {}
+_DETAILS: dict[tuple[ModelSpec, bool], RawJSON] = {}
+
+
+def _details_json(profile: Profile, model: ModelSpec, lengths: bool) -> RawJSON:
+    """profile.details(model, lengths=...) encoded (it depends on the model alone)."""
+    encoded = _DETAILS.get((model, lengths))
+    if encoded is None:
+        encoded = RawJSON(go_json(profile.details(model, lengths=lengths)))
+        if len(_DETAILS) < _SHARED_LIMIT:
+            _DETAILS[(model, lengths)] = encoded
+    return encoded
 
 
 def _remaining(name: str, now: float) -> dt.timedelta:
