@@ -6,8 +6,10 @@
   compute request;
 * real (needs the `lab` extra): Gradio, Chroma, LiteLLM, MCP, llama-cpp-python's
   server, Jupyter, MLflow, FastChat, TensorBoard, BentoML, and Ray and Milvus (each in
-  network namespaces of its own, so root) (and llama.cpp's llama-server where built), scanned the same way, and each
-  accepted by its official client. Skipped when a product is missing, unless
+  network namespaces of its own, so root) (and llama.cpp's llama-server where built); from
+  installs of their own (`lab setup --all`): SillyTavern and promptfoo (npm); scanned the same
+  way, and each accepted by its official client. (The own-venv products, TorchServe and
+  Infinity among them: test_lab_all_venvs.py.) Skipped when a product is missing, unless
   $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing product fails.
 """
 
@@ -95,9 +97,10 @@ def test_each_service_logs_its_own_requests(fast_lab: FullLab) -> None:
 
 # --------------------------------------------------------------------------- real products
 
+# TorchServe and Infinity run from own venvs: tests/lab/test_lab_all_venvs.py.
 REAL_PRODUCTS = (
     "gradio", "chroma", "litellm", "mcp", "llama-cpp-python", "jupyter", "mlflow", "fastchat",
-    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve",
+    "tensorboard", "ray", "milvus", "bentoml", "marimo", "litserve", "sillytavern", "promptfoo",
 )  # fmt: skip
 
 
@@ -153,6 +156,25 @@ def test_real_notebook_tracking_and_fastchat_versions(
         "fastchat-open": ("fastchat", None, "open"),  # FastChat publishes no version
         "fastchat-key": ("fastchat", None, "auth_required"),
         "tensorboard-open": ("tensorboard", version("tensorboard"), "open"),
+    }
+    for name, want in expected.items():
+        svc = real_lab.service(name)
+        obs = seen[(svc.address, svc.port)]
+        assert (obs.product, obs.version, str(obs.auth)) == want, name
+        assert real_lab.service_requests(name), f"{name}: the relay logged nothing"
+
+
+def test_real_npm_products_versions(real_lab: FullLab, real_scan: list[ServiceObservation]) -> None:
+    """The products installed by npm (SillyTavern, promptfoo): the version each pins, wherever
+    the server shows it to a stranger, and the auth state of each mode (SillyTavern's
+    passwordless accounts sign anyone in)."""
+    seen = {(o.ip, o.port): o for o in real_scan}
+    expected = {
+        "sillytavern-open": ("sillytavern", "1.19.0", "open"),
+        "sillytavern-key": ("sillytavern", None, "auth_required"),  # basic auth guards /version
+        "sillytavern-accounts": ("sillytavern", None, "open"),  # /version 403, /login signs in
+        "sillytavern-whitelist": ("sillytavern", None, "auth_required"),
+        "promptfoo-real-open": ("promptfoo", "0.121.20", "open"),
     }
     for name, want in expected.items():
         svc = real_lab.service(name)
@@ -306,7 +328,7 @@ def test_missing_real_products_are_named_not_fatal(
 def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from aicensus.lab import venvs
+    from aicensus.lab import npm_installs, venvs
 
     ran: list[list[str]] = []
     envs: list[dict[str, str] | None] = []
@@ -318,6 +340,8 @@ def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(subprocess, "run", run)
     made: list[list[tuple[str, ...]]] = []
     monkeypatch.setattr(venvs, "create_all", lambda sets, echo: made.append(list(sets)) or {})
+    npm: list[list[tuple[str, ...]]] = []
+    monkeypatch.setattr(npm_installs, "create_all", lambda sets, echo: npm.append(list(sets)) or {})
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
     libs_built: list[bool] = []
@@ -338,6 +362,7 @@ def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> No
     assert envs[1] is not None and envs[1]["CMAKE_ARGS"] == "-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF"
     assert len(ran) == 2
     assert made == [layout.own_venvs()]  # then the products with a venv of their own
+    assert npm == [layout.own_npm_installs()]  # and those with an npm install of their own
 
 
 def test_setup_keeps_an_installed_llama_cpp_python_of_the_pinned_version(

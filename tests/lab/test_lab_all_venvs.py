@@ -37,6 +37,10 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "zenml-real-key": ("zenml", "zenml", "auth_required"),
     "autogen-studio-real-open": ("autogen-studio", "autogenstudio", "open"),
     "autogen-studio-real-key": ("autogen-studio", "autogenstudio", "auth_required"),
+    "torchserve-real-open": ("torchserve", "torchserve", "open"),
+    "torchserve-real-key": ("torchserve", "torchserve", "auth_required"),  # /api-description
+    "infinity-real-open": ("infinity", "infinity-emb", "open"),
+    "infinity-real-key": ("infinity", "infinity-emb", "auth_required"),  # /openapi.json
 }
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from aicensus.cli.lab import lab_group
 from aicensus.errors import SignatureError
 from aicensus.fingerprint.load import load_directory, parse_signature
-from aicensus.lab import layout, llama_server, venvs
+from aicensus.lab import layout, llama_server, npm_installs, venvs
 from aicensus.lab.full import FullLab
 from tests.support.lab import free_network
 
@@ -212,9 +212,12 @@ def test_setup_all_names_each_failed_venv_on_one_line(monkeypatch: pytest.Monkey
         return {"label-studio-0123": "pip install label-studio==1.23.2 failed (exit 1): …"}
 
     monkeypatch.setattr(venvs, "create_all", create_all)
+    monkeypatch.setattr(npm_installs, "create_all", lambda sets, echo: {})  # lab/npm_installs.py
     result = CliRunner().invoke(lab_group, ["setup", "--all"])
     assert result.exit_code == 2
     last = result.output.splitlines()[-1]
-    assert last.startswith("aicensus: error: 1 own venv(s) of lab products failed: label-studio")
+    assert last.startswith(
+        "aicensus: error: 1 own venv(s) or npm install(s) of lab products failed: label-studio"
+    )
     assert "Traceback" not in result.output
     assert asked == [layout.own_venvs()]

@@ -41,6 +41,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
         "litserve", "langgraph-server", "mlserver", "kserve", "phoenix", "zenml", "autogen-studio",
+        "sillytavern", "promptfoo", "torchserve", "infinity",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -180,6 +181,38 @@ def test_a_real_launch_may_not_take_an_emulator_service_name() -> None:
     )
 
 
+def test_torchserve_infinity_promptfoo_recipes(lab: FullLab) -> None:
+    """TorchServe and promptfoo bind more than the address they are given: each runs in its
+    own network namespace, forwarded from the service's private port; Infinity binds its
+    address and serves a tiny model it makes itself (nothing downloaded)."""
+    key = llama_server.LAB_API_KEY
+    for name in ("torchserve-real-open", "torchserve-real-key"):
+        argv, _, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.netns"], server
+        assert server[server.index("--inner-port") + 1] == "8080"
+        script = server[-1]
+        assert "/torchserve --start --foreground --ncs" in script, script
+        assert ("--disable-token-auth" in script) == (name == "torchserve-real-open")
+    argv, env, _ = launch(lab, "promptfoo-real-open")
+    server = argv[argv.index("--") + 1 :]
+    assert server[1:3] == ["-m", "aicensus.lab.real.netns"]
+    assert server[-4:] == ["view", "-n", "--port", "15500"]
+    assert server[-5].endswith("node_modules/.bin/promptfoo")
+    assert env["PROMPTFOO_DISABLE_TELEMETRY"] == "1" and env["HOME"].endswith("promptfoo-real-open")
+    for name in ("infinity-real-open", "infinity-real-key"):
+        argv, env, _ = launch(lab, name)
+        server = argv[argv.index("--") + 1 :]
+        assert server[1:3] == ["-m", "aicensus.lab.real.infinity_app"]
+        inner = server[server.index("--", 3) + 1 :]
+        assert inner[0].endswith("/bin/infinity_emb") and inner[1] == "v2"
+        assert inner[inner.index("--model-id") + 1].endswith(f"{name}/tiny-bert")
+        assert ("--api-key" in inner) == (name == "infinity-real-key")
+        if "--api-key" in inner:
+            assert inner[inner.index("--api-key") + 1] == key
+        assert env["DO_NOT_TRACK"] == "1"
+
+
 def test_own_venv_products_run_from_their_venv_behind_the_lab_s_wrappers(lab: FullLab) -> None:
     """Products with `install:` run from their own venv ({bin}, {python}); the lab's own
     wrappers (the relay, netns.py) stay on the lab's interpreter ({lab_python})."""
@@ -201,6 +234,11 @@ def test_own_venv_products_run_from_their_venv_behind_the_lab_s_wrappers(lab: Fu
         if "aicensus.lab.real.netns" in server:
             assert server[0] == sys.executable, name
             server = server[server.index("--") + 1 :]
+        if "aicensus.lab.real.infinity_app" in server:  # makes its model, then execs Infinity
+            server = server[server.index("--") + 1 :]
+        if server[0] == "sh" and server[2].startswith("mkdir"):  # TorchServe's one script
+            assert f"exec {venv}/bin/torchserve " in server[2], (name, server)
+            continue
         if server[0] == "sh":  # langgraph dev: `cd DATA && exec "$@"`
             server = server[4:]
         assert server[0].startswith(venv + "/bin/"), (name, server)

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 
 from aicensus.errors import LabError
-from aicensus.lab import layout, llama_server, venvs
+from aicensus.lab import layout, llama_server, npm_installs, venvs
 from aicensus.lab.full import FullLab
 from aicensus.lab.manager import ComponentStatus, Lab
 from aicensus.lab.synth import SynthSummary
@@ -126,8 +127,9 @@ def lab_setup(
     """Install the lab model and build llama-server (unless `build` is False); with
     `real_products`, first pip install the real products of the whole lab (the `lab` extra),
     then llama-cpp-python without compiling (it uses the build's shared libraries), and last
-    create the own venvs of the products that have one (`install:`, lab/venvs.py).
-    A venv that fails is named on one line each; the others are made; then a LabError."""
+    create the own venvs of the products that have one (`install:`, lab/venvs.py) and their
+    own npm installs (`npm:`, lab/npm_installs.py). One that fails is named on one line each;
+    the others are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
         _pip_install(layout.LAB_REQUIREMENTS, say)
@@ -138,11 +140,15 @@ def lab_setup(
         # those of the build above ($LLAMA_CPP_LIB_PATH in its lab launches).
         llama_server.ensure_llama_libs(build=build, echo=say)
         llama_server.install_llama_cpp_python(echo=say)
-        failed = venvs.create_all(layout.own_venvs(), echo=say)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # npm beside pip: both wait on I/O
+            npm_failed = pool.submit(npm_installs.create_all, layout.own_npm_installs(), echo=say)
+            failed = venvs.create_all(layout.own_venvs(), echo=say)
+            failed |= npm_failed.result()
         if failed:
             raise LabError(
-                f"{len(failed)} own venv(s) of lab products failed: {', '.join(failed)} "
-                f"(each error above; logs under {venvs.cache_root()})"
+                f"{len(failed)} own venv(s) or npm install(s) of lab products failed: "
+                f"{', '.join(failed)} (each error above; logs under {venvs.cache_root()} "
+                f"and {npm_installs.cache_root()})"
             )
     return LabSetup(model=str(gguf), llama_server=str(binary))
 

@@ -68,8 +68,10 @@ def setup_command(no_build: bool, all_: bool) -> None:
     extra: Gradio, Chroma, LiteLLM proxy, MCP SDK, ...), then llama-cpp-python[server]
     without compiling (it runs on the llama-server build's shared libraries: llama.cpp is
     compiled once), then make the venvs of the products that run from their own (Label
-    Studio, LangGraph, MLServer, KServe, Phoenix, ZenML, AutoGen Studio; under
-    ~/.cache/aicensus/venvs, about 6 minutes cold).
+    Studio, LangGraph, MLServer, KServe, Phoenix, ZenML, AutoGen Studio, TorchServe,
+    Infinity; under ~/.cache/aicensus/venvs) and, beside them, the npm installs of
+    SillyTavern and promptfoo (under ~/.cache/aicensus/npm); cold, the first seven took 347 s
+    and the last four 199 s, measured apart.
     """
     done = api.lab_setup(build=not no_build, real_products=all_, echo=_echo)
     click.echo(f"model:        {done.model}")

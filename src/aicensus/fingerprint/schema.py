@@ -97,6 +97,9 @@ class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     # Pinned requirements (`name[extra]==version`): the product runs from a venv of its own
     # (aicensus.lab.venvs; {python} and {bin} are that venv's), made by `lab setup --all`.
     install: list[str] = []
+    # Pinned npm packages (`name@version`): installed once under the user cache dir
+    # (aicensus.lab.npm_installs) by `lab setup --all`; {node_modules} is where they lie.
+    npm: list[str] = []
     health: str = "/"  # polled until the relayed server answers
     ready: Literal["any", "ok"] = "any"  # any status will do, or 200 only
     credential: str | None = None  # what `lab status` shows for a key variant (default key)
@@ -114,8 +117,8 @@ class LabSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # What a launch may name in braces; the lab fills them in (aicensus.lab.recipes).
 LAB_PLACEHOLDERS = frozenset({
     "python", "bin", "address", "port", "public_port", "data", "api_key", "user", "password",
-    "model", "model_name", "model_file", "llama_server", "llama_cpp_lib", "url",
-    "lab_python",
+    "model", "model_name", "model_file", "llama_server", "llama_cpp_lib", "url", "lab_python",
+    "node_modules",
 })  # fmt: skip
 PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.-]+))?\}")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -233,7 +236,24 @@ def _launch_problems(field: str, launch: LabLaunch, sig: Signature) -> list[str]
     for fname in launch.files:
         if "/" in fname or fname.startswith("."):
             problems.append(f"{field}.files: {fname!r} must be a plain file name")
-    return problems + _install_problems(field, launch)
+    return problems + _install_problems(field, launch) + _npm_problems(field, launch)
+
+
+_NPM_PINNED = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*@[0-9][0-9A-Za-z.+-]*$")
+
+
+def _npm_problems(field: str, launch: LabLaunch) -> list[str]:
+    """npm installs are cached by their specs: each an exact `name@version`; {node_modules}
+    only means something for a launch that has them."""
+    problems = [
+        f"{field}.npm: {spec!r} is not pinned as name@version"
+        for spec in launch.npm
+        if not _NPM_PINNED.match(spec)
+    ]
+    texts = [*launch.command, *launch.env.values(), *launch.files.values()]
+    if not launch.npm and any("{node_modules}" in t for t in texts):
+        problems.append(f"{field}: {{node_modules}} needs an `npm:` list")
+    return problems
 
 
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?==[A-Za-z0-9.+!_-]+$")

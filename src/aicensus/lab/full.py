@@ -22,7 +22,7 @@ from pathlib import Path
 from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures, load_directory
 from aicensus.fingerprint.schema import Signature
-from aicensus.lab import layout, llama_server, recipes, venvs
+from aicensus.lab import layout, llama_server, npm_installs, recipes, venvs
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.manager import EMULATOR_MODULE, RELAY_MODULE, Lab, default_lab_dir
 from aicensus.lab.processes import (
@@ -302,6 +302,9 @@ class FullLab(Lab):
             venv = venvs.venv_dir(svc.launch.install)
             fixed["python"] = str(venvs.python_of(venv))
             fixed["bin"] = str(venvs.bin_dir(venv))
+        if svc.launch is not None and svc.launch.npm:  # its own npm install
+            where = npm_installs.install_dir(svc.launch.npm)
+            fixed["node_modules"] = str(npm_installs.node_modules(where))
 
         def model() -> str:
             return str(self.model or llama_server.ensure_gguf(install=False, echo=self.echo))

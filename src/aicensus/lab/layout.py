@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import LabLaunch, Signature
-from aicensus.lab import llama_server, venvs
+from aicensus.lab import llama_server, npm_installs, venvs
 from aicensus.lab.emulators.tables import load_table
 
 DEFAULT_NETWORK = "127.0.0.0/24"
@@ -257,6 +257,9 @@ def missing_for(launch: LabLaunch) -> list[str]:
     if launch.install and venvs.find_venv(launch.install) is None:
         reqs = ", ".join(launch.install)
         lacks.insert(0, f"its own venv ({reqs}) at {venvs.venv_dir(launch.install)}")
+    if launch.npm and npm_installs.find_install(launch.npm) is None:
+        where = npm_installs.install_dir(launch.npm)
+        lacks.insert(0, f"its npm install ({', '.join(launch.npm)}) at {where}")
     return lacks
 
 
@@ -268,6 +271,18 @@ def own_venvs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
         for sig in sigs
         for launch in (sig.lab.real if sig.lab else [])
         if launch.install
+    ]
+    return list(dict.fromkeys(found))
+
+
+def own_npm_installs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
+    """Every distinct spec set of a launch with its own npm install, in signature order."""
+    sigs = builtin_signatures() if sigs is None else sigs
+    found = [
+        tuple(sorted(launch.npm))
+        for sig in sigs
+        for launch in (sig.lab.real if sig.lab else [])
+        if launch.npm
     ]
     return list(dict.fromkeys(found))
 
