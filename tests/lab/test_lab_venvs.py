@@ -205,6 +205,8 @@ def test_setup_all_names_each_failed_venv_on_one_line(monkeypatch: pytest.Monkey
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: None)  # the lab extra
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
+    monkeypatch.setattr(llama_server, "ensure_llama_libs", lambda **kw: Path("/lib"))
+    monkeypatch.setattr(llama_server, "install_llama_cpp_python", lambda **kw: None)
     asked: list[list[tuple[str, ...]]] = []
 
     def create_all(sets: list[tuple[str, ...]], echo: object) -> dict[str, str]:
