@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from aicensus.errors import LabError
@@ -265,24 +265,23 @@ def missing_for(launch: LabLaunch) -> list[str]:
 
 def own_venvs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
     """Every distinct requirement set of a launch with its own venv, in signature order."""
-    sigs = builtin_signatures() if sigs is None else sigs
-    found = [
-        tuple(sorted(launch.install))
-        for sig in sigs
-        for launch in (sig.lab.real if sig.lab else [])
-        if launch.install
-    ]
-    return list(dict.fromkeys(found))
+    return _distinct_sets(sigs, lambda launch: launch.install)
 
 
 def own_npm_installs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
     """Every distinct spec set of a launch with its own npm install, in signature order."""
+    return _distinct_sets(sigs, lambda launch: launch.npm)
+
+
+def _distinct_sets(
+    sigs: Sequence[Signature] | None, field: Callable[[LabLaunch], list[str]]
+) -> list[tuple[str, ...]]:
     sigs = builtin_signatures() if sigs is None else sigs
     found = [
-        tuple(sorted(launch.npm))
+        tuple(sorted(field(launch)))
         for sig in sigs
         for launch in (sig.lab.real if sig.lab else [])
-        if launch.npm
+        if field(launch)
     ]
     return list(dict.fromkeys(found))
 

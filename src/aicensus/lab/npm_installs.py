@@ -17,19 +17,15 @@ The launch finds the packages under {node_modules} (`DIR/node_modules`) and runs
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import fcntl
 import hashlib
-import json
-import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aicensus.errors import LabError
+from aicensus.lab import cached_install
 
 ENV_ROOT = "AICENSUS_LAB_NPM"
 MARKER = "aicensus-npm.json"
@@ -37,11 +33,7 @@ Echo = Callable[[str], None]
 
 
 def cache_root() -> Path:
-    override = os.environ.get(ENV_ROOT)
-    if override:
-        return Path(override).expanduser()
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "aicensus" / "npm"
+    return cached_install.cache_root(ENV_ROOT, "npm")
 
 
 def install_key(specs: Iterable[str]) -> str:
@@ -65,11 +57,8 @@ def find_install(specs: Iterable[str]) -> Path | None:
     """The install of these specs if it was completed (marker written), else None."""
     ordered = sorted(specs)
     where = install_dir(ordered)
-    try:
-        marker = json.loads((where / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(marker, dict) or marker.get("specs") != ordered:
+    marker = cached_install.read_marker(where, MARKER)
+    if marker is None or marker.get("specs") != ordered:
         return None
     return where if node_modules(where).is_dir() else None
 
@@ -79,25 +68,13 @@ def tools_missing() -> list[str]:
     return [tool for tool in ("node", "npm") if shutil.which(tool) is None]
 
 
-@contextlib.contextmanager
-def _locked(where: Path) -> Iterator[None]:
-    """One installer per directory: two `lab setup` runs must not npm into the same one."""
-    where.parent.mkdir(parents=True, exist_ok=True)
-    with open(where.with_name(where.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def create_install(specs: Iterable[str], *, echo: Echo | None = None) -> Path:
     """Install (or finish installing) `specs`; returns the directory. A failure is a LabError
     of one line naming npm's last error line and the log (`<dir>.log`), never a traceback."""
     say = echo or (lambda _msg: None)
     ordered = sorted(specs)
     where = install_dir(ordered)
-    with _locked(where):
+    with cached_install.locked(where):
         if find_install(ordered) is not None:
             return where
         if where.exists():  # a half-made one: npm died or was stopped; start again
@@ -110,16 +87,8 @@ def create_install(specs: Iterable[str], *, echo: Echo | None = None) -> Path:
         say(f"own npm install {where.name}: npm install {' '.join(ordered)}")
         cmd = ["npm", "install", "--prefix", str(where), "--no-audit", "--no-fund", "--omit=dev"]
         _run([*cmd, *ordered], log, "npm install " + " ".join(ordered))
-        seconds = time.monotonic() - started
-        marker = {
-            "specs": ordered,
-            "node": _node_version(),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 1),
-        }
-        tmp = where / (MARKER + ".tmp")
-        tmp.write_text(json.dumps(marker, indent=2) + "\n")
-        tmp.replace(where / MARKER)  # last: only now is the install ready
+        fields = {"specs": ordered, "node": _node_version()}
+        seconds = cached_install.write_marker(where, MARKER, fields, started)
         say(f"own npm install {where.name}: ready in {seconds:.0f}s")
     return where
 
@@ -133,23 +102,11 @@ def _node_version() -> str:
 
 
 def _run(cmd: list[str], log: Path, what: str) -> None:
-    with open(log, "ab") as out:
-        out.write(f"$ {' '.join(cmd)}\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        except OSError as exc:
-            raise LabError(f"{what}: could not run ({exc})") from None
-    if proc.returncode != 0:
-        raise LabError(f"{what} failed (exit {proc.returncode}): {_last_error(log)}; log: {log}")
+    cached_install.run_logged(cmd, log, what, _last_error)
 
 
-def _last_error(log: Path) -> str:
+def _last_error(lines: list[str]) -> str:
     """npm's own error lines (`npm error …`) name the cause first; else the log's last line."""
-    try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
     errors = [ln for ln in lines if ln.startswith(("npm error", "npm ERR!"))]
     useful = [ln for ln in errors if "A complete log" not in ln and "log of this run" not in ln]
     if useful:

@@ -15,22 +15,17 @@ a download failed) is never used, and the next `create_venv` starts it again fro
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import fcntl
 import hashlib
-import json
-import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aicensus.errors import LabError
+from aicensus.lab import cached_install
 
 ENV_ROOT = "AICENSUS_LAB_VENVS"
 MARKER = "aicensus-venv.json"
@@ -43,11 +38,7 @@ def python_tag() -> str:
 
 
 def cache_root() -> Path:
-    override = os.environ.get(ENV_ROOT)
-    if override:
-        return Path(override).expanduser()
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "aicensus" / "venvs"
+    return cached_install.cache_root(ENV_ROOT, "venvs")
 
 
 def venv_key(requirements: Iterable[str]) -> str:
@@ -73,25 +64,10 @@ def find_venv(requirements: Iterable[str]) -> Path | None:
     """The venv of these requirements if it was completed (marker written), else None."""
     reqs = sorted(requirements)
     venv = venv_dir(reqs)
-    try:
-        marker = json.loads((venv / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(marker, dict) or marker.get("requirements") != reqs:
+    marker = cached_install.read_marker(venv, MARKER)
+    if marker is None or marker.get("requirements") != reqs:
         return None
     return venv if python_of(venv).exists() else None
-
-
-@contextlib.contextmanager
-def _locked(venv: Path) -> Iterator[None]:
-    """One creator per venv: two `lab setup` runs must not pip into the same directory."""
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.with_name(venv.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def create_venv(
@@ -106,7 +82,7 @@ def create_venv(
     say = echo or (lambda _msg: None)
     reqs = sorted(requirements)
     venv = venv_dir(reqs)
-    with _locked(venv):
+    with cached_install.locked(venv):
         if find_venv(reqs) is not None:
             return venv
         if venv.exists():  # a half-made one: pip died or was stopped; start again
@@ -118,38 +94,18 @@ def create_venv(
         _run([base, "-m", "venv", str(venv)], log, f"{base} -m venv {venv}")
         pip = [str(python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
         _run([*pip, *pip_args, *reqs], log, "pip install " + " ".join(reqs))
-        seconds = time.monotonic() - started
-        marker = {
-            "requirements": reqs,
-            "python": python_tag(),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 1),
-        }
-        tmp = venv / (MARKER + ".tmp")
-        tmp.write_text(json.dumps(marker, indent=2) + "\n")
-        tmp.replace(venv / MARKER)  # last: only now is the venv ready
+        fields = {"requirements": reqs, "python": python_tag()}
+        seconds = cached_install.write_marker(venv, MARKER, fields, started)
         say(f"own venv {venv.name}: ready in {seconds:.0f}s")
     return venv
 
 
 def _run(cmd: list[str], log: Path, what: str) -> None:
-    with open(log, "ab") as out:
-        out.write(f"$ {' '.join(cmd)}\n".encode())
-        out.flush()
-        try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        except OSError as exc:
-            raise LabError(f"{what}: could not run ({exc})") from None
-    if proc.returncode != 0:
-        raise LabError(f"{what} failed (exit {proc.returncode}): {_last_error(log)}; log: {log}")
+    cached_install.run_logged(cmd, log, what, _last_error)
 
 
-def _last_error(log: Path) -> str:
+def _last_error(lines: list[str]) -> str:
     """pip's own summary line (ERROR: …), else the log's last line."""
-    try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
     errors = [ln for ln in lines if ln.startswith("ERROR:")]
     return (errors or lines or ["no output"])[-1][:300]
 
