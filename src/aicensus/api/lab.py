@@ -126,30 +126,37 @@ def lab_setup(
 ) -> LabSetup:
     """Install the lab model and build llama-server (unless `build` is False); with
     `real_products`, first pip install the real products of the whole lab (the `lab` extra),
-    then llama-cpp-python without compiling (it uses the build's shared libraries), and last
-    create the own venvs of the products that have one (`install:`, lab/venvs.py) and their
-    own npm installs (`npm:`, lab/npm_installs.py). One that fails is named on one line each;
-    the others are made; then a LabError."""
+    then llama-cpp-python without compiling (it uses the build's shared libraries), and,
+    beside the build, the own venvs of the products that have one (`install:`, lab/venvs.py)
+    and their own npm installs (`npm:`, lab/npm_installs.py). One that fails is named on one
+    line each; the others are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
         _pip_install(layout.LAB_REQUIREMENTS, say)
     gguf = llama_server.ensure_gguf(install=True, echo=say)
-    binary = llama_server.ensure_llama_server(build=build, echo=say)
-    if real_products:
-        # llama.cpp is compiled once: llama-cpp-python comes without libraries and loads
-        # those of the build above ($LLAMA_CPP_LIB_PATH in its lab launches).
-        llama_server.ensure_llama_libs(build=build, echo=say)
-        llama_server.install_llama_cpp_python(echo=say)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # npm beside pip: both wait on I/O
-            npm_failed = pool.submit(npm_installs.create_all, layout.own_npm_installs(), echo=say)
-            failed = venvs.create_all(layout.own_venvs(), echo=say)
-            failed |= npm_failed.result()
-        if failed:
-            raise LabError(
-                f"{len(failed)} own venv(s) or npm install(s) of lab products failed: "
-                f"{', '.join(failed)} (each error above; logs under {venvs.cache_root()} "
-                f"and {npm_installs.cache_root()})"
-            )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # The own venvs and npm installs mostly wait on downloads and unpacking: they run
+        # beside the llama.cpp compile, which keeps the cores busy (minutes off a cold set-up).
+        own = (
+            [pool.submit(venvs.create_all, layout.own_venvs(), echo=say),
+             pool.submit(npm_installs.create_all, layout.own_npm_installs(), echo=say)]
+            if real_products else []
+        )  # fmt: skip
+        binary = llama_server.ensure_llama_server(build=build, echo=say)
+        if real_products:
+            # llama.cpp is compiled once: llama-cpp-python comes without libraries and loads
+            # those of the build above ($LLAMA_CPP_LIB_PATH in its lab launches).
+            llama_server.ensure_llama_libs(build=build, echo=say)
+            llama_server.install_llama_cpp_python(echo=say)
+        failed: dict[str, str] = {}
+        for job in own:
+            failed |= job.result()
+    if failed:
+        raise LabError(
+            f"{len(failed)} own venv(s) or npm install(s) of lab products failed: "
+            f"{', '.join(failed)} (each error above; logs under {venvs.cache_root()} "
+            f"and {npm_installs.cache_root()})"
+        )
     return LabSetup(model=str(gguf), llama_server=str(binary))
 
 
