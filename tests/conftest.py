@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import sys
 import threading
@@ -58,6 +59,27 @@ def _loopback_only() -> Iterator[None]:
         refused = _refused[before:]
     if refused:
         pytest.fail(f"connections outside loopback were attempted (refused): {refused}")
+
+
+SIGINT_LEAKS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Ctrl-C's handler is process-wide: a test (or a library it imports) that leaves its own
+    behind would turn the resume tests' simulated Ctrl-C into nothing. Put it back, and name
+    the test in the summary so the leak gets fixed where it starts."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before and before is not None:
+        signal.signal(signal.SIGINT, before)
+        SIGINT_LEAKS.append(f"{request.node.nodeid} left SIGINT = {after!r}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for leak in SIGINT_LEAKS:
+        terminalreporter.write_line(f"SIGINT handler restored after: {leak}")
 
 
 @pytest.hookimpl(hookwrapper=True)
