@@ -31,8 +31,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aicensus.lab.relay import pipe
+
+UNSHARE = ("unshare", "--net", "--pid", "--mount-proc", "--kill-child")
+_PR_SET_PDEATHSIG = 1
 
 CLONE_NEWNET = 0x40000000
 INNER_HOST = "127.0.0.1"  # the namespace's own loopback
@@ -129,10 +133,31 @@ async def _serve(
     waiting.cancel()
 
 
+def _die_with_us() -> None:
+    """In the unshare child before exec: the kernel kills it when this launcher dies by any
+    means (SIGKILL included), and --kill-child then takes the whole namespace with it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def start_namespace(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """`unshare --net --pid --mount-proc --kill-child ARGV...`, tied to this process's life."""
+    return subprocess.Popen([*UNSHARE, *argv], preexec_fn=_die_with_us, **popen)
+
+
+def stop_namespace(child: subprocess.Popen[bytes]) -> None:
+    """Kill the namespace (its init gets SIGKILL through --kill-child, and every process in it
+    with it). A second SIGTERM (the relay's and the lab's both reach us) must not cut this
+    short: unshare ignores SIGTERM, so only this kill ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(3)
+
+
 def run(args: argparse.Namespace, command: list[str]) -> int:
     listener = loopback_listener(args.host, args.port)  # on the host, before setns
-    unshare = ["unshare", "--net", "--pid", "--mount-proc", "--kill-child"]
-    child = subprocess.Popen([*unshare, "sh", "-c", LOOPBACK_UP, "sh", *command])
+    child = start_namespace(["sh", "-c", LOOPBACK_UP, "sh", *command])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_for_namespace(child)
@@ -141,9 +166,7 @@ def run(args: argparse.Namespace, command: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        child.kill()  # --kill-child: the namespace's init gets SIGKILL, and all in it with it
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(3)
+        stop_namespace(child)
     return 0
 
 

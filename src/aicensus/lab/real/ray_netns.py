@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import fcntl
 import glob
 import os
@@ -37,6 +36,8 @@ from aicensus.lab.real.netns import (
     forward,
     loopback_listener,
     setns_net,
+    start_namespace,
+    stop_namespace,
     wait_for_namespace,
 )
 
@@ -146,11 +147,7 @@ def _outside(args: argparse.Namespace) -> int:
     start_lock = _take_start_lock()
     ready_r, ready_w = os.pipe()
     env[READY_FD_ENV] = str(ready_w)
-    child = subprocess.Popen(
-        ["unshare", "--net", "--pid", "--mount-proc", "--kill-child", *inside],
-        env=env,
-        pass_fds=(ready_w,),
-    )
+    child = start_namespace(inside, env=env, pass_fds=(ready_w,))
     os.close(ready_w)
     ready = threading.Event()
     threading.Thread(target=_watch_ready, args=(ready_r, ready, start_lock), daemon=True).start()
@@ -162,9 +159,7 @@ def _outside(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        child.kill()  # --kill-child: the namespace's init gets SIGKILL, and all of Ray with it
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(3)  # the lab's stop sends SIGKILL after 5 s
+        stop_namespace(child)  # all of Ray with it
         shutil.rmtree(session, ignore_errors=True)  # empty on the host: the tmpfs was inside
     return 0
 
