@@ -382,9 +382,9 @@ class OllamaEmulator:
             wire = ans.head + self.date() + tail + ans.payload
         if request.http10:
             wire = b"HTTP/1.0" + wire[8:]  # net/http answers in the client's version
+        if self.logging or ans.refused:  # logged before it is answered: a client that has
+            self._log(conn, request, ans)  # its answer finds its request in the log
         conn.send(wire, request.keep_alive)
-        if self.logging or ans.refused:
-            self._log(conn, request, ans)
 
     def _answer(self, local: str, method: str, request: _Request, body: bytes) -> Answer:
         prof = self.profile(local)
