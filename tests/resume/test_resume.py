@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import duckdb
@@ -28,7 +27,10 @@ def args(port: int) -> dict[str, object]:
 
 
 class Interrupt:
-    """on_observation that presses Ctrl-C (SIGINT to this process) at the n-th observation."""
+    """on_observation that presses Ctrl-C at the n-th observation: it raises what Python's
+    SIGINT handler raises. Not a real SIGINT: in the full suite (2,600 tests in one process)
+    a real one at times did not interrupt, the cause not found. A real Ctrl-C to a scan in a
+    process of its own is tested in test_kill_resume.py."""
 
     def __init__(self, at: int) -> None:
         self.at = at
@@ -37,7 +39,7 @@ class Interrupt:
     def __call__(self, obs: ServiceObservation) -> None:
         self.seen.append(obs)
         if len(self.seen) == self.at:
-            signal.raise_signal(signal.SIGINT)
+            raise KeyboardInterrupt
 
 
 def test_interrupted_scan_resumes_to_exactly_one_observation_per_target(tmp_path: Path) -> None:
