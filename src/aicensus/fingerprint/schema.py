@@ -97,6 +97,13 @@ class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     # Pinned requirements (`name[extra]==version`): the product runs from a venv of its own
     # (aicensus.lab.venvs; {python} and {bin} are that venv's), made by `lab setup --all`.
     install: list[str] = []
+    # How that venv is resolved: pip, or uv (where pip's resolver cannot finish, e.g. Langflow);
+    # `exclude_newer` (uv's --exclude-newer, an ISO date) reproduces a resolution of that day.
+    resolver: Literal["pip", "uv"] = "pip"
+    exclude_newer: str | None = None
+    # Too heavy for the test command (GBs of dependencies): started only when asked for
+    # (`lab setup --all --heavy`, `lab up --all --heavy`, benchmarks/lab_accuracy.py --heavy).
+    heavy: bool = False
     # Pinned npm packages (`name@version`): installed once under the user cache dir
     # (aicensus.lab.npm_installs) by `lab setup --all`; {node_modules} is where they lie.
     npm: list[str] = []
