@@ -2,13 +2,16 @@
 
     python benchmarks/lab_accuracy.py [--network 127.0.0.0/24] [--only SEL] [--keep]
                                       [--require-real] [--json FILE] [--startup-timeout S]
+                                      [--heavy]
 
 Starts the `--all` lab (real products where installed, emulators otherwise, look-alikes
 and decoys, each on its own address of --network), scans the whole network on every AI
 port (`aicensus scan NETWORK --ports ai`, through the library), compares the result with
 the lab's ground truth (aicensus.lab.accuracy) and prints precision and recall per
 product and overall, the auth-state accuracy, decoy and honeypot handling, and every
-mismatch. It also reads every lab server's own request log and counts the write/compute
+mismatch. Heavy real products (`heavy: true`: GBs of dependencies, e.g. Langflow, Letta)
+are left out unless --heavy is given (their venvs: `aicensus lab setup --all --heavy`);
+left out, they count neither as missed nor as failed. It also reads every lab server's own request log and counts the write/compute
 requests they received (must be 0). Exit status 0 only when everything matches.
 
 Loopback only: the network must lie inside 127.0.0.0/8 (the lab refuses anything else).
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="lab selection (default: everything)")
     p.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
     p.add_argument("--require-real", action="store_true", help="fail if a real product is missing")
+    p.add_argument(
+        "--heavy", action="store_true",
+        help="also start the heavy real products (venvs: aicensus lab setup --all --heavy)",
+    )  # fmt: skip
     p.add_argument("--json", default=None, help="also write the report as JSON here")
     p.add_argument("--dir", default=None, help="lab state dir (default: a temporary one)")
     p.add_argument(
@@ -71,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         network=args.network,
         only=args.only,
         require_real=args.require_real,
+        heavy=args.heavy,
         startup_timeout=args.startup_timeout,
         echo=lambda m: print(m, file=sys.stderr),
     )
@@ -95,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lab: {len(truth)} services on {args.network} (up in {t_up:.1f}s)")
     if lab.missing:
         print("real products missing (left out): " + ", ".join(sorted(lab.missing)))
+    if lab.left_out:
+        print("heavy products left out (--heavy runs them): " + ", ".join(sorted(lab.left_out)))
     for name, why in failed.items():
         print(f"real product FAILED to start (counted as missed): {name}: {why}")
     print(
@@ -112,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["refused_requests"] = bad
         doc["missing_real"] = lab.missing
         doc["failed_real"] = failed
+        doc["left_out_heavy"] = lab.left_out
         Path(args.json).write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return 0 if report.perfect and not bad and not (args.require_real and lab.missing) else 1
 

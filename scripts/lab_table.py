@@ -24,7 +24,10 @@ def _what(service: Service) -> str:
     if service.kind != "real" or launch is None:
         return service.note
     where = "; **own venv**" if launch.install else "; **own npm install**" if launch.npm else ""
-    return f"**real** {service.note}{where}"
+    where += " (uv)" if launch.resolver == "uv" else ""
+    # Heavy ones start only with --heavy (lab up --all --heavy, lab_accuracy.py --heavy).
+    heavy = "; **heavy: only with --heavy**" if launch.heavy else ""
+    return f"**real** {service.note}{where}{heavy}"
 
 
 def _row(service: Service) -> str:

@@ -341,6 +341,7 @@ def test_setup_all_installs_the_lab_extra(monkeypatch: pytest.MonkeyPatch) -> No
     made: list[list[tuple[str, ...]]] = []
     monkeypatch.setattr(venvs, "create_all", lambda sets, echo: made.append(list(sets)) or {})
     npm: list[list[tuple[str, ...]]] = []
+    monkeypatch.setattr(venvs, "setup_uv", lambda echo: {})  # test_lab_uv.py makes it for real
     monkeypatch.setattr(npm_installs, "create_all", lambda sets, echo: npm.append(list(sets)) or {})
     monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
     monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))

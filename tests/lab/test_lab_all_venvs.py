@@ -46,7 +46,12 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def own_venv_services() -> list[str]:
-    return [s.name for s in layout.full_layout() if s.launch is not None and s.launch.install]
+    """Those of the default lab: heavy ones run in tests/lab/test_lab_heavy.py."""
+    return [
+        s.name
+        for s in layout.full_layout()
+        if s.launch is not None and s.launch.install and not s.launch.heavy
+    ]
 
 
 def pinned(service: str, dist: str) -> str:

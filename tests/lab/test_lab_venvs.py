@@ -163,7 +163,7 @@ def test_a_launch_with_its_own_venv_is_missing_until_made_then_runs_from_it(
     assert "its own venv" in lab.missing["acme-venv-open"][0]
 
     (sigs / "acme-venv.yaml").write_text(signature([TOOL]))  # the set tool_venv holds
-    assert layout.own_venvs(load_directory(sigs)) == [(TOOL,)]
+    assert layout.own_venvs(load_directory(sigs)) == [venvs.VenvSpec((TOOL,))]
     lab = FullLab(tmp_path / "all", network=free_network(), only="acme-venv", signatures=sigs)
     assert lab.missing == {}
     lab.up()
@@ -214,6 +214,7 @@ def test_setup_all_names_each_failed_venv_on_one_line(monkeypatch: pytest.Monkey
         return {"label-studio-0123": "pip install label-studio==1.23.2 failed (exit 1): …"}
 
     monkeypatch.setattr(venvs, "create_all", create_all)
+    monkeypatch.setattr(venvs, "setup_uv", lambda echo: {})  # test_lab_uv.py makes it for real
     monkeypatch.setattr(npm_installs, "create_all", lambda sets, echo: {})  # lab/npm_installs.py
     result = CliRunner().invoke(lab_group, ["setup", "--all"])
     assert result.exit_code == 2

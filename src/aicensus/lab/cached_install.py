@@ -62,7 +62,11 @@ def write_marker(where: Path, name: str, fields: dict[str, Any], started: float)
 
 
 def run_logged(
-    cmd: list[str], log: Path, what: str, last_error: Callable[[list[str]], str]
+    cmd: list[str],
+    log: Path,
+    what: str,
+    last_error: Callable[[list[str]], str],
+    env: dict[str, str] | None = None,
 ) -> None:
     """Run `cmd` with its output appended to `log`; a failure is one LabError line naming
     the tool's own error (`last_error` picks it from the log's lines) and the log."""
@@ -70,7 +74,7 @@ def run_logged(
         out.write(f"$ {' '.join(cmd)}\n".encode())
         out.flush()
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
         except OSError as exc:
             raise LabError(f"{what}: could not run ({exc})") from None
     if proc.returncode != 0:

@@ -56,6 +56,8 @@ class FullLab(Lab):
     (`aicensus lab setup --all` installs them), unless `require_real` is set, where a
     missing one is an error. `signatures`: a signature directory to lay the lab out from
     (default: the built-in signatures); its `emulators/` folder may hold route tables.
+    Heavy products (`heavy: true`, GBs of dependencies) start only with `heavy`; otherwise
+    they are named in `self.left_out`, not in `missing` (their emulators, if any, still run).
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class FullLab(Lab):
         startup_timeout: float = 300.0,
         echo: Callable[[str], None] | None = None,
         signatures: str | os.PathLike[str] | None = None,
+        heavy: bool = False,
     ) -> None:
         self.dir = Path(lab_dir) if lab_dir is not None else default_full_lab_dir()
         self.network = network or self._recorded_network() or layout.DEFAULT_NETWORK
@@ -94,12 +97,21 @@ class FullLab(Lab):
         self.ollama_cidr = None
         self.ollama_args = []
         self.missing: dict[str, list[str]] = {}
+        # Heavy products (`heavy: true`) keep their addresses but start only with `heavy`:
+        # left out, they are neither missing nor failed (and not in the ground truth).
+        self.heavy = heavy
+        self.left_out: dict[str, str] = {}
         for svc in self.selected:
-            if svc.launch is not None:
+            why = layout.left_out(svc.launch, heavy) if svc.launch is not None else None
+            if why is not None:
+                self.left_out[svc.name] = why
+            elif svc.launch is not None:
                 lacks = layout.missing_for(svc.launch)
                 if lacks:
                     self.missing[svc.name] = lacks
-        self.services = [s for s in self.selected if s.name not in self.missing]
+        self.services = [
+            s for s in self.selected if s.name not in self.missing and s.name not in self.left_out
+        ]
         self.only = tuple(dict.fromkeys(s.process for s in self.services))
 
     def _recorded_network(self) -> str | None:
@@ -120,6 +132,8 @@ class FullLab(Lab):
             if self.require_real:
                 raise LabError(message)
             self.echo(message + "\nstarting the rest without them")
+        if self.left_out:
+            self.echo(f"heavy products left out (add --heavy): {', '.join(self.left_out)}")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "network").write_text(json.dumps(self.network))
         return super().up()
@@ -299,7 +313,7 @@ class FullLab(Lab):
         )
         fixed["model_file"] = llama_server.SMOLLM2_FILE
         if svc.launch is not None and svc.launch.install:  # runs from its own venv
-            venv = venvs.venv_dir(svc.launch.install)
+            venv = venvs.venv_dir(venvs.VenvSpec.of(svc.launch))
             fixed["python"] = str(venvs.python_of(venv))
             fixed["bin"] = str(venvs.bin_dir(venv))
         if svc.launch is not None and svc.launch.npm:  # its own npm install

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from aicensus.errors import LabError
@@ -254,36 +254,49 @@ def _selected(s: Service, item: str) -> bool:
 def missing_for(launch: LabLaunch) -> list[str]:
     """What a real product's launch lacks here: its own venv (`install`), modules, binaries."""
     lacks = missing_requirements(launch.requires)
-    if launch.install and venvs.find_venv(launch.install) is None:
-        reqs = ", ".join(launch.install)
-        lacks.insert(0, f"its own venv ({reqs}) at {venvs.venv_dir(launch.install)}")
+    if launch.install and venvs.find_venv(spec := venvs.VenvSpec.of(launch)) is None:
+        reqs = ", ".join(launch.install) + ("; uv" if launch.resolver == "uv" else "")
+        lacks.insert(0, f"its own venv ({reqs}) at {venvs.venv_dir(spec)}")
     if launch.npm and npm_installs.find_install(launch.npm) is None:
         where = npm_installs.install_dir(launch.npm)
         lacks.insert(0, f"its npm install ({', '.join(launch.npm)}) at {where}")
     return lacks
 
 
-def own_venvs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
-    """Every distinct requirement set of a launch with its own venv, in signature order."""
-    return _distinct_sets(sigs, lambda launch: launch.install)
+def left_out(launch: LabLaunch, heavy: bool) -> str | None:
+    """Why a launch is not started now (None: it is). A heavy one (GBs of dependencies) runs
+    only when asked for: it is neither missing nor failed, just not part of this lab."""
+    if launch.heavy and not heavy:
+        return "heavy: not in the default lab (lab setup --all --heavy, lab up --all --heavy)"
+    return None
 
 
-def own_npm_installs(sigs: Sequence[Signature] | None = None) -> list[tuple[str, ...]]:
-    """Every distinct spec set of a launch with its own npm install, in signature order."""
-    return _distinct_sets(sigs, lambda launch: launch.npm)
+def own_venvs(
+    sigs: Sequence[Signature] | None = None, *, heavy: bool = False
+) -> list[venvs.VenvSpec]:
+    """Every distinct own venv of a launch (requirements and resolver), in signature order;
+    those of heavy launches only with `heavy`."""
+    launches = _launches(sigs, heavy)
+    found = [venvs.VenvSpec.of(launch) for launch in launches if launch.install]
+    return list(dict.fromkeys(found))
 
 
-def _distinct_sets(
-    sigs: Sequence[Signature] | None, field: Callable[[LabLaunch], list[str]]
+def own_npm_installs(
+    sigs: Sequence[Signature] | None = None, *, heavy: bool = False
 ) -> list[tuple[str, ...]]:
+    """Every distinct spec set of a launch with its own npm install, in signature order."""
+    found = [tuple(sorted(launch.npm)) for launch in _launches(sigs, heavy) if launch.npm]
+    return list(dict.fromkeys(found))
+
+
+def _launches(sigs: Sequence[Signature] | None, heavy: bool) -> list[LabLaunch]:
     sigs = builtin_signatures() if sigs is None else sigs
-    found = [
-        tuple(sorted(field(launch)))
+    return [
+        launch
         for sig in sigs
         for launch in (sig.lab.real if sig.lab else [])
-        if field(launch)
+        if left_out(launch, heavy) is None
     ]
-    return list(dict.fromkeys(found))
 
 
 def missing_requirements(requires: Iterable[str]) -> list[str]:
