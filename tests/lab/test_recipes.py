@@ -41,7 +41,8 @@ def test_every_real_service_binds_its_address_behind_the_relay(lab: FullLab) -> 
         "llama.cpp", "llama-cpp-python", "gradio", "chroma", "litellm", "mcp", "jupyter",
         "mlflow", "fastchat", "tensorboard", "ray", "milvus", "bentoml", "marimo", "label-studio",
         "litserve", "langgraph-server", "mlserver", "kserve", "phoenix", "zenml", "autogen-studio",
-        "sillytavern", "promptfoo", "torchserve", "infinity", "langflow", "letta",
+        "sillytavern", "promptfoo", "torchserve", "infinity", "langflow", "letta", "open-webui",
+        "xinference",
     }  # fmt: skip
     for svc in reals:
         argv, env, comp = launch(lab, svc.name)
