@@ -193,6 +193,12 @@ def auth_state(sig: Signature, exchanges: Exchanges) -> tuple[AuthState, list[Ev
         if ex is not None and ex.status is not None and conditions_hold(spec.open, ex):
             evidence.append(_auth_evidence(sig, pid, ex, "open despite the gate"))
             return AuthState.PARTIAL, evidence
+    unanswered = _unanswered_declarations(sig, exchanges)
+    if unanswered:
+        # Where the product refuses signed-out callers even with its login off (Open WebUI
+        # WEBUI_AUTH=False), only its own statement tells the two apart: without an answer
+        # (a fresh Open WebUI under load timed out), the refusals prove nothing.
+        return AuthState.UNKNOWN, evidence + unanswered
     return AuthState.AUTH_REQUIRED, evidence
 
 
@@ -204,6 +210,18 @@ def _declared_open(sig: Signature, exchanges: Exchanges) -> list[Evidence]:
         ex = exchanges.get(decl.probe)
         if ex is not None and ex.status is not None and conditions_hold(decl, ex):
             marker = f"{decl.name}: {decl.why}"
+            found.append(Evidence(kind="auth", probe=probe_label(sig, decl.probe), marker=marker))
+    return found
+
+
+def _unanswered_declarations(sig: Signature, exchanges: Exchanges) -> list[Evidence]:
+    """The auth.declared_open probes that were sent and got no answer (timeout, reset)."""
+    assert sig.auth is not None
+    found: list[Evidence] = []
+    for decl in sig.auth.declared_open:
+        ex = exchanges.get(decl.probe)
+        if ex is not None and ex.status is None:
+            marker = f"{decl.name}: no answer ({ex.error or 'failed'}) → auth undetermined"
             found.append(Evidence(kind="auth", probe=probe_label(sig, decl.probe), marker=marker))
     return found
 
