@@ -96,3 +96,30 @@ def test_notebooks_and_mlops_get_their_own_finding_not_inference(
     assert "AIC-UNAUTH-INFERENCE" not in found
     own = {f for f in found if f.startswith(("AIC-JUPYTER", "AIC-MLFLOW", "AIC-TENSORBOARD"))}
     assert own == ({expected} if expected else set())
+
+
+@pytest.mark.parametrize(
+    ("product", "case", "auth", "finding", "present"),
+    [
+        # WEBUI_AUTH=False: /api/models refuses, /api/config says auth false → open, flagged.
+        ("open-webui", "open-webui-0.12.4-open-real", "open", "AIC-OPENWEBUI-OPEN-SIGNUP", True),
+        # The default before anyone signed up: onboarding, the first sign-up becomes admin.
+        ("open-webui", "open-webui-0.12.4-auth-real", "auth_required",
+         "AIC-OPENWEBUI-OPEN-SIGNUP", True),
+        # The admin made and sign-up off: nothing to flag.
+        ("open-webui", "open-webui-0.12.4-admin-made-signup-off-real", "auth_required",
+         "AIC-OPENWEBUI-OPEN-SIGNUP", False),
+        ("xinference", "xinference-4.1.0-auth-advanced-off-real", "open",
+         "AIC-XINFERENCE-UNAUTH-MGMT", True),
+        ("xinference", "xinference-4.1.0-default-setup-pending-real", "auth_required",
+         "AIC-XINFERENCE-UNAUTH-MGMT", False),
+    ],
+)  # fmt: skip
+def test_real_open_webui_and_xinference_verdicts(
+    server, product: str, case: str, auth: str, finding: str, present: bool
+) -> None:
+    """Captured from the real Open WebUI 0.12.4 and Xinference 4.1.0 (benchmark-only heavy
+    lab launches): the auth state and the product's own finding, both ways."""
+    obs = _observe(server, product, case)
+    assert (obs.product, str(obs.auth)) == (product, auth)
+    assert (finding in _ids(obs)) is present
