@@ -35,9 +35,13 @@ def main() -> None:
     stages: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in args.raw.read_text().splitlines():
+    try:
+        lines = args.raw.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"profile_breakdown: cannot read {args.raw}: {exc.strerror}") from None
+    for line in lines:
         stack, _, count = line.rpartition(" ")
-        if args.within not in stack:
+        if args.within not in stack or not count.isdigit():  # not py-spy's raw format
             continue
         n = int(count)
         total += n

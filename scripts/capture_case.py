@@ -2,10 +2,12 @@
 
     python scripts/capture_case.py http://127.0.0.41:19530 /v1/vector/collections / \\
         --name real-milvus-2.3.5-open --expect milvus --auth open [--header 'Authorization: ...']
+        [--keep-json /openapi.json=openapi,info]
 
 Loopback only (the lab's servers). Keeps the headers a signature may look at (Server,
 Content-Type, WWW-Authenticate, Location, X-*), and the first --max-body characters of each
-body; paste the output under the signature's `cases:` with a comment saying which product
+body (`--keep-json PATH=KEY,...`: of that path's JSON object, only those top-level keys, still
+valid JSON where a cut would break it, e.g. a 34 KB OpenAPI document); paste the output under the signature's `cases:` with a comment saying which product
 version answered and when.
 """
 
@@ -50,6 +52,18 @@ def clip(body: str, limit: int) -> str:
     return head[: head.rfind("\n") + 1] or head
 
 
+def keep_json(body: str, keys: list[str]) -> str:
+    """Only `keys` of a JSON object body, in the server's order (a body that is no JSON
+    object is left as it is)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(doc, dict):
+        return body
+    return json.dumps({k: v for k, v in doc.items() if k in keys}, ensure_ascii=False)
+
+
 def flow(value: object) -> str:
     """A one-line YAML scalar: JSON's double-quoted strings are valid YAML."""
     return json.dumps(value, ensure_ascii=False)
@@ -65,7 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default="")
     parser.add_argument("--header", action="append", default=[], help="'Name: value' to send")
     parser.add_argument("--max-body", type=int, default=4000)
+    parser.add_argument(
+        "--keep-json",
+        action="append",
+        default=[],
+        metavar="PATH=KEY,...",
+        help="keep only these top-level keys of PATH's JSON object",
+    )
     args = parser.parse_args(argv)
+    keep: dict[str, list[str]] = {}
+    for spec in args.keep_json:
+        path, sep, keys = spec.partition("=")
+        if not sep or not keys:
+            raise SystemExit(f"capture_case: --keep-json wants PATH=KEY,... (got {spec!r})")
+        keep[path] = keys.split(",")
     host = urllib.parse.urlsplit(args.base).hostname or ""
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit(f"capture_case: {host} is not a loopback address")
@@ -76,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     lines.append("    responses:")
     for path in args.paths:
         status, headers, body = fetch(args.base.rstrip("/") + path, send)
+        if path in keep:
+            body = keep_json(body, keep[path])
         entry = f"{{status: {status}, headers: {{"
         entry += ", ".join(f"{k}: {flow(v)}" for k, v in kept(headers).items())
         entry += f"}}, body: {flow(clip(body, args.max_body))}}}"

@@ -43,6 +43,21 @@ def test_every_signature_has_positive_and_near_miss_cases() -> None:
         assert any(c["expect"] != doc["id"] for c in cases), f"{name}: no near-miss case"
 
 
+def test_a_product_the_lab_runs_has_cases_captured_from_its_real_server() -> None:
+    """Truth from outside: where the lab runs the real product, its open and its
+    authenticated mode each have a positive case captured from it (named `real-...`,
+    scripts/capture_case.py), not only cases written from documents."""
+    for name, doc in _signature_files().items():
+        launches = (doc.get("lab") or {}).get("real") or []
+        real = [c for c in doc.get("cases", []) if c["expect"] == doc["id"] and "real" in c["name"]]
+        auths = {c.get("auth") for c in real}
+        variants = {launch.get("variant", "open") for launch in launches}
+        if "open" in variants:
+            assert "open" in auths, f"{name}: no case captured from the real open server"
+        if "key" in variants:
+            assert auths & {"auth_required", "partial"}, f"{name}: no real authenticated case"
+
+
 def test_every_matcher_says_why() -> None:
     for sig in builtin_signatures():
         for m in sig.matchers:

@@ -4,10 +4,12 @@ replay (tests/fingerprint/test_signatures.py) reads back as captured."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.support.loopback import ScriptedServer, serve
@@ -46,6 +48,30 @@ def test_a_capture_is_a_case_with_the_answers_as_served(capsys) -> None:  # type
     assert keyed["headers"]["Content-Type"] == "application/json" and "Date" not in keyed["headers"]
     assert case["responses"]["/metrics"]["body"] == "a 1\nmilvus_x 2\n"  # cut at a line end
     assert case["responses"]["/nowhere"]["status"] == 404
+
+
+def test_keep_json_leaves_valid_json_with_only_the_named_keys(capsys) -> None:  # type: ignore[no-untyped-def]
+    scripted = ScriptedServer()
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "T", "version": "1"},
+        "components": {"x": "y" * 9000},
+    }
+    scripted.responses = {"/openapi.json": {"status": 200, "body": json.dumps(doc)},
+                          "/plain": {"status": 200, "body": "not json"}}  # fmt: skip
+    with serve(scripted) as port:
+        args = [f"http://127.0.0.1:{port}", "/openapi.json", "/plain", "--name", "x",
+                "--expect", "y", "--keep-json", "/openapi.json=openapi,info",
+                "--keep-json", "/plain=a", "--max-body", "100"]  # fmt: skip
+        assert _module().main(args) == 0
+    case = yaml.safe_load(capsys.readouterr().out)[0]
+    kept = json.loads(case["responses"]["/openapi.json"]["body"])
+    assert kept == {"openapi": "3.1.0", "info": {"title": "T", "version": "1"}}
+    assert case["responses"]["/plain"]["body"] == "not json"
+    with pytest.raises(SystemExit, match="PATH=KEY"):
+        _module().main(
+            ["http://127.0.0.1:1", "/", "--name", "x", "--expect", "y", "--keep-json", "/a"]
+        )
 
 
 def test_only_loopback_servers_are_captured() -> None:

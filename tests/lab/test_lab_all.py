@@ -167,12 +167,14 @@ def test_real_notebook_tracking_and_fastchat_versions(
 def test_real_npm_products_versions(real_lab: FullLab, real_scan: list[ServiceObservation]) -> None:
     """The products installed by npm (SillyTavern, promptfoo): the version each pins, wherever
     the server shows it to a stranger, and the auth state of each mode (SillyTavern's
-    passwordless accounts sign anyone in)."""
+    passwordless accounts sign anyone in; with a password they show the login form, and
+    tests/lab/test_lab_sillytavern.py signs in for real)."""
     seen = {(o.ip, o.port): o for o in real_scan}
     expected = {
         "sillytavern-open": ("sillytavern", "1.19.0", "open"),
         "sillytavern-key": ("sillytavern", None, "auth_required"),  # basic auth guards /version
         "sillytavern-accounts": ("sillytavern", None, "open"),  # /version 403, /login signs in
+        "sillytavern-accounts-password": ("sillytavern", None, "auth_required"),  # login form
         "sillytavern-whitelist": ("sillytavern", None, "auth_required"),
         "promptfoo-real-open": ("promptfoo", "0.121.20", "open"),
     }

@@ -148,7 +148,7 @@ def test_sillytavern_launches_render_their_mode_behind_the_relay(
     monkeypatch.setattr(full, "free_port", lambda host="127.0.0.1": 41999)
     monkeypatch.setenv(npm_installs.ENV_ROOT, str(tmp_path / "npm"))
     lab = FullLab(tmp_path / "all", network="127.0.0.0/24", only="sillytavern")
-    modes = {}
+    modes, passwords = {}, {}
     for svc in [s for s in lab.layout if s.kind == "real" and s.expected_product == "sillytavern"]:
         comp = full.ComponentState(
             name=svc.name, kind="real", pid=0, host=svc.address, port=svc.port, url=svc.url,
@@ -166,13 +166,22 @@ def test_sillytavern_launches_render_their_mode_behind_the_relay(
         assert node_args[node_args.index("--port") + 1] == "41999"
         config = yaml.safe_load(Path(server[server.index("--config") + 1]).read_text())
         modes[svc.name] = (svc.expected_auth, config)
+        if "--user-password" in server:  # the wrapper's option, before the server's own
+            at = server.index("--user-password")
+            assert at < server.index("--", 3)
+            passwords[svc.name] = server[at + 1]
     assert set(modes) == {"sillytavern-open", "sillytavern-key", "sillytavern-accounts",
-                          "sillytavern-whitelist"}  # fmt: skip
+                          "sillytavern-accounts-password", "sillytavern-whitelist"}  # fmt: skip
+    # only the accounts-with-a-password mode seeds the default user's password
+    assert passwords == {"sillytavern-accounts-password": "aicensus-lab-password"}
     auth, cfg = modes["sillytavern-key"]
     assert auth == "auth_required" and cfg["basicAuthMode"] is True
     assert cfg["basicAuthUser"] == {"username": "aicensus", "password": "aicensus-lab-password"}
     auth, cfg = modes["sillytavern-accounts"]
     assert auth == "open" and cfg["enableUserAccounts"] is True
+    auth, cfg = modes["sillytavern-accounts-password"]
+    assert auth == "auth_required" and cfg["enableUserAccounts"] is True
+    assert "securityOverride" not in cfg  # SillyTavern itself refuses a passwordless admin
     auth, cfg = modes["sillytavern-whitelist"]
     assert auth == "auth_required" and cfg["whitelistMode"] is True
     assert not {"127.0.0.1", "::1"} & set(cfg["whitelist"]) and len(cfg["whitelist"]) >= 2

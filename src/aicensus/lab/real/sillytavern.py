@@ -1,7 +1,7 @@
-"""SillyTavern for the lab: `node server.js` of the npm package, after two start-up chores.
+"""SillyTavern for the lab: `node server.js` of the npm package, after its start-up chores.
 
     python -m aicensus.lab.real.sillytavern --package NODE_MODULES/sillytavern \\
-        --config DATA/config.yaml --data-root DATA/st -- [server.js options...]
+        --config DATA/config.yaml --data-root DATA/st [--user-password PW] -- [server.js options...]
 
 The config (written by the launch's `files:`) sets the mode: open, basic auth, user accounts
 or whitelist mode; the options after `--` bind the service's loopback address only (`--listen
@@ -15,6 +15,15 @@ true --listenAddressIPv4 ADDR --port P --enableIPv6 false`).
 * Whitelist mode reads its 403 page from `DATA_ROOT/_errors` once, before the first start has
   copied the default content there: a fresh data root answers an empty 403. The pages are
   copied first, as on a server that has run before.
+* User accounts with a password (`--user-password`): SillyTavern creates its passwordless
+  `default-user` at its first start, and a password is only ever set afterwards (the admin
+  panel, or the package's own recovery tool `recover.js`). Before the server starts, the
+  wrapper runs that tool's code, `src/recover-password.js` recoverPassword() of the installed
+  package, against the data root: it creates the default user as the server would
+  (src/users.js initUserStorage, line 556: node-persist under DATA_ROOT/_storage, key
+  `user:default-user`) and stores the password as the login checks it (src/users.js
+  getPasswordHash, line 644: scrypt of the NFC password with a random 16-byte salt, 64 bytes,
+  base64). The product's own code rather than a copy of its hashing, so it cannot drift.
 """
 
 from __future__ import annotations
@@ -53,6 +62,31 @@ def prepare(package: Path, data_root: Path) -> None:
             shutil.copyfile(page, errors / page.name)
 
 
+# recover.js (the package root) with the config path as an argument: it reads ./config.yaml only.
+# setConfigFilePath first, as recover.js does: users.js reads the config when it is imported.
+SEED_PASSWORD_JS = """
+import process from "node:process";
+import { setConfigFilePath } from "./src/util.js";
+const [config, handle] = process.argv.slice(1);
+setConfigFilePath(config);
+const { recoverPassword } = await import("./src/recover-password.js");
+await recoverPassword(config, handle, process.env.AICENSUS_ST_PASSWORD);
+"""
+DEFAULT_USER = "default-user"  # src/constants.js DEFAULT_USER.handle
+
+
+def seed_password(package: Path, config: Path, password: str, node: str) -> None:
+    """Give the default user `password` with SillyTavern's own recovery code (see above)."""
+    argv = [node, "--input-type=module", "-e", SEED_PASSWORD_JS, str(config), DEFAULT_USER]
+    env = {**os.environ, "AICENSUS_ST_PASSWORD": password}
+    done = subprocess.run(
+        argv, cwd=package, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        sys.exit(f"sillytavern: setting the {DEFAULT_USER} password failed: {last[0]}")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     server_args = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -61,14 +95,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--package", required=True, type=Path)
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--data-root", required=True, type=Path)
+    parser.add_argument("--user-password", help="the default user's password (user accounts)")
     args = parser.parse_args(argv)
     package = args.package.resolve()
     if not (package / "server.js").is_file():
         sys.exit(f"sillytavern: no server.js in {package} (aicensus lab setup --all)")
     prepare(package, args.data_root.resolve())
-    os.chdir(package)  # Docker-detected runs keep their webpack cache under ./dist
     node = shutil.which("node") or "node"
     config = str(args.config.resolve())
+    if args.user_password:
+        seed_password(package, Path(config), args.user_password, node)
+    os.chdir(package)  # Docker-detected runs keep their webpack cache under ./dist
     os.execv(node, [node, "server.js", "--configPath", config, *server_args])
 
 
