@@ -4,6 +4,10 @@
 * `ollama_lab`: a `Lab` with only the emulator, in its own state dir on a free port.
 * `llama_lab`: a `Lab` with both real llama-servers (session-wide). Skipped when the
   binary is missing, unless $AICENSUS_REQUIRE_LLAMA_SERVER is set (scripts/test), then it fails.
+
+Tests marked `heavy` (the heavy real products, tests/lab/test_lab_heavy.py) run only where
+$AICENSUS_LAB_HEAVY=1 is set. Elsewhere they are deselected, not skipped: they count neither
+as passed nor as skipped, and the summary says how many were not run and how to run them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,33 @@ from pathlib import Path
 import pytest
 
 from aicensus.lab.manager import Lab
-from tests.support.lab import Emulator, require_llama_server, spawn_emulator
+from tests.support.lab import (
+    ENV_HEAVY,
+    Emulator,
+    lab_heavy_asked,
+    require_llama_server,
+    spawn_emulator,
+)
+
+NOT_RUN: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if lab_heavy_asked():
+        return
+    heavy = [item for item in items if item.get_closest_marker("heavy") is not None]
+    if heavy:
+        NOT_RUN.extend(item.nodeid for item in heavy)
+        config.hook.pytest_deselected(items=heavy)
+        items[:] = [item for item in items if item.get_closest_marker("heavy") is None]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if NOT_RUN:
+        terminalreporter.write_line(
+            f"NOT RUN: {len(NOT_RUN)} heavy lab test(s) (Langflow, Letta: GBs of venvs), "
+            f"deselected: set {ENV_HEAVY}=1 after `aicensus lab setup --all --heavy` to run them"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ installs and the right auth state, 0 write requests, and its credentials accepte
 
 Needs the venvs (`aicensus lab setup --all`); skipped when one is missing, unless
 $AICENSUS_REQUIRE_LAB_ALL is set (CI), where a missing one fails. Independent of the `lab`
-extra: these products never import from the lab's interpreter.
+extra: these products never import from the lab's interpreter. The heavy ones (`heavy:
+true`, started only with --heavy) are tests/lab/test_lab_heavy.py's.
 """
 
 from __future__ import annotations

@@ -191,3 +191,16 @@ def test_setup_and_up_take_heavy_with_all_only(monkeypatch: pytest.MonkeyPatch) 
     for args in (["setup", "--heavy"], ["up", "--heavy"]):
         result = runner.invoke(lab_group, args)
         assert result.exit_code == 2 and "--heavy goes with --all" in result.output
+
+
+def test_lab_status_says_heavy_products_are_left_out(tmp_path: Path) -> None:
+    result = CliRunner().invoke(lab_group, ["status", "--all", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [ln for ln in result.output.splitlines() if ln.startswith("langflow-real-open ")]
+    assert rows and " left out " in rows[0]
+    heavy = [s.name for s in layout.full_layout() if s.launch and s.launch.heavy]
+    assert f"left out ({len(heavy)} heavy, not started: add --heavy): " in result.output
+    doc = CliRunner().invoke(lab_group, ["status", "--all", "--dir", str(tmp_path), "--json"])
+    left = json.loads(doc.output)["left_out"]
+    assert set(left) == set(heavy) >= {"langflow-real-open", "letta-real-key"}
+    assert not set(left) & set(json.loads(doc.output)["missing"])

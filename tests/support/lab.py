@@ -112,6 +112,14 @@ GENERIC = "aicensus.lab.emulators.generic"
 ENV_REQUIRE_ALL = "AICENSUS_REQUIRE_LAB_ALL"
 
 
+ENV_HEAVY = "AICENSUS_LAB_HEAVY"  # runs the tests marked `heavy` (tests/lab/conftest.py)
+
+
+def lab_heavy_asked() -> bool:
+    """True where the heavy real products' tests run (their venvs: lab setup --all --heavy)."""
+    return os.environ.get(ENV_HEAVY, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def lab_all_required() -> bool:
     """True where a missing real product or client must fail tests, not skip them (CI)."""
     return os.environ.get(ENV_REQUIRE_ALL, "").strip().lower() not in ("", "0", "false", "no")
