@@ -42,7 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if NOT_RUN:
         terminalreporter.write_line(
-            f"NOT RUN: {len(NOT_RUN)} heavy lab test(s) (Langflow, Letta: GBs of venvs), "
+            f"NOT RUN: {len(NOT_RUN)} heavy lab test(s) (Langflow, Letta, Open WebUI, "
+            "Xinference: GBs of venvs), "
             f"deselected: set {ENV_HEAVY}=1 after `aicensus lab setup --all --heavy` to run them"
         )
 

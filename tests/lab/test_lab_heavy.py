@@ -1,6 +1,8 @@
-"""The heavy real products (`heavy: true`: Langflow 1.13.0, Letta 0.11.7; venvs of GBs that
-uv resolves, aicensus.lab.venvs) against the scanner: each identified with the version its pin
-installs and the right auth state, 0 write requests, and its credentials accepted.
+"""The heavy real products (`heavy: true`: Langflow 1.13.0, Letta 0.11.7, venvs of GBs that
+uv resolves; Open WebUI 0.12.4, Xinference 4.1.0, pip with the local CPU torch;
+aicensus.lab.venvs) against the scanner: each identified with the version its pin installs
+(where the server makes it public) and the right auth state, 0 write requests, and its
+credentials accepted.
 
 Not part of the test command: the tests that start them are marked `heavy` and run only where
 $AICENSUS_LAB_HEAVY=1 is set (after `aicensus lab setup --all --heavy`). Elsewhere they are
@@ -25,12 +27,18 @@ from aicensus.lab.full import FullLab
 from aicensus.records import ServiceObservation
 from tests.support.lab import ENV_HEAVY, free_network, write_requests
 
-# service → (product, the distribution whose pin is the version the scan must report, auth)
-EXPECTED: dict[str, tuple[str, str, str]] = {
+# service → (product, the distribution whose pin is the version the scan must report, or None
+# where the server keeps its version behind the login, auth)
+EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "langflow-real-open": ("langflow", "langflow", "open"),  # auto-login: anyone is admin
     "langflow-real-key": ("langflow", "langflow", "auth_required"),
     "letta-real-open": ("letta", "letta", "open"),
     "letta-real-key": ("letta", "letta", "auth_required"),  # --secure
+    # WEBUI_AUTH=False: /api/models still 401, /api/config says auth false (declared open).
+    "open-webui-real-open": ("open-webui", "open-webui", "open"),
+    "open-webui-real-key": ("open-webui", "open-webui", "auth_required"),
+    "xinference-real-open": ("xinference", "xinference", "open"),  # AUTH_ADVANCED=false
+    "xinference-real-key": ("xinference", None, "auth_required"),  # /v1/cluster/version 401
 }
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -84,7 +92,8 @@ def test_heavy_products_are_identified_with_version_and_auth(heavy_lab: FullLab)
     for name, (product, dist, auth) in EXPECTED.items():
         svc = heavy_lab.service(name)
         obs = by_place[(svc.address, svc.port)]
-        assert (obs.product, obs.version, str(obs.auth)) == (product, pinned(name, dist), auth)
+        version = pinned(name, dist) if dist else None
+        assert (obs.product, obs.version, str(obs.auth)) == (product, version, auth)
         assert heavy_lab.service_requests(name), f"{name}: the relay logged nothing"
     assert not write_requests(heavy_lab)
 
