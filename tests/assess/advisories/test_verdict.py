@@ -191,3 +191,26 @@ def test_hand_kept_notes_and_fixes_survive_in_the_records() -> None:
     assert alloc in {m.advisory for m in judge(bundle, "ollama", "0.40.0").matches}
     found = {f.id: f for f in assess(_obs("0.31.1"))}
     assert "later versions may be affected" in found["AIC-CVE-2025-0315"].detail
+
+
+def test_cna_range_replaces_a_wrong_aggregator_range() -> None:
+    # AI-Infra-Guard files CVE-2024-30256 (Open WebUI SSRF) as "fixed 1.2.3", CVSS 10; the CNA's
+    # record (GHSA-39wr-r5vm-3jxj) says "< 0.1.117", CVSS 6.4: a current Open WebUI is not affected.
+    bundle = current_bundle()
+    (ssrf,) = [a for a in bundle.lookup("CVE-2024-30256") if a.product == "open-webui"]
+    meta = ssrf.osv.database_specific["aicensus"]
+    assert meta["source_kind"] == "cve" and ssrf.confidence == "reviewed"
+    assert meta["source"]["path"] == "cves/2024/30xxx/CVE-2024-30256.json"
+    (aff,) = ssrf.osv.affected
+    assert [e for r in aff["ranges"] for e in r["events"]] == [
+        {"introduced": "0"},
+        {"fixed": "0.1.117"},
+    ]
+    assert ssrf.severity == "medium"
+    assert ssrf in {m.advisory for m in judge(bundle, "open-webui", "0.1.116").matches}
+    assert ssrf not in {m.advisory for m in judge(bundle, "open-webui", "0.1.117").matches}
+    assert ssrf not in {m.advisory for m in judge(bundle, "open-webui", "0.12.4").matches}
+    obs = ServiceObservation(ip="10.0.0.1", port=8080, scheme="http", product="open-webui",
+                             status=ScanStatus.IDENTIFIED, version="0.12.4")  # fmt: skip
+    found = {f.id for f in assess(obs)}
+    assert "AIC-CVE-2024-30256" not in found
