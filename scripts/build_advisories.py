@@ -446,6 +446,9 @@ def from_cve(raw: list[dict], products: dict) -> tuple[list[tuple[str, dict]], d
     unusable: dict[str, dict] = {}
     for rec in raw:
         src = {"repo": CVE_REPO, "path": rec["path"], "commit": rec["commit"]}
+        if rec.get("state") == "REJECTED":  # withdrawn by its CNA: no product, no range
+            unusable[rec["id"]] = {"source": src, "rejected": rec.get("rejected", "")}
+            continue
         slug, hits = cna_product(rec, products)
         if slug is None:
             names = sorted({_cna_name(a) for a in rec.get("affected") or []})
@@ -519,18 +522,24 @@ def read_cve(path: str) -> list[dict]:
     return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line]
 
 
-def confirm_by_cve(records: list[dict], unusable: dict[str, dict]) -> tuple[list[dict], int, int]:
+def confirm_by_cve(
+    records: list[dict], unusable: dict[str, dict]
+) -> tuple[list[dict], int, int, int]:
     """An aggregator record whose CVE record exists but gives no usable range keeps its range
     (still unconfirmed) and names the CVE record and why its range could not be used; one the
-    CNA files under another bundled product (ComfyUI-Manager, not ComfyUI) is left out.
-    (records kept, records noted, records left out)"""
-    n = moved = 0
+    CNA files under another bundled product (ComfyUI-Manager, not ComfyUI) is left out, and so
+    is one whose CVE id its CNA rejected (a duplicate: the aggregator still lists the old id).
+    (records kept, records noted, records left out as another product's, as rejected)"""
+    n = moved = rejected = 0
     kept = []
     for rec in records:
         meta = rec["database_specific"]["aicensus"]
         found = unusable.get(rec["id"])
         if meta["source_kind"] != "aig" or not found:
             kept.append(rec)
+            continue
+        if "rejected" in found:
+            rejected += 1
             continue
         if found.get("product") not in (None, meta["product"]):
             moved += 1
@@ -541,7 +550,7 @@ def confirm_by_cve(records: list[dict], unusable: dict[str, dict]) -> tuple[list
         meta.setdefault("also_in", []).append(found["source"])
         meta["cve_record_note"] = f"CVE record read; range not used: {found['why']}"
         n += 1
-    return kept, n, moved
+    return kept, n, moved, rejected
 
 
 # ---------------------------------------------------------------- aggregator (AI-Infra-Guard)
@@ -843,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     cve_raw = read_cve(args.cve)
     cve_records, cve_unusable = from_cve(cve_raw, products)
     records = merge(raw + ghsa_records + cve_records + aig_records)
-    records, cve_confirmed_only, cve_moved = confirm_by_cve(records, cve_unusable)
+    records, cve_confirmed_only, cve_moved, cve_rejected = confirm_by_cve(records, cve_unusable)
     kev_version, kev_released = add_kev(records, kev)
     records.sort(key=lambda r: (r["database_specific"]["aicensus"]["product"], r["id"]))
     out = Path(args.out)
@@ -892,6 +901,7 @@ def main(argv: list[str] | None = None) -> int:
         "cve_ranges_used": len(cve_records),
         "cve_record_only": cve_confirmed_only,
         "aggregator_filed_under_another_product": cve_moved,
+        "aggregator_cve_rejected": cve_rejected,
         "unconfirmed_by_product": _unconfirmed(records),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

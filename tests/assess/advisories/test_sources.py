@@ -329,3 +329,18 @@ def test_a_cve_record_without_a_usable_range_leaves_the_aggregator_range_unconfi
     react = [a for a in noted if a.id == "CVE-2025-55182"]
     assert react and all("not the product" in a.osv.database_specific["aicensus"]["cve_record_note"]
                          for a in react)  # fmt: skip
+
+
+def test_an_aggregator_record_of_a_rejected_cve_is_left_out() -> None:
+    """A CVE id its CNA rejected (a duplicate) that the aggregator still lists is not reported;
+    the id it duplicates is (CVE-2024-7773 -> CVE-2024-45436, Ollama's GO-2024-3104)."""
+    snapshot = [json.loads(line) for line in CVE_SNAPSHOT.read_text().splitlines() if line]
+    rejected = {r["id"] for r in snapshot if r.get("state") == "REJECTED"}
+    assert "CVE-2024-7773" in rejected
+    bundle = current_bundle()
+    bundled = {i for advs in bundle.by_product.values() for a in advs for i in a.ids}
+    assert not rejected & bundled
+    assert bundle.manifest["aggregator_cve_rejected"] >= 1
+    assert [a.id for a in bundle.lookup("CVE-2024-45436") if a.product == "ollama"] == [
+        "GO-2024-3104"
+    ]
