@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -54,6 +55,10 @@ def refused_requests(lab: FullLab) -> list[dict[str, object]]:
     return bad
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--network", default="127.0.0.0/24", help="loopback /24 for the lab")
@@ -82,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         startup_timeout=args.startup_timeout,
         echo=lambda m: print(m, file=sys.stderr),
     )
+    # A terminated benchmark still takes its lab down (the finally below): SIGTERM ends it
+    # the way Ctrl-C does, instead of leaving a hundred servers running.
+    signal.signal(signal.SIGTERM, _interrupted)
     t0 = time.monotonic()
     try:
         lab.up()

@@ -18,12 +18,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aicensus import api
 from aicensus.lab import layout, recipes
-from aicensus.lab.accuracy import compare, render
 from aicensus.lab.full import FullLab
-from aicensus.records import ServiceObservation
-from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, write_requests
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, scan_and_check
 
 # service → (product, the distribution whose pin is the version the scan must report, auth)
 EXPECTED: dict[str, tuple[str, str, str]] = {
@@ -55,16 +52,6 @@ def own_venv_services() -> list[str]:
     ]
 
 
-def pinned(service: str, dist: str) -> str:
-    """The version `install:` pins for `dist` (name==version or name[extra]==version)."""
-    launch = next(s.launch for s in layout.full_layout() if s.name == service)
-    for req in launch.install if launch else []:
-        name, version = req.split("==")
-        if name.split("[")[0] == dist:
-            return version
-    raise AssertionError(f"{service}: no pin for {dist}")
-
-
 def test_every_own_venv_product_has_an_expectation() -> None:
     assert set(own_venv_services()) == set(EXPECTED)
 
@@ -88,21 +75,7 @@ def venv_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullLab]:
 
 
 def test_own_venv_products_are_identified_with_version_and_auth(venv_lab: FullLab) -> None:
-    assert venv_lab.failed == {}
-    truth = venv_lab.ground_truth()
-    seen: list[ServiceObservation] = []
-    plan = api.plan_targets(sorted({str(t["address"]) for t in truth}), ports="ai")
-    api.scan(plan, on_observation=seen.append)
-    report = compare(truth, seen)
-    assert report.perfect, render(report)
-    assert report.overall.tp == len(EXPECTED)
-    by_place = {(o.ip, o.port): o for o in seen}
-    for name, (product, dist, auth) in EXPECTED.items():
-        svc = venv_lab.service(name)
-        obs = by_place[(svc.address, svc.port)]
-        assert (obs.product, obs.version, str(obs.auth)) == (product, pinned(name, dist), auth)
-        assert venv_lab.service_requests(name), f"{name}: the relay logged nothing"
-    assert not write_requests(venv_lab)
+    scan_and_check(venv_lab, EXPECTED)
 
 
 def _status(request: urllib.request.Request) -> int:

@@ -20,12 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aicensus import api
 from aicensus.lab import layout, recipes
-from aicensus.lab.accuracy import compare, render
 from aicensus.lab.full import FullLab
-from aicensus.records import ServiceObservation
-from tests.support.lab import ENV_HEAVY, free_network, write_requests
+from tests.support.lab import ENV_HEAVY, free_network, scan_and_check
 
 # service → (product, the distribution whose pin is the version the scan must report, or None
 # where the server keeps its version behind the login, auth)
@@ -45,15 +42,6 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def heavy_services() -> list[str]:
     return [s.name for s in layout.full_layout() if s.launch is not None and s.launch.heavy]
-
-
-def pinned(service: str, dist: str) -> str:
-    launch = next(s.launch for s in layout.full_layout() if s.name == service)
-    for req in launch.install if launch else []:
-        name, version = req.split("==")
-        if name.split("[")[0] == dist:
-            return version
-    raise AssertionError(f"{service}: no pin for {dist}")
 
 
 def test_every_heavy_product_has_an_expectation() -> None:
@@ -80,22 +68,7 @@ def heavy_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullLab]:
 
 @pytest.mark.heavy
 def test_heavy_products_are_identified_with_version_and_auth(heavy_lab: FullLab) -> None:
-    assert heavy_lab.failed == {}
-    truth = heavy_lab.ground_truth()
-    seen: list[ServiceObservation] = []
-    plan = api.plan_targets(sorted({str(t["address"]) for t in truth}), ports="ai")
-    api.scan(plan, on_observation=seen.append)
-    report = compare(truth, seen)
-    assert report.perfect, render(report)
-    assert report.overall.tp == len(EXPECTED)
-    by_place = {(o.ip, o.port): o for o in seen}
-    for name, (product, dist, auth) in EXPECTED.items():
-        svc = heavy_lab.service(name)
-        obs = by_place[(svc.address, svc.port)]
-        version = pinned(name, dist) if dist else None
-        assert (obs.product, obs.version, str(obs.auth)) == (product, version, auth)
-        assert heavy_lab.service_requests(name), f"{name}: the relay logged nothing"
-    assert not write_requests(heavy_lab)
+    scan_and_check(heavy_lab, EXPECTED)
 
 
 def _status(request: urllib.request.Request) -> int:

@@ -19,17 +19,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from aicensus import api
 from aicensus.engine import readonly
-from aicensus.lab import llama_server
+from aicensus.lab import layout, llama_server
+from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.full import FullLab
+from aicensus.records import ServiceObservation
 
 EMULATOR = "aicensus.lab.emulators.ollama"
 
@@ -235,3 +238,36 @@ def _product(entry: dict[str, object]) -> str | None:
     if "site" not in entry:
         return None
     return str(entry.get("product") or "(decoy)")
+
+
+def pinned(service: str, dist: str) -> str:
+    """The version a lab launch's `install:` pins for `dist` (name==version or
+    name[extra]==version)."""
+    launch = next(s.launch for s in layout.full_layout() if s.name == service)
+    for req in launch.install if launch else []:
+        name, version = req.split("==")
+        if name.split("[")[0] == dist:
+            return version
+    raise AssertionError(f"{service}: no pin for {dist}")
+
+
+def scan_and_check(lab: FullLab, expected: Mapping[str, tuple[str, str | None, str]]) -> None:
+    """Scan every address of a running lab and check it against the ground truth, then each
+    service against `expected`: name → (product, the distribution whose pin is the version
+    it must report, or None where it shows none, auth); and no write request anywhere."""
+    assert lab.failed == {}
+    truth = lab.ground_truth()
+    seen: list[ServiceObservation] = []
+    plan = api.plan_targets(sorted({str(t["address"]) for t in truth}), ports="ai")
+    api.scan(plan, on_observation=seen.append)
+    report = compare(truth, seen)
+    assert report.perfect, render(report)
+    assert report.overall.tp == len(expected)
+    by_place = {(o.ip, o.port): o for o in seen}
+    for name, (product, dist, auth) in expected.items():
+        svc = lab.service(name)
+        obs = by_place[(svc.address, svc.port)]
+        version = pinned(name, dist) if dist else None
+        assert (obs.product, obs.version, str(obs.auth)) == (product, version, auth), name
+        assert lab.service_requests(name), f"{name}: the relay logged nothing"
+    assert not write_requests(lab)

@@ -107,6 +107,9 @@ class LabLaunch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only
     # Pinned npm packages (`name@version`): installed once under the user cache dir
     # (aicensus.lab.npm_installs) by `lab setup --all`; {node_modules} is where they lie.
     npm: list[str] = []
+    # The version the product runs, for the lab's ground truth: a literal, or {dist:NAME}, the
+    # version of distribution NAME (its pin in `install`/`npm`, else as installed for the lab).
+    version: str | None = None
     health: str = "/"  # polled until the relayed server answers
     ready: Literal["any", "ok"] = "any"  # any status will do, or 200 only
     credential: str | None = None  # what `lab status` shows for a key variant (default key)

@@ -34,7 +34,7 @@ class Mismatch:
     name: str
     address: str
     port: int
-    what: str  # product | auth | honeypot | decoy | unexpected | failed
+    what: str  # product | auth | version | honeypot | decoy | unexpected | failed
     expected: object
     got: object
     detail: str = ""
@@ -74,6 +74,11 @@ class Report:
     outside: list[str] = field(default_factory=list)
     services: int = 0
     failed: list[str] = field(default_factory=list)  # services that failed to start
+    # Versions, among correctly identified services whose version the lab knows: named
+    # right, or not named (a product that hides it, e.g. behind its login). A wrong one is
+    # a mismatch.
+    versions_right: int = 0
+    versions_unnamed: list[str] = field(default_factory=list)
 
     @property
     def overall(self) -> ProductScore:
@@ -124,6 +129,7 @@ class Report:
                 "flagged": self.honeypots_flagged,
                 "products_suspicious": self.products_suspicious,
             },
+            "versions": {"right": self.versions_right, "not_named": self.versions_unnamed},
             "failed_to_start": self.failed,
             "mismatches": [m.__dict__ for m in self.mismatches],
             "outside_lab": self.outside,
@@ -167,6 +173,7 @@ def compare(truth: Sequence[Mapping[str, Any]], observations: Iterable[Any]) -> 
         _score(report, entry, status, product, _get(obs, "auth"), _evidence(obs))
         if entry.get("product") is not None and product == entry.get("product"):
             _judge(report, entry, _verdict(obs))
+            _version(report, entry, _get(obs, "version"))
     for key, entry in by_key.items():
         if key in seen:
             continue
@@ -204,6 +211,23 @@ def _judge(report: Report, entry: Mapping[str, Any], verdict: str) -> None:
         report.mismatches.append(
             Mismatch(name, addr, port, "honeypot", "a real product", "named honeypot")
         )
+
+
+def _plain(version: object) -> str:
+    return str(version).strip().removeprefix("v").removeprefix("V")
+
+
+def _version(report: Report, entry: Mapping[str, Any], got: object) -> None:
+    want = entry.get("version")
+    if not want:
+        return
+    if not got:
+        report.versions_unnamed.append(str(entry["name"]))
+    elif _plain(got) == _plain(want):
+        report.versions_right += 1
+    else:
+        name, addr, port = str(entry["name"]), str(entry["address"]), int(entry["port"])
+        report.mismatches.append(Mismatch(name, addr, port, "version", want, got))
 
 
 def _evidence(obs: Any) -> str:
@@ -276,6 +300,12 @@ def render(report: Report) -> str:
         f"auth state: {report.auth_correct}/{report.auth_checked} correct "
         f"({report.auth_accuracy:.1%}) among correctly identified services"
     )
+    unnamed = report.versions_unnamed
+    lines.append(
+        f"versions: {report.versions_right} right, {sum(m.what == 'version' for m in report.mismatches)}"
+        f" wrong, {len(unnamed)} not named" + (f" ({', '.join(unnamed)})" if unnamed else "")
+        + " among identified services whose version the lab knows"
+    )  # fmt: skip
     lines.append(f"decoys: {report.decoys_correct}/{report.decoys} reported as no product")
     lines.append(
         f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot; "

@@ -20,8 +20,10 @@ data-driven emulator, look-alike and decoy together in one `emulators` process.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -29,7 +31,8 @@ from aicensus.errors import LabError
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.fingerprint.schema import LabLaunch, Signature
 from aicensus.lab import llama_server, npm_installs, venvs
-from aicensus.lab.emulators.tables import load_table
+from aicensus.lab.emulators.ollama_profiles import DEFAULT_VERSION as OLLAMA_VERSION
+from aicensus.lab.emulators.tables import Table, load_table
 
 DEFAULT_NETWORK = "127.0.0.0/24"
 FIRST_HOST = 10  # .1 stays free for the core lab (`aicensus lab up`)
@@ -50,6 +53,8 @@ class Service:
     expected_auth: str | None  # open | auth_required | partial | unknown; None for decoys
     expected_honeypot: bool = False
     note: str = ""
+    # The version it runs (None: not known to the lab); a scan that names one must name this.
+    expected_version: str | None = None
     # A real product's recipe (its signature's lab.real entry); None for everything else.
     launch: LabLaunch | None = field(default=None, compare=False, repr=False)
 
@@ -66,6 +71,7 @@ class Service:
             "product": self.expected_product,
             "auth": self.expected_auth,
             "suspected_honeypot": self.expected_honeypot,
+            "version": self.expected_version,
             "note": self.note,
         }
 
@@ -127,6 +133,38 @@ def _hosts(network: str) -> Iterable[str]:
         yield str(net.network_address + offset)
 
 
+def _table_version(table: Table) -> str | None:
+    version = table.vars.get("version")
+    return str(version) if version is not None else None
+
+
+_DIST = re.compile(r"\{dist:([A-Za-z0-9_.-]+)\}")
+
+
+def launch_version(launch: LabLaunch) -> str | None:
+    """A real launch's `version`, {dist:NAME} read from its pins (`install`, `npm`) or, for
+    a product of the lab's own environment, from the installed distribution."""
+    if launch.version is None:
+        return None
+    return _DIST.sub(lambda m: _dist_version(launch, m.group(1)), launch.version) or None
+
+
+def _dist_version(launch: LabLaunch, dist: str) -> str:
+    wanted = dist.lower().replace("_", "-")
+    for req in launch.install:
+        name, _, pinned = req.partition("==")
+        if re.sub(r"\[.*\]", "", name).strip().lower().replace("_", "-") == wanted and pinned:
+            return pinned.strip()
+    for spec in launch.npm:
+        name, _, pinned = spec.rpartition("@")
+        if name.lower() == wanted and pinned:
+            return pinned
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return ""  # not installed here: the launch cannot run either
+
+
 def _expected_auth(table: str, variant: str, tables: tuple[str, ...] = ()) -> str:
     expect = load_table(table, tables).expect
     default = "open" if variant == "open" else "auth_required"
@@ -158,7 +196,7 @@ def full_layout(
             out.append(
                 Service(launch.name, launch.name, "real", launch.launcher or sig.id,
                         launch.variant, take(), launch.port or sig.ports[0], sig.id, auth,
-                        note=launch.note, launch=launch)
+                        note=launch.note, expected_version=launch_version(launch), launch=launch)
             )  # fmt: skip
     own = [sig.id for sig in sigs if sig.lab and sig.lab.own_emulator]
     if set(own) - OWN_EMULATORS:
@@ -166,7 +204,7 @@ def full_layout(
     if "ollama" in own:  # its own emulator (emulators/ollama.py), not a route table
         out.append(
             Service("ollama-open", "ollama-open", "ollama", "ollama", "open", take(), 11434,
-                    "ollama", "open", note="Ollama emulator")
+                    "ollama", "open", note="Ollama emulator", expected_version=OLLAMA_VERSION)
         )  # fmt: skip
         # Ollama has no auth of its own; behind an authenticating nginx every path answers the
         # proxy's 401 page, so nothing names the product: a read-only scan must not claim one.
@@ -184,7 +222,8 @@ def full_layout(
                 out.append(
                     Service(f"{table}-{variant}", EMULATORS_PROCESS, "emulator", table, variant,
                             take(), int(spec.default_port or sig.ports[0]), spec.product,
-                            _expected_auth(table, variant, tables), note=f"{table} emulator")
+                            _expected_auth(table, variant, tables), note=f"{table} emulator",
+                            expected_version=_table_version(spec))
                 )  # fmt: skip
     for name, source, port, note in LOOKALIKES:
         if source not in known:
@@ -192,12 +231,13 @@ def full_layout(
         if source == "ollama":
             out.append(
                 Service(name, name, "lookalike", "ollama", "open", take(), port, "ollama",
-                        "open", note=note)
+                        "open", note=note, expected_version=OLLAMA_VERSION)
             )  # fmt: skip
         else:
             out.append(
                 Service(name, EMULATORS_PROCESS, "lookalike", source, "open", take(), port,
-                        load_table(source).product, _expected_auth(source, "open"), note=note)
+                        load_table(source).product, _expected_auth(source, "open"), note=note,
+                        expected_version=_table_version(load_table(source)))
             )  # fmt: skip
     for name, source, port, note in DECOYS:
         honeypot = source == "honeypot"
