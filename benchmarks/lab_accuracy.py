@@ -3,7 +3,6 @@
     python benchmarks/lab_accuracy.py [--network 127.0.0.0/24] [--only SEL] [--keep]
                                       [--require-real] [--json FILE] [--startup-timeout S]
                                       [--heavy] [--settle S]
-                                      [--heavy]
 
 Starts the `--all` lab (real products where installed, emulators otherwise, look-alikes
 and decoys, each on its own address of --network), scans the whole network on every AI
