@@ -2,7 +2,7 @@
 
     python benchmarks/lab_accuracy.py [--network 127.0.0.0/24] [--only SEL] [--keep]
                                       [--require-real] [--json FILE] [--startup-timeout S]
-                                      [--heavy]
+                                      [--heavy] [--settle S]
 
 Starts the `--all` lab (real products where installed, emulators otherwise, look-alikes
 and decoys, each on its own address of --network), scans the whole network on every AI
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -55,6 +56,16 @@ def refused_requests(lab: FullLab) -> list[dict[str, object]]:
     return bad
 
 
+def settle(limit: float) -> tuple[float, float]:
+    """Wait (at most `limit` s) for the machine's 1-minute load average to fall to twice its
+    core count; the seconds waited and the load then."""
+    started = time.monotonic()
+    target = 2.0 * (os.cpu_count() or 1)
+    while os.getloadavg()[0] > target and time.monotonic() - started < limit:
+        time.sleep(5)
+    return time.monotonic() - started, os.getloadavg()[0]
+
+
 def _interrupted(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -75,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         "--startup-timeout", type=float, default=300.0,
         help="seconds each server may take to answer (Ray heads start one at a time)",
     )  # fmt: skip
+    p.add_argument(
+        "--settle", type=float, default=180.0,
+        help="after the start, wait up to S seconds for the 1-minute load average to fall to "
+        "twice the core count (a hundred servers finishing their first-request set-up on a "
+        "small machine time out a scan that starts at once)",
+    )  # fmt: skip
     args = p.parse_args(argv)
 
     lab_dir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="aicensus-lab-all-"))
@@ -94,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab.up()
         t_up = time.monotonic() - t0
+        settled, load = settle(args.settle)
         truth = lab.ground_truth()
         observations: list[ServiceObservation] = []
         t1 = time.monotonic()
@@ -109,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.down()
 
     print(f"lab: {len(truth)} services on {args.network} (up in {t_up:.1f}s)")
+    print(f"settled for {settled:.0f}s; 1-minute load average {load:.1f} when the scan began")
     if lab.missing:
         print("real products missing (left out): " + ", ".join(sorted(lab.missing)))
     if lab.left_out:
