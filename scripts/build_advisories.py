@@ -16,7 +16,9 @@ Sources (each a local git checkout; every record keeps its repo, path and commit
             them: a snapshot in JSON lines (scripts/advisories/cvelist_v5.jsonl, the fields the
             build reads, transcribed with path and commit); a record becomes the product's when a
             `cna.affected[].product` IS the product (not a component of it) and its versions give
-            a comparable range; otherwise it only confirms the aggregator's record (`also_in`)
+            a comparable range; otherwise it only confirms the aggregator's record (`also_in`);
+            a line with "state": "REJECTED" (the CNA withdrew the id as a duplicate) drops the
+            aggregator's record of that id
   --kev     cisagov/kev-data     known_exploited_vulnerabilities.json (known-exploited flag), or a
             mirror of it named with --kev-name
   scripts/advisories/handkept_ranges.yaml: the hand-checked table aicensus shipped before; its
