@@ -56,6 +56,9 @@ class ProbeRequest(msgspec.Struct, frozen=True):
     # The product the pipeline had already identified when it built this request; the
     # read-only guard allows a protocol's listing calls (MCP JSON-RPC) only to that product.
     for_product: str | None = None
+    # Keep at most this many body bytes (a version near the start of a large document); not
+    # part of the key: an answer cut shorter than a later request may keep is asked again.
+    max_body: int | None = None
 
     def key(self) -> RequestKey:
         body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""

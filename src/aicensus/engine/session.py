@@ -41,12 +41,24 @@ class TargetRequests:
         # product's allow-listed POSTs (engine/readonly.py POST_OWNERS). None until then.
         self.product: str | None = None
 
+    def cached(self, probe: ProbeRequest) -> Exchange | None:
+        """The answer already in for this request, unless it was cut shorter than this probe
+        may keep (a probe with a small `max_body` asked first): then it is asked again."""
+        ex = self.cache.get(probe.key())
+        if ex is not None and ex.truncated and len(ex.body) < self._cap_for(probe):
+            return None
+        return ex
+
+    def _cap_for(self, probe: ProbeRequest) -> int:
+        cap = self._body_cap()
+        return cap if probe.max_body is None else min(cap, probe.max_body)
+
     async def send(self, probe: ProbeRequest, scheme: str) -> Exchange:
         key = probe.key()
-        if key in self.cache:
-            return self.cache[key]
+        if (known := self.cached(probe)) is not None:
+            return known
         async with self.sem:
-            granted = self.budget.reserve(self._body_cap())
+            granted = self.budget.reserve(self._cap_for(probe))
             kept = 0
             try:
                 ex = await self.client.fetch(
@@ -79,7 +91,7 @@ class TargetRequests:
         return min(self.config.max_body_bytes, max(left, self.config.max_body_after_budget))
 
     async def send_all(self, probes: Iterable[ProbeRequest], scheme: str) -> None:
-        unique = {p.key(): p for p in probes if p.key() not in self.cache}
+        unique = {p.key(): p for p in probes if self.cached(p) is None}
         if len(unique) <= 1:  # no task to spawn for none or one (most calls of a scan)
             for p in unique.values():
                 await self.send(p, scheme)

@@ -7,7 +7,7 @@ no expressions, so a broken or hostile file can only fail validation.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -23,6 +23,9 @@ class Probe(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # matcher's own probe has answered and the matcher did not fire (it would add nothing
     # then: e.g. Ollama's LocalAI check, needless when /api/version is not LocalAI's constant).
     unless: str | None = None
+    # Keep only the first N body bytes: a version early in a large document (LiteLLM's 2 MB
+    # /openapi.json names it in its first kilobyte) without reading the rest.
+    max_body: Annotated[int, msgspec.Meta(ge=64)] | None = None
 
 
 class Conditions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
