@@ -20,7 +20,13 @@ import pytest
 
 from aicensus.lab import layout, recipes
 from aicensus.lab.full import FullLab
-from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, scan_and_check
+from tests.support.lab import (
+    ENV_REQUIRE_ALL,
+    free_network,
+    http_status,
+    lab_all_required,
+    scan_and_check,
+)
 
 # service → (product, the distribution whose pin is the version the scan must report, auth)
 EXPECTED: dict[str, tuple[str, str, str]] = {
@@ -40,7 +46,6 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "infinity-real-open": ("infinity", "infinity-emb", "open"),
     "infinity-real-key": ("infinity", "infinity-emb", "auth_required"),  # /openapi.json
 }
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def own_venv_services() -> list[str]:
@@ -78,21 +83,13 @@ def test_own_venv_products_are_identified_with_version_and_auth(venv_lab: FullLa
     scan_and_check(venv_lab, EXPECTED)
 
 
-def _status(request: urllib.request.Request) -> int:
-    try:
-        with OPENER.open(request, timeout=30) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def test_own_venv_products_accept_the_lab_credentials(venv_lab: FullLab) -> None:
     """What `lab status` shows for a key variant signs in, and a wrong password does not."""
     user, password = recipes.LAB_USER, recipes.LAB_PASSWORD
 
     def zenml(pw: str) -> int:
         form = urllib.parse.urlencode({"username": user, "password": pw}).encode()
-        return _status(urllib.request.Request(venv_lab.url("zenml-real-key") + "/api/v1/login",
+        return http_status(urllib.request.Request(venv_lab.url("zenml-real-key") + "/api/v1/login",
                                               data=form))  # fmt: skip
 
     def phoenix(pw: str) -> int:
@@ -101,10 +98,10 @@ def test_own_venv_products_accept_the_lab_credentials(venv_lab: FullLab) -> None
             venv_lab.url("phoenix-real-key") + "/auth/login", data=body,
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
-        return _status(request)
+        return http_status(request)
 
     assert zenml(password) == 200 and zenml("wrong") == 401
     assert phoenix(password) == 204 and phoenix("wrong") == 401
     langgraph = venv_lab.url("langgraph-real-key") + "/assistants/search"
     keyed = urllib.request.Request(langgraph, data=b"{}", headers={"X-Api-Key": "wrong"})
-    assert _status(keyed) == 401
+    assert http_status(keyed) == 401

@@ -22,7 +22,7 @@ import pytest
 
 from aicensus.lab import layout, recipes
 from aicensus.lab.full import FullLab
-from tests.support.lab import ENV_HEAVY, free_network, scan_and_check
+from tests.support.lab import ENV_HEAVY, LAB_OPENER, free_network, http_status, scan_and_check
 
 # service → (product, the distribution whose pin is the version the scan must report, or None
 # where the server keeps its version behind the login, auth)
@@ -37,7 +37,6 @@ EXPECTED: dict[str, tuple[str, str | None, str]] = {
     "xinference-real-open": ("xinference", "xinference", "open"),  # AUTH_ADVANCED=false
     "xinference-real-key": ("xinference", None, "auth_required"),  # /v1/cluster/version 401
 }
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def heavy_services() -> list[str]:
@@ -71,14 +70,6 @@ def test_heavy_products_are_identified_with_version_and_auth(heavy_lab: FullLab)
     scan_and_check(heavy_lab, EXPECTED)
 
 
-def _status(request: urllib.request.Request) -> int:
-    try:
-        with OPENER.open(request, timeout=30) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 @pytest.mark.heavy
 def test_heavy_products_open_and_keyed_as_configured(heavy_lab: FullLab) -> None:
     """The open variants are open (Langflow's auto-login hands anyone a token), and what
@@ -88,21 +79,23 @@ def test_heavy_products_open_and_keyed_as_configured(heavy_lab: FullLab) -> None
     def langflow_login(pw: str) -> int:
         form = urllib.parse.urlencode({"username": user, "password": pw}).encode()
         url = heavy_lab.url("langflow-real-key") + "/api/v1/login"
-        return _status(urllib.request.Request(url, data=form))
+        return http_status(urllib.request.Request(url, data=form))
 
     assert langflow_login(password) == 200 and langflow_login("wrong") == 401
     auto = heavy_lab.url("langflow-real-open") + "/api/v1/auto_login"
-    with OPENER.open(auto, timeout=30) as resp:
+    with LAB_OPENER.open(auto, timeout=30) as resp:
         assert "access_token" in json.loads(resp.read())
     assert (
-        _status(urllib.request.Request(heavy_lab.url("langflow-real-key") + "/api/v1/auto_login"))
+        http_status(
+            urllib.request.Request(heavy_lab.url("langflow-real-key") + "/api/v1/auto_login")
+        )
         != 200
     )
 
     def letta_agents(service: str, bearer: str | None) -> int:
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         url = heavy_lab.url(service) + "/v1/agents/"
-        return _status(urllib.request.Request(url, headers=headers))
+        return http_status(urllib.request.Request(url, headers=headers))
 
     assert letta_agents("letta-real-open", None) == 200
     assert letta_agents("letta-real-key", None) == 401

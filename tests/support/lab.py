@@ -18,6 +18,8 @@ import random
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -271,3 +273,15 @@ def scan_and_check(lab: FullLab, expected: Mapping[str, tuple[str, str | None, s
         assert (obs.product, obs.version, str(obs.auth)) == (product, version, auth), name
         assert lab.service_requests(name), f"{name}: the relay logged nothing"
     assert not write_requests(lab)
+
+
+LAB_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+
+
+def http_status(request: urllib.request.Request) -> int:
+    """The status a lab server answers `request` with (an error status too)."""
+    try:
+        with LAB_OPENER.open(request, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
