@@ -22,8 +22,8 @@ from aicensus.fingerprint.load import load_directory, parse_signature
 from aicensus.lab import layout, llama_server, npm_installs, venvs
 from aicensus.lab.full import FullLab
 from aicensus.lab.venvs import VenvSpec
-from tests.lab.test_lab_venvs import TOOL, build_wheel, signature
 from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
+from tests.support.lab_tool import TOOL, build_wheel, signature
 
 
 def test_the_venv_key_holds_the_resolver_and_the_date() -> None:
