@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from aicensus.cli.lab import lab_group
 from aicensus.errors import LabError, SignatureError
 from aicensus.fingerprint.load import load_directory, parse_signature
-from aicensus.lab import layout, llama_server, npm_installs, venvs
+from aicensus.lab import layout, npm_installs, venvs
 from aicensus.lab.full import FullLab
 from aicensus.lab.venvs import VenvSpec
-from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required
+from tests.support.lab import ENV_REQUIRE_ALL, free_network, lab_all_required, stub_setup_builds
 from tests.support.lab_tool import TOOL, build_wheel, signature
 
 
@@ -59,7 +59,7 @@ def test_pip_s_index_settings_reach_uv(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "file:///srv/simple")
     monkeypatch.setenv("PIP_CONSTRAINT", f"{tmp_path}/c.txt")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    args = venvs.pip_index_as_uv()
+    args = venvs.pip_index_as_uv(venvs.pip_config())
     pairs = list(itertools.pairwise(args))
     assert ("--find-links", f"{tmp_path}/w1") in pairs
     assert ("--find-links", f"{tmp_path}/w2") in pairs
@@ -172,13 +172,7 @@ def test_uv_fields_are_validated_on_load(extra: str, problem: str) -> None:
 
 
 def test_setup_and_up_take_heavy_with_all_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
-
-    monkeypatch.setattr(subprocess, "run", lambda cmd, check: None)  # the lab extra
-    monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
-    monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
-    monkeypatch.setattr(llama_server, "ensure_llama_libs", lambda **kw: Path("/lib"))
-    monkeypatch.setattr(llama_server, "install_llama_cpp_python", lambda **kw: None)
+    stub_setup_builds(monkeypatch)
     asked: list[list[VenvSpec]] = []
     monkeypatch.setattr(venvs, "create_all", lambda sets, echo: asked.append(list(sets)) or {})
     monkeypatch.setattr(venvs, "setup_uv", lambda echo: {})

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from aicensus.cli.lab import lab_group
 from aicensus.errors import SignatureError
 from aicensus.fingerprint.load import load_directory, parse_signature
-from aicensus.lab import layout, llama_server, npm_installs, venvs
+from aicensus.lab import layout, npm_installs, venvs
 from aicensus.lab.full import FullLab
-from tests.support.lab import free_network
+from tests.support.lab import free_network, stub_setup_builds
 from tests.support.lab_tool import TOOL, TOOL2, build_wheel, signature
 
 
@@ -129,13 +129,7 @@ def test_install_lists_are_validated_on_load(
 
 
 def test_setup_all_names_each_failed_venv_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
-
-    monkeypatch.setattr(subprocess, "run", lambda cmd, check: None)  # the lab extra
-    monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
-    monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
-    monkeypatch.setattr(llama_server, "ensure_llama_libs", lambda **kw: Path("/lib"))
-    monkeypatch.setattr(llama_server, "install_llama_cpp_python", lambda **kw: None)
+    stub_setup_builds(monkeypatch)
     asked: list[list[tuple[str, ...]]] = []
 
     def create_all(sets: list[tuple[str, ...]], echo: object) -> dict[str, str]:

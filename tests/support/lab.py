@@ -285,3 +285,13 @@ def http_status(request: urllib.request.Request) -> int:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def stub_setup_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lab setup --all` without its slow parts (the `lab` extra's pip install, the model,
+    the llama.cpp build, llama-cpp-python), to test what it does with the products' installs."""
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: None)  # the lab extra
+    monkeypatch.setattr(llama_server, "ensure_gguf", lambda **kw: Path("/m.gguf"))
+    monkeypatch.setattr(llama_server, "ensure_llama_server", lambda **kw: Path("/llama-server"))
+    monkeypatch.setattr(llama_server, "ensure_llama_libs", lambda **kw: Path("/lib"))
+    monkeypatch.setattr(llama_server, "install_llama_cpp_python", lambda **kw: None)

@@ -151,14 +151,13 @@ def create_venv(
             newer = ["--exclude-newer", spec.exclude_newer] if spec.exclude_newer else []
             say(f"own venv {venv.name}: uv pip install {' '.join([*newer, *reqs])}")
             _run([uv, "venv", "--no-config", "--python", base, str(venv)], log, f"uv venv {venv}")
+            config = pip_config(base)
             cmd = [uv, "pip", "install", "--no-config", "--python", str(python_of(venv))]
-            cmd += [*pip_index_as_uv(base), *newer, *pip_args, *reqs]
-            _run(cmd, log, "uv pip install " + " ".join(reqs), env=_uv_env(base))
+            cmd += [*pip_index_as_uv(config), *newer, *pip_args, *reqs]
+            _run(cmd, log, "uv pip install " + " ".join(reqs), env=_uv_env(config))
         else:
             say(f"own venv {venv.name}: pip install {' '.join(reqs)}")
-            _run([base, "-m", "venv", str(venv)], log, f"{base} -m venv {venv}")
-            pip = [str(python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
-            _run([*pip, *pip_args, *reqs], log, "pip install " + " ".join(reqs))
+            _pip_venv(venv, base, reqs, log, pip_args)
         seconds = cached_install.write_marker(venv, MARKER, _marker_fields(spec), started)
         say(f"own venv {venv.name}: ready in {seconds:.0f}s")
     return venv
@@ -194,9 +193,7 @@ def ensure_uv(*, echo: Echo | None = None) -> Path:
         log = where.with_name(where.name + ".log")
         started = time.monotonic()
         say(f"uv tool venv {where.name}: pip install uv=={UV_VERSION}")
-        _run([sys.executable, "-m", "venv", str(where)], log, f"python -m venv {where}")
-        pip = [str(python_of(where)), "-m", "pip", "install", "--disable-pip-version-check"]
-        _run([*pip, f"uv=={UV_VERSION}"], log, f"pip install uv=={UV_VERSION}")
+        _pip_venv(where, sys.executable, [f"uv=={UV_VERSION}"], log)
         fields = {"requirements": [f"uv=={UV_VERSION}"]}
         cached_install.write_marker(where, MARKER, fields, started)
     return bin_dir(where) / "uv"
@@ -242,9 +239,8 @@ def pip_config(python: str | None = None) -> dict[str, str]:
     return found
 
 
-def pip_index_as_uv(python: str | None = None) -> list[str]:
-    """uv's options for the package sources and constraints pip is configured with here."""
-    config = pip_config(python)
+def pip_index_as_uv(config: dict[str, str]) -> list[str]:
+    """uv's options for the package sources and constraints of pip's `config` (pip_config)."""
     args: list[str] = []
     for key, option in _UV_OPTION.items():
         for value in config.get(key, "").split():
@@ -256,16 +252,25 @@ def pip_index_as_uv(python: str | None = None) -> list[str]:
     return args
 
 
-def _uv_env(python: str) -> dict[str, str]:
+def _uv_env(config: dict[str, str]) -> dict[str, str]:
     """pip's CA bundle for uv too (uv reads $SSL_CERT_FILE, not pip's `cert`)."""
     env = dict(os.environ)
-    cert = pip_config(python).get("cert")
+    cert = config.get("cert")
     if cert and "SSL_CERT_FILE" not in env:
         env["SSL_CERT_FILE"] = cert
     return env
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _pip_venv(
+    venv: Path, base: str, reqs: list[str], log: Path, pip_args: Iterable[str] = ()
+) -> None:
+    """`base -m venv VENV`, then that venv's pip installs `reqs` (both logged)."""
+    _run([base, "-m", "venv", str(venv)], log, f"{base} -m venv {venv}")
+    pip = [str(python_of(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
+    _run([*pip, *pip_args, *reqs], log, "pip install " + " ".join(reqs))
 
 
 def _run(cmd: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:

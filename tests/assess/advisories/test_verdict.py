@@ -210,7 +210,7 @@ def test_cna_range_replaces_a_wrong_aggregator_range() -> None:
     assert ssrf in {m.advisory for m in judge(bundle, "open-webui", "0.1.116").matches}
     assert ssrf not in {m.advisory for m in judge(bundle, "open-webui", "0.1.117").matches}
     assert ssrf not in {m.advisory for m in judge(bundle, "open-webui", "0.12.4").matches}
-    obs = ServiceObservation(ip="10.0.0.1", port=8080, scheme="http", product="open-webui",
+    obs = ServiceObservation(ip="192.0.2.10", port=8080, scheme="http", product="open-webui",
                              status=ScanStatus.IDENTIFIED, version="0.12.4")  # fmt: skip
     found = {f.id for f in assess(obs)}
     assert "AIC-CVE-2024-30256" not in found
