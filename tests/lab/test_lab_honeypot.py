@@ -139,8 +139,8 @@ def test_lab_accuracy_counts_a_real_product_named_honeypot_as_a_mismatch() -> No
                 "product": "ollama", "auth": "open", "honeypot": {"verdict": verdict}}  # fmt: skip
 
     report = compare(truth, [seen(1, "none"), seen(2, "suspicious"), seen(3, "honeypot")])
-    assert report.overall.tp == 3 and report.products_suspicious == 1
+    assert report.overall.tp == 3 and report.products_suspicious == ["ollama-2"]
     assert [(m.name, m.what) for m in report.mismatches] == [("ollama-3", "honeypot")]
-    assert "real products found suspicious: 1" in render(report)
+    assert "real products found suspicious: 1 (ollama-2)" in render(report)
     clean = compare(truth, [seen(i, "none") for i in (1, 2, 3)])
-    assert clean.perfect and clean.products_suspicious == 0
+    assert clean.perfect and clean.products_suspicious == []

@@ -69,7 +69,8 @@ class Report:
     decoys_correct: int = 0
     honeypots: int = 0
     honeypots_flagged: int = 0
-    products_suspicious: int = 0  # real products the honeypot classifier finds suspicious
+    # Real products the honeypot classifier finds suspicious, by service name.
+    products_suspicious: list[str] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
     services: int = 0
@@ -205,7 +206,7 @@ def _verdict(obs: Any) -> str:
 
 def _judge(report: Report, entry: Mapping[str, Any], verdict: str) -> None:
     if verdict == SUSPICIOUS:
-        report.products_suspicious += 1
+        report.products_suspicious.append(str(entry["name"]))
     elif verdict == NAMED:
         name, addr, port = str(entry["name"]), str(entry["address"]), int(entry["port"])
         report.mismatches.append(
@@ -309,7 +310,8 @@ def render(report: Report) -> str:
     lines.append(f"decoys: {report.decoys_correct}/{report.decoys} reported as no product")
     lines.append(
         f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot; "
-        f"real products found suspicious: {report.products_suspicious}"
+        f"real products found suspicious: {len(report.products_suspicious)}"
+        + (f" ({', '.join(report.products_suspicious)})" if report.products_suspicious else "")
     )
     if report.failed:
         lines.append(f"failed to start (counted as missed): {', '.join(report.failed)}")
