@@ -38,7 +38,13 @@ _DONE = None
 # (position, observation) as msgpack: typed both ways, so the parent gets equal records, at
 # a quarter of pickle's cost (~20 vs ~80 µs a round trip for an Ollama host's observation);
 # one that msgpack cannot encode (a lone surrogate, an integer beyond 64 bits) goes pickled
-_RESULT = msgspec.msgpack.Decoder(tuple[int, ServiceObservation])
+_RESULTS = msgspec.msgpack.Decoder(list[tuple[int, ServiceObservation]])
+# Results go in batches: each queue message costs a pickle, a cross-process lock, a pipe
+# write and a wake-up of the queue's feeder thread, which then takes the GIL from the event
+# loop. A batch waits at most _BATCH_WAIT_S; a worker killed mid-batch loses only results
+# that no checkpoint holds yet, so `--resume` scans them again.
+_BATCH = 64
+_BATCH_WAIT_S = 0.05
 
 
 def share_of(ip: str, workers: int) -> int:
@@ -91,7 +97,8 @@ def run(
             if item is _DONE:
                 finished += 1
             elif type(item) is bytes:
-                on_result(*_RESULT.decode(item))
+                for position, obs in _RESULTS.decode(item):
+                    on_result(position, obs)
             else:
                 on_result(*item)
     finally:
@@ -127,25 +134,52 @@ def _work(
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     mine = ((pos, t) for pos, t in positions if share_of(t.ip, workers) == index)
 
-    encode = msgspec.msgpack.Encoder().encode
-
-    def send(position: int, obs: ServiceObservation) -> None:
-        try:
-            results.put(encode((position, obs)))
-        except (UnicodeEncodeError, OverflowError, TypeError):  # a hostile server's lone
-            # surrogate, an integer beyond 64 bits: pickled as is
-            results.put((position, obs))
-
-    scan = pipeline.run_indexed_scan(mine, sigs, config, send, **hooks)
+    outbox = _Outbox(results)
+    scan = pipeline.run_indexed_scan(mine, sigs, config, outbox.add, **hooks)
     try:
         import uvloop  # type: ignore[import-not-found, unused-ignore]
 
         uvloop.run(scan)
     except ImportError:
         asyncio.run(scan)
+    outbox.flush()
     results.put(_DONE)
     results.close()
     results.join_thread()  # everything sent is in the pipe before this process exits
+
+
+class _Outbox:
+    """A worker's results, sent to the parent in batches of up to _BATCH."""
+
+    def __init__(self, results: Any) -> None:
+        self._results = results
+        self._batch: list[tuple[int, ServiceObservation]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._encode = msgspec.msgpack.Encoder().encode
+
+    def add(self, position: int, obs: ServiceObservation) -> None:
+        self._batch.append((position, obs))
+        if len(self._batch) >= _BATCH:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(_BATCH_WAIT_S, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        try:
+            self._results.put(self._encode(batch))
+        except (UnicodeEncodeError, OverflowError, TypeError):  # a hostile server's lone
+            # surrogate, an integer beyond 64 bits: that result goes pickled as is
+            for item in batch:
+                try:
+                    self._results.put(self._encode([item]))
+                except (UnicodeEncodeError, OverflowError, TypeError):
+                    self._results.put(item)
 
 
 def _die_with_parent() -> None:

@@ -57,3 +57,46 @@ def test_results_cross_the_process_boundary_equal(monkeypatch: pytest.MonkeyPatc
     assert got[3].models[0].name == "lone \udc80 surrogate"  # pickled, kept as it was
     assert got[5].models[0].size_bytes == 2**70
     assert type(got[3].status) is ScanStatus and type(got[1].status) is ScanStatus
+
+
+def test_a_part_batch_reaches_the_parent_while_the_worker_still_scans(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """Results go in batches, yet a batch that does not fill is sent on a short clock: the
+    parent holds the first results while the worker is still scanning (here: waiting for the
+    parent to say it has them), and everything after, across batch boundaries, arrives too."""
+    import asyncio
+    from pathlib import Path
+
+    flag = Path(str(tmp_path)) / "parent-has-results"
+
+    async def scan(
+        targets: Iterator[tuple[int, Target]],
+        sigs: object,
+        config: EngineConfig,
+        on_result: Callable[[int, ServiceObservation], None],
+        **hooks: object,
+    ) -> None:
+        mine = list(targets)
+        for position, target in mine[:3]:
+            on_result(position, _observation(target))
+        for _ in range(1000):  # up to 10 s
+            if flag.exists():
+                break
+            await asyncio.sleep(0.01)
+        position, target = mine[3]
+        seen = msgspec.structs.replace(_observation(target), product=f"seen={flag.exists()}")
+        on_result(position, seen)
+        for position, target in mine[4:]:
+            on_result(position, _observation(target))
+
+    def got_one(position: int, obs: ServiceObservation) -> None:
+        got[position] = obs
+        flag.touch()
+
+    monkeypatch.setattr(workers.pipeline, "run_indexed_scan", scan)
+    plan = [(i, Target(ip="127.0.0.1", port=1000 + i)) for i in range(3 * workers._BATCH)]
+    got: dict[int, ServiceObservation] = {}
+    workers.run(iter(plan), (), EngineConfig(), 1, got_one)
+    assert sorted(got) == [pos for pos, _ in plan]
+    assert got[3].product == "seen=True"
