@@ -119,9 +119,16 @@ class Exchange(msgspec.Struct, kw_only=True):
     error: str | None = None
     request_body: str | None = None
     _json: object = _UNPARSED
+    _text: tuple[bytes, str] | None = None  # (the body decoded, its text)
 
     def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+        """The body decoded (invalid bytes replaced). Decoded once per body: the
+        fingerprint, the dialects and the honeypot checks all read it; a body that grows (an
+        event stream) or is replaced is decoded again."""
+        cached = self._text
+        if cached is None or cached[0] is not self.body:
+            cached = self._text = (self.body, self.body.decode("utf-8", errors="replace"))
+        return cached[1]
 
     def header(self, name: str) -> str | None:
         lname = name.lower()

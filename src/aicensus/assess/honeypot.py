@@ -109,15 +109,16 @@ class Marker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     header: dict[str, str] = msgspec.field(default_factory=dict)
     min_paths: int = 1  # distinct paths that must give this answer (a catch-all's fallback)
 
-    def matches(self, ex: Exchange, text: str) -> bool:
-        """Whether this answer (`text`: its body decoded) is the marker's."""
+    def matches(self, ex: Exchange) -> bool:
+        """Whether this answer is the marker's (the body decoded only where status and
+        headers agree)."""
         if ex.status is None or (self.status is not None and ex.status != self.status):
             return False
-        if self.body_equals is not None and text.strip() != self.body_equals:
+        if not all(ex.header(name) == value for name, value in self.header.items()):
             return False
-        if self.body_contains is not None and self.body_contains not in text:
+        if self.body_equals is not None and ex.text().strip() != self.body_equals:
             return False
-        return all(ex.header(name) == value for name, value in self.header.items())
+        return self.body_contains is None or self.body_contains in ex.text()
 
 
 class VersionRoute(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -160,17 +161,18 @@ def host_evidence(
     """Honeypot evidence in one service's answers, as observation Evidence items (pure).
     `claimed`: the specific products its answers match (fingerprint.choose.Choice.claimed);
     `own_paths`: the identified product's own routes (its pages may link to themselves)."""
-    # Each body decoded once (a scan may hold many, an ingest run millions of services).
-    answered = [(ex, ex.text()) for ex in exchanges if ex.status is not None]
+    # A body is decoded only when a check needs its text, and then once (Exchange.text):
+    # a scan may hold many, an ingest run millions of services.
+    answered = [ex for ex in exchanges if ex.status is not None]
     return [
         *_known_markers(answered),
         *_echo(answered, own_paths),
         *_rivals(claimed),
-        *_version_routes([ex for ex, _ in answered], product, version),
+        *_version_routes(answered, product, version),
     ]
 
 
-Answered = Sequence[tuple[Exchange, str]]  # an answer and its body decoded
+Answered = Sequence[Exchange]  # the exchanges that got an answer
 
 
 def _ok(ex: Exchange) -> bool:
@@ -179,7 +181,7 @@ def _ok(ex: Exchange) -> bool:
 
 def _known_markers(answered: Answered) -> Iterable[Evidence]:
     for marker in knowledge().markers:
-        hits = [ex for ex, text in answered if marker.matches(ex, text)]
+        hits = [ex for ex in answered if marker.matches(ex)]
         if hits and len({ex.path for ex in hits}) >= marker.min_paths:
             yield HoneypotEvidence(
                 kind="known-marker",
@@ -191,15 +193,15 @@ def _known_markers(answered: Answered) -> Iterable[Evidence]:
 def _echo(answered: Answered, own_paths: Collection[str]) -> Iterable[Evidence]:
     yield from _canary(answered)
     yield from _reflected(answered, own_paths)
-    yield from _same_json([ex for ex, _ in answered])
+    yield from _same_json(answered)
 
 
 def _canary(answered: Answered) -> Iterable[Evidence]:
-    for ex, text in answered:
+    for ex in answered:
         if CANARY_MARK not in ex.path or not _ok(ex):
             continue
         name = ex.path.rsplit("/", 1)[-1]
-        if name and name in text:
+        if name and name in ex.text():
             yield HoneypotEvidence(
                 kind="echo",
                 detail="a random path was answered with success and the path itself in the body",
@@ -239,13 +241,13 @@ def _reflected(answered: Answered, own_paths: Collection[str]) -> Iterable[Evide
     other products' routes answered that way do."""
     paths = {
         ex.path
-        for ex, text in answered
+        for ex in answered
         if _ok(ex)
         and len(ex.path) >= MIN_ECHO_PATH
         and ex.path not in own_paths
-        and ex.path in text
+        and ex.path in ex.text()
     }
-    bodies = {ex.body for ex, _ in answered if ex.path in paths}
+    bodies = {ex.body for ex in answered if ex.path in paths}
     if len(paths) >= REFLECTED_DECISIVE and len(bodies) >= len(paths):
         weight = ECHO_WEIGHT
     elif len(paths) >= REFLECTED_MIN and len(bodies) >= len(paths):
