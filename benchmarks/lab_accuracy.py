@@ -30,6 +30,7 @@ from pathlib import Path
 
 from aicensus import api
 from aicensus.engine import readonly
+from aicensus.errors import AicensusError
 from aicensus.lab.accuracy import compare, render
 from aicensus.lab.emulators.common import read_request_log
 from aicensus.lab.full import FullLab
@@ -155,4 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except AicensusError as exc:  # a bad --only, a lab that cannot start: one line, no trace
+        sys.exit(f"lab_accuracy: {exc}")

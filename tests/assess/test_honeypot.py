@@ -137,6 +137,19 @@ def test_identical_json_on_many_routes_is_suspicious() -> None:
     assert hp.host_evidence([ex(r, same) for r in routes[:3]]) == []
 
 
+def test_one_document_under_many_prefixes_of_one_route_is_not() -> None:
+    """Label Studio 1.23.2 (real server, lab, 2026-12-05) answers every path ending in
+    `version` with its version document: its `re_path(r'version/', ...)` is unanchored
+    (HumanSignal/label-studio label_studio/core/urls.py @ea6bebb)."""
+    doc = '{"release": "1.23.2", "label-studio-os-package": {"version": "1.23.2"}}'
+    prefixes = ["/api/version", "/api/v1/version", "/api/v2/version", "/backend-api/v2/version"]
+    assert hp.host_evidence([ex(r, doc) for r in prefixes]) == []
+    # The same document on four routes that name four different things still counts.
+    others = ["/api/version", "/api/tags", "/v1/models", "/api/ps/"]
+    found = hp.host_evidence([ex(r, doc) for r in others])
+    assert kinds(found) == {"echo": 0.5} and verdict(found) == hp.SUSPICIOUS
+
+
 # ---------------------------------------------------------------- contradictions
 
 

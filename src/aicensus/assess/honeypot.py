@@ -62,7 +62,7 @@ CATCH_ALL_JSON_WEIGHT = 0.5
 MIN_ECHO_PATH = 5  # "/api" and shorter are too common inside any page to count
 REFLECTED_MIN = 3  # different success answers that echo their own path: suspicious
 REFLECTED_DECISIVE = 5  # … a honeypot
-SAME_JSON_ROUTES = 4  # distinct API routes answered with one identical JSON body
+SAME_JSON_ROUTES = 4  # API routes ending differently, answered with one identical JSON body
 RIVAL_WEIGHT = 0.5
 POPULATION_WEIGHT = 0.5
 
@@ -216,16 +216,26 @@ def _canary(answered: Answered) -> Iterable[Evidence]:
         return
 
 
+def _resource(path: str) -> str:
+    """A path's last segment: what it names, whatever the prefix."""
+    return path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
-    same: dict[bytes, tuple[Exchange, set[str]]] = {}
+    """One JSON body answered on many routes that name different things. Routes that end
+    alike count once: a real server may route on the end of a path (Label Studio's
+    unanchored `re_path(r'version/', ...)` answers /api/v1/version, /api/v2/version and
+    /backend-api/v2/version with its one version document)."""
+    same: dict[bytes, tuple[Exchange, dict[str, str]]] = {}
     for ex in answered:
         if _ok(ex) and len(ex.body) > 2:
-            same.setdefault(ex.body, (ex, set()))[1].add(ex.path)
+            same.setdefault(ex.body, (ex, {}))[1].setdefault(_resource(ex.path), ex.path)
     # Only a body answered on enough routes needs to be JSON: decoding every body (a model's
     # details run to tens of KiB) to learn that was most of this check's cost.
-    paths = max((paths for ex, paths in same.values()
-                 if len(paths) >= SAME_JSON_ROUTES and ex.json() is not None),
-                key=len, default=set())  # fmt: skip
+    routes = max((routes for ex, routes in same.values()
+                  if len(routes) >= SAME_JSON_ROUTES and ex.json() is not None),
+                 key=len, default={})  # fmt: skip
+    paths = set(routes.values())
     if len(paths) >= SAME_JSON_ROUTES:
         yield HoneypotEvidence(
             kind="echo",
