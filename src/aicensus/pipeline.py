@@ -28,6 +28,7 @@ from functools import partial
 
 import msgspec
 
+from aicensus import attribute
 from aicensus.assess import honeypot
 from aicensus.attribute import attribute_model, is_cloud_name
 from aicensus.engine import scheduler
@@ -502,6 +503,15 @@ def _failure_status(error: str) -> ScanStatus:
         "connection-timeout": ScanStatus.CONNECTION_TIMEOUT,
         "timeout": ScanStatus.IO_TIMEOUT,
     }.get(error, ScanStatus.ERROR)
+
+
+def prepare(sigs: Sequence[Signature]) -> None:
+    """Build now what every target's scan reads (the signature index, the provenance index,
+    the honeypot markers): processes forked after this share one copy, instead of each
+    building its own (~0.1 s of CPU) while its first targets wait."""
+    index_for(sigs)
+    attribute.prepare()
+    honeypot.knowledge()
 
 
 async def scan_target(

@@ -73,6 +73,7 @@ def run(
     if not can_fork():
         raise WorkerError("--workers above 1 needs the fork start method (Linux, macOS)")
     ctx = mp.get_context("fork")  # the workers inherit the lazy plan iterator, not a pickle
+    pipeline.prepare(sigs)
     results: Any = ctx.Queue(maxsize=4096)
     share = worker_config(config, workers)
     procs = [

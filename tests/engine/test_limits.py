@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from aiohttp import web
+from click.testing import CliRunner
 
 from aicensus import api
+from aicensus.cli import app as cli_app
 from aicensus.engine.config import EngineConfig
 from aicensus.fingerprint.load import builtin_signatures
 from aicensus.records import ScanStatus
@@ -30,7 +34,11 @@ def test_rate_limits_new_connections() -> None:
     assert elapsed < 6, elapsed
 
 
-def test_at_most_two_requests_in_flight_per_address() -> None:
+@pytest.mark.parametrize("per_host", [None, 1])
+def test_at_most_per_host_inflight_requests_at_one_address(
+    per_host: int | None, tmp_path: Path
+) -> None:
+    """Two requests in flight to one address by default; `--per-host 1` allows one."""
     lock = threading.Lock()
     state = {"now": 0, "max": 0}
 
@@ -46,10 +54,19 @@ def test_at_most_two_requests_in_flight_per_address() -> None:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", slow)
     with app_server(app) as port:
-        plan = api.plan_targets(["127.0.0.1"], ports=str(port))
-        seen = []
-        api.scan(plan, config=EngineConfig(concurrency=8), sigs=builtin_signatures(),
-                 on_observation=seen.append)
-    assert seen[0].status == ScanStatus.UNIDENTIFIED
-    assert len(seen[0].request_log) >= 5  # it probed every signature's routes
-    assert state["max"] == 2
+        if per_host is None:
+            plan = api.plan_targets(["127.0.0.1"], ports=str(port))
+            seen = []
+            api.scan(plan, config=EngineConfig(concurrency=8), sigs=builtin_signatures(),
+                     on_observation=seen.append)  # fmt: skip
+            assert seen[0].status == ScanStatus.UNIDENTIFIED
+            assert len(seen[0].request_log) >= 5  # it probed every signature's routes
+        else:
+            args = ["scan", "127.0.0.1", "-p", str(port), "--per-host", str(per_host)]
+            cli_app._register()
+            argv = [*args, "--concurrency", "8", "--format", "jsonl", "--all"]
+            argv += ["--db", str(tmp_path / "scan.duckdb")]
+            result = CliRunner().invoke(cli_app.cli, argv)
+            assert result.exit_code == 0, result.output
+            assert '"status":"unidentified"' in result.output.replace(" ", "")
+    assert state["max"] == (per_host or 2)

@@ -18,7 +18,7 @@ from aicensus.attribute.alternatives import (
     find_alternatives,
     top_alternatives,
 )
-from aicensus.attribute.attribution import attribute_model, attribute_name, cache_clear
+from aicensus.attribute.attribution import attribute_model, attribute_name, cache_clear, prepare
 from aicensus.attribute.diligence import ModelCard, card_summary, model_card
 from aicensus.attribute.gguf import attribute_gguf
 from aicensus.attribute.listing import FamilySummary, list_families
@@ -42,5 +42,6 @@ __all__ = [
     "list_families",
     "load_catalog",
     "model_card",
+    "prepare",
     "top_alternatives",
 ]

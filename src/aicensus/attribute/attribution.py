@@ -39,6 +39,12 @@ def cache_clear() -> None:
     _cached.cache_clear()
 
 
+def prepare() -> None:
+    """Load the provenance index now, not on the first model attributed (a scan's forked
+    workers then share the parent's copy)."""
+    default_index()
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _cached(
     name: str, architecture: str | None, digest: str | None, licence: str | None
