@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgspec
+
 from aicensus import api
 from aicensus.engine import readonly
 from aicensus.errors import AicensusError
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also start the heavy real products (venvs: aicensus lab setup --all --heavy)",
     )  # fmt: skip
     p.add_argument("--json", default=None, help="also write the report as JSON here")
+    p.add_argument(
+        "--observations", default=None, help="also write the scan's observations here (JSONL)"
+    )
     p.add_argument("--dir", default=None, help="lab state dir (default: a temporary one)")
     p.add_argument(
         "--startup-timeout", type=float, default=300.0,
@@ -152,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         doc["failed_real"] = failed
         doc["left_out_heavy"] = lab.left_out
         Path(args.json).write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    if args.observations:
+        Path(args.observations).write_bytes(
+            b"".join(msgspec.json.encode(o) + b"\n" for o in observations)
+        )
     return 0 if report.perfect and not bad and not (args.require_real and lab.missing) else 1
 
 
