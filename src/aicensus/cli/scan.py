@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
@@ -15,6 +16,7 @@ from aicensus.cli.text import printable
 from aicensus.records import ScanStatus, ServiceObservation
 
 _ENGINE_DEFAULTS = api.EngineConfig()
+_STORE_BATCH = inspect.signature(api.scan).parameters["batch_size"].default  # the library's
 
 
 class Progress:
@@ -216,7 +218,7 @@ def output_options(func: click.decorators.FC) -> click.decorators.FC:
     "(tcp://host:8786; the aicensus[cluster] extra); results are stored here. See "
     "docs/cluster.md.",
 )
-@click.option("--batch-size", type=click.IntRange(1), default=500, hidden=True)
+@click.option("--batch-size", type=click.IntRange(1), default=_STORE_BATCH, hidden=True)
 @click.option("--checkpoint-every", type=click.FloatRange(0), default=2.0, hidden=True)
 @output_options
 def scan_command(
