@@ -59,6 +59,9 @@ class ProbeRequest(msgspec.Struct, frozen=True):
     # Keep at most this many body bytes (a version near the start of a large document); not
     # part of the key: an answer cut shorter than a later request may keep is asked again.
     max_body: int | None = None
+    # Seconds this request may take, read silences included, where the engine's limits are
+    # shorter (fingerprint.schema.Probe.wait); not part of the key.
+    wait: float | None = None
 
     def key(self) -> RequestKey:
         body = msgspec.json.encode(self.json_body).decode() if self.json_body is not None else ""

@@ -167,10 +167,13 @@ class HttpClient:
         assert self._loop is not None, "use HttpClient as an async context manager"
         # The request's deadline: every wait below (a slot, a token, the connection, each
         # read) ends by it, so a peer that trickles one byte a second still ends on time.
-        deadline = self._loop.time() + self.config.total_timeout
+        limit, silence = self.config.total_timeout, self.config.read_timeout
+        if probe.wait is not None:  # a probe the server answers slowly the first time
+            limit, silence = max(limit, probe.wait), max(silence, probe.wait)
+        deadline = self._loop.time() + limit
         try:
             await self._fetch_following(
-                ip, port, scheme, probe, host, exchange, cap, product, deadline
+                ip, port, scheme, probe, host, exchange, cap, product, (deadline, silence)
             )
         except TimeoutError:
             exchange.error = "timeout"
@@ -201,7 +204,7 @@ class HttpClient:
         exchange: Exchange,
         cap: int,
         product: str | None,
-        deadline: float,
+        limits: tuple[float, float],
     ) -> None:
         authority = _authority(ip, port)
         path = probe.path
@@ -216,7 +219,7 @@ class HttpClient:
                 self._connect_hook(ip, port)  # a redirect hop is a request like the first
             data = self._request_bytes(probe.method, target, host_header, probe.headers, body)
             endpoint = (ip, port, scheme, sni)
-            head = await self._exchange(endpoint, probe.method, data, exchange, cap, deadline)
+            head = await self._exchange(endpoint, probe.method, data, exchange, cap, limits)
             location = exchange.header("Location")
             next_path = _same_host_redirect(location, authority, scheme, head.status)
             if next_path is None or probe.method != "GET":
@@ -262,16 +265,18 @@ class HttpClient:
         data: bytes,
         exchange: Exchange,
         cap: int,
-        deadline: float,
+        limits: tuple[float, float],
     ) -> Head:
         """One request and its response on a pooled or new connection, within the address's
-        limit of connections in use."""
+        limit of connections in use. `limits`: the request's deadline (loop time) and the
+        longest silence tolerated while reading."""
         ip = endpoint[0]
+        deadline, silence = limits
         await self._take_slot(ip, deadline)
         conn: Connection | None = None
         reusable = False
         try:
-            head, conn = await self._send(endpoint, method, data, deadline)
+            head, conn = await self._send(endpoint, method, data, deadline, silence)
             exchange.status = head.status
             exchange.headers = head.headers
             exchange.body, exchange.truncated, reusable = await _read_capped(
@@ -284,11 +289,17 @@ class HttpClient:
             self._give_slot(ip)
 
     async def _send(
-        self, endpoint: Endpoint, method: str, data: bytes, deadline: float
+        self,
+        endpoint: Endpoint,
+        method: str,
+        data: bytes,
+        deadline: float,
+        silence: float | None = None,
     ) -> tuple[Head, Connection]:
+        silence = self.config.read_timeout if silence is None else silence
         conn = self._pooled(endpoint)
         if conn is not None:
-            conn.deadline = deadline
+            conn.deadline, conn.read_timeout = deadline, silence
             conn.send(data)
             try:
                 return await read_head(conn), conn
@@ -296,7 +307,7 @@ class HttpClient:
                 self._discard(conn)  # the peer closed it while idle: once more, on a new one
         conn = await self._connect(endpoint, deadline)
         try:
-            conn.deadline = deadline
+            conn.deadline, conn.read_timeout = deadline, silence
             conn.send(data)
             return await read_head(conn), conn
         except BaseException:

@@ -43,9 +43,14 @@ class TargetRequests:
 
     def cached(self, probe: ProbeRequest) -> Exchange | None:
         """The answer already in for this request, unless it was cut shorter than this probe
-        may keep (a probe with a small `max_body` asked first): then it is asked again."""
+        may keep (a probe with a small `max_body` asked first), or it timed out and this probe
+        may wait longer (`wait`): then it is asked again."""
         ex = self.cache.get(probe.key())
-        if ex is not None and ex.truncated and len(ex.body) < self._cap_for(probe):
+        if ex is None:
+            return None
+        if ex.truncated and len(ex.body) < self._cap_for(probe):
+            return None
+        if probe.wait is not None and ex.error == "timeout" and ex.elapsed_ms < probe.wait * 1000:
             return None
         return ex
 

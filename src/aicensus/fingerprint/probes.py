@@ -29,8 +29,9 @@ def _probe(sig: Signature, probe_id: str) -> tuple[ProbeRequest, RequestKey]:
     if cached is None or cached[0] is not sig:
         probe = sig.probes[probe_id]
         request = ProbeRequest(
-            method=probe.method, path=probe.path, json_body=probe.json, max_body=probe.max_body
-        )
+            method=probe.method, path=probe.path, json_body=probe.json,
+            max_body=probe.max_body, wait=probe.wait,
+        )  # fmt: skip
         cached = _PROBES[slot] = (sig, request, request.key())
     return cached[1], cached[2]
 

@@ -26,6 +26,10 @@ class Probe(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     # Keep only the first N body bytes: a version early in a large document (LiteLLM's 2 MB
     # /openapi.json names it in its first kilobyte) without reading the rest.
     max_body: Annotated[int, msgspec.Meta(ge=64)] | None = None
+    # Seconds this request may take when the engine's per-request limits are shorter: an
+    # answer the server builds on its first request (LiteLLM's 2 MB /openapi.json: 3.3 s on
+    # an idle 2-core machine, past 10 s on a loaded one). The target's own limit still holds.
+    wait: Annotated[float, msgspec.Meta(gt=0, le=30)] | None = None
 
 
 class Conditions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
