@@ -235,13 +235,12 @@ def _same_json(answered: Sequence[Exchange]) -> Iterable[Evidence]:
     routes = max((routes for ex, routes in same.values()
                   if len(routes) >= SAME_JSON_ROUTES and ex.json() is not None),
                  key=len, default={})  # fmt: skip
-    paths = set(routes.values())
-    if len(paths) >= SAME_JSON_ROUTES:
+    if routes:
         yield HoneypotEvidence(
             kind="echo",
-            detail=f"{len(paths)} different API routes answered with one identical JSON body",
+            detail=f"{len(routes)} different API routes answered with one identical JSON body",
             weight=CATCH_ALL_JSON_WEIGHT,
-        ).to_evidence(", ".join(sorted(paths)[:4])[:120])
+        ).to_evidence(", ".join(sorted(routes.values())[:4])[:120])
 
 
 def _reflected(answered: Answered, own_paths: Collection[str]) -> Iterable[Evidence]:

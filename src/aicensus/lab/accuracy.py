@@ -286,6 +286,11 @@ def _score(
     )
 
 
+def _named(names: Sequence[str]) -> str:
+    """` (a, b)` after a count, or nothing."""
+    return f" ({', '.join(names)})" if names else ""
+
+
 def render(report: Report) -> str:
     lines = [f"{'product':<24} {'tp':>3} {'fp':>3} {'fn':>3} {'precision':>10} {'recall':>8}"]
     for name, s in sorted(report.products.items()):
@@ -301,17 +306,16 @@ def render(report: Report) -> str:
         f"auth state: {report.auth_correct}/{report.auth_checked} correct "
         f"({report.auth_accuracy:.1%}) among correctly identified services"
     )
-    unnamed = report.versions_unnamed
     lines.append(
         f"versions: {report.versions_right} right, {sum(m.what == 'version' for m in report.mismatches)}"
-        f" wrong, {len(unnamed)} not named" + (f" ({', '.join(unnamed)})" if unnamed else "")
-        + " among identified services whose version the lab knows"
+        f" wrong, {len(report.versions_unnamed)} not named{_named(report.versions_unnamed)}"
+        " among identified services whose version the lab knows"
     )  # fmt: skip
     lines.append(f"decoys: {report.decoys_correct}/{report.decoys} reported as no product")
     lines.append(
         f"honeypots: {report.honeypots_flagged}/{report.honeypots} suspected-honeypot; "
         f"real products found suspicious: {len(report.products_suspicious)}"
-        + (f" ({', '.join(report.products_suspicious)})" if report.products_suspicious else "")
+        f"{_named(report.products_suspicious)}"
     )
     if report.failed:
         lines.append(f"failed to start (counted as missed): {', '.join(report.failed)}")
